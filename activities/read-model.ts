@@ -1,0 +1,25 @@
+import type { Pool } from '../db/pool';
+import type { ReadModelActivities } from './types';
+
+export function createReadModelActivities(pool: Pool): ReadModelActivities {
+  return {
+    /** Idempotent upsert; an older version (a retried or late activity) never overwrites a newer one. */
+    async recordDeviationSnapshot(s) {
+      await pool.query(
+        `INSERT INTO deviations (id, title, symptom, severity, stage, status, batches, reported_by,
+                                 detected_at, updated_at, version, sla_breached, next_due_at, summary)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+         ON CONFLICT (id) DO UPDATE SET
+           title = EXCLUDED.title, symptom = EXCLUDED.symptom, severity = EXCLUDED.severity,
+           stage = EXCLUDED.stage, status = EXCLUDED.status, batches = EXCLUDED.batches,
+           updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
+           sla_breached = EXCLUDED.sla_breached, next_due_at = EXCLUDED.next_due_at, summary = EXCLUDED.summary
+         WHERE deviations.version < EXCLUDED.version`,
+        [
+          s.id, s.title, s.symptom, s.severity, s.stage, s.status, s.batches, s.reportedBy,
+          s.detectedAt, s.updatedAt, s.version, s.slaBreached, s.nextDueAt, JSON.stringify(s.summary),
+        ],
+      );
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import express, { type Express } from 'express';
+import type { ApiContext } from './context';
+import { HttpProblem, problemHandler } from './problem';
+import { deviationRoutes } from './routes/deviations';
+import { healthRoutes } from './routes/health';
+
+/** Builds the HTTP API without listening, so tests drive it directly. */
+export function createApp(ctx: ApiContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'application/ld+json'] }));
+
+  app.use(healthRoutes(ctx));
+  app.use(deviationRoutes(ctx));
+
+  app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));
+  app.use(problemHandler(ctx.log));
+  return app;
+}

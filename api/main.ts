@@ -1,0 +1,38 @@
+/** The API process: listens on PORT and shuts down cleanly on SIGINT/SIGTERM. */
+import { loadConfigOrExit } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { connectTemporalClient } from '../lib/temporal';
+import { createPool } from '../db/pool';
+import { createApp } from './app';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const log = createLogger('api', config.LOG_LEVEL);
+  const pool = createPool(config.DATABASE_URL);
+  const temporal = await connectTemporalClient(config);
+  const app = createApp({ config, pool, temporal, log });
+  const server = app.listen(config.PORT, () => {
+    log.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'API shutting down');
+    server.close(async () => {
+      await Promise.allSettled([pool.end(), temporal.connection.close()]);
+      log.info('API stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${JSON.stringify({ level: 50, name: 'api', msg: 'API failed to start', err: String(err) })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { DEVIATION_ID_PATTERN, SEVERITIES, openDeviationSchema } from '../../domain/deviation';
+import { STAGES } from '../../workflows/types';
+import type { ApiContext } from '../context';
+import { notFound } from '../problem';
+import { openDeviation, queryState } from '../services/deviations';
+import { parseOr400 } from '../validate';
+
+const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
+
+export const listDeviationsQuerySchema = z
+  .object({
+    stage: z.enum(STAGES).optional(),
+    severity: z.enum(SEVERITIES).optional(),
+    batch: z.string().min(1).max(20).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+function deviationId(raw: string): string {
+  if (!DEVIATION_ID_PATTERN.test(raw)) throw notFound(`No deviation ${raw}.`);
+  return raw;
+}
+
+export function deviationRoutes(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.post('/deviations', async (req, res) => {
+    const body = parseOr400(openDeviationSchema, req.body);
+    const key = parseOr400(idempotencyKeySchema, req.get('Idempotency-Key'), 'Idempotency-Key header');
+    const result = await openDeviation(ctx, body, key);
+    res
+      .status(result.created ? 201 : 200)
+      .location(`/deviations/${result.id}`)
+      .json({ id: result.id, stage: result.stage });
+  });
+
+  router.get('/deviations/:id', async (req, res) => {
+    const state = await queryState(ctx, deviationId(req.params.id));
+    res.json({ id: state.id, stage: state.stage, deviation: state });
+  });
+
+  router.get('/deviations', async (req, res) => {
+    const q = parseOr400(listDeviationsQuerySchema, req.query, 'query string');
+    const { rows } = await ctx.pool.query(
+      `SELECT id, title, symptom, severity, stage, status, batches, reported_by AS "reportedBy",
+              detected_at AS "detectedAt", updated_at AS "updatedAt", sla_breached AS "slaBreached",
+              next_due_at AS "nextDueAt"
+         FROM deviations
+        WHERE ($1::text IS NULL OR stage = $1)
+          AND ($2::text IS NULL OR severity = $2)
+          AND ($3::text IS NULL OR $3 = ANY (batches))
+        ORDER BY detected_at DESC, id DESC
+        LIMIT $4 OFFSET $5`,
+      [q.stage ?? null, q.severity ?? null, q.batch ?? null, q.limit, q.offset],
+    );
+    res.json({ items: rows, limit: q.limit, offset: q.offset });
+  });
+
+  return router;
+}

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import canonicalize from 'canonicalize';
+import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
+import { getStateQuery } from '../../workflows/messages';
+import type { DeviationInput, DeviationState, Stage } from '../../workflows/types';
+import type { ApiContext } from '../context';
+import { notFound, unprocessable } from '../problem';
+
+export interface OpenResult {
+  id: string;
+  created: boolean;
+  stage: Stage;
+}
+
+function requestHash(request: OpenDeviationRequest): string {
+  return createHash('sha256').update(canonicalize(request) ?? '').digest('hex');
+}
+
+async function allocateId(ctx: ApiContext, now: Date): Promise<string> {
+  const { rows } = await ctx.pool.query<{ n: string }>(`SELECT nextval('deviation_number_seq') AS n`);
+  return formatDeviationId(now.getUTCFullYear(), Number(rows[0]!.n));
+}
+
+/**
+ * Opens a deviation: the number becomes the workflow ID, so Temporal itself refuses a second
+ * workflow for the same number. With an Idempotency-Key the number is bound to the key first
+ * (a unique row), so concurrent or repeated requests all land on the one deviation.
+ */
+interface BoundKey {
+  deviation_id: string;
+  request_hash: string;
+  created_at: Date;
+}
+
+async function findKey(ctx: ApiContext, key: string): Promise<BoundKey | undefined> {
+  const { rows } = await ctx.pool.query<BoundKey>(
+    'SELECT deviation_id, request_hash, created_at FROM idempotency_keys WHERE idempotency_key = $1',
+    [key],
+  );
+  return rows[0];
+}
+
+/** Binds a new number to the key; when a concurrent request bound it first, its binding wins. */
+async function bindKey(ctx: ApiContext, key: string, hash: string, now: Date): Promise<BoundKey> {
+  const candidate = await allocateId(ctx, now);
+  const { rows } = await ctx.pool.query<BoundKey>(
+    `INSERT INTO idempotency_keys (idempotency_key, request_hash, deviation_id)
+     VALUES ($1, $2, $3)
+     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+     RETURNING deviation_id, request_hash, created_at`,
+    [key, hash, candidate],
+  );
+  return rows[0]!;
+}
+
+export async function openDeviation(
+  ctx: ApiContext,
+  request: OpenDeviationRequest,
+  idempotencyKey: string | undefined,
+): Promise<OpenResult> {
+  const now = new Date();
+  let id: string;
+  let detectedAt = now.toISOString();
+  if (idempotencyKey) {
+    const hash = requestHash(request);
+    const bound = (await findKey(ctx, idempotencyKey)) ?? (await bindKey(ctx, idempotencyKey, hash, now));
+    if (bound.request_hash !== hash) {
+      throw unprocessable('This Idempotency-Key was already used with a different request body.');
+    }
+    id = bound.deviation_id;
+    detectedAt = bound.created_at.toISOString();
+  } else {
+    id = await allocateId(ctx, now);
+  }
+
+  const input: DeviationInput = { ...request, id, detectedAt };
+  try {
+    const handle = await ctx.temporal.workflow.start('DeviationWorkflow', {
+      workflowId: id,
+      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      memo: { title: request.title },
+    });
+    ctx.log.info({ deviation: id, runId: handle.firstExecutionRunId }, 'deviation opened');
+    // A just-started workflow is in detection; asking it would wait for a worker, which may be down.
+    return { id, created: true, stage: 'detection' };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      return { id, created: false, stage: await currentStage(ctx, id) };
+    }
+    throw err;
+  }
+}
+
+export async function queryState(ctx: ApiContext, id: string): Promise<DeviationState> {
+  try {
+    return await ctx.temporal.workflow.getHandle(id).query(getStateQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound(`No deviation ${id}.`);
+    throw err;
+  }
+}
+
+/** The stage for a quick answer: the workflow if it answers within two seconds, else the read model. */
+async function currentStage(ctx: ApiContext, id: string): Promise<Stage> {
+  try {
+    const state = await ctx.temporal.withDeadline(Date.now() + 2000, () => queryState(ctx, id));
+    return state.stage;
+  } catch {
+    const { rows } = await ctx.pool.query<{ stage: Stage }>('SELECT stage FROM deviations WHERE id = $1', [id]);
+    return rows[0]?.stage ?? 'detection';
+  }
+}

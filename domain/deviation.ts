@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+export const SYMPTOMS = ['duplicate_serials', 'aggregation_error', 'missing_report', 'lost_packaging', 'other'] as const;
+export const SEVERITIES = ['critical', 'major', 'minor'] as const;
+
+export type Symptom = (typeof SYMPTOMS)[number];
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Lot numbers follow GS1 AI (10): up to 20 characters, no control characters or spaces at the ends. */
+export const lotNumberSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(20)
+  .regex(/^[!-~]+$/, 'a lot number is 1–20 printable ASCII characters without spaces');
+
+const personSchema = z.string().trim().min(1).max(100);
+
+/** What a QA lead (or monitoring) supplies to open a deviation. */
+export const openDeviationSchema = z
+  .object({
+    title: z.string().trim().min(3).max(200),
+    symptom: z.enum(SYMPTOMS),
+    severity: z.enum(SEVERITIES),
+    batches: z
+      .array(lotNumberSchema)
+      .min(1, 'at least one affected batch')
+      .max(500)
+      .refine((lots) => new Set(lots).size === lots.length, 'each batch is listed once'),
+    description: z.string().trim().min(1).max(10_000),
+    reportedBy: personSchema,
+    source: z.enum(['manual', 'reconciliation', 'spc']).default('manual'),
+    lines: z.array(z.string().trim().min(1).max(50)).max(50).default([]),
+    gtins: z.array(z.string().regex(/^\d{14}$/, 'a GTIN-14')).max(100).default([]),
+  })
+  .strict();
+
+export type OpenDeviationRequest = z.infer<typeof openDeviationSchema>;
+
+export const DEVIATION_ID_PATTERN = /^DEV-\d{4}-\d{6,}$/;
+
+export function formatDeviationId(year: number, sequence: number): string {
+  return `DEV-${year}-${String(sequence).padStart(6, '0')}`;
+}

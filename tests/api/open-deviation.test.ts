@@ -1,0 +1,126 @@
+import request from 'supertest';
+import { eventually, startStack, type TestStack } from '../helpers/stack';
+import { newDeviationRequest } from '../helpers/fixtures';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+async function lastDeviationNumber(): Promise<number> {
+  const { rows } = await stack.pool.query<{ last_value: string; is_called: boolean }>(
+    'SELECT last_value, is_called FROM deviation_number_seq',
+  );
+  return rows[0]!.is_called ? Number(rows[0]!.last_value) : 0;
+}
+
+describe('POST /deviations', () => {
+  it('starts a workflow whose ID is the deviation number and answers 201 with its stage and Location', async () => {
+    const res = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(201);
+    expect(res.body.id).toMatch(/^DEV-\d{4}-\d{6}$/);
+    expect(typeof res.body.stage).toBe('string');
+    expect(res.headers.location).toBe(`/deviations/${res.body.id}`);
+
+    const description = await stack.temporal.workflow.getHandle(res.body.id).describe();
+    expect(description.type).toBe('DeviationWorkflow');
+    expect(description.status.name).toBe('RUNNING');
+  });
+
+  it('refuses an invalid body with 400 problem+json naming every bad field, and starts nothing', async () => {
+    const before = await lastDeviationNumber();
+    const res = await request(stack.app)
+      .post('/deviations')
+      .send({ title: 'x', symptom: 'smudged_label', severity: 'catastrophic', batches: [], reportedBy: 'qa' })
+      .expect(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.status).toBe(400);
+    const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(['batches', 'description', 'severity', 'symptom', 'title']);
+    expect(await lastDeviationNumber()).toBe(before);
+  });
+
+  it('refuses unknown fields and malformed JSON', async () => {
+    const unknown = await request(stack.app).post('/deviations').send({ ...newDeviationRequest(), priority: 'high' }).expect(400);
+    expect(unknown.body.errors[0].message).toMatch(/priority/);
+    const malformed = await request(stack.app)
+      .post('/deviations')
+      .set('Content-Type', 'application/json')
+      .send('{"title": ')
+      .expect(400);
+    expect(malformed.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(malformed.body.detail).toMatch(/not valid JSON/);
+  });
+
+  it('returns the existing deviation (200) for a repeated Idempotency-Key', async () => {
+    const body = newDeviationRequest();
+    const key = `key-${Date.now()}-repeat`;
+    const first = await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(body).expect(201);
+    const second = await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(body).expect(200);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.headers.location).toBe(`/deviations/${first.body.id}`);
+  });
+
+  it('starts one workflow when requests with the same Idempotency-Key race', async () => {
+    const body = newDeviationRequest();
+    const key = `key-${Date.now()}-race`;
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => request(stack.app).post('/deviations').set('Idempotency-Key', key).send(body)),
+    );
+    const ids = new Set(answers.map((a) => a.body.id));
+    expect(ids.size).toBe(1);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    const [id] = [...ids];
+    const runs = [];
+    for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(wf);
+    expect(runs.length).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses an Idempotency-Key reused with a different body (422)', async () => {
+    const key = `key-${Date.now()}-reuse`;
+    await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(newDeviationRequest()).expect(201);
+    const res = await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(newDeviationRequest()).expect(422);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+});
+
+describe('GET /deviations/:id', () => {
+  it('returns the current stage through a workflow query', async () => {
+    const created = await request(stack.app).post('/deviations').send(newDeviationRequest({ severity: 'critical' })).expect(201);
+    const res = await eventually(async () => {
+      const r = await request(stack.app).get(`/deviations/${created.body.id}`).expect(200);
+      return r.body.stage === 'containment' ? r : undefined;
+    });
+    expect(res.body.deviation.severity).toBe('critical');
+    expect(res.body.deviation.transitions.map((t: { to: string }) => t.to)).toEqual(['detection', 'containment']);
+  });
+
+  it('answers 404 problem+json for an unknown deviation', async () => {
+    const res = await request(stack.app).get('/deviations/DEV-1999-999999').expect(404);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    await request(stack.app).get('/deviations/not-a-number').expect(404);
+  });
+});
+
+describe('GET /deviations', () => {
+  it('lists deviations from the read model the workflow keeps current, filterable', async () => {
+    const body = newDeviationRequest({ severity: 'minor' });
+    const created = await request(stack.app).post('/deviations').send(body).expect(201);
+    const batch = (body.batches as string[])[0]!;
+    const row = await eventually(async () => {
+      const r = await request(stack.app).get('/deviations').query({ batch }).expect(200);
+      return r.body.items.find((i: { id: string; stage: string }) => i.id === created.body.id && i.stage === 'containment');
+    });
+    expect(row).toMatchObject({ severity: 'minor', status: 'open', batches: [batch] });
+
+    const majors = await request(stack.app).get('/deviations').query({ batch, severity: 'major' }).expect(200);
+    expect(majors.body.items).toEqual([]);
+  });
+
+  it('refuses an unknown filter value with 400', async () => {
+    const res = await request(stack.app).get('/deviations').query({ stage: 'limbo' }).expect(400);
+    expect(res.body.errors[0].path).toBe('stage');
+  });
+});

@@ -1,0 +1,2 @@
+// Entry point of the workflow bundle: everything exported here runs in the deterministic sandbox.
+export { DeviationWorkflow } from './deviation';
