@@ -21,6 +21,18 @@ const envSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   /** Shared secret for machine clients (EPCIS capture) until they have API keys of their own. */
   CAPTURE_API_KEY: z.string().min(16).optional(),
+  /** Sessions end after this many minutes without a request (Annex 11 §12: idle sessions close). */
+  SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  /** Sessions end this many hours after sign-in, however active. */
+  SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(7 * 24).default(12),
+  /** Failed re-authentications at signing, within SIGNING_LOCK_MINUTES, that lock signing for the user. */
+  SIGNING_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
+  /** Both the window in which failures count and how long signing stays locked. */
+  SIGNING_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /** When set, notifications are POSTed here as JSON; otherwise they are logged. */
+  NOTIFICATION_WEBHOOK_URL: z.string().url().optional(),
+  /** When set, each webhook request carries an HMAC-SHA256 of its body (X-Signature header). */
+  NOTIFICATION_WEBHOOK_SECRET: z.string().min(16).optional(),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

@@ -1,0 +1,76 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { AuthenticatedUser, Queryable } from './types';
+
+/** Tokens carry a recognisable prefix so secret scanners can find one pasted where it should not be. */
+const TOKEN_PREFIX = 'gxps_';
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+export interface SessionLimits {
+  idleMinutes: number;
+  maxHours: number;
+}
+
+export interface NewSession {
+  /** Shown once to the client; only its SHA-256 is stored. */
+  token: string;
+  expiresAt: Date;
+  idleTimeoutSeconds: number;
+}
+
+export async function createSession(
+  db: Queryable,
+  userId: string,
+  limits: SessionLimits,
+  remoteAddress?: string | null,
+): Promise<NewSession> {
+  const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  const { rows } = await db.query<{ expiresAt: Date }>(
+    `INSERT INTO sessions (token_hash, user_id, expires_at, remote_address)
+     VALUES ($1, $2, now() + make_interval(hours => $3), $4)
+     RETURNING expires_at AS "expiresAt"`,
+    [sha256Hex(token), userId, limits.maxHours, remoteAddress ?? null],
+  );
+  return { token, expiresAt: rows[0]!.expiresAt, idleTimeoutSeconds: limits.idleMinutes * 60 };
+}
+
+export interface ResolvedSession extends AuthenticatedUser {
+  sessionId: string;
+}
+
+/**
+ * The user behind a token, when the session is neither revoked, past its absolute lifetime, idle
+ * for longer than allowed, nor held by a deactivated user; touching it restarts the idle clock.
+ * One statement, so two concurrent requests cannot revive a session that just went idle.
+ */
+export async function resolveSession(db: Queryable, token: string, idleMinutes: number): Promise<ResolvedSession | null> {
+  if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
+  const { rows } = await db.query<ResolvedSession>(
+    `UPDATE sessions s SET last_seen_at = now()
+       FROM users u
+      WHERE s.token_hash = $1
+        AND u.id = s.user_id AND u.active
+        AND s.revoked_at IS NULL
+        AND s.expires_at > now()
+        AND s.last_seen_at > now() - make_interval(mins => $2)
+      RETURNING s.id::text AS "sessionId", u.id, u.login, u.printed_name AS "printedName", u.roles, 'user' AS kind`,
+    [sha256Hex(token), idleMinutes],
+  );
+  return rows[0] ?? null;
+}
+
+export async function revokeSession(db: Queryable, sessionId: string): Promise<void> {
+  await db.query(`UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [sessionId]);
+}
+
+/** Ends every session of a user (deactivation, password reset), optionally keeping the caller's own. */
+export async function revokeUserSessions(db: Queryable, userId: string, exceptSessionId?: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sessions SET revoked_at = now()
+      WHERE user_id = $1 AND revoked_at IS NULL AND ($2::bigint IS NULL OR id <> $2::bigint)`,
+    [userId, exceptSessionId ?? null],
+  );
+  return rowCount ?? 0;
+}
