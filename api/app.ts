@@ -3,6 +3,10 @@ import type { ApiContext } from './context';
 import { HttpProblem, problemHandler } from './problem';
 import { deviationRoutes } from './routes/deviations';
 import { healthRoutes } from './routes/health';
+import { apiKeyRoutes } from './routes/api-keys';
+import { authRoutes } from './routes/auth';
+import { signatureRoutes } from './routes/signatures';
+import { userRoutes } from './routes/users';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(ctx: ApiContext): Express {
@@ -13,6 +17,10 @@ export function createApp(ctx: ApiContext): Express {
 
   app.use(healthRoutes(ctx));
   app.use(deviationRoutes(ctx));
+  app.use(authRoutes(ctx));
+  app.use(userRoutes(ctx));
+  app.use(apiKeyRoutes(ctx));
+  app.use(signatureRoutes(ctx));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(ctx.log));

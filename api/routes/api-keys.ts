@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys';
+import { createApiKeySchema } from '../../domain/users';
+import { authenticate, currentUser, forbidden, requireRole } from '../auth';
+import type { ApiContext } from '../context';
+import { notFound } from '../problem';
+import { parseOr400 } from '../validate';
+
+const KEY_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** API keys for machine clients: created by an administrator, shown once, revoked but never deleted. */
+export function apiKeyRoutes(ctx: ApiContext): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.post('/api-keys', auth, requireRole('admin'), async (req, res) => {
+    const caller = currentUser(req);
+    // A key is answerable to a person: keys do not mint keys.
+    if (caller.kind !== 'user') throw forbidden('API keys are created by a signed-in administrator.');
+    const body = parseOr400(createApiKeySchema, req.body);
+    const created = await createApiKey(ctx.pool, body, caller.id);
+    ctx.log.info({ apiKeyId: created.id, name: created.name, roles: created.roles, by: caller.login }, 'API key created');
+    res.status(201).location(`/api-keys/${created.id}`).set('Cache-Control', 'no-store').json(created);
+  });
+
+  router.get('/api-keys', auth, requireRole('admin', 'auditor'), async (_req, res) => {
+    res.json({ items: await listApiKeys(ctx.pool) });
+  });
+
+  router.delete('/api-keys/:id', auth, requireRole('admin'), async (req, res) => {
+    const caller = currentUser(req);
+    if (caller.kind !== 'user') throw forbidden('API keys are revoked by a signed-in administrator.');
+    const id = String(req.params.id);
+    if (!KEY_ID_PATTERN.test(id) || !(await revokeApiKey(ctx.pool, id, caller.id))) throw notFound(`No live API key ${id}.`);
+    ctx.log.info({ apiKeyId: id, by: caller.login }, 'API key revoked');
+    res.status(204).end();
+  });
+
+  return router;
+}
