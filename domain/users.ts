@@ -30,12 +30,21 @@ export const PASSWORD_MAX_LENGTH = 256;
  * password built from the person's own login or name is refused.
  */
 export function passwordProblems(password: string, person: { login?: string; printedName?: string } = {}): string[] {
+  return [...genericPasswordProblems(password), ...personalPasswordProblems(password, person)];
+}
+
+function genericPasswordProblems(password: string): string[] {
   const problems: string[] = [];
   const length = [...password].length;
   if (length < PASSWORD_MIN_LENGTH) problems.push(`a password has at least ${PASSWORD_MIN_LENGTH} characters`);
   if (length > PASSWORD_MAX_LENGTH) problems.push(`a password has at most ${PASSWORD_MAX_LENGTH} characters`);
   if (password.trim().length === 0) problems.push('a password is not only spaces');
   else if (new Set(password).size < 4) problems.push('a password uses at least 4 different characters');
+  return problems;
+}
+
+function personalPasswordProblems(password: string, person: { login?: string; printedName?: string }): string[] {
+  const problems: string[] = [];
   const lower = password.toLowerCase();
   if (person.login && person.login.length >= 3 && lower.includes(person.login.toLowerCase())) {
     problems.push('a password does not contain the login');
@@ -53,11 +62,14 @@ export const createUserSchema = z
     printedName: printedNameSchema,
     email: z.email().max(320),
     roles: userRolesSchema,
-    password: passwordField,
+    password: passwordField.superRefine((password, ctx) => {
+      for (const message of genericPasswordProblems(password)) ctx.addIssue({ code: 'custom', message });
+    }),
   })
   .strict()
+  // Runs only once every field is valid; the checks that need the person come here.
   .superRefine((user, ctx) => {
-    for (const message of passwordProblems(user.password, user)) ctx.addIssue({ code: 'custom', path: ['password'], message });
+    for (const message of personalPasswordProblems(user.password, user)) ctx.addIssue({ code: 'custom', path: ['password'], message });
   });
 export type CreateUserRequest = z.infer<typeof createUserSchema>;
 
