@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 // Workflow and domain code must stay deterministic: no Node built-ins, no I/O packages.
 const forbiddenInDeterministicCode = [
   { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'], message: 'Workflow and domain code must be deterministic and free of I/O.' },
-  { group: ['pg', 'express', 'pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '**/db/*', '**/api/*', '**/lib/*'], message: 'Workflow and domain code must not import I/O packages.' },
+  { group: ['pg', 'express', 'pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '../db/*', '../api/*', '../lib/*', '../activities/index', '../../db/*', '../../lib/*'], message: 'Workflow and domain code must not import I/O packages.' },
 ];
 
 export default tseslint.config(

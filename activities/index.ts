@@ -1,14 +1,23 @@
 import type { Pool } from '../db/pool';
+import { createHoldActivities } from './holds';
+import { createNotificationActivities } from './notifications';
 import { createReadModelActivities } from './read-model';
+import { findRecurrences } from './recurrence';
 import type { AllActivities } from './types';
 
 export interface ActivityDeps {
   pool: Pool;
 }
 
+/** Activities that read serialization data (trace, reconciliation, effectiveness) join when the data plane lands. */
+type Registered = Omit<AllActivities, 'traceShipments' | 'evaluateEffectiveness' | 'reconcileBatch'>;
+
 /** Every activity the worker registers, built from real dependencies (tests pass their own database). */
-export function createActivities(deps: ActivityDeps): AllActivities {
+export function createActivities(deps: ActivityDeps): Registered {
   return {
     ...createReadModelActivities(deps.pool),
+    ...createHoldActivities(deps.pool),
+    ...createNotificationActivities(deps.pool),
+    findRecurrences: (input) => findRecurrences(deps.pool, input),
   };
 }

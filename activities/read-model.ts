@@ -7,17 +7,20 @@ export function createReadModelActivities(pool: Pool): ReadModelActivities {
     async recordDeviationSnapshot(s) {
       await pool.query(
         `INSERT INTO deviations (id, title, symptom, severity, stage, status, batches, reported_by,
-                                 detected_at, updated_at, version, sla_breached, next_due_at, summary)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+                                 detected_at, updated_at, version, sla_breached, next_due_at, summary,
+                                 lines, gtins, overdue)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
          ON CONFLICT (id) DO UPDATE SET
            title = EXCLUDED.title, symptom = EXCLUDED.symptom, severity = EXCLUDED.severity,
            stage = EXCLUDED.stage, status = EXCLUDED.status, batches = EXCLUDED.batches,
            updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
-           sla_breached = EXCLUDED.sla_breached, next_due_at = EXCLUDED.next_due_at, summary = EXCLUDED.summary
+           sla_breached = EXCLUDED.sla_breached, next_due_at = EXCLUDED.next_due_at, summary = EXCLUDED.summary,
+           lines = EXCLUDED.lines, gtins = EXCLUDED.gtins, overdue = EXCLUDED.overdue
          WHERE deviations.version < EXCLUDED.version`,
         [
           s.id, s.title, s.symptom, s.severity, s.stage, s.status, s.batches, s.reportedBy,
           s.detectedAt, s.updatedAt, s.version, s.slaBreached, s.nextDueAt, JSON.stringify(s.summary),
+          s.lines, s.gtins, s.overdue,
         ],
       );
     },

@@ -1,11 +1,64 @@
-import type { DeviationSnapshot } from '../workflows/types';
+import type { EffectivenessCriteria } from '../domain/policy';
+import type { ReconciliationSummary } from '../domain/reconciliation-summary';
+import type { DeviationSnapshot, EffectivenessResult, Recurrence, TraceResult } from '../workflows/types';
 
 /**
  * Activity signatures, imported by workflows as types only (workflow code must not import I/O).
  * Each family is implemented in its own file by a factory that receives its dependencies.
+ * Every activity is idempotent: retried, it has the effect of one call.
  */
 export interface ReadModelActivities {
   recordDeviationSnapshot(snapshot: DeviationSnapshot): Promise<void>;
 }
 
-export type AllActivities = ReadModelActivities;
+export interface HoldActivities {
+  placeHold(input: { deviationId: string; lot: string; reason: string; placedBy: string }): Promise<{ holdId: string; placedAt: string }>;
+  disposeHold(input: {
+    deviationId: string;
+    lot: string;
+    disposition: 'release' | 'reject';
+    by: string;
+    reason: string;
+  }): Promise<{ holdId: string; disposedAt: string }>;
+}
+
+export interface NotificationActivities {
+  notify(input: {
+    dedupeKey: string;
+    deviationId: string;
+    kind: string;
+    recipients: string[];
+    subject: string;
+    body?: Record<string, unknown>;
+  }): Promise<void>;
+}
+
+export interface InvestigationSupportActivities {
+  findRecurrences(input: {
+    deviationId: string;
+    symptom: string;
+    lines: string[];
+    gtins: string[];
+    lots: string[];
+    since: string;
+  }): Promise<Recurrence[]>;
+  traceShipments(input: { deviationId: string; lots: string[] }): Promise<TraceResult>;
+  evaluateEffectiveness(input: {
+    deviationId: string;
+    round: number;
+    lines: string[];
+    lots: string[];
+    since: string;
+    criteria: EffectivenessCriteria;
+  }): Promise<EffectivenessResult>;
+}
+
+export interface ReconciliationActivities {
+  reconcileBatch(input: { lot: string; gtin?: string; deviationId?: string }): Promise<ReconciliationSummary>;
+}
+
+export type AllActivities = ReadModelActivities &
+  HoldActivities &
+  NotificationActivities &
+  InvestigationSupportActivities &
+  ReconciliationActivities;

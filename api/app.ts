@@ -7,6 +7,7 @@ import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { signatureRoutes } from './routes/signatures';
 import { userRoutes } from './routes/users';
+import { lifecycleRoutes } from './routes/lifecycle';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(ctx: ApiContext): Express {
@@ -21,6 +22,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(userRoutes(ctx));
   app.use(apiKeyRoutes(ctx));
   app.use(signatureRoutes(ctx));
+  app.use(lifecycleRoutes(ctx));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(ctx.log));

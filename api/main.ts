@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { connectTemporalClient } from '../lib/temporal';
 import { createPool } from '../db/pool';
+import { loadPolicy } from '../lib/policy';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
@@ -10,7 +11,8 @@ async function main(): Promise<void> {
   const log = createLogger('api', config.LOG_LEVEL);
   const pool = createPool(config.DATABASE_URL);
   const temporal = await connectTemporalClient(config);
-  const app = createApp({ config, pool, temporal, log });
+  const policy = loadPolicy(config.POLICY_FILE);
+  const app = createApp({ config, pool, temporal, log, policy });
   const server = app.listen(config.PORT, () => {
     log.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);
   });

@@ -1,71 +1,739 @@
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type * as activities from '../activities/types';
-import { getStateQuery } from './messages';
-import type { DeviationInput, DeviationSnapshot, DeviationState, Stage } from './types';
+import * as steps from '../domain/lifecycle';
+import { riskClassOf } from '../domain/rca';
+import { ChangeControlWorkflow } from './change-control';
+import { isoAfter, msUntil, nowIso, waitUntil } from './clocks';
+import { initialState, isTerminal, minutesBetween, newRound, openHolds, requiredRegulatoryRecipients, snapshotOf } from './deviation-state';
+import * as msg from './messages';
+import { parseStep, refuse } from './refusals';
+import type {
+  CapaAction,
+  Deadline,
+  DeviationInput,
+  DeviationState,
+  InvestigationRound,
+  RegulatoryNotificationStep,
+  Stage,
+} from './types';
 
-const readModel = proxyActivities<activities.ReadModelActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumInterval: '30 seconds' },
+const act = proxyActivities<activities.ReadModelActivities & activities.HoldActivities & activities.NotificationActivities & activities.InvestigationSupportActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+const reconciliation = proxyActivities<activities.ReconciliationActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes' },
 });
 
+/** Overdue reminders before the escalation to the backup role. */
+const REMINDERS_BEFORE_ESCALATION = 3;
+const { REFUSAL } = msg;
+
+/** Raised inside the workflow when a QA lead cancels the deviation; caught at the top. */
+class DeviationCancelled extends Error {}
+
 /**
- * One deviation, from detection to closure. The workflow ID is the deviation number; its
- * durable history is the record of who moved it, when and why.
+ * One deviation, from detection to closure: the workflow ID is the deviation number, and its
+ * durable history is the record of who moved it, when and why. Read top to bottom, this function
+ * is the lifecycle of DESIGN §2.
  */
 export async function DeviationWorkflow(input: DeviationInput): Promise<DeviationState> {
-  const state: DeviationState = {
-    id: input.id,
-    title: input.title,
-    symptom: input.symptom,
-    severity: input.severity,
-    source: input.source,
-    batches: input.batches,
-    lines: input.lines,
-    gtins: input.gtins,
-    description: input.description,
-    reportedBy: input.reportedBy,
-    detectedAt: input.detectedAt,
-    stage: 'detection',
-    transitions: [{ from: null, to: 'detection', at: input.detectedAt, by: input.reportedBy, reason: 'deviation opened' }],
-    version: 1,
-  };
-  setHandler(getStateQuery, () => state);
+  const policy = input.policy;
+  const state = initialState(input);
+  const detectedMs = Date.parse(input.detectedAt);
+  let published = 0;
 
-  async function publish(): Promise<void> {
-    await readModel.recordDeviationSnapshot(snapshotOf(state));
-  }
-
-  function moveTo(to: Stage, by: string, reason: string): void {
-    state.transitions.push({ from: state.stage, to, at: new Date().toISOString(), by, reason });
-    state.stage = to;
+  // ── state changes and the read model ──────────────────────────────────────────────────────
+  const changed = () => {
     state.version += 1;
+  };
+  const moveTo = (to: Stage, by: string, reason: string) => {
+    state.transitions.push({ from: state.stage, to, at: nowIso(), by, reason });
+    state.stage = to;
+    changed();
+  };
+  // One publisher keeps the read model current; a retried or late write never overwrites a newer version.
+  void (async () => {
+    for (;;) {
+      await condition(() => state.version > published);
+      const version = state.version;
+      await act.recordDeviationSnapshot(snapshotOf(state));
+      published = version;
+    }
+  })();
+
+  const notify = (key: string, kind: string, recipients: string[], subject: string, body: Record<string, unknown> = {}) =>
+    act.notify({ dedupeKey: `${state.id}:${key}`, deviationId: state.id, kind, recipients, subject, body: { deviation: state.id, title: state.title, ...body } });
+
+  const cancelled = () => Boolean(state.cancellation);
+  /** Waits for a step of the lifecycle; a cancellation ends the wait and the lifecycle. */
+  const waitFor = async (done: () => boolean) => {
+    await condition(() => done() || cancelled());
+    if (cancelled()) throw new DeviationCancelled();
+  };
+  const currentRound = (): InvestigationRound | undefined => state.rounds[state.rounds.length - 1];
+  const roundOrRefuse = (): InvestigationRound => currentRound() ?? refuse(REFUSAL.stage, 'no investigation round is open');
+
+  /** Watches one due date: overdue flag, reminders at the policy interval, escalation to the backup role. */
+  async function watchDeadline(d: Omit<Deadline, 'overdue' | 'reminders' | 'escalated'>, isMet: () => boolean, recipients: string[]): Promise<void> {
+    const deadline: Deadline = { ...d, overdue: false, reminders: 0, escalated: false };
+    state.deadlines.push(deadline);
+    changed();
+    const stop = () => isMet() || isTerminal(state) || cancelled();
+    if (!(await waitUntil(stop, msUntil(deadline.dueAt)))) {
+      deadline.overdue = true;
+      changed();
+      await notify(`${deadline.key}:overdue`, 'overdue', recipients, `${deadline.label} is overdue`, { dueAt: deadline.dueAt });
+      while (!(await waitUntil(stop, policy.overdueReminderIntervalMs))) {
+        deadline.reminders += 1;
+        changed();
+        await notify(`${deadline.key}:reminder:${deadline.reminders}`, 'overdue_reminder', recipients, `Reminder ${deadline.reminders}: ${deadline.label} is overdue`, { dueAt: deadline.dueAt });
+        if (deadline.reminders === REMINDERS_BEFORE_ESCALATION) {
+          deadline.escalated = true;
+          changed();
+          await notify(`${deadline.key}:escalation`, 'escalation', ['role:qa_head'], `Escalation: ${deadline.label} still overdue after ${deadline.reminders} reminders`, { dueAt: deadline.dueAt });
+        }
+      }
+    }
+    if (isMet()) {
+      deadline.metAt = nowIso();
+      changed();
+    }
   }
 
-  await publish();
-  moveTo('containment', 'system', 'containment clock started at detection');
-  await publish();
+  // ── 2. containment: the 60-minute clock ──────────────────────────────────────────────────
+  async function containmentClock(): Promise<void> {
+    const c = state.containment;
+    const deadline: Deadline = { key: 'containment', label: 'Containment confirmation', dueAt: c.dueAt, overdue: false, reminders: 0, escalated: false };
+    state.deadlines.push(deadline);
+    changed();
+    const done = () => Boolean(c.confirmation) || cancelled();
+    let finished = false;
+    for (const offset of policy.containmentRemindersMs) {
+      if (await waitUntil(done, detectedMs + offset - Date.now())) {
+        finished = true;
+        break;
+      }
+      c.remindersSent += 1;
+      deadline.reminders = c.remindersSent;
+      changed();
+      const left = Math.max(0, Math.round((policy.containmentWindowMs - offset) / 60_000));
+      await notify(`containment:reminder:${c.remindersSent}`, 'containment_reminder', ['role:qa_lead', state.reportedBy], `Containment of ${state.id} is not confirmed: ${left} minutes left`, { dueAt: c.dueAt });
+    }
+    if (!finished && !(await waitUntil(done, detectedMs + policy.containmentWindowMs - Date.now()))) {
+      const at = nowIso();
+      c.escalatedAt = at;
+      c.slaBreachedAt = at;
+      deadline.overdue = true;
+      deadline.escalated = true;
+      state.slaBreaches.push({ clock: 'containment', at });
+      changed();
+      await notify('containment:escalation', 'escalation', ['role:qa_head', 'role:qa_lead'], `SLA breach: containment of ${state.id} not confirmed within ${Math.round(policy.containmentWindowMs / 60_000)} minutes`, { dueAt: c.dueAt });
+    }
+    await condition(done);
+    if (c.confirmation) {
+      deadline.metAt = c.confirmation.at;
+      changed();
+    }
+  }
 
-  // The lifecycle beyond detection grows here; until then the deviation waits in containment.
-  await condition(() => state.stage !== 'containment');
-  return state;
-}
+  async function containmentActions(): Promise<void> {
+    const c = state.containment;
+    const reason = `Distribution hold for deviation ${state.id}: ${state.title}`;
+    c.responseRoles = {
+      containmentLead: state.reportedBy,
+      packagingLine: 'role:production',
+      serializationSystems: 'role:it',
+      qualityApproval: 'role:qa_approver',
+    };
+    const [holds, trace, preliminary] = await Promise.all([
+      Promise.all(state.batches.map((lot) => act.placeHold({ deviationId: state.id, lot, reason, placedBy: 'system' }).then((h) => ({ lot, ...h })))),
+      act.traceShipments({ deviationId: state.id, lots: state.batches }),
+      Promise.all(state.batches.map((lot) => reconciliation.reconcileBatch({ lot, deviationId: state.id }))),
+      notify('containment:alert', 'containment_alert', ['role:qa_lead', 'role:production', 'role:it', 'role:qa_approver'], `Deviation ${state.id} (${state.severity}): contain within ${Math.round(policy.containmentWindowMs / 60_000)} minutes`, {
+        responseRoles: c.responseRoles,
+        batches: state.batches,
+        dueAt: c.dueAt,
+      }),
+    ]);
+    c.holds = holds.map((h) => ({ lot: h.lot, holdId: h.holdId, placedAt: h.placedAt }));
+    c.trace = trace;
+    c.preliminaryReconciliation = preliminary;
+    c.actionsCompletedAt = nowIso();
+    changed();
+  }
 
-function snapshotOf(state: DeviationState): DeviationSnapshot {
-  const last = state.transitions[state.transitions.length - 1];
-  return {
-    id: state.id,
-    title: state.title,
-    symptom: state.symptom,
-    severity: state.severity,
-    stage: state.stage,
-    status: state.stage === 'closed' ? 'closed' : state.stage === 'cancelled' ? 'cancelled' : 'open',
-    batches: state.batches,
-    reportedBy: state.reportedBy,
-    detectedAt: state.detectedAt,
-    updatedAt: last?.at ?? state.detectedAt,
-    version: state.version,
-    slaBreached: false,
-    nextDueAt: null,
-    summary: {},
+  // ── regulatory notification (DSCSA illegitimate / EU FMD suspected falsified) ────────────
+  async function regulatoryClock(step: RegulatoryNotificationStep, index: number): Promise<void> {
+    const key = `regulatory:${index + 1}`;
+    const deadline: Deadline = { key, label: `Regulatory notification (${step.framework})`, dueAt: step.dueAt, overdue: false, reminders: 0, escalated: false };
+    state.deadlines.push(deadline);
+    changed();
+    const startedMs = Date.parse(step.startedAt);
+    const done = () => Boolean(step.completedAt) || isTerminal(state) || cancelled();
+    let finished = false;
+    for (const [i, offset] of policy.regulatoryRemindersMs.entries()) {
+      if (await waitUntil(done, startedMs + offset - Date.now())) {
+        finished = true;
+        break;
+      }
+      deadline.reminders = i + 1;
+      changed();
+      await notify(`${key}:reminder:${i + 1}`, 'regulatory_reminder', ['role:qa_head', 'role:qa_lead'], `Regulatory notification for ${state.id} still outstanding`, { dueAt: step.dueAt, required: step.required });
+    }
+    if (!finished && !(await waitUntil(done, startedMs + policy.regulatoryNotificationWindowMs - Date.now()))) {
+      const at = nowIso();
+      step.escalatedAt = at;
+      deadline.overdue = true;
+      deadline.escalated = true;
+      state.slaBreaches.push({ clock: key, at });
+      changed();
+      await notify(`${key}:escalation`, 'escalation', ['role:qa_head'], `SLA breach: regulatory notification for ${state.id} not completed in time`, { dueAt: step.dueAt });
+    }
+    await condition(done);
+    if (step.completedAt) {
+      deadline.metAt = step.completedAt;
+      changed();
+    }
+  }
+
+  // ── change controls, as child workflows ──────────────────────────────────────────────────
+  const changeControlHandles: Array<Promise<void>> = [];
+  async function openChangeControls(round: InvestigationRound): Promise<void> {
+    for (const action of round.capa.actions) {
+      if (!action.changeControl || action.status === 'cancelled') continue;
+      const n = state.rounds.reduce((count, r) => count + r.changeControls.length, 0) + 1;
+      const ccId = `CC${n}`;
+      action.changeControl.id = ccId;
+      const ref = { id: ccId, actionId: action.id, kind: action.changeControl.kind, status: 'open' as const };
+      round.changeControls.push(ref);
+      changed();
+      const openedAt = nowIso();
+      const handle: ChildWorkflowHandle<typeof ChangeControlWorkflow> = await startChild(ChangeControlWorkflow, {
+        workflowId: `${state.id}-${ccId}`,
+        args: [
+          {
+            id: ccId,
+            deviationId: state.id,
+            actionId: action.id,
+            kind: action.changeControl.kind,
+            description: action.changeControl.description,
+            owner: action.owner,
+            openedAt,
+            dueAt: isoAfter(openedAt, policy.changeControlDueMs),
+            reminderIntervalMs: policy.overdueReminderIntervalMs,
+          },
+        ],
+      });
+      changeControlHandles.push(
+        handle.result().then((record) => {
+          const stored = round.changeControls.find((c) => c.id === ccId);
+          if (stored) {
+            stored.status = 'closed';
+            stored.closedAt = nowIso();
+            stored.result = record;
+            changed();
+          }
+        }),
+      );
+    }
+  }
+
+  // ── Update handlers: validators refuse before anything reaches history ──────────────────
+  const inStage = (...stages: Stage[]) => {
+    if (!stages.includes(state.stage)) refuse(REFUSAL.stage, `not allowed while the deviation is in ${state.stage}`);
   };
+  const notInitiator = (by: string, what: string) => {
+    if (by === state.reportedBy) refuse(REFUSAL.duties, `the initiator of ${state.id} cannot ${what}`);
+  };
+  const openInvestigation = () => {
+    inStage('investigation');
+    const round = roundOrRefuse();
+    if (round.investigation.approval) refuse(REFUSAL.stage, 'the investigation is already approved');
+    return round;
+  };
+
+  setHandler(msg.getStateQuery, () => state);
+
+  setHandler(
+    msg.confirmContainment,
+    (arg) => {
+      const step = parseStep(steps.confirmContainmentSchema, arg);
+      const at = nowIso();
+      const late = Date.parse(at) > Date.parse(state.containment.dueAt);
+      state.containment.confirmation = { by: step.by, at, comment: step.comment, late, minutesAfterDetection: minutesBetween(state.detectedAt, at) };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        parseStep(steps.confirmContainmentSchema, arg);
+        inStage('containment');
+        if (!state.containment.actionsCompletedAt) refuse(REFUSAL.stage, 'containment actions (holds, trace, alert, preliminary reconciliation) are still running');
+        if (state.containment.confirmation) refuse(REFUSAL.stage, 'containment is already confirmed');
+      },
+    },
+  );
+
+  setHandler(
+    msg.addEvidence,
+    (arg) => {
+      const step = parseStep(steps.addEvidenceSchema, arg);
+      const round = roundOrRefuse();
+      const at = nowIso();
+      for (const item of step.items) round.investigation.evidence.push({ ...item, addedBy: step.by, addedAt: at });
+      changed();
+      return state;
+    },
+    { validator: (arg) => (parseStep(steps.addEvidenceSchema, arg), openInvestigation()) },
+  );
+
+  setHandler(
+    msg.addContribution,
+    (arg) => {
+      const step = parseStep(steps.addContributionSchema, arg);
+      roundOrRefuse().investigation.contributions.push({ function: step.function, summary: step.summary, by: step.by, at: nowIso() });
+      changed();
+      return state;
+    },
+    { validator: (arg) => (parseStep(steps.addContributionSchema, arg), openInvestigation()) },
+  );
+
+  setHandler(
+    msg.recordRootCauseAnalysis,
+    (arg) => {
+      const step = parseStep(steps.recordRootCauseAnalysisSchema, arg);
+      roundOrRefuse().investigation.analyses.push({ analysis: step.analysis, by: step.by, at: nowIso() });
+      changed();
+      return state;
+    },
+    { validator: (arg) => (parseStep(steps.recordRootCauseAnalysisSchema, arg), openInvestigation()) },
+  );
+
+  setHandler(
+    msg.recordRiskAssessment,
+    (arg) => {
+      const step = parseStep(steps.recordRiskAssessmentSchema, arg);
+      roundOrRefuse().investigation.risk = { assessment: step.assessment, riskClass: riskClassOf(step.assessment), by: step.by, at: nowIso() };
+      changed();
+      return state;
+    },
+    { validator: (arg) => (parseStep(steps.recordRiskAssessmentSchema, arg), openInvestigation()) },
+  );
+
+  setHandler(
+    msg.reportSuspectProduct,
+    async (arg) => {
+      const step = parseStep(steps.reportSuspectProductSchema, arg);
+      const startedAt = nowIso();
+      const regulatory: RegulatoryNotificationStep = {
+        framework: step.framework,
+        finding: step.finding,
+        details: step.details,
+        reportedBy: step.by,
+        startedAt,
+        dueAt: isoAfter(startedAt, policy.regulatoryNotificationWindowMs),
+        required: requiredRegulatoryRecipients(step.framework),
+        notifications: [],
+        late: false,
+      };
+      const index = state.regulatory.push(regulatory) - 1;
+      changed();
+      void regulatoryClock(regulatory, index);
+      await notify(`regulatory:${index + 1}:start`, 'regulatory_notification_required', ['role:qa_head', 'role:qa_lead'], `${state.id}: product ${step.finding.replace('_', ' ')} (${step.framework.toUpperCase()}): notify ${regulatory.required.join(', ')} by ${regulatory.dueAt}`, { required: regulatory.required, dueAt: regulatory.dueAt });
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.reportSuspectProductSchema, arg);
+        inStage('containment', 'investigation', 'capa', 'change_control', 'effectiveness_check');
+        if (state.regulatory.some((r) => r.framework === step.framework && !r.completedAt)) refuse(REFUSAL.stage, `a ${step.framework} notification is already under way`);
+      },
+    },
+  );
+
+  setHandler(
+    msg.recordRegulatoryNotification,
+    (arg) => {
+      const step = parseStep(steps.recordRegulatoryNotificationSchema, arg);
+      const open = state.regulatory.find((r) => !r.completedAt && r.required.includes(step.recipient)) ?? state.regulatory.find((r) => !r.completedAt)!;
+      const recordedAt = nowIso();
+      open.notifications.push({ recipient: step.recipient, reference: step.reference, summary: step.summary, notifiedAt: step.notifiedAt ?? recordedAt, recordedBy: step.by, recordedAt });
+      if (open.required.every((r) => open.notifications.some((n) => n.recipient === r))) {
+        open.completedAt = recordedAt;
+        open.late = Date.parse(recordedAt) > Date.parse(open.dueAt);
+      }
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        parseStep(steps.recordRegulatoryNotificationSchema, arg);
+        if (isTerminal(state)) refuse(REFUSAL.stage, `the deviation is ${state.stage}`);
+        if (!state.regulatory.some((r) => !r.completedAt)) refuse(REFUSAL.stage, 'no regulatory notification is outstanding');
+      },
+    },
+  );
+
+  setHandler(
+    msg.submitInvestigationReport,
+    (arg) => {
+      const step = parseStep(steps.submitInvestigationReportSchema, arg);
+      roundOrRefuse().investigation.report = { by: step.by, at: nowIso(), summary: step.summary, rootCause: step.rootCause };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        parseStep(steps.submitInvestigationReportSchema, arg);
+        const round = openInvestigation();
+        if (round.investigation.report) refuse(REFUSAL.stage, 'a report is already submitted and awaits approval');
+        if (round.investigation.analyses.length === 0) refuse(REFUSAL.rule, 'record a root-cause analysis before the report');
+        if (!round.investigation.risk) refuse(REFUSAL.rule, 'record a risk assessment before the report');
+      },
+    },
+  );
+
+  setHandler(
+    msg.approveInvestigation,
+    (arg) => {
+      const step = parseStep(steps.approveSchema, arg);
+      roundOrRefuse().investigation.approval = { by: step.by, at: nowIso(), comment: step.comment };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.approveSchema, arg);
+        const round = openInvestigation();
+        if (!round.investigation.report) refuse(REFUSAL.stage, 'no investigation report has been submitted');
+        notInitiator(step.by, 'approve its investigation');
+        if (step.by === round.investigation.report.by) refuse(REFUSAL.duties, 'the author of the report cannot approve it');
+      },
+    },
+  );
+
+  setHandler(
+    msg.rejectInvestigation,
+    (arg) => {
+      const step = parseStep(steps.rejectSchema, arg);
+      const round = roundOrRefuse();
+      round.investigation.rejections.push({ by: step.by, at: nowIso(), reason: step.reason });
+      round.investigation.report = undefined;
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.rejectSchema, arg);
+        const round = openInvestigation();
+        if (!round.investigation.report) refuse(REFUSAL.stage, 'no investigation report has been submitted');
+        if (step.by === round.investigation.report.by) refuse(REFUSAL.duties, 'the author of the report cannot reject it');
+      },
+    },
+  );
+
+  const planning = () => {
+    inStage('capa');
+    const round = roundOrRefuse();
+    if (round.capa.planApproval) refuse(REFUSAL.stage, 'the CAPA plan is already approved');
+    return round;
+  };
+  const implementing = (actionId: string): CapaAction => {
+    inStage('capa');
+    const round = roundOrRefuse();
+    if (!round.capa.planApproval) refuse(REFUSAL.stage, 'the CAPA plan is not approved yet');
+    const action = round.capa.actions.find((a) => a.id === actionId) ?? refuse(REFUSAL.notFound, `no CAPA action ${actionId} in round ${round.number}`);
+    if (action.status !== 'open') refuse(REFUSAL.stage, `action ${actionId} is already ${action.status}`);
+    return action;
+  };
+
+  setHandler(
+    msg.addCapaAction,
+    (arg) => {
+      const step = parseStep(steps.addCapaActionSchema, arg);
+      const round = roundOrRefuse();
+      const id = `A${state.rounds.reduce((n, r) => n + r.capa.actions.length, 0) + 1}`;
+      round.capa.actions.push({
+        id,
+        type: step.type,
+        description: step.description,
+        owner: step.owner,
+        dueAt: new Date(step.dueDate).toISOString(),
+        status: 'open',
+        addedBy: step.by,
+        addedAt: nowIso(),
+        ...(step.changeControl ? { changeControl: { ...step.changeControl } } : {}),
+      });
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.addCapaActionSchema, arg);
+        planning();
+        if (Date.parse(step.dueDate) <= Date.now()) refuse(REFUSAL.invalid, 'dueDate: the due date must be in the future');
+      },
+    },
+  );
+
+  setHandler(
+    msg.approveCapaPlan,
+    (arg) => {
+      const step = parseStep(steps.approveSchema, arg);
+      roundOrRefuse().capa.planApproval = { by: step.by, at: nowIso(), comment: step.comment };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.approveSchema, arg);
+        const round = planning();
+        if (round.capa.actions.length === 0) refuse(REFUSAL.rule, 'a CAPA plan needs at least one action');
+        if (state.severity !== 'minor' && !round.capa.actions.some((a) => a.type === 'corrective')) {
+          refuse(REFUSAL.rule, `a ${state.severity} deviation needs at least one corrective action before the plan can be approved`);
+        }
+        notInitiator(step.by, 'approve its CAPA plan');
+      },
+    },
+  );
+
+  setHandler(
+    msg.completeCapaAction,
+    (arg) => {
+      const step = parseStep(steps.completeCapaActionSchema, arg);
+      const action = roundOrRefuse().capa.actions.find((a) => a.id === step.actionId)!;
+      action.status = 'completed';
+      action.completion = { by: step.by, at: nowIso(), evidence: step.evidence, evidenceRefs: step.evidenceRefs };
+      changed();
+      return state;
+    },
+    { validator: (arg) => void implementing(parseStep(steps.completeCapaActionSchema, arg).actionId) },
+  );
+
+  setHandler(
+    msg.cancelCapaAction,
+    (arg) => {
+      const step = parseStep(steps.cancelCapaActionSchema, arg);
+      const action = roundOrRefuse().capa.actions.find((a) => a.id === step.actionId)!;
+      action.status = 'cancelled';
+      action.cancellation = { by: step.by, at: nowIso(), justification: step.justification };
+      changed();
+      return state;
+    },
+    { validator: (arg) => void implementing(parseStep(steps.cancelCapaActionSchema, arg).actionId) },
+  );
+
+  let awaitingEffectivenessDecision = false;
+  setHandler(
+    msg.decideEffectiveness,
+    (arg) => {
+      const step = parseStep(steps.decideEffectivenessSchema, arg);
+      roundOrRefuse().effectiveness.decision = { by: step.by, at: nowIso(), effective: step.effective, rationale: step.rationale };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.decideEffectivenessSchema, arg);
+        inStage('effectiveness_check');
+        if (!awaitingEffectivenessDecision) refuse(REFUSAL.stage, 'the effectiveness check is not waiting for a QA decision');
+        notInitiator(step.by, 'decide its effectiveness');
+      },
+    },
+  );
+
+  setHandler(
+    msg.verifyEffectiveness,
+    (arg) => {
+      const step = parseStep(steps.approveSchema, arg);
+      roundOrRefuse().effectiveness.verification = { by: step.by, at: nowIso(), comment: step.comment };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.approveSchema, arg);
+        inStage('effectiveness_check');
+        const round = roundOrRefuse();
+        const last = round.effectiveness.checks[round.effectiveness.checks.length - 1];
+        const effective = round.effectiveness.decision ? round.effectiveness.decision.effective : last?.verdict === 'effective';
+        if (!effective) refuse(REFUSAL.stage, 'no effective result awaits verification');
+        if (round.effectiveness.verification) refuse(REFUSAL.stage, 'effectiveness is already verified');
+        notInitiator(step.by, 'verify its effectiveness');
+      },
+    },
+  );
+
+  setHandler(
+    msg.recordDisposition,
+    async (arg) => {
+      const step = parseStep(steps.recordDispositionSchema, arg);
+      const hold = state.containment.holds.find((h) => h.lot === step.lot)!;
+      const result = await act.disposeHold({ deviationId: state.id, lot: step.lot, disposition: step.disposition, by: step.by, reason: step.reason });
+      hold.disposition = step.disposition;
+      hold.disposedAt = result.disposedAt;
+      hold.disposedBy = step.by;
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.recordDispositionSchema, arg);
+        inStage('closure');
+        const hold = state.containment.holds.find((h) => h.lot === step.lot) ?? refuse(REFUSAL.notFound, `batch ${step.lot} is not held by ${state.id}`);
+        if (hold.disposition) refuse(REFUSAL.stage, `batch ${step.lot} already has a disposition (${hold.disposition})`);
+      },
+    },
+  );
+
+  setHandler(
+    msg.approveClosure,
+    (arg) => {
+      const step = parseStep(steps.approveSchema, arg);
+      state.closure.approval = { by: step.by, at: nowIso(), comment: step.comment };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.approveSchema, arg);
+        inStage('closure');
+        const pending = openHolds(state);
+        if (pending.length) refuse(REFUSAL.rule, `a disposition is needed for every held batch first: ${pending.join(', ')}`);
+        if (state.regulatory.some((r) => !r.completedAt)) refuse(REFUSAL.rule, 'a regulatory notification is still outstanding');
+        notInitiator(step.by, 'approve its closure');
+      },
+    },
+  );
+
+  setHandler(
+    msg.cancelDeviation,
+    (arg) => {
+      const step = parseStep(steps.cancelDeviationSchema, arg);
+      state.cancellation = { by: step.by, at: nowIso(), justification: step.justification, fromStage: state.stage };
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        parseStep(steps.cancelDeviationSchema, arg);
+        if (state.cancellation) refuse(REFUSAL.stage, 'the deviation is already being cancelled');
+        inStage('detection', 'containment', 'investigation', 'capa', 'change_control', 'effectiveness_check');
+      },
+    },
+  );
+
+  // ── the lifecycle ─────────────────────────────────────────────────────────────────────────
+  try {
+    // 1. Detection: possible recurrences within the policy window.
+    state.recurrences = await act.findRecurrences({
+      deviationId: state.id,
+      symptom: state.symptom,
+      lines: state.lines,
+      gtins: state.gtins,
+      lots: state.batches,
+      since: new Date(detectedMs - policy.recurrenceWindowMs).toISOString(),
+    });
+    changed();
+
+    // 2. Containment: actions at once, the clock beside them, a QA lead's confirmation to finish.
+    moveTo('containment', 'system', 'containment clock started at detection');
+    const clock = containmentClock();
+    await containmentActions();
+    await waitFor(() => Boolean(state.containment.confirmation));
+    const confirmation = state.containment.confirmation!;
+
+    let reason = confirmation.late ? 'containment confirmed late (SLA breached)' : 'containment confirmed';
+    let by = confirmation.by;
+    for (let number = 1; ; number++) {
+      // 3. Investigation.
+      const round = newRound(number, nowIso(), reason, policy.investigationDueMs);
+      state.rounds.push(round);
+      moveTo('investigation', by, number === 1 ? reason : `round ${number}: ${reason}`);
+      void watchDeadline({ key: `r${number}:investigation`, label: `Investigation report (round ${number})`, dueAt: round.investigation.dueAt }, () => Boolean(round.investigation.approval), ['role:investigator', 'role:qa_lead']);
+      await waitFor(() => Boolean(round.investigation.approval));
+
+      // 4. CAPA: plan, approval, implementation (change control may run beside it).
+      moveTo('capa', round.investigation.approval!.by, 'root cause confirmed; investigation report approved');
+      round.capa.planDueAt = isoAfter(nowIso(), policy.capaPlanDueMs);
+      void watchDeadline({ key: `r${number}:capa-plan`, label: `CAPA plan (round ${number})`, dueAt: round.capa.planDueAt }, () => Boolean(round.capa.planApproval), ['role:capa_owner', 'role:qa_lead']);
+      await waitFor(() => Boolean(round.capa.planApproval));
+      await openChangeControls(round);
+      for (const action of round.capa.actions) {
+        void watchDeadline({ key: `${action.id}`, label: `CAPA action ${action.id}`, dueAt: action.dueAt }, () => action.status !== 'open', [action.owner, 'role:capa_owner']);
+      }
+      await waitFor(() => round.capa.actions.every((a) => a.status !== 'open'));
+      round.capa.completedAt = nowIso();
+      changed();
+
+      // 5. Change control closes before the effectiveness check starts.
+      if (round.changeControls.some((c) => c.status === 'open')) {
+        moveTo('change_control', 'system', 'CAPA actions complete; change control still open');
+        await waitFor(() => round.changeControls.every((c) => c.status === 'closed'));
+      }
+
+      // 6. Effectiveness check after the policy's delay, on data.
+      moveTo('effectiveness_check', 'system', `CAPA complete; effectiveness check scheduled in ${Math.round(policy.effectivenessDelayMs / 86_400_000)} days`);
+      let effective: boolean | undefined;
+      for (let attempt = 0; effective === undefined; attempt++) {
+        round.effectiveness.scheduledFor = isoAfter(nowIso(), policy.effectivenessDelayMs);
+        changed();
+        if (await condition(cancelled, policy.effectivenessDelayMs)) throw new DeviationCancelled();
+        const result = await act.evaluateEffectiveness({
+          deviationId: state.id,
+          round: number,
+          lines: state.lines,
+          lots: state.batches,
+          since: round.capa.completedAt,
+          criteria: policy.effectivenessCriteria,
+        });
+        round.effectiveness.checks.push(result);
+        changed();
+        if (result.verdict !== 'inconclusive') effective = result.verdict === 'effective';
+        else if (attempt + 1 > policy.effectivenessCriteria.maxInconclusiveRounds) {
+          awaitingEffectivenessDecision = true;
+          await notify(`r${number}:effectiveness:decision`, 'decision_required', ['role:qa_approver', 'role:qa_head'], `Effectiveness of ${state.id} could not be evaluated on data: QA decision needed`);
+          await waitFor(() => Boolean(round.effectiveness.decision));
+          awaitingEffectivenessDecision = false;
+          effective = round.effectiveness.decision!.effective;
+        }
+      }
+      if (!effective) {
+        reason = 'effectiveness check not met; investigation reopened';
+        by = 'system';
+        await notify(`r${number}:effectiveness:not-met`, 'effectiveness_not_met', ['role:qa_lead', 'role:investigator'], `Effectiveness check of ${state.id} not met: investigation reopened`);
+        continue;
+      }
+      await notify(`r${number}:effectiveness:verify`, 'signoff_required', ['role:qa_approver'], `Effectiveness of ${state.id} met: QA verification needed`);
+      await waitFor(() => Boolean(round.effectiveness.verification));
+      break;
+    }
+
+    // 7. Closure: a disposition for every held batch, then QA's final approval.
+    moveTo('closure', currentRound()!.effectiveness.verification!.by, 'effectiveness verified');
+    await notify('closure:dispositions', 'signoff_required', ['role:qa_approver', 'role:qa_lead'], `${state.id}: batch dispositions and final approval needed`, { heldBatches: openHolds(state) });
+    await waitFor(() => Boolean(state.closure.approval));
+    moveTo('closed', state.closure.approval!.by, 'closure approved');
+    void clock;
+  } catch (err) {
+    if (!(err instanceof DeviationCancelled)) throw err;
+    const cancellation = state.cancellation!;
+    // Cancellation lifts every hold this deviation placed.
+    for (const lot of openHolds(state)) {
+      const result = await act.disposeHold({ deviationId: state.id, lot, disposition: 'release', by: cancellation.by, reason: `deviation cancelled: ${cancellation.justification}` });
+      const hold = state.containment.holds.find((h) => h.lot === lot)!;
+      hold.disposition = 'release';
+      hold.disposedAt = result.disposedAt;
+      hold.disposedBy = cancellation.by;
+    }
+    moveTo('cancelled', cancellation.by, `cancelled: ${cancellation.justification}`);
+    await notify('cancelled', 'deviation_cancelled', ['role:qa_lead', 'role:production'], `Deviation ${state.id} cancelled; holds lifted`, { justification: cancellation.justification });
+  }
+
+  // The record is complete once the read model has the final version.
+  await condition(() => published === state.version);
+  return state;
 }

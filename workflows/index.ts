@@ -1,2 +1,3 @@
 // Entry point of the workflow bundle: everything exported here runs in the deterministic sandbox.
 export { DeviationWorkflow } from './deviation';
+export { ArchiveClosedDeviations } from './archive';

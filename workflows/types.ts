@@ -1,4 +1,8 @@
 import type { OpenDeviationRequest } from '../domain/deviation';
+import type { ResolvedPolicy } from '../domain/policy';
+import type { RiskAssessment, RootCauseAnalysis } from '../domain/rca';
+import type { ReconciliationSummary } from '../domain/reconciliation-summary';
+import type { ImpactAssessment } from '../domain/lifecycle';
 
 export const STAGES = [
   'detection',
@@ -13,10 +17,18 @@ export const STAGES = [
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** The workflow's input: the request plus what the API fixed at start (number, time). */
+/** The workflow's input: the request plus what the API fixed at start (number, time, policy). */
 export interface DeviationInput extends OpenDeviationRequest {
   id: string;
   detectedAt: string;
+  policy: ResolvedPolicy;
+}
+
+/** Who did something, when; the shape an electronic signature extends. */
+export interface Attribution {
+  by: string;
+  at: string;
+  comment?: string;
 }
 
 export interface StageTransition {
@@ -25,6 +37,144 @@ export interface StageTransition {
   at: string;
   by: string;
   reason: string;
+}
+
+/** A due date the engine watches: overdue flags, reminders sent, escalation. */
+export interface Deadline {
+  key: string;
+  label: string;
+  dueAt: string;
+  overdue: boolean;
+  reminders: number;
+  escalated: boolean;
+  metAt?: string;
+}
+
+export interface HoldRecord {
+  lot: string;
+  holdId: string;
+  placedAt: string;
+  disposition?: 'release' | 'reject';
+  disposedAt?: string;
+  disposedBy?: string;
+}
+
+export interface TraceResult {
+  shipments: number;
+  ssccs: string[];
+  serials: number;
+  /** True when more SSCCs were flagged than listed here (the full list is in PostgreSQL). */
+  truncated: boolean;
+}
+
+export interface Recurrence {
+  id: string;
+  title: string;
+  detectedAt: string;
+  matchedOn: Array<'line' | 'product' | 'symptom'>;
+}
+
+export interface Containment {
+  dueAt: string;
+  actionsCompletedAt?: string;
+  holds: HoldRecord[];
+  trace?: TraceResult;
+  responseRoles: Record<string, string>;
+  preliminaryReconciliation: ReconciliationSummary[];
+  remindersSent: number;
+  escalatedAt?: string;
+  slaBreachedAt?: string;
+  confirmation?: Attribution & { late: boolean; minutesAfterDetection: number };
+}
+
+export interface EvidenceItem {
+  kind: string;
+  ref: string;
+  title: string;
+  sha256?: string;
+  addedBy: string;
+  addedAt: string;
+}
+
+export interface CapaAction {
+  id: string;
+  type: 'correction' | 'corrective' | 'preventive';
+  description: string;
+  owner: string;
+  dueAt: string;
+  status: 'open' | 'completed' | 'cancelled';
+  addedBy: string;
+  addedAt: string;
+  changeControl?: { kind: string; description: string; id?: string };
+  completion?: Attribution & { evidence: string; evidenceRefs: string[] };
+  cancellation?: Attribution & { justification: string };
+}
+
+export interface ChangeControlRef {
+  id: string;
+  actionId: string;
+  kind: string;
+  status: 'open' | 'closed';
+  closedAt?: string;
+  result?: ChangeControlRecord;
+}
+
+export interface EffectivenessResult {
+  verdict: 'effective' | 'not_effective' | 'inconclusive';
+  evaluatedAt: string;
+  since: string;
+  batchesEvaluated: number;
+  duplicateSerials: number;
+  aggregationErrorRate: number;
+  reportIds: string[];
+  reasons: string[];
+}
+
+export interface InvestigationRound {
+  number: number;
+  startedAt: string;
+  reason: string;
+  investigation: {
+    dueAt: string;
+    evidence: EvidenceItem[];
+    contributions: Array<{ function: string; summary: string; by: string; at: string }>;
+    analyses: Array<{ analysis: RootCauseAnalysis; by: string; at: string }>;
+    risk?: { assessment: RiskAssessment; riskClass: 'low' | 'medium' | 'high'; by: string; at: string };
+    report?: Attribution & { summary: string; rootCause: string };
+    rejections: Array<Attribution & { reason: string }>;
+    approval?: Attribution;
+  };
+  capa: {
+    planDueAt?: string;
+    actions: CapaAction[];
+    planApproval?: Attribution;
+    completedAt?: string;
+  };
+  changeControls: ChangeControlRef[];
+  effectiveness: {
+    scheduledFor?: string;
+    checks: EffectivenessResult[];
+    decision?: Attribution & { effective: boolean; rationale: string };
+    verification?: Attribution;
+  };
+}
+
+export interface RegulatoryNotificationStep {
+  framework: 'dscsa' | 'eu_fmd';
+  finding: 'illegitimate' | 'suspected_falsified';
+  details: string;
+  reportedBy: string;
+  startedAt: string;
+  dueAt: string;
+  required: string[];
+  notifications: Array<{ recipient: string; reference: string; summary: string; notifiedAt: string; recordedBy: string; recordedAt: string }>;
+  completedAt?: string;
+  late: boolean;
+  escalatedAt?: string;
+}
+
+export interface Closure {
+  approval?: Attribution;
 }
 
 export interface DeviationState {
@@ -39,10 +189,49 @@ export interface DeviationState {
   description: string;
   reportedBy: string;
   detectedAt: string;
+  policy: { name: string; version: string };
   stage: Stage;
   transitions: StageTransition[];
+  recurrences: Recurrence[];
+  containment: Containment;
+  rounds: InvestigationRound[];
+  regulatory: RegulatoryNotificationStep[];
+  deadlines: Deadline[];
+  slaBreaches: Array<{ clock: string; at: string }>;
+  closure: Closure;
+  cancellation?: Attribution & { justification: string; fromStage: Stage };
   /** Increases with every change; the read model keeps only the newest. */
   version: number;
+}
+
+/** A change control, run as a child workflow of its deviation. */
+export interface ChangeControlInput {
+  id: string;
+  deviationId: string;
+  actionId: string;
+  kind: string;
+  description: string;
+  owner: string;
+  openedAt: string;
+  dueAt: string;
+  reminderIntervalMs: number;
+}
+
+export interface ChangeControlRecord {
+  id: string;
+  deviationId: string;
+  actionId: string;
+  kind: string;
+  description: string;
+  owner: string;
+  dueAt: string;
+  status: 'impact_assessment' | 'approval' | 'implementation' | 'verification' | 'closed';
+  impactAssessment?: ImpactAssessment & Attribution;
+  approvals: Attribution[];
+  implementation?: Attribution & { summary: string };
+  verification?: Attribution;
+  overdue: boolean;
+  reminders: number;
 }
 
 /** What the read model stores for listing. */
@@ -54,11 +243,14 @@ export interface DeviationSnapshot {
   stage: Stage;
   status: 'open' | 'closed' | 'cancelled';
   batches: string[];
+  lines: string[];
+  gtins: string[];
   reportedBy: string;
   detectedAt: string;
   updatedAt: string;
   version: number;
   slaBreached: boolean;
+  overdue: boolean;
   nextDueAt: string | null;
   summary: Record<string, unknown>;
 }

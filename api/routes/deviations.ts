@@ -14,6 +14,7 @@ export const listDeviationsQuerySchema = z
     stage: z.enum(STAGES).optional(),
     severity: z.enum(SEVERITIES).optional(),
     batch: z.string().min(1).max(20).optional(),
+    overdue: z.enum(['true', 'false']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
     offset: z.coerce.number().int().min(0).default(0),
   })
@@ -47,14 +48,15 @@ export function deviationRoutes(ctx: ApiContext): Router {
     const { rows } = await ctx.pool.query(
       `SELECT id, title, symptom, severity, stage, status, batches, reported_by AS "reportedBy",
               detected_at AS "detectedAt", updated_at AS "updatedAt", sla_breached AS "slaBreached",
-              next_due_at AS "nextDueAt"
+              next_due_at AS "nextDueAt", overdue, lines, gtins, summary
          FROM deviations
         WHERE ($1::text IS NULL OR stage = $1)
           AND ($2::text IS NULL OR severity = $2)
           AND ($3::text IS NULL OR $3 = ANY (batches))
+          AND ($6::boolean IS NULL OR overdue = $6)
         ORDER BY detected_at DESC, id DESC
         LIMIT $4 OFFSET $5`,
-      [q.stage ?? null, q.severity ?? null, q.batch ?? null, q.limit, q.offset],
+      [q.stage ?? null, q.severity ?? null, q.batch ?? null, q.limit, q.offset, q.overdue === undefined ? null : q.overdue === 'true'],
     );
     res.json({ items: rows, limit: q.limit, offset: q.offset });
   });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import canonicalize from 'canonicalize';
 import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
+import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
 import { getStateQuery } from '../../workflows/messages';
 import type { DeviationInput, DeviationState, Stage } from '../../workflows/types';
 import type { ApiContext } from '../context';
@@ -74,7 +75,7 @@ export async function openDeviation(
     id = await allocateId(ctx, now);
   }
 
-  const input: DeviationInput = { ...request, id, detectedAt };
+  const input: DeviationInput = { ...request, id, detectedAt, policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity) };
   try {
     const handle = await ctx.temporal.workflow.start('DeviationWorkflow', {
       workflowId: id,

@@ -1,25 +1,20 @@
-import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { quietTemporalRuntime, workflowBundle } from './bundle';
+
+export { quietTemporalRuntime, workflowBundle };
 import type { Express } from 'express';
 import { createApp } from '../../api/app';
 import { createPool, type Pool } from '../../db/pool';
 import { loadConfig, type AppConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { createWorker } from '../../worker/create-worker';
+import type { Policy } from '../../domain/policy';
+import { loadPolicy } from '../../lib/policy';
 
-let runtimeInstalled = false;
-/** The SDK's runtime logs to the console by default; tests keep only warnings and errors. */
-export function quietTemporalRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed by an earlier helper in this process
-  }
-}
+/** Compresses an hour into seconds, for lifecycle tests on the dev server. */
+export const compressedPolicy = (): Policy => loadPolicy(require.resolve('../../policies/compressed.json'));
 
 export function testConfig(overrides: Partial<Record<string, string>> = {}): AppConfig {
   return loadConfig({
@@ -30,12 +25,6 @@ export function testConfig(overrides: Partial<Record<string, string>> = {}): App
     PORT: '0',
     ...overrides,
   });
-}
-
-export function workflowBundle(): { code: string } {
-  const path = process.env.TEST_WORKFLOW_BUNDLE;
-  if (!path) throw new Error('TEST_WORKFLOW_BUNDLE is not set: run the tests through jest (global setup)');
-  return { code: readFileSync(path, 'utf8') };
 }
 
 export interface TestWorker {
@@ -76,12 +65,12 @@ export interface TestStack {
 }
 
 /** The API app and (optionally) a worker, on the suite's dev server and database. */
-export async function startStack(opts: { worker?: boolean; config?: AppConfig } = {}): Promise<TestStack> {
+export async function startStack(opts: { worker?: boolean; config?: AppConfig; policy?: Policy } = {}): Promise<TestStack> {
   const config = opts.config ?? testConfig();
   const pool = createPool(config.DATABASE_URL, 5);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const app = createApp({ config, pool, temporal, log: createLogger('api-test', 'silent') });
+  const app = createApp({ config, pool, temporal, log: createLogger('api-test', 'silent'), policy: opts.policy });
   const worker = opts.worker === false ? null : await startWorker(config, pool);
   const stack: TestStack = {
     config,
@@ -98,18 +87,4 @@ export async function startStack(opts: { worker?: boolean; config?: AppConfig } 
   return stack;
 }
 
-/** Polls until `probe` returns a value (not undefined) or the time runs out. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
-}
+export { eventually } from './eventually';

@@ -3,6 +3,7 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createPool, type Pool } from '../../db/pool';
 import { getStateQuery } from '../../workflows/messages';
+import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
 import type { DeviationInput } from '../../workflows/types';
 import { quietTemporalRuntime, workflowBundle } from '../helpers/stack';
 
@@ -42,6 +43,7 @@ it('a started deviation answers its state query and enters containment', async (
     source: 'manual',
     lines: ['L3'],
     gtins: [],
+    policy: resolvePolicy(PRODUCTION_POLICY, 'major'),
   };
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: id, taskQueue, args: [input] });

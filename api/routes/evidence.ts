@@ -1,0 +1,78 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { DEVIATION_ID_PATTERN } from '../../domain/deviation';
+import { collectEvidence } from '../../audit/evidence/collect';
+import { buildEvidencePackage } from '../../audit/evidence/package';
+import { loadWorkflowRecord, recordToJson, type WorkflowRecord } from '../../audit/history';
+import { currentWorkflowBundle, replayWorkflow } from '../../audit/replay';
+import type { ApiContext } from '../context';
+import { notFound } from '../problem';
+import { parseOr400 } from '../validate';
+
+function deviationId(raw: unknown): string {
+  const id = String(raw);
+  if (!DEVIATION_ID_PATTERN.test(id)) throw notFound(`No deviation ${id}.`);
+  return id;
+}
+
+async function recordOr404(ctx: ApiContext, id: string): Promise<WorkflowRecord> {
+  const record = await loadWorkflowRecord(ctx, id);
+  if (!record) throw notFound(`No deviation ${id}, neither in Temporal nor in the archive.`);
+  return record;
+}
+
+const historyQuerySchema = z
+  .object({ run: z.union([z.literal('first'), z.literal('latest'), z.string().regex(/^[0-9a-f-]{36}$/, 'a run ID')]).optional() })
+  .strict();
+
+/**
+ * What an auditor reads about one deviation: its durable history (from Temporal, or the archive
+ * once Temporal has dropped it), a replay of that history against the current code, and the
+ * inspection evidence package.
+ */
+export function evidenceRoutes(ctx: ApiContext): Router {
+  const router = Router();
+
+  /**
+   * Without `run`: every run, oldest first, `{workflowId, source, runs: [{runId, sha256, events}]}`
+   * (each element of runs is itself a history file). With `run=<id>|first|latest`: that run's
+   * history byte for byte as `temporal workflow show --output json` prints it.
+   */
+  router.get('/deviations/:id/history', async (req, res) => {
+    const id = deviationId(req.params.id);
+    const q = parseOr400(historyQuerySchema, req.query, 'query string');
+    const record = await recordOr404(ctx, id);
+    res.set('X-History-Source', record.source);
+    if (!q.run) {
+      res.type('application/json').send(recordToJson(record));
+      return;
+    }
+    const run = q.run === 'first' ? record.runs[0] : q.run === 'latest' ? record.runs[record.runs.length - 1] : record.runs.find((r) => r.runId === q.run);
+    if (!run) throw notFound(`Deviation ${id} has no run ${q.run}.`);
+    res.set('X-Run-Id', run.runId).set('Digest', `sha-256=${Buffer.from(run.sha256, 'hex').toString('base64')}`);
+    res.type('application/json').send(run.text);
+  });
+
+  /** Replays every run against the workflow code this process runs; 200 with the verdict either way. */
+  router.post('/deviations/:id/replay', async (req, res) => {
+    const id = deviationId(req.params.id);
+    const record = await recordOr404(ctx, id);
+    const verdict = await replayWorkflow(await currentWorkflowBundle(), id, record.runs);
+    res.json({ ...verdict, historySource: record.source, replayedAt: new Date().toISOString() });
+  });
+
+  router.get('/deviations/:id/evidence', async (req, res) => {
+    const id = deviationId(req.params.id);
+    const data = await collectEvidence(ctx, id);
+    if (!data) throw notFound(`No deviation ${id}, neither in Temporal nor in the archive.`);
+    const { zip, manifest } = await buildEvidencePackage(data);
+    res
+      .status(200)
+      .type('application/zip')
+      .attachment(`${id}-evidence-${manifest.generatedAt.slice(0, 10)}.zip`)
+      .set('X-History-Source', manifest.historySource)
+      .send(zip);
+  });
+
+  return router;
+}

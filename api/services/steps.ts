@@ -1,0 +1,58 @@
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  isGrpcServiceError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
+import { REFUSAL } from '../../workflows/messages';
+import type { ApiContext } from '../context';
+import { HttpProblem, badRequest, conflict, notFound } from '../problem';
+
+const STATUS_BY_REFUSAL: Record<string, { status: number; title: string }> = {
+  [REFUSAL.stage]: { status: 409, title: 'Conflict' },
+  [REFUSAL.rule]: { status: 409, title: 'Conflict' },
+  [REFUSAL.invalid]: { status: 400, title: 'Bad Request' },
+  [REFUSAL.notFound]: { status: 404, title: 'Not Found' },
+  [REFUSAL.duties]: { status: 403, title: 'Forbidden' },
+};
+
+/**
+ * Sends one lifecycle step to a workflow as an Update and maps a refusal to its HTTP answer.
+ * A refusal comes from the Update's validator, so the workflow's history is unchanged.
+ */
+export async function executeStep<Ret, Arg>(
+  ctx: ApiContext,
+  workflowId: string,
+  update: UpdateDefinition<Ret, [Arg]>,
+  arg: Arg,
+): Promise<Ret> {
+  const handle: WorkflowHandle = ctx.temporal.workflow.getHandle(workflowId);
+  try {
+    return await handle.executeUpdate(update, { args: [arg] });
+  } catch (err) {
+    throw toProblem(err, workflowId);
+  }
+}
+
+function toProblem(err: unknown, workflowId: string): unknown {
+  if (err instanceof WorkflowNotFoundError) return notFound(`No open record ${workflowId}.`);
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure && cause.type && STATUS_BY_REFUSAL[cause.type]) {
+      const { status, title } = STATUS_BY_REFUSAL[cause.type]!;
+      if (status === 400) return badRequest(cause.message);
+      return new HttpProblem(status, title, cause.message, { refusal: cause.type });
+    }
+    return conflict(cause?.message ?? err.message);
+  }
+  // An Update to a closed workflow is refused by the server itself.
+  if (isGrpcServiceError(err) && /already completed|workflow execution already/i.test(err.details ?? err.message)) {
+    return conflict(`${workflowId} is closed; nothing can change it.`);
+  }
+  if (err instanceof Error && /already completed/i.test(err.message)) {
+    return conflict(`${workflowId} is closed; nothing can change it.`);
+  }
+  return err;
+}

@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { Pool, PoolClient } from '../db/pool';
+
+/**
+ * The audit trail: who did what to which record, when, with before/after where it applies and
+ * the reason the user gave. Rows are hash-chained (each hash covers the previous one), so any
+ * edit, deletion or reordering made behind the database triggers' back shows up in
+ * verifyAuditTrail.
+ */
+export interface AuditEntry {
+  /** Login of the person, or 'system' / 'worker' for the engine itself, 'anonymous' when unknown. */
+  actor: string;
+  /** What happened, e.g. 'hold.placed', 'notification.sent', 'POST /deviations'. */
+  action: string;
+  entityType: string;
+  entityId: string;
+  deviationId?: string | null;
+  before?: unknown;
+  after?: unknown;
+  reason?: string | null;
+  /** Anything else worth keeping (HTTP method, path, body hash, status...). */
+  details?: Record<string, unknown>;
+  /** Defaults to now; pass the time the side effect happened when known. */
+  at?: Date;
+}
+
+export interface AuditRow {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  entityType: string;
+  entityId: string;
+  deviationId: string | null;
+  before: unknown;
+  after: unknown;
+  reason: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+/** Advisory lock key serialising appends (any constant unique to this table). */
+const AUDIT_LOCK_KEY = 4_711_300_301;
+
+/** JSON values as jsonb will give them back: undefined dropped, dates as strings. */
+function asStoredJson(value: unknown): unknown {
+  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+}
+
+/** The hashed content of a row: every column but id and hash, times as ISO strings (ms). */
+export function auditHash(row: Omit<AuditRow, 'id' | 'hash'>): string {
+  const content = canonicalize({
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    entityType: row.entityType,
+    entityId: row.entityId,
+    deviationId: row.deviationId,
+    before: row.before ?? null,
+    after: row.after ?? null,
+    reason: row.reason,
+    details: row.details,
+    prevHash: row.prevHash,
+  });
+  return createHash('sha256').update(content ?? '').digest('hex');
+}
+
+function isPool(db: Pool | PoolClient): db is Pool {
+  return typeof (db as Pool).totalCount === 'number';
+}
+
+/**
+ * Appends one row. With a Pool it runs in a transaction of its own; with a PoolClient it joins
+ * the caller's transaction (which must be open), so the audit row commits or rolls back with
+ * the change it records. The advisory lock makes concurrent appenders take turns, so each sees
+ * the true last hash.
+ */
+export async function appendAudit(db: Pool | PoolClient, entry: AuditEntry): Promise<AuditRow> {
+  if (isPool(db)) {
+    const client = await db.connect();
+    try {
+      await client.query('BEGIN');
+      const row = await appendAudit(client, entry);
+      await client.query('COMMIT');
+      return row;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+  await db.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+  const last = await db.query<{ hash: string }>('SELECT hash FROM audit_trail ORDER BY id DESC LIMIT 1');
+  const content: Omit<AuditRow, 'id' | 'hash'> = {
+    at: (entry.at ?? new Date()).toISOString(),
+    actor: entry.actor,
+    action: entry.action,
+    entityType: entry.entityType,
+    entityId: entry.entityId,
+    deviationId: entry.deviationId ?? null,
+    before: asStoredJson(entry.before),
+    after: asStoredJson(entry.after),
+    reason: entry.reason ?? null,
+    details: (asStoredJson(entry.details ?? {}) ?? {}) as Record<string, unknown>,
+    prevHash: last.rows[0]?.hash ?? GENESIS_HASH,
+  };
+  const hash = auditHash(content);
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO audit_trail (at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     RETURNING id`,
+    [
+      content.at,
+      content.actor,
+      content.action,
+      content.entityType,
+      content.entityId,
+      content.deviationId,
+      content.before === null ? null : JSON.stringify(content.before),
+      content.after === null ? null : JSON.stringify(content.after),
+      content.reason,
+      JSON.stringify(content.details),
+      content.prevHash,
+      hash,
+    ],
+  );
+  return { id: rows[0]!.id, ...content, hash };
+}
+
+const SELECT_ROWS = `SELECT id::text, at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash FROM audit_trail`;
+
+interface DbRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  deviation_id: string | null;
+  before: unknown;
+  after: unknown;
+  reason: string | null;
+  details: Record<string, unknown>;
+  prev_hash: string;
+  hash: string;
+}
+
+function fromDb(r: DbRow): AuditRow {
+  return {
+    id: r.id,
+    at: r.at.toISOString(),
+    actor: r.actor,
+    action: r.action,
+    entityType: r.entity_type,
+    entityId: r.entity_id,
+    deviationId: r.deviation_id,
+    before: r.before,
+    after: r.after,
+    reason: r.reason,
+    details: r.details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export interface AuditFilter {
+  deviation?: string;
+  actor?: string;
+  from?: Date;
+  to?: Date;
+  /** Rows after this id (keyset paging). */
+  afterId?: string;
+  limit: number;
+}
+
+/** One page of the trail, oldest first. */
+export async function queryAudit(pool: Pool, f: AuditFilter): Promise<AuditRow[]> {
+  const { rows } = await pool.query<DbRow>(
+    `${SELECT_ROWS}
+      WHERE ($1::text IS NULL OR deviation_id = $1)
+        AND ($2::text IS NULL OR actor = $2)
+        AND ($3::timestamptz IS NULL OR at >= $3)
+        AND ($4::timestamptz IS NULL OR at < $4)
+        AND ($5::bigint IS NULL OR id > $5)
+      ORDER BY id
+      LIMIT $6`,
+    [f.deviation ?? null, f.actor ?? null, f.from ?? null, f.to ?? null, f.afterId ?? null, f.limit],
+  );
+  return rows.map(fromDb);
+}
+
+/** Every matching row, page by page, without holding the whole extract in memory. */
+export async function* streamAudit(pool: Pool, f: Omit<AuditFilter, 'limit' | 'afterId'>, max = Number.MAX_SAFE_INTEGER): AsyncGenerator<AuditRow> {
+  let afterId: string | undefined;
+  let sent = 0;
+  for (;;) {
+    const page = await queryAudit(pool, { ...f, afterId, limit: Math.min(1000, max - sent) });
+    for (const row of page) yield row;
+    sent += page.length;
+    if (page.length < 1000 || sent >= max) return;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  rows: number;
+  lastHash: string;
+  /** The first row that does not hold, and why. */
+  firstProblem?: { id: string; problem: string };
+}
+
+/**
+ * Recomputes every hash in id order and checks each row names its predecessor's hash: an edited
+ * row fails its own hash, a deleted or inserted one breaks the link.
+ */
+export async function verifyAuditTrail(pool: Pool): Promise<AuditVerification> {
+  let expectedPrev = GENESIS_HASH;
+  let count = 0;
+  let afterId = '0';
+  for (;;) {
+    const { rows } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE id > $1 ORDER BY id LIMIT 1000`, [afterId]);
+    for (const r of rows) {
+      const row = fromDb(r);
+      count += 1;
+      if (row.prevHash !== expectedPrev) {
+        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'prev_hash does not match the preceding row: a row was removed, inserted or reordered' } };
+      }
+      const { id: _id, hash, ...content } = row;
+      if (auditHash(content) !== hash) {
+        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'content does not match its hash: the row was altered' } };
+      }
+      expectedPrev = hash;
+    }
+    if (rows.length < 1000) return { ok: true, rows: count, lastHash: expectedPrev };
+    afterId = rows[rows.length - 1]!.id;
+  }
+}
+
+export const AUDIT_CSV_COLUMNS = ['id', 'at', 'actor', 'action', 'entity_type', 'entity_id', 'deviation_id', 'reason', 'before', 'after', 'details', 'prev_hash', 'hash'] as const;
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  // Cells that a spreadsheet would run as a formula are prefixed with a quote (CSV injection).
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function auditCsvHeader(): string {
+  return `${AUDIT_CSV_COLUMNS.join(',')}\r\n`;
+}
+
+export function auditCsvLine(r: AuditRow): string {
+  return `${[r.id, r.at, r.actor, r.action, r.entityType, r.entityId, r.deviationId, r.reason, r.before, r.after, r.details, r.prevHash, r.hash].map(csvCell).join(',')}\r\n`;
+}

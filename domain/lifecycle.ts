@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { lotNumberSchema } from './deviation';
+import { riskAssessmentSchema, rootCauseAnalysisSchema } from './rca';
+
+/**
+ * Payloads of every lifecycle step. The API validates request bodies with these schemas and the
+ * workflow's Update validators validate the same payloads again, so nothing malformed reaches
+ * history even when a client talks to Temporal directly.
+ */
+const text = z.string().trim().min(1).max(5000);
+const shortText = z.string().trim().min(1).max(300);
+const isoDateTime = z.iso.datetime({ offset: true });
+
+/** Who completed a step. Until electronic signatures land this is the person's login, given by the caller. */
+export const actorSchema = z.string().trim().min(1).max(100);
+
+export const confirmContainmentSchema = z.object({ comment: text.optional() }).strict();
+
+export const EVIDENCE_KINDS = ['reconciliation_report', 'epcis_document', 'hold', 'batch_record', 'document'] as const;
+export const addEvidenceSchema = z
+  .object({
+    items: z
+      .array(
+        z
+          .object({
+            kind: z.enum(EVIDENCE_KINDS),
+            ref: shortText,
+            title: shortText,
+            sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
+          })
+          .strict()
+          .refine((e) => e.kind !== 'document' || e.sha256 !== undefined, { message: 'a document is attached by its SHA-256', path: ['sha256'] }),
+      )
+      .min(1)
+      .max(100),
+  })
+  .strict();
+
+export const FUNCTIONS = ['manufacturing', 'qa', 'it', 'validation', 'supply_chain', 'regulatory'] as const;
+export const addContributionSchema = z.object({ function: z.enum(FUNCTIONS), summary: text }).strict();
+
+export const recordRootCauseAnalysisSchema = z.object({ analysis: rootCauseAnalysisSchema }).strict();
+export const recordRiskAssessmentSchema = z.object({ assessment: riskAssessmentSchema }).strict();
+
+export const reportSuspectProductSchema = z
+  .object({
+    framework: z.enum(['dscsa', 'eu_fmd']),
+    finding: z.enum(['illegitimate', 'suspected_falsified']),
+    details: text,
+  })
+  .strict()
+  .refine((r) => (r.framework === 'dscsa') === (r.finding === 'illegitimate'), {
+    message: 'DSCSA findings are "illegitimate"; EU FMD findings are "suspected_falsified"',
+    path: ['finding'],
+  });
+
+export const REGULATORY_RECIPIENTS = ['fda_form_3911', 'trading_partner', 'national_competent_authority', 'emvo_alert'] as const;
+export const recordRegulatoryNotificationSchema = z
+  .object({ recipient: z.enum(REGULATORY_RECIPIENTS), reference: shortText, summary: text, notifiedAt: isoDateTime.optional() })
+  .strict();
+
+export const submitInvestigationReportSchema = z.object({ summary: text, rootCause: text }).strict();
+export const approveSchema = z.object({ comment: text.optional() }).strict();
+export const rejectSchema = z.object({ reason: text }).strict();
+
+export const CAPA_TYPES = ['correction', 'corrective', 'preventive'] as const;
+export const CHANGE_KINDS = ['sop', 'equipment', 'computerized_system', 'training'] as const;
+export const addCapaActionSchema = z
+  .object({
+    type: z.enum(CAPA_TYPES),
+    description: text,
+    owner: actorSchema,
+    dueDate: isoDateTime,
+    changeControl: z.object({ kind: z.enum(CHANGE_KINDS), description: text }).strict().optional(),
+  })
+  .strict();
+
+const actionId = z.string().regex(/^A\d{1,4}$/, 'an action ID such as A1');
+export const completeCapaActionSchema = z
+  .object({ actionId, evidence: text, evidenceRefs: z.array(shortText).max(50).default([]) })
+  .strict();
+export const cancelCapaActionSchema = z.object({ actionId, justification: text }).strict();
+
+export const impactAssessmentSchema = z
+  .object({
+    validationStatusAffected: z.boolean(),
+    requalificationRequired: z.boolean(),
+    systemsAffected: z.array(shortText).max(50),
+    summary: text,
+  })
+  .strict();
+export const recordImplementationSchema = z.object({ summary: text }).strict();
+
+export const decideEffectivenessSchema = z.object({ effective: z.boolean(), rationale: text }).strict();
+
+export const recordDispositionSchema = z
+  .object({ lot: lotNumberSchema, disposition: z.enum(['release', 'reject']), reason: text })
+  .strict();
+
+export const cancelDeviationSchema = z.object({ justification: text }).strict();
+
+export type AddCapaAction = z.infer<typeof addCapaActionSchema>;
+export type ImpactAssessment = z.infer<typeof impactAssessmentSchema>;

@@ -1,0 +1,97 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createPool, type Pool } from '../../db/pool';
+import * as msg from '../../workflows/messages';
+import { eventually } from '../helpers/eventually';
+import { createTestWorker, createTimeSkippingEnv, deviationInput, workflowTestActivities } from '../helpers/time-skipping';
+
+/** The real 60-minute containment clock of the production policy, on the time-skipping server. */
+let env: TestWorkflowEnvironment;
+let pool: Pool;
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  pool = createPool(process.env.DATABASE_URL!, 4);
+});
+/** Workflows left running would hold the test server's clock; each test ends its own. */
+const running: WorkflowHandle[] = [];
+const stopAfterTest = (h: WorkflowHandle) => running.push(h);
+afterEach(async () => {
+  for (const h of running.splice(0)) await h.terminate('test finished').catch(() => undefined);
+});
+afterAll(async () => {
+  await env?.teardown();
+  await pool?.end();
+});
+
+/** Detection at the test server's own clock, which earlier tests have moved forward. */
+const detectedNow = async () => new Date(await env.currentTimeMs()).toISOString();
+
+async function notifications(deviationId: string): Promise<string[]> {
+  const { rows } = await pool.query<{ kind: string }>('SELECT kind FROM notifications WHERE deviation_id = $1 ORDER BY id', [deviationId]);
+  return rows.map((r) => r.kind);
+}
+
+async function waitForActions(handle: { query: (q: typeof msg.getStateQuery) => Promise<{ containment: { actionsCompletedAt?: string } }> }) {
+  for (let i = 0; i < 100; i++) {
+    const s = await handle.query(msg.getStateQuery);
+    if (s.containment.actionsCompletedAt) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('containment actions did not complete');
+}
+
+it('containment confirmed within 60 minutes: no breach, one hold per batch, the team alerted', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const input = deviationInput({ batches: ['TSA1', 'TSA2'].map((b) => `${b}${Date.now()}`), detectedAt: await detectedNow() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await waitForActions(handle);
+    await env.sleep('20 minutes');
+    const state = await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead', comment: 'holds verified in ERP' }] });
+    expect(state.containment.confirmation).toMatchObject({ by: 'qa.lead', late: false });
+    expect(state.containment.confirmation!.minutesAfterDetection).toBeGreaterThanOrEqual(20);
+    expect(state.containment.confirmation!.minutesAfterDetection).toBeLessThan(60);
+    await env.sleep('2 hours');
+    const after = await handle.query(msg.getStateQuery);
+    expect(after.stage).toBe('investigation');
+    expect(after.slaBreaches).toEqual([]);
+    expect(after.containment.holds.map((h) => h.lot).sort()).toEqual([...input.batches].sort());
+  });
+  const { rows } = await pool.query('SELECT lot FROM holds WHERE deviation_id = $1', [input.id]);
+  expect(rows).toHaveLength(2);
+  expect(await notifications(input.id)).toEqual(['containment_alert']);
+});
+
+it('containment missed: reminders, escalation and an SLA breach at 60 minutes; a late confirmation stays marked late', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const input = deviationInput({ severity: 'critical', detectedAt: await detectedNow() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await waitForActions(handle);
+    await env.sleep('59 minutes');
+    const before = await handle.query(msg.getStateQuery);
+    expect(before.containment.remindersSent).toBe(3);
+    expect(before.slaBreaches).toEqual([]);
+
+    await env.sleep('2 minutes');
+    const breached = await handle.query(msg.getStateQuery);
+    expect(breached.slaBreaches.map((b) => b.clock)).toEqual(['containment']);
+    const breachMinute = (Date.parse(breached.containment.slaBreachedAt!) - Date.parse(input.detectedAt)) / 60_000;
+    expect(breachMinute).toBeGreaterThanOrEqual(60);
+    expect(breachMinute).toBeLessThan(61);
+    expect(breached.deadlines.find((d) => d.key === 'containment')).toMatchObject({ overdue: true, escalated: true });
+
+    await env.sleep('30 minutes');
+    const late = await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead' }] });
+    expect(late.containment.confirmation).toMatchObject({ late: true });
+    expect(late.containment.confirmation!.minutesAfterDetection).toBeGreaterThanOrEqual(90);
+    const row = await eventually(async () => {
+      const { rows } = await pool.query('SELECT sla_breached, stage FROM deviations WHERE id = $1', [input.id]);
+      return rows[0]?.stage === 'investigation' ? rows[0] : undefined;
+    });
+    expect(row).toEqual({ sla_breached: true, stage: 'investigation' });
+  });
+  expect(await notifications(input.id)).toEqual(['containment_alert', 'containment_reminder', 'containment_reminder', 'containment_reminder', 'escalation']);
+});

@@ -1,0 +1,197 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+// Refused steps leaving history untouched is shown on the dev server (tests/lifecycle): the
+// time-skipping test server records a workflow task even for an Update its validator refuses.
+import { ApplicationFailure } from '@temporalio/common';
+import { createPool, type Pool } from '../../db/pool';
+import * as msg from '../../workflows/messages';
+import type { DeviationState, EffectivenessResult } from '../../workflows/types';
+import { eventually } from '../helpers/eventually';
+import { createTestWorker, createTimeSkippingEnv, deviationInput, workflowTestActivities } from '../helpers/time-skipping';
+
+/** The whole lifecycle under the production policy: 30-day effectiveness delays pass in test time. */
+let env: TestWorkflowEnvironment;
+let pool: Pool;
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  pool = createPool(process.env.DATABASE_URL!, 4);
+});
+/** Workflows left running would hold the test server's clock; each test ends its own. */
+const running: WorkflowHandle[] = [];
+const stopAfterTest = (h: WorkflowHandle) => running.push(h);
+afterEach(async () => {
+  for (const h of running.splice(0)) await h.terminate('test finished').catch(() => undefined);
+});
+afterAll(async () => {
+  await env?.teardown();
+  await pool?.end();
+});
+
+const detectedNow = async () => new Date(await env.currentTimeMs()).toISOString();
+const inDays = async (days: number) => new Date((await env.currentTimeMs()) + days * 86_400_000).toISOString();
+
+async function until(handle: WorkflowHandle, done: (s: DeviationState) => boolean): Promise<DeviationState> {
+  return eventually(async () => {
+    const s = await handle.query(msg.getStateQuery);
+    return done(s) ? s : undefined;
+  });
+}
+
+/** Containment confirmed, investigation documented and approved, a CAPA plan approved. */
+async function throughCapaPlan(handle: WorkflowHandle): Promise<DeviationState> {
+  await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
+  await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead' }] });
+  await until(handle, (s) => s.stage === 'investigation');
+  await handle.executeUpdate(msg.addEvidence, { args: [{ by: 'inv.smith', items: [{ kind: 'reconciliation_report', ref: 'R-1', title: 'Preliminary reconciliation' }] }] });
+  await handle.executeUpdate(msg.recordRootCauseAnalysis, {
+    args: [{
+      by: 'inv.smith',
+      analysis: {
+        method: 'five_why',
+        problem: 'Serials commissioned twice',
+        whys: [
+          { question: 'Why twice?', answer: 'The printer replayed its buffer' },
+          { question: 'Why a replay?', answer: 'A restart without clearing the queue' },
+          { question: 'Why no clearing?', answer: 'The SOP omits the step' },
+        ],
+        rootCause: 'SOP-PKG-012 omits clearing the print queue after a restart',
+      },
+    }],
+  });
+  await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv.smith', assessment: { method: 'fmea', severity: 4, occurrence: 3, detectability: 2, rationale: 'caught at reconciliation' } }] });
+  await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv.smith', summary: 'Buffer replay after restart', rootCause: 'SOP gap' }] });
+  await handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.approver' }] });
+  await until(handle, (s) => s.stage === 'capa');
+  await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa.owner', type: 'corrective', description: 'Revise SOP-PKG-012', owner: 'capa.owner', dueDate: await inDays(14) }] });
+  return handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] });
+}
+
+it('effectiveness not met → a second investigation round → effective → closure, with both rounds on record', async () => {
+  const verdicts: Array<EffectivenessResult['verdict']> = ['not_effective', 'effective'];
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool, {
+    evaluateEffectiveness: async (input) => {
+      const verdict = verdicts[input.round - 1] ?? 'effective';
+      return { verdict, evaluatedAt: new Date().toISOString(), since: input.since, batchesEvaluated: 3, duplicateSerials: verdict === 'effective' ? 0 : 2, aggregationErrorRate: 0, reportIds: [], reasons: [verdict] };
+    },
+  }));
+  const input = deviationInput({ detectedAt: await detectedNow() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await throughCapaPlan(handle);
+    await handle.executeUpdate(msg.completeCapaAction, { args: [{ by: 'capa.owner', actionId: 'A1', evidence: 'SOP v4 effective 2026-12-01' }] });
+    await until(handle, (s) => s.stage === 'effectiveness_check');
+    await env.sleep('31 days');
+    const second = await until(handle, (s) => s.rounds.length === 2 && s.stage === 'investigation');
+    expect(second.rounds[0]!.effectiveness.checks[0]!.verdict).toBe('not_effective');
+    expect(second.transitions.at(-1)!.reason).toMatch(/round 2: effectiveness check not met/);
+
+    await throughCapaPlan2(handle);
+    await env.sleep('31 days');
+    await until(handle, (s) => s.rounds[1]!.effectiveness.checks.length === 1);
+    await handle.executeUpdate(msg.verifyEffectiveness, { args: [{ by: 'qa.approver' }] });
+    const closure = await until(handle, (s) => s.stage === 'closure');
+    await handle.executeUpdate(msg.recordDisposition, { args: [{ by: 'qa.approver', lot: input.batches[0]!, disposition: 'release', reason: 'reconciled clean after rework' }] });
+    await handle.executeUpdate(msg.approveClosure, { args: [{ by: 'qa.head' }] });
+    const final = (await handle.result()) as DeviationState;
+    expect(closure.rounds).toHaveLength(2);
+    expect(final.stage).toBe('closed');
+    expect(final.transitions.map((t) => t.to)).toEqual([
+      'detection', 'containment', 'investigation', 'capa', 'effectiveness_check',
+      'investigation', 'capa', 'effectiveness_check', 'closure', 'closed',
+    ]);
+  });
+  const { rows } = await pool.query('SELECT disposition FROM holds WHERE deviation_id = $1', [input.id]);
+  expect(rows).toEqual([{ disposition: 'release' }]);
+
+  async function throughCapaPlan2(handle: WorkflowHandle) {
+    await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv.smith', analysis: { method: 'fishbone', effect: 'Duplicates persist', causes: { machine: ['Second printer also replays'], method: [] }, rootCause: { category: 'machine', cause: 'Second printer also replays' } } }] });
+    await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv.smith', assessment: { method: 'risk_class', riskClass: 'high', rationale: 'recurring' } }] });
+    await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv.smith', summary: 'Both printers affected', rootCause: 'Firmware' }] });
+    await handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.approver' }] });
+    await until(handle, (s) => s.stage === 'capa');
+    await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa.owner', type: 'corrective', description: 'Firmware update on both printers', owner: 'it.admin', dueDate: await inDays(10) }] });
+    await handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] });
+    await handle.executeUpdate(msg.completeCapaAction, { args: [{ by: 'it.admin', actionId: 'A2', evidence: 'firmware 5.2 installed' }] });
+    await until(handle, (s) => s.stage === 'effectiveness_check');
+  }
+});
+
+it('cancellation lifts the holds and ends the deviation as cancelled', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const input = deviationInput({ detectedAt: await detectedNow(), batches: [`CX${Date.now()}`, `CY${Date.now()}`] });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
+    await handle.executeUpdate(msg.cancelDeviation, { args: [{ by: 'qa.lead', justification: 'Scanner misread; serials are unique on re-scan' }] });
+    const final = (await handle.result()) as DeviationState;
+    expect(final.stage).toBe('cancelled');
+    expect(final.cancellation).toMatchObject({ by: 'qa.lead', fromStage: 'containment' });
+    expect(final.containment.holds.every((h) => h.disposition === 'release')).toBe(true);
+  });
+  const { rows } = await pool.query('SELECT disposition, disposition_reason FROM holds WHERE deviation_id = $1', [input.id]);
+  expect(rows).toHaveLength(2);
+  for (const r of rows) expect(r).toEqual({ disposition: 'release', disposition_reason: 'deviation cancelled: Scanner misread; serials are unique on re-scan' });
+});
+
+it('places one hold although its activity fails after writing and is retried', async () => {
+  const base = workflowTestActivities(pool);
+  let attempts = 0;
+  const { worker, taskQueue } = await createTestWorker(env, {
+    ...base,
+    placeHold: async (input) => {
+      attempts += 1;
+      const result = await base.placeHold(input);
+      if (attempts === 1) throw new Error('connection lost after the insert');
+      return result;
+    },
+  });
+  const input = deviationInput({ detectedAt: await detectedNow() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    const s = await until(handle, (st) => Boolean(st.containment.actionsCompletedAt));
+    expect(s.containment.holds).toHaveLength(1);
+  });
+  expect(attempts).toBeGreaterThanOrEqual(2);
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM holds WHERE deviation_id = $1', [input.id]);
+  expect(rows[0].n).toBe(1);
+});
+
+it('a major deviation cannot leave CAPA planning without a corrective action; overdue actions are chased and escalated', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const input = deviationInput({ detectedAt: await detectedNow() });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
+    await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead' }] });
+    await until(handle, (s) => s.stage === 'investigation');
+    await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv', analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' } }] });
+    await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv', assessment: { method: 'risk_class', riskClass: 'medium', rationale: 'x' } }] });
+    await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv', summary: 's', rootCause: 'r' }] });
+    await expect(handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'inv' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.lead' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.approver' }] });
+    await until(handle, (s) => s.stage === 'capa');
+    await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa', type: 'preventive', description: 'Train operators', owner: 'trainer', dueDate: await inDays(5) }] });
+    const refused = await handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] }).catch((e: WorkflowUpdateFailedError) => e.cause as ApplicationFailure);
+    expect(refused).toBeInstanceOf(ApplicationFailure);
+    expect((refused as ApplicationFailure).message).toMatch(/corrective action/);
+    await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa', type: 'corrective', description: 'Fix SOP', owner: 'capa', dueDate: await inDays(5) }] });
+    await handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] });
+
+    // Production policy for a major deviation: reminders every 2 days after the due date, escalation after 3.
+    await env.sleep('6 days');
+    let s = await handle.query(msg.getStateQuery);
+    expect(s.deadlines.find((d) => d.key === 'A1')).toMatchObject({ overdue: true, reminders: 0, escalated: false });
+    await env.sleep('6 days');
+    s = await handle.query(msg.getStateQuery);
+    expect(s.deadlines.find((d) => d.key === 'A1')).toMatchObject({ overdue: true, reminders: 3, escalated: true });
+  });
+  const { rows } = await pool.query<{ kind: string; recipients: string[] }>("SELECT kind, recipients FROM notifications WHERE dedupe_key LIKE $1 ORDER BY id", [`${input.id}:A1:%`]);
+  expect(rows.map((r) => r.kind)).toEqual(['overdue', 'overdue_reminder', 'overdue_reminder', 'overdue_reminder', 'escalation']);
+  expect(rows.at(-1)!.recipients).toEqual(['role:qa_head']);
+});
