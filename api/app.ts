@@ -1,7 +1,10 @@
 import express, { type Express } from 'express';
+import { auditApiCalls } from '../audit/middleware';
 import type { ApiContext } from './context';
 import { HttpProblem, problemHandler } from './problem';
+import { auditRoutes } from './routes/audit';
 import { deviationRoutes } from './routes/deviations';
+import { evidenceRoutes } from './routes/evidence';
 import { healthRoutes } from './routes/health';
 import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
@@ -16,8 +19,11 @@ export function createApp(ctx: ApiContext): Express {
   app.set('query parser', 'simple');
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'application/ld+json'] }));
 
+  app.use(auditApiCalls(ctx.pool, ctx.log));
   app.use(healthRoutes(ctx));
   app.use(deviationRoutes(ctx));
+  app.use(evidenceRoutes(ctx));
+  app.use(auditRoutes(ctx));
   app.use(authRoutes(ctx));
   app.use(userRoutes(ctx));
   app.use(apiKeyRoutes(ctx));
