@@ -125,6 +125,8 @@ export interface DispatchRound {
 export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: Log, options: DispatcherOptions = {}): Promise<DispatchRound> {
   const opts = { ...DEFAULTS, ...options };
   const round: DispatchRound = { sent: 0, retrying: 0, failed: 0 };
+  // A row that failed in this round waits for the next one, however short its backoff.
+  const seen: number[] = [];
   for (let i = 0; i < opts.batchSize; i += 1) {
     const client = await pool.connect();
     let handled = false;
@@ -136,10 +138,11 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
            FROM notifications
           WHERE status = 'pending' AND next_attempt_at <= now()
             AND ($1::text[] IS NULL OR kind = ANY ($1))
+            AND id <> ALL ($2::bigint[])
           ORDER BY next_attempt_at, id
           LIMIT 1
           FOR UPDATE SKIP LOCKED`,
-        [opts.kinds ?? null],
+        [opts.kinds ?? null, seen],
       );
       const message = rows[0];
       if (!message) {
@@ -147,6 +150,7 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
         break;
       }
       handled = true;
+      seen.push(message.id);
       try {
         await sender.send(message);
         await client.query(

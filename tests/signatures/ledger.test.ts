@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { appendSignature, canonicalRecordHash, verifyLedger, SignatureConflictError } from '../../signatures';
+import type { PoolClient } from '../../db/pool';
+import { appendSignature, canonicalRecordHash, ledgerRowHash, verifyLedger, SignatureConflictError } from '../../signatures';
 import { GENESIS_HASH } from '../../domain/signatures';
 import { startStack, type TestStack } from '../helpers/stack';
 import { bearer, createUser, signedInUser, type TestUser } from '../helpers/users';
@@ -137,7 +138,7 @@ describe('verifyLedger', () => {
    * Tampering as a superuser would (triggers off for the session), inside a transaction that is
    * rolled back, so test files running alongside never see a broken ledger.
    */
-  async function tampered<T>(tamper: string, params: unknown[], check: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
+  async function tampered<T>(tamper: string, params: unknown[], check: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await stack.pool.connect();
     try {
       await client.query('BEGIN');
@@ -168,7 +169,6 @@ describe('verifyLedger', () => {
     expect(deleted.reason).toMatch(/does not link/);
 
     // Rewriting a row and its own hash consistently still breaks the link from the next row.
-    const { ledgerRowHash } = await import('../../signatures/ledger');
     const forged = { ...gone, printedName: 'Mallory' };
     const rehashed = await tampered(
       `UPDATE signature_ledger SET printed_name = $2, hash = $3 WHERE id = $1`,
