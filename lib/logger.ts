@@ -19,8 +19,6 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
         'currentPassword',
         '*.newPassword',
         '*.currentPassword',
-        'key',
-        '*.key',
         'req.headers.cookie',
       ],
       censor: '[redacted]',
