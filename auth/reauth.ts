@@ -3,6 +3,7 @@ import { USER_ID_PATTERN } from '../domain/users';
 import { enqueueNotification } from '../notifications/outbox';
 import { burnPasswordCheck, verifyPassword } from './passwords';
 import { recordSecurityEvent } from './security-log';
+import type { AppConfig } from '../lib/config';
 import type { AuthenticatedUser } from './types';
 
 export type ReauthResult =
@@ -21,6 +22,11 @@ export interface ReauthOptions {
   remoteAddress?: string | null;
   /** Where the attempt happened (task, deviation), recorded with a failure and in the lock notification. */
   context?: { taskId?: string; deviationId?: string };
+}
+
+/** The lock policy from configuration: `reauthenticate(pool, id, pw, { ...signingLockPolicy(config), … })`. */
+export function signingLockPolicy(config: Pick<AppConfig, 'SIGNING_MAX_FAILURES' | 'SIGNING_LOCK_MINUTES'>): Pick<ReauthOptions, 'maxFailures' | 'lockMinutes'> {
+  return { maxFailures: config.SIGNING_MAX_FAILURES, lockMinutes: config.SIGNING_LOCK_MINUTES };
 }
 
 interface SignerRow {

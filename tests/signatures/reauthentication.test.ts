@@ -1,4 +1,4 @@
-import { reauthenticate, unlockSigning } from '../../signatures';
+import { reauthenticate, signingLockPolicy, unlockSigning } from '../../signatures';
 import { startStack, type TestStack } from '../helpers/stack';
 import { createUser } from '../helpers/users';
 
@@ -10,7 +10,7 @@ afterAll(async () => {
   await stack.stop();
 });
 
-const policy = () => ({ maxFailures: stack.config.SIGNING_MAX_FAILURES, lockMinutes: stack.config.SIGNING_LOCK_MINUTES });
+const policy = () => signingLockPolicy(stack.config);
 
 async function events(userId: string) {
   const { rows } = await stack.pool.query<{ event: string; detail: Record<string, unknown> }>(
