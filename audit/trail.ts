@@ -186,7 +186,7 @@ export async function queryAudit(pool: Pool, f: AuditFilter): Promise<AuditRow[]
         AND ($3::timestamptz IS NULL OR at >= $3)
         AND ($4::timestamptz IS NULL OR at < $4)
         AND ($5::bigint IS NULL OR id > $5)
-      ORDER BY id
+      ORDER BY audit_trail.id
       LIMIT $6`,
     [f.deviation ?? null, f.actor ?? null, f.from ?? null, f.to ?? null, f.afterId ?? null, f.limit],
   );
@@ -223,7 +223,7 @@ export async function verifyAuditTrail(pool: Pool): Promise<AuditVerification> {
   let count = 0;
   let afterId = '0';
   for (;;) {
-    const { rows } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE id > $1 ORDER BY id LIMIT 1000`, [afterId]);
+    const { rows } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE id > $1 ORDER BY audit_trail.id LIMIT 1000`, [afterId]);
     for (const r of rows) {
       const row = fromDb(r);
       count += 1;
