@@ -3,6 +3,7 @@ import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
 import { createReadModelActivities } from './read-model';
 import { findRecurrences } from './recurrence';
+import { createSignatureActivities } from './signatures';
 import type { AllActivities } from './types';
 
 export interface ActivityDeps {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps): Registered {
     ...createReadModelActivities(deps.pool),
     ...createHoldActivities(deps.pool),
     ...createNotificationActivities(deps.pool),
+    ...createSignatureActivities(deps.pool),
     findRecurrences: (input) => findRecurrences(deps.pool, input),
   };
 }

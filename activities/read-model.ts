@@ -1,11 +1,28 @@
-import type { Pool } from '../db/pool';
+import type { Pool, PoolClient } from '../db/pool';
+import type { DeviationSnapshot } from '../workflows/types';
 import type { ReadModelActivities } from './types';
 
 export function createReadModelActivities(pool: Pool): ReadModelActivities {
   return {
     /** Idempotent upsert; an older version (a retried or late activity) never overwrites a newer one. */
     async recordDeviationSnapshot(s) {
-      await pool.query(
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await writeSnapshot(client, s);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+async function writeSnapshot(client: PoolClient, s: DeviationSnapshot): Promise<void> {
+      const { rowCount } = await client.query(
         `INSERT INTO deviations (id, title, symptom, severity, stage, status, batches, reported_by,
                                  detected_at, updated_at, version, sla_breached, next_due_at, summary,
                                  lines, gtins, overdue)
@@ -23,6 +40,17 @@ export function createReadModelActivities(pool: Pool): ReadModelActivities {
           s.lines, s.gtins, s.overdue,
         ],
       );
-    },
-  };
+      // Only the writer that moved the deviation forward mirrors its tasks.
+      if (!rowCount) return;
+      for (const t of s.tasks) {
+        await client.query(
+          `INSERT INTO signoff_tasks (id, deviation_id, gate, title, roles, meaning, signatures_required, signatures,
+                                      status, overdue, created_at, due_at, version)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+           ON CONFLICT (id) DO UPDATE SET signatures = EXCLUDED.signatures, status = EXCLUDED.status,
+             overdue = EXCLUDED.overdue, due_at = EXCLUDED.due_at, version = EXCLUDED.version
+           WHERE signoff_tasks.version < EXCLUDED.version`,
+          [t.id, s.id, t.gate, t.title, t.roles, t.meaning, t.signaturesRequired, t.signatures, t.status, t.overdue, t.createdAt, t.dueAt, s.version],
+        );
+      }
 }

@@ -57,7 +57,23 @@ export interface ReconciliationActivities {
   reconcileBatch(input: { lot: string; gtin?: string; deviationId?: string }): Promise<ReconciliationSummary>;
 }
 
+export interface SignatureActivities {
+  /** Appends to the hash-chained ledger; a retry finds the row it appended before. */
+  recordSignature(entry: {
+    taskId: string;
+    deviationId: string;
+    signerId: string;
+    login: string;
+    printedName: string;
+    meaning: 'authored' | 'reviewed' | 'approved' | 'verified' | 'rejected';
+    signedAt: string;
+    recordHash: string;
+    comment: string | null;
+  }): Promise<{ ledgerId: string; ledgerHash: string }>;
+}
+
 export type AllActivities = ReadModelActivities &
+  SignatureActivities &
   HoldActivities &
   NotificationActivities &
   InvestigationSupportActivities &

@@ -11,6 +11,7 @@ import { authRoutes } from './routes/auth';
 import { signatureRoutes } from './routes/signatures';
 import { userRoutes } from './routes/users';
 import { lifecycleRoutes } from './routes/lifecycle';
+import { taskRoutes } from './routes/tasks';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(ctx: ApiContext): Express {
@@ -29,6 +30,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(apiKeyRoutes(ctx));
   app.use(signatureRoutes(ctx));
   app.use(lifecycleRoutes(ctx));
+  app.use(taskRoutes(ctx));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(ctx.log));

@@ -28,7 +28,8 @@ export const openDeviationSchema = z
       .max(500)
       .refine((lots) => new Set(lots).size === lots.length, 'each batch is listed once'),
     description: z.string().trim().min(1).max(10_000),
-    reportedBy: personSchema,
+    /** Taken from the signed-in user; a machine client (monitoring) may name the person responsible. */
+    reportedBy: personSchema.optional(),
     source: z.enum(['manual', 'reconciliation', 'spc']).default('manual'),
     lines: z.array(z.string().trim().min(1).max(50)).max(50).default([]),
     gtins: z.array(z.string().regex(/^\d{14}$/, 'a GTIN-14')).max(100).default([]),

@@ -14,7 +14,23 @@ const isoDateTime = z.iso.datetime({ offset: true });
 /** Who completed a step. Until electronic signatures land this is the person's login, given by the caller. */
 export const actorSchema = z.string().trim().min(1).max(100);
 
-export const confirmContainmentSchema = z.object({ comment: text.optional() }).strict();
+/** What the API builds after re-authenticating the signer; the workflow stores it as given. */
+export const signatureSchema = z
+  .object({
+    signerId: z.string().min(1).max(100),
+    login: z.string().min(1).max(100),
+    printedName: z.string().min(1).max(200),
+    roles: z.array(z.string().min(1).max(50)).min(1).max(20),
+    meaning: z.enum(['authored', 'reviewed', 'approved', 'verified', 'rejected']),
+    signedAt: isoDateTime,
+    recordHash: z.string().regex(/^[0-9a-f]{64}$/),
+    comment: text.optional(),
+  })
+  .strict();
+
+/** Signing a sign-off task (the request body carries only the comment, meaning and password). */
+export const signTaskSchema = z.object({ taskId: z.string().regex(/^T\d{1,4}$/), signature: signatureSchema }).strict();
+export const rejectTaskSchema = z.object({ taskId: z.string().regex(/^T\d{1,4}$/), signature: signatureSchema, reason: text }).strict();
 
 export const EVIDENCE_KINDS = ['reconciliation_report', 'epcis_document', 'hold', 'batch_record', 'document'] as const;
 export const addEvidenceSchema = z
@@ -97,7 +113,7 @@ export const recordDispositionSchema = z
   .object({ lot: lotNumberSchema, disposition: z.enum(['release', 'reject']), reason: text })
   .strict();
 
-export const cancelDeviationSchema = z.object({ justification: text }).strict();
+export const cancelDeviationSchema = z.object({ justification: text, signature: signatureSchema }).strict();
 
 export type AddCapaAction = z.infer<typeof addCapaActionSchema>;
 export type ImpactAssessment = z.infer<typeof impactAssessmentSchema>;

@@ -4,6 +4,7 @@ import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createPool } from '../db/pool';
 import { createWorker } from './create-worker';
+import { senderFromConfig, startNotificationDispatcher } from '../notifications/dispatcher';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
   const pool = createPool(config.DATABASE_URL);
+  // The outbox is delivered from the worker process; several workers share it without double delivery.
+  const stopNotifications = startNotificationDispatcher(pool, senderFromConfig(config, log), log);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await createWorker({
     connection,
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // Runtime's shutdown signals make run() resolve once in-flight tasks finish.
   await worker.run();
+  await stopNotifications();
   await connection.close();
   await pool.end();
   log.info('worker stopped');

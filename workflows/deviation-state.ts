@@ -1,4 +1,4 @@
-import type { DeviationInput, DeviationSnapshot, DeviationState, InvestigationRound } from './types';
+import type { DeviationInput, DeviationSnapshot, DeviationState, InvestigationRound, SignoffTask } from './types';
 
 /** Pure helpers over a deviation's state: no timers, no activities. */
 
@@ -29,6 +29,7 @@ export function initialState(input: DeviationInput): DeviationState {
     rounds: [],
     regulatory: [],
     deadlines: [],
+    tasks: [],
     slaBreaches: [],
     closure: {},
     version: 1,
@@ -94,6 +95,19 @@ export function snapshotOf(state: DeviationState): DeviationSnapshot {
       openActions: round?.capa.actions.filter((a) => a.status === 'open').length ?? 0,
       regulatoryOpen: state.regulatory.filter((r) => !r.completedAt).length,
     },
+    tasks: state.tasks.map((t) => ({
+      id: `${state.id}.${t.id}`,
+      gate: t.gate,
+      title: t.title,
+      roles: t.roles,
+      meaning: t.meaning,
+      dueAt: t.dueAt,
+      status: t.status,
+      createdAt: t.createdAt,
+      signaturesRequired: t.signaturesRequired,
+      signatures: t.signatures.length,
+      overdue: state.deadlines.some((d) => d.key === t.id && d.overdue && !d.metAt),
+    })),
   };
 }
 
@@ -109,4 +123,30 @@ export function minutesBetween(fromIso: string, toIso: string): number {
 /** Recipients a regulatory finding must reach before its clock stops. */
 export function requiredRegulatoryRecipients(framework: 'dscsa' | 'eu_fmd'): string[] {
   return framework === 'dscsa' ? ['fda_form_3911', 'trading_partner'] : ['national_competent_authority'];
+}
+
+/**
+ * The record a sign-off task's signature is bound to (21 CFR 11.70): the API hashes its canonical
+ * form, so a signature cannot be moved to another record or survive a change to this one.
+ */
+export function signedRecord(state: DeviationState, task: SignoffTask): Record<string, unknown> {
+  const round = state.rounds.find((r) => r.number === task.round);
+  const base = { deviation: state.id, task: task.id, gate: task.gate, meaning: task.meaning, title: state.title, severity: state.severity, batches: state.batches };
+  switch (task.gate) {
+    case 'containment_verification':
+      return { ...base, dueAt: state.containment.dueAt, holds: state.containment.holds.map((h) => ({ lot: h.lot, holdId: h.holdId })), trace: state.containment.trace ?? null, preliminaryReconciliation: state.containment.preliminaryReconciliation.map((r) => ({ lot: r.lot, reportId: r.reportId, contentHash: r.contentHash })) };
+    case 'investigation_approval':
+      return { ...base, round: task.round, report: round?.investigation.report ? { by: round.investigation.report.by, summary: round.investigation.report.summary, rootCause: round.investigation.report.rootCause } : null, analyses: round?.investigation.analyses.map((a) => a.analysis) ?? [], risk: round?.investigation.risk?.assessment ?? null, evidence: round?.investigation.evidence.map((e) => ({ kind: e.kind, ref: e.ref, sha256: e.sha256 ?? null })) ?? [] };
+    case 'capa_plan_approval':
+      return { ...base, round: task.round, actions: round?.capa.actions.map((a) => ({ id: a.id, type: a.type, description: a.description, owner: a.owner, dueAt: a.dueAt, changeControl: a.changeControl ?? null })) ?? [] };
+    case 'effectiveness_verification':
+      return { ...base, round: task.round, checks: round?.effectiveness.checks ?? [], decision: round?.effectiveness.decision ? { effective: round.effectiveness.decision.effective, rationale: round.effectiveness.decision.rationale } : null };
+    case 'closure_approval':
+      return { ...base, dispositions: state.containment.holds.map((h) => ({ lot: h.lot, disposition: h.disposition ?? null })), rounds: state.rounds.length, regulatory: state.regulatory.map((r) => ({ framework: r.framework, completedAt: r.completedAt ?? null })) };
+  }
+}
+
+/** The record a cancellation's signature is bound to. */
+export function cancellationRecord(state: DeviationState, justification: string): Record<string, unknown> {
+  return { deviation: state.id, action: 'cancel', stage: state.stage, justification, batches: state.batches };
 }

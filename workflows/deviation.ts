@@ -10,6 +10,9 @@ import { parseStep, refuse } from './refusals';
 import type {
   CapaAction,
   Deadline,
+  Gate,
+  Signature,
+  SignoffTask,
   DeviationInput,
   DeviationState,
   InvestigationRound,
@@ -17,7 +20,7 @@ import type {
   Stage,
 } from './types';
 
-const act = proxyActivities<activities.ReadModelActivities & activities.HoldActivities & activities.NotificationActivities & activities.InvestigationSupportActivities>({
+const act = proxyActivities<activities.ReadModelActivities & activities.HoldActivities & activities.NotificationActivities & activities.InvestigationSupportActivities & activities.SignatureActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -241,6 +244,160 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     }
   }
 
+  // ── sign-off tasks: every gate waits for electronic signatures ───────────────────────────
+  const GATE_SPEC: Record<Gate, { title: string; roles: string[]; meaning: SignoffTask['meaning']; signaturesRequired: number }> = {
+    containment_verification: { title: 'Verify containment (holds, trace, alert)', roles: ['qa_lead'], meaning: 'verified', signaturesRequired: 1 },
+    investigation_approval: { title: 'Approve the investigation report and its root cause', roles: ['qa_approver', 'qa_head'], meaning: 'approved', signaturesRequired: 1 },
+    capa_plan_approval: { title: 'Approve the CAPA plan', roles: ['qa_approver', 'qa_head'], meaning: 'approved', signaturesRequired: 1 },
+    effectiveness_verification: { title: 'Verify CAPA effectiveness', roles: ['qa_approver', 'qa_head'], meaning: 'verified', signaturesRequired: 1 },
+    closure_approval: { title: 'Final approval of closure (dual)', roles: ['qa_approver', 'qa_head'], meaning: 'approved', signaturesRequired: 2 },
+  };
+  let taskCount = 0;
+  /** Opens a sign-off task; unless another clock already chases its gate, it is chased like any deadline. */
+  function openTask(gate: Gate, dueAt: string, chase = true): SignoffTask {
+    taskCount += 1;
+    const spec = GATE_SPEC[gate];
+    const task: SignoffTask = { id: `T${taskCount}`, gate, ...spec, createdAt: nowIso(), dueAt, status: 'open', signatures: [], round: currentRound()?.number ?? 0 };
+    state.tasks.push(task);
+    changed();
+    void notify(`${task.id}:created`, 'signoff_required', spec.roles.map((r) => `role:${r}`), `${state.id}: ${spec.title}`, { task: `${state.id}.${task.id}`, dueAt });
+    if (chase) void watchDeadline({ key: task.id, label: `${spec.title} (${task.id})`, dueAt }, () => task.status !== 'open', spec.roles.map((r) => `role:${r}`));
+    return task;
+  }
+  const signoffDue = () => isoAfter(nowIso(), policy.overdueReminderIntervalMs);
+  const openTaskOrRefuse = (taskId: string): SignoffTask => {
+    const task = state.tasks.find((t) => t.id === taskId) ?? refuse(REFUSAL.notFound, `no task ${taskId} on ${state.id}`);
+    if (task.status !== 'open') refuse(REFUSAL.stage, `task ${taskId} is already ${task.status}`);
+    return task;
+  };
+  /** Roles and separation of duties, checked again here whatever the API checked. */
+  const checkSigner = (task: SignoffTask, signature: Signature) => {
+    if (!task.roles.some((r) => signature.roles.includes(r))) refuse(REFUSAL.duties, `signing ${task.id} needs one of the roles ${task.roles.join(', ')}`);
+    if (task.gate !== 'containment_verification' && signature.login === state.reportedBy) refuse(REFUSAL.duties, `the initiator of ${state.id} cannot sign its ${task.gate.replace(/_/g, ' ')}`);
+    if (task.signatures.some((s) => s.login === signature.login)) refuse(REFUSAL.duties, 'a dual approval needs two different people');
+    const round = state.rounds.find((r) => r.number === task.round);
+    if (task.gate === 'investigation_approval' && round?.investigation.report?.by === signature.login) refuse(REFUSAL.duties, 'the author of the report cannot approve it');
+  };
+  const gateRule = (task: SignoffTask) => {
+    const round = state.rounds.find((r) => r.number === task.round);
+    if (task.gate === 'capa_plan_approval') {
+      if (!round?.capa.actions.length) refuse(REFUSAL.rule, 'a CAPA plan needs at least one action');
+      if (state.severity !== 'minor' && !round.capa.actions.some((a) => a.type === 'corrective' && a.status !== 'cancelled')) {
+        refuse(REFUSAL.rule, `a ${state.severity} deviation needs at least one corrective action before the plan can be approved`);
+      }
+    }
+    if (task.gate === 'closure_approval') {
+      const pending = openHolds(state);
+      if (pending.length) refuse(REFUSAL.rule, `a disposition is needed for every held batch first: ${pending.join(', ')}`);
+      if (state.regulatory.some((r) => !r.completedAt)) refuse(REFUSAL.rule, 'a regulatory notification is still outstanding');
+    }
+  };
+  async function ledger(task: SignoffTask | null, signature: Signature): Promise<Signature> {
+    const stored = await act.recordSignature({
+      taskId: `${state.id}.${task ? task.id : 'cancel'}`,
+      deviationId: state.id,
+      signerId: signature.signerId,
+      login: signature.login,
+      printedName: signature.printedName,
+      meaning: signature.meaning,
+      signedAt: signature.signedAt,
+      recordHash: signature.recordHash,
+      comment: signature.comment ?? null,
+    });
+    return { ...signature, ledgerHash: stored.ledgerHash };
+  }
+  let effectivenessRejected: string | null = null;
+
+  function applySignedGate(task: SignoffTask, signature: Signature): void {
+    const round = state.rounds.find((r) => r.number === task.round);
+    const by = { by: signature.login, at: signature.signedAt, comment: signature.comment, signature };
+    switch (task.gate) {
+      case 'containment_verification': {
+        const late = Date.parse(signature.signedAt) > Date.parse(state.containment.dueAt);
+        state.containment.confirmation = { ...by, late, minutesAfterDetection: minutesBetween(state.detectedAt, signature.signedAt) };
+        break;
+      }
+      case 'investigation_approval':
+        round!.investigation.approval = by;
+        break;
+      case 'capa_plan_approval':
+        round!.capa.planApproval = by;
+        break;
+      case 'effectiveness_verification':
+        round!.effectiveness.verification = by;
+        break;
+      case 'closure_approval':
+        state.closure.approval = by;
+        break;
+    }
+  }
+
+  setHandler(
+    msg.signTask,
+    async (arg) => {
+      const step = parseStep(steps.signTaskSchema, arg);
+      const task = state.tasks.find((t) => t.id === step.taskId)!;
+      const signature = await ledger(task, step.signature as Signature);
+      task.signatures.push(signature);
+      if (task.signatures.length >= task.signaturesRequired) {
+        task.status = 'signed';
+        applySignedGate(task, signature);
+      }
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.signTaskSchema, arg);
+        if (isTerminal(state) || cancelled()) refuse(REFUSAL.stage, `the deviation is ${state.stage}`);
+        const task = openTaskOrRefuse(step.taskId);
+        if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
+        if (step.signature.meaning !== task.meaning) refuse(REFUSAL.invalid, `this task asks for the meaning "${task.meaning}"`);
+        checkSigner(task, step.signature as Signature);
+        gateRule(task);
+      },
+    },
+  );
+
+  setHandler(
+    msg.rejectTask,
+    async (arg) => {
+      const step = parseStep(steps.rejectTaskSchema, arg);
+      const task = state.tasks.find((t) => t.id === step.taskId)!;
+      const signature = await ledger(task, step.signature as Signature);
+      task.status = 'rejected';
+      task.rejection = { signature, reason: step.reason };
+      const round = state.rounds.find((r) => r.number === task.round);
+      // A rejection sends the gate back for rework: a new task, or a new report, or a new round.
+      switch (task.gate) {
+        case 'investigation_approval':
+          round!.investigation.rejections.push({ by: signature.login, at: signature.signedAt, reason: step.reason, signature });
+          round!.investigation.report = undefined;
+          break;
+        case 'effectiveness_verification':
+          effectivenessRejected = step.reason;
+          break;
+        case 'containment_verification':
+          openTask(task.gate, state.containment.dueAt, false);
+          break;
+        default:
+          openTask(task.gate, signoffDue());
+      }
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.rejectTaskSchema, arg);
+        if (isTerminal(state) || cancelled()) refuse(REFUSAL.stage, `the deviation is ${state.stage}`);
+        const task = openTaskOrRefuse(step.taskId);
+        if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
+        if (step.signature.meaning !== 'rejected') refuse(REFUSAL.invalid, 'a rejection is signed with the meaning "rejected"');
+        checkSigner(task, step.signature as Signature);
+      },
+    },
+  );
+
   // ── Update handlers: validators refuse before anything reaches history ──────────────────
   const inStage = (...stages: Stage[]) => {
     if (!stages.includes(state.stage)) refuse(REFUSAL.stage, `not allowed while the deviation is in ${state.stage}`);
@@ -256,26 +413,6 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   };
 
   setHandler(msg.getStateQuery, () => state);
-
-  setHandler(
-    msg.confirmContainment,
-    (arg) => {
-      const step = parseStep(steps.confirmContainmentSchema, arg);
-      const at = nowIso();
-      const late = Date.parse(at) > Date.parse(state.containment.dueAt);
-      state.containment.confirmation = { by: step.by, at, comment: step.comment, late, minutesAfterDetection: minutesBetween(state.detectedAt, at) };
-      changed();
-      return state;
-    },
-    {
-      validator: (arg) => {
-        parseStep(steps.confirmContainmentSchema, arg);
-        inStage('containment');
-        if (!state.containment.actionsCompletedAt) refuse(REFUSAL.stage, 'containment actions (holds, trace, alert, preliminary reconciliation) are still running');
-        if (state.containment.confirmation) refuse(REFUSAL.stage, 'containment is already confirmed');
-      },
-    },
-  );
 
   setHandler(
     msg.addEvidence,
@@ -381,8 +518,10 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     msg.submitInvestigationReport,
     (arg) => {
       const step = parseStep(steps.submitInvestigationReportSchema, arg);
-      roundOrRefuse().investigation.report = { by: step.by, at: nowIso(), summary: step.summary, rootCause: step.rootCause };
+      const round = roundOrRefuse();
+      round.investigation.report = { by: step.by, at: nowIso(), summary: step.summary, rootCause: step.rootCause };
       changed();
+      openTask('investigation_approval', Date.parse(round.investigation.dueAt) > Date.now() ? round.investigation.dueAt : signoffDue());
       return state;
     },
     {
@@ -392,45 +531,6 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         if (round.investigation.report) refuse(REFUSAL.stage, 'a report is already submitted and awaits approval');
         if (round.investigation.analyses.length === 0) refuse(REFUSAL.rule, 'record a root-cause analysis before the report');
         if (!round.investigation.risk) refuse(REFUSAL.rule, 'record a risk assessment before the report');
-      },
-    },
-  );
-
-  setHandler(
-    msg.approveInvestigation,
-    (arg) => {
-      const step = parseStep(steps.approveSchema, arg);
-      roundOrRefuse().investigation.approval = { by: step.by, at: nowIso(), comment: step.comment };
-      changed();
-      return state;
-    },
-    {
-      validator: (arg) => {
-        const step = parseStep(steps.approveSchema, arg);
-        const round = openInvestigation();
-        if (!round.investigation.report) refuse(REFUSAL.stage, 'no investigation report has been submitted');
-        notInitiator(step.by, 'approve its investigation');
-        if (step.by === round.investigation.report.by) refuse(REFUSAL.duties, 'the author of the report cannot approve it');
-      },
-    },
-  );
-
-  setHandler(
-    msg.rejectInvestigation,
-    (arg) => {
-      const step = parseStep(steps.rejectSchema, arg);
-      const round = roundOrRefuse();
-      round.investigation.rejections.push({ by: step.by, at: nowIso(), reason: step.reason });
-      round.investigation.report = undefined;
-      changed();
-      return state;
-    },
-    {
-      validator: (arg) => {
-        const step = parseStep(steps.rejectSchema, arg);
-        const round = openInvestigation();
-        if (!round.investigation.report) refuse(REFUSAL.stage, 'no investigation report has been submitted');
-        if (step.by === round.investigation.report.by) refuse(REFUSAL.duties, 'the author of the report cannot reject it');
       },
     },
   );
@@ -475,27 +575,6 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         const step = parseStep(steps.addCapaActionSchema, arg);
         planning();
         if (Date.parse(step.dueDate) <= Date.now()) refuse(REFUSAL.invalid, 'dueDate: the due date must be in the future');
-      },
-    },
-  );
-
-  setHandler(
-    msg.approveCapaPlan,
-    (arg) => {
-      const step = parseStep(steps.approveSchema, arg);
-      roundOrRefuse().capa.planApproval = { by: step.by, at: nowIso(), comment: step.comment };
-      changed();
-      return state;
-    },
-    {
-      validator: (arg) => {
-        const step = parseStep(steps.approveSchema, arg);
-        const round = planning();
-        if (round.capa.actions.length === 0) refuse(REFUSAL.rule, 'a CAPA plan needs at least one action');
-        if (state.severity !== 'minor' && !round.capa.actions.some((a) => a.type === 'corrective')) {
-          refuse(REFUSAL.rule, `a ${state.severity} deviation needs at least one corrective action before the plan can be approved`);
-        }
-        notInitiator(step.by, 'approve its CAPA plan');
       },
     },
   );
@@ -546,28 +625,6 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   );
 
   setHandler(
-    msg.verifyEffectiveness,
-    (arg) => {
-      const step = parseStep(steps.approveSchema, arg);
-      roundOrRefuse().effectiveness.verification = { by: step.by, at: nowIso(), comment: step.comment };
-      changed();
-      return state;
-    },
-    {
-      validator: (arg) => {
-        const step = parseStep(steps.approveSchema, arg);
-        inStage('effectiveness_check');
-        const round = roundOrRefuse();
-        const last = round.effectiveness.checks[round.effectiveness.checks.length - 1];
-        const effective = round.effectiveness.decision ? round.effectiveness.decision.effective : last?.verdict === 'effective';
-        if (!effective) refuse(REFUSAL.stage, 'no effective result awaits verification');
-        if (round.effectiveness.verification) refuse(REFUSAL.stage, 'effectiveness is already verified');
-        notInitiator(step.by, 'verify its effectiveness');
-      },
-    },
-  );
-
-  setHandler(
     msg.recordDisposition,
     async (arg) => {
       const step = parseStep(steps.recordDispositionSchema, arg);
@@ -590,37 +647,23 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   );
 
   setHandler(
-    msg.approveClosure,
-    (arg) => {
-      const step = parseStep(steps.approveSchema, arg);
-      state.closure.approval = { by: step.by, at: nowIso(), comment: step.comment };
-      changed();
-      return state;
-    },
-    {
-      validator: (arg) => {
-        const step = parseStep(steps.approveSchema, arg);
-        inStage('closure');
-        const pending = openHolds(state);
-        if (pending.length) refuse(REFUSAL.rule, `a disposition is needed for every held batch first: ${pending.join(', ')}`);
-        if (state.regulatory.some((r) => !r.completedAt)) refuse(REFUSAL.rule, 'a regulatory notification is still outstanding');
-        notInitiator(step.by, 'approve its closure');
-      },
-    },
-  );
-
-  setHandler(
     msg.cancelDeviation,
-    (arg) => {
+    async (arg) => {
       const step = parseStep(steps.cancelDeviationSchema, arg);
-      state.cancellation = { by: step.by, at: nowIso(), justification: step.justification, fromStage: state.stage };
+      const fromStage = state.stage;
+      const signature = await ledger(null, step.signature as Signature);
+      state.cancellation = { by: step.by, at: signature.signedAt, justification: step.justification, fromStage, signature };
+      for (const t of state.tasks) if (t.status === 'open') t.status = 'cancelled';
       changed();
       return state;
     },
     {
       validator: (arg) => {
-        parseStep(steps.cancelDeviationSchema, arg);
+        const step = parseStep(steps.cancelDeviationSchema, arg);
         if (state.cancellation) refuse(REFUSAL.stage, 'the deviation is already being cancelled');
+        if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
+        if (step.signature.meaning !== 'approved') refuse(REFUSAL.invalid, 'a cancellation is signed with the meaning "approved"');
+        if (!['qa_lead', 'qa_head'].some((r) => step.signature.roles.includes(r))) refuse(REFUSAL.duties, 'a cancellation needs a QA lead or the head of QA');
         inStage('detection', 'containment', 'investigation', 'capa', 'change_control', 'effectiveness_check');
       },
     },
@@ -643,6 +686,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     moveTo('containment', 'system', 'containment clock started at detection');
     const clock = containmentClock();
     await containmentActions();
+    openTask('containment_verification', state.containment.dueAt, false);
     await waitFor(() => Boolean(state.containment.confirmation));
     const confirmation = state.containment.confirmation!;
 
@@ -659,7 +703,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       // 4. CAPA: plan, approval, implementation (change control may run beside it).
       moveTo('capa', round.investigation.approval!.by, 'root cause confirmed; investigation report approved');
       round.capa.planDueAt = isoAfter(nowIso(), policy.capaPlanDueMs);
-      void watchDeadline({ key: `r${number}:capa-plan`, label: `CAPA plan (round ${number})`, dueAt: round.capa.planDueAt }, () => Boolean(round.capa.planApproval), ['role:capa_owner', 'role:qa_lead']);
+      openTask('capa_plan_approval', round.capa.planDueAt);
       await waitFor(() => Boolean(round.capa.planApproval));
       await openChangeControls(round);
       for (const action of round.capa.actions) {
@@ -707,14 +751,20 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         await notify(`r${number}:effectiveness:not-met`, 'effectiveness_not_met', ['role:qa_lead', 'role:investigator'], `Effectiveness check of ${state.id} not met: investigation reopened`);
         continue;
       }
-      await notify(`r${number}:effectiveness:verify`, 'signoff_required', ['role:qa_approver'], `Effectiveness of ${state.id} met: QA verification needed`);
-      await waitFor(() => Boolean(round.effectiveness.verification));
+      effectivenessRejected = null;
+      openTask('effectiveness_verification', signoffDue());
+      await waitFor(() => Boolean(round.effectiveness.verification) || effectivenessRejected !== null);
+      if (effectivenessRejected !== null) {
+        reason = `effectiveness verification rejected: ${effectivenessRejected}`;
+        by = 'system';
+        continue;
+      }
       break;
     }
 
     // 7. Closure: a disposition for every held batch, then QA's final approval.
     moveTo('closure', currentRound()!.effectiveness.verification!.by, 'effectiveness verified');
-    await notify('closure:dispositions', 'signoff_required', ['role:qa_approver', 'role:qa_lead'], `${state.id}: batch dispositions and final approval needed`, { heldBatches: openHolds(state) });
+    openTask('closure_approval', signoffDue());
     await waitFor(() => Boolean(state.closure.approval));
     moveTo('closed', state.closure.approval!.by, 'closure approved');
     void clock;

@@ -11,7 +11,6 @@ export type Step<S extends z.ZodType> = z.input<S> & { by: string };
 
 export const getStateQuery = defineQuery<DeviationState>('getState');
 
-export const confirmContainment = defineUpdate<DeviationState, [Step<typeof steps.confirmContainmentSchema>]>('confirmContainment');
 export const addEvidence = defineUpdate<DeviationState, [Step<typeof steps.addEvidenceSchema>]>('addEvidence');
 export const addContribution = defineUpdate<DeviationState, [Step<typeof steps.addContributionSchema>]>('addContribution');
 export const recordRootCauseAnalysis = defineUpdate<DeviationState, [Step<typeof steps.recordRootCauseAnalysisSchema>]>('recordRootCauseAnalysis');
@@ -19,16 +18,14 @@ export const recordRiskAssessment = defineUpdate<DeviationState, [Step<typeof st
 export const reportSuspectProduct = defineUpdate<DeviationState, [Step<typeof steps.reportSuspectProductSchema>]>('reportSuspectProduct');
 export const recordRegulatoryNotification = defineUpdate<DeviationState, [Step<typeof steps.recordRegulatoryNotificationSchema>]>('recordRegulatoryNotification');
 export const submitInvestigationReport = defineUpdate<DeviationState, [Step<typeof steps.submitInvestigationReportSchema>]>('submitInvestigationReport');
-export const approveInvestigation = defineUpdate<DeviationState, [Step<typeof steps.approveSchema>]>('approveInvestigation');
-export const rejectInvestigation = defineUpdate<DeviationState, [Step<typeof steps.rejectSchema>]>('rejectInvestigation');
 export const addCapaAction = defineUpdate<DeviationState, [Step<typeof steps.addCapaActionSchema>]>('addCapaAction');
-export const approveCapaPlan = defineUpdate<DeviationState, [Step<typeof steps.approveSchema>]>('approveCapaPlan');
 export const completeCapaAction = defineUpdate<DeviationState, [Step<typeof steps.completeCapaActionSchema>]>('completeCapaAction');
 export const cancelCapaAction = defineUpdate<DeviationState, [Step<typeof steps.cancelCapaActionSchema>]>('cancelCapaAction');
 export const decideEffectiveness = defineUpdate<DeviationState, [Step<typeof steps.decideEffectivenessSchema>]>('decideEffectiveness');
-export const verifyEffectiveness = defineUpdate<DeviationState, [Step<typeof steps.approveSchema>]>('verifyEffectiveness');
 export const recordDisposition = defineUpdate<DeviationState, [Step<typeof steps.recordDispositionSchema>]>('recordDisposition');
-export const approveClosure = defineUpdate<DeviationState, [Step<typeof steps.approveSchema>]>('approveClosure');
+/** Sign-off tasks: every gate of the lifecycle is passed by an electronic signature. */
+export const signTask = defineUpdate<DeviationState, [Step<typeof steps.signTaskSchema>]>('signTask');
+export const rejectTask = defineUpdate<DeviationState, [Step<typeof steps.rejectTaskSchema>]>('rejectTask');
 export const cancelDeviation = defineUpdate<DeviationState, [Step<typeof steps.cancelDeviationSchema>]>('cancelDeviation');
 
 /** Change control child workflow. */

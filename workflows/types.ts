@@ -18,10 +18,56 @@ export const STAGES = [
 export type Stage = (typeof STAGES)[number];
 
 /** The workflow's input: the request plus what the API fixed at start (number, time, policy). */
-export interface DeviationInput extends OpenDeviationRequest {
+export interface DeviationInput extends Omit<OpenDeviationRequest, 'reportedBy'> {
   id: string;
+  /** The QA lead who opened it (from the signed-in user), or the person a monitoring client named. */
+  reportedBy: string;
   detectedAt: string;
   policy: ResolvedPolicy;
+}
+
+/**
+ * An electronic signature (21 CFR 11.50, 11.70, 11.200): the API re-authenticated the signer
+ * (ID and password) before it built this; the workflow checks roles and separation of duties.
+ */
+export interface Signature {
+  signerId: string;
+  login: string;
+  printedName: string;
+  roles: string[];
+  meaning: 'authored' | 'reviewed' | 'approved' | 'verified' | 'rejected';
+  signedAt: string;
+  /** SHA-256 of the canonical content of the record signed. */
+  recordHash: string;
+  comment?: string;
+  /** Hash of the signature's row in the PostgreSQL ledger, once appended. */
+  ledgerHash?: string;
+}
+
+export const GATES = [
+  'containment_verification',
+  'investigation_approval',
+  'capa_plan_approval',
+  'effectiveness_verification',
+  'closure_approval',
+] as const;
+export type Gate = (typeof GATES)[number];
+
+/** A sign-off task: one gate of the lifecycle waiting for its electronic signature(s). */
+export interface SignoffTask {
+  id: string;
+  gate: Gate;
+  title: string;
+  /** Any of these roles may sign. */
+  roles: string[];
+  meaning: 'reviewed' | 'approved' | 'verified';
+  signaturesRequired: number;
+  createdAt: string;
+  dueAt: string;
+  status: 'open' | 'signed' | 'rejected' | 'cancelled';
+  signatures: Signature[];
+  rejection?: { signature: Signature; reason: string };
+  round: number;
 }
 
 /** Who did something, when; the shape an electronic signature extends. */
@@ -29,6 +75,7 @@ export interface Attribution {
   by: string;
   at: string;
   comment?: string;
+  signature?: Signature;
 }
 
 export interface StageTransition {
@@ -197,6 +244,7 @@ export interface DeviationState {
   rounds: InvestigationRound[];
   regulatory: RegulatoryNotificationStep[];
   deadlines: Deadline[];
+  tasks: SignoffTask[];
   slaBreaches: Array<{ clock: string; at: string }>;
   closure: Closure;
   cancellation?: Attribution & { justification: string; fromStage: Stage };
@@ -253,4 +301,5 @@ export interface DeviationSnapshot {
   overdue: boolean;
   nextDueAt: string | null;
   summary: Record<string, unknown>;
+  tasks: Array<Pick<SignoffTask, 'id' | 'gate' | 'title' | 'roles' | 'meaning' | 'dueAt' | 'status' | 'createdAt' | 'signaturesRequired'> & { overdue: boolean; signatures: number }>;
 }

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { DEVIATION_ID_PATTERN, SEVERITIES, openDeviationSchema } from '../../domain/deviation';
 import { STAGES } from '../../workflows/types';
 import type { ApiContext } from '../context';
+import { authenticate, currentUser, requireRole } from '../auth';
+import { READER_ROLES } from '../../domain/roles';
 import { notFound } from '../problem';
 import { openDeviation, queryState } from '../services/deviations';
 import { parseOr400 } from '../validate';
@@ -27,9 +29,14 @@ function deviationId(raw: string): string {
 
 export function deviationRoutes(ctx: ApiContext): Router {
   const router = Router();
+  const auth = authenticate(ctx);
 
-  router.post('/deviations', async (req, res) => {
+  // QA leads open deviations; monitoring opens them too, through an integration API key.
+  router.post('/deviations', auth, requireRole('qa_lead', 'integration'), async (req, res) => {
+    const user = currentUser(req);
     const body = parseOr400(openDeviationSchema, req.body);
+    if (user.kind === 'user') body.reportedBy = user.login;
+    else if (!body.reportedBy) body.reportedBy = user.login;
     const key = parseOr400(idempotencyKeySchema, req.get('Idempotency-Key'), 'Idempotency-Key header');
     const result = await openDeviation(ctx, body, key);
     res
@@ -38,12 +45,12 @@ export function deviationRoutes(ctx: ApiContext): Router {
       .json({ id: result.id, stage: result.stage });
   });
 
-  router.get('/deviations/:id', async (req, res) => {
-    const state = await queryState(ctx, deviationId(req.params.id));
+  router.get('/deviations/:id', auth, requireRole(...READER_ROLES), async (req, res) => {
+    const state = await queryState(ctx, deviationId(String(req.params.id)));
     res.json({ id: state.id, stage: state.stage, deviation: state });
   });
 
-  router.get('/deviations', async (req, res) => {
+  router.get('/deviations', auth, requireRole(...READER_ROLES), async (req, res) => {
     const q = parseOr400(listDeviationsQuerySchema, req.query, 'query string');
     const { rows } = await ctx.pool.query(
       `SELECT id, title, symptom, severity, stage, status, batches, reported_by AS "reportedBy",

@@ -3,53 +3,57 @@ import { z } from 'zod';
 import type { UpdateDefinition } from '@temporalio/common';
 import { DEVIATION_ID_PATTERN } from '../../domain/deviation';
 import * as steps from '../../domain/lifecycle';
+import { READER_ROLES, type Role } from '../../domain/roles';
 import * as msg from '../../workflows/messages';
+import { authenticate, currentUser, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { notFound } from '../problem';
-import { executeStep } from '../services/steps';
 import { queryState } from '../services/deviations';
+import { cancelBodySchema } from '../services/signing';
+import { executeStep } from '../services/steps';
+import { cancelDeviation } from '../services/tasks';
 import { parseOr400 } from '../validate';
-
-/** Until users and signatures exist, the body says who completed the step. */
-const withActor = <S extends z.ZodObject>(schema: S) => schema.extend({ by: steps.actorSchema });
 
 interface StepRoute {
   path: string;
-  schema: z.ZodType;
+  schema: z.ZodObject;
   update: UpdateDefinition<unknown, [never]>;
+  roles: Role[];
   /** Path parameters merged into the payload (e.g. the action ID). */
   params?: (req: Request) => Record<string, string>;
 }
 
 const actionParam = (req: Request) => ({ actionId: String(req.params.actionId) });
+const INVESTIGATION: Role[] = ['investigator', 'qa_lead'];
+const FUNCTIONS: Role[] = ['investigator', 'qa_lead', 'production', 'it', 'validation', 'qa_approver'];
+const CAPA: Role[] = ['capa_owner', 'qa_lead', 'investigator'];
+const ACTION_OWNERS: Role[] = ['capa_owner', 'qa_lead', 'production', 'it', 'validation'];
+const QA_DECIDERS: Role[] = ['qa_approver', 'qa_head'];
 
-const STEP_ROUTES: StepRoute[] = [
-  { path: 'containment/confirm', schema: steps.confirmContainmentSchema, update: msg.confirmContainment },
-  { path: 'evidence', schema: steps.addEvidenceSchema, update: msg.addEvidence },
-  { path: 'contributions', schema: steps.addContributionSchema, update: msg.addContribution },
-  { path: 'root-cause-analyses', schema: steps.recordRootCauseAnalysisSchema, update: msg.recordRootCauseAnalysis },
-  { path: 'risk-assessment', schema: steps.recordRiskAssessmentSchema, update: msg.recordRiskAssessment },
-  { path: 'suspect-product', schema: steps.reportSuspectProductSchema, update: msg.reportSuspectProduct },
-  { path: 'regulatory-notifications', schema: steps.recordRegulatoryNotificationSchema, update: msg.recordRegulatoryNotification },
-  { path: 'investigation/report', schema: steps.submitInvestigationReportSchema, update: msg.submitInvestigationReport },
-  { path: 'investigation/approve', schema: steps.approveSchema, update: msg.approveInvestigation },
-  { path: 'investigation/reject', schema: steps.rejectSchema, update: msg.rejectInvestigation },
-  { path: 'capa/actions', schema: steps.addCapaActionSchema, update: msg.addCapaAction },
-  { path: 'capa/approve', schema: steps.approveSchema, update: msg.approveCapaPlan },
-  { path: 'capa/actions/:actionId/complete', schema: steps.completeCapaActionSchema, update: msg.completeCapaAction, params: actionParam },
-  { path: 'capa/actions/:actionId/cancel', schema: steps.cancelCapaActionSchema, update: msg.cancelCapaAction, params: actionParam },
-  { path: 'effectiveness/decide', schema: steps.decideEffectivenessSchema, update: msg.decideEffectiveness },
-  { path: 'effectiveness/verify', schema: steps.approveSchema, update: msg.verifyEffectiveness },
-  { path: 'dispositions', schema: steps.recordDispositionSchema, update: msg.recordDisposition },
-  { path: 'closure/approve', schema: steps.approveSchema, update: msg.approveClosure },
-  { path: 'cancel', schema: steps.cancelDeviationSchema, update: msg.cancelDeviation },
+/**
+ * Lifecycle steps that record work: an Update with a validator behind each; the caller's login is
+ * the actor. Gates are passed only by electronic signature, through /tasks (api/routes/tasks.ts).
+ */
+const STEP_ROUTES = [
+  { path: 'evidence', schema: steps.addEvidenceSchema, update: msg.addEvidence, roles: INVESTIGATION },
+  { path: 'contributions', schema: steps.addContributionSchema, update: msg.addContribution, roles: FUNCTIONS },
+  { path: 'root-cause-analyses', schema: steps.recordRootCauseAnalysisSchema, update: msg.recordRootCauseAnalysis, roles: INVESTIGATION },
+  { path: 'risk-assessment', schema: steps.recordRiskAssessmentSchema, update: msg.recordRiskAssessment, roles: INVESTIGATION },
+  { path: 'suspect-product', schema: steps.reportSuspectProductSchema, update: msg.reportSuspectProduct, roles: [...INVESTIGATION, 'qa_head'] },
+  { path: 'regulatory-notifications', schema: steps.recordRegulatoryNotificationSchema, update: msg.recordRegulatoryNotification, roles: ['qa_lead', 'qa_head'] },
+  { path: 'investigation/report', schema: steps.submitInvestigationReportSchema, update: msg.submitInvestigationReport, roles: INVESTIGATION },
+  { path: 'capa/actions', schema: steps.addCapaActionSchema, update: msg.addCapaAction, roles: CAPA },
+  { path: 'capa/actions/:actionId/complete', schema: steps.completeCapaActionSchema, update: msg.completeCapaAction, roles: ACTION_OWNERS, params: actionParam },
+  { path: 'capa/actions/:actionId/cancel', schema: steps.cancelCapaActionSchema, update: msg.cancelCapaAction, roles: ['capa_owner', 'qa_lead'], params: actionParam },
+  { path: 'effectiveness/decide', schema: steps.decideEffectivenessSchema, update: msg.decideEffectiveness, roles: QA_DECIDERS },
+  { path: 'dispositions', schema: steps.recordDispositionSchema, update: msg.recordDisposition, roles: QA_DECIDERS },
 ] as unknown as StepRoute[];
 
-const CHANGE_CONTROL_ROUTES: StepRoute[] = [
-  { path: 'impact-assessment', schema: steps.impactAssessmentSchema, update: msg.recordImpactAssessment },
-  { path: 'approve', schema: steps.approveSchema, update: msg.approveChangeControl },
-  { path: 'implementation', schema: steps.recordImplementationSchema, update: msg.recordImplementation },
-  { path: 'verify', schema: steps.approveSchema, update: msg.verifyChangeControl },
+const CHANGE_CONTROL_ROUTES = [
+  { path: 'impact-assessment', schema: steps.impactAssessmentSchema, update: msg.recordImpactAssessment, roles: ['validation', 'it'] },
+  { path: 'approve', schema: steps.approveSchema, update: msg.approveChangeControl, roles: ['qa_approver', 'qa_head', 'validation'] },
+  { path: 'implementation', schema: steps.recordImplementationSchema, update: msg.recordImplementation, roles: ['production', 'it', 'validation', 'capa_owner'] },
+  { path: 'verify', schema: steps.approveSchema, update: msg.verifyChangeControl, roles: ['qa_approver', 'qa_head', 'validation'] },
 ] as unknown as StepRoute[];
 
 function deviationId(raw: unknown): string {
@@ -64,31 +68,39 @@ function changeControlId(raw: unknown): string {
   return id;
 }
 
-/** Every lifecycle step: POST /deviations/:id/<step>, an Update with a validator behind each. */
 export function lifecycleRoutes(ctx: ApiContext): Router {
   const router = Router();
+  const auth = authenticate(ctx);
 
   for (const route of STEP_ROUTES) {
-    router.post(`/deviations/:id/${route.path}`, async (req, res) => {
+    router.post(`/deviations/:id/${route.path}`, auth, requireRole(...route.roles), async (req, res) => {
       const id = deviationId(req.params.id);
       const body = { ...(req.body ?? {}), ...(route.params?.(req) ?? {}) };
-      const step = parseOr400(withActor(route.schema as z.ZodObject), body);
-      await executeStep(ctx, id, route.update, step as never);
+      const step = parseOr400(route.schema, body);
+      await executeStep(ctx, id, route.update, { ...step, by: currentUser(req).login } as never);
       const state = await queryState(ctx, id);
       res.json({ id, stage: state.stage, deviation: state });
     });
   }
 
+  router.post('/deviations/:id/cancel', auth, requireRole('qa_lead', 'qa_head'), async (req, res) => {
+    const id = deviationId(req.params.id);
+    const body = parseOr400(cancelBodySchema, req.body ?? {});
+    await cancelDeviation(ctx, currentUser(req), id, body, req.ip);
+    const state = await queryState(ctx, id);
+    res.json({ id, stage: state.stage, deviation: state });
+  });
+
   for (const route of CHANGE_CONTROL_ROUTES) {
-    router.post(`/deviations/:id/change-controls/:cc/${route.path}`, async (req, res) => {
+    router.post(`/deviations/:id/change-controls/:cc/${route.path}`, auth, requireRole(...route.roles), async (req, res) => {
       const workflowId = `${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`;
-      const step = parseOr400(withActor(route.schema as z.ZodObject), req.body ?? {});
-      const record = await executeStep(ctx, workflowId, route.update, step as never);
+      const step = parseOr400(route.schema, req.body ?? {});
+      const record = await executeStep(ctx, workflowId, route.update, { ...step, by: currentUser(req).login } as never);
       res.json(record);
     });
   }
 
-  router.get('/deviations/:id/change-controls/:cc', async (req, res) => {
+  router.get('/deviations/:id/change-controls/:cc', auth, requireRole(...READER_ROLES), async (req, res) => {
     const workflowId = `${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`;
     try {
       res.json(await ctx.temporal.workflow.getHandle(workflowId).query(msg.getChangeControlQuery));

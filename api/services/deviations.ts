@@ -75,7 +75,7 @@ export async function openDeviation(
     id = await allocateId(ctx, now);
   }
 
-  const input: DeviationInput = { ...request, id, detectedAt, policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity) };
+  const input: DeviationInput = { ...request, reportedBy: request.reportedBy ?? 'monitoring', id, detectedAt, policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity) };
   try {
     const handle = await ctx.temporal.workflow.start('DeviationWorkflow', {
       workflowId: id,

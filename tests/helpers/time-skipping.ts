@@ -5,6 +5,7 @@ import { createHoldActivities } from '../../activities/holds';
 import { createNotificationActivities } from '../../activities/notifications';
 import { createReadModelActivities } from '../../activities/read-model';
 import { findRecurrences } from '../../activities/recurrence';
+import { createSignatureActivities } from '../../activities/signatures';
 import type { AllActivities } from '../../activities/types';
 import type { Pool } from '../../db/pool';
 import { PRODUCTION_POLICY, resolvePolicy, type Policy } from '../../domain/policy';
@@ -43,6 +44,7 @@ export function workflowTestActivities(pool: Pool, overrides: Partial<AllActivit
     ...createReadModelActivities(pool),
     ...createHoldActivities(pool),
     ...createNotificationActivities(pool),
+    ...createSignatureActivities(pool),
     findRecurrences: (input) => findRecurrences(pool, input),
     traceShipments: async () => ({ shipments: 0, ssccs: [], serials: 0, truncated: false }),
     reconcileBatch: async ({ lot }) => emptyReconciliation(lot),

@@ -3,15 +3,25 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createPool, type Pool } from '../../db/pool';
 import * as msg from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
+import { signatureOf } from '../helpers/actors';
+import { createUser, type TestUser } from '../helpers/users';
 import { createTestWorker, createTimeSkippingEnv, deviationInput, workflowTestActivities } from '../helpers/time-skipping';
 
 /** The real 60-minute containment clock of the production policy, on the time-skipping server. */
 let env: TestWorkflowEnvironment;
 let pool: Pool;
+let qaLead: TestUser;
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
   pool = createPool(process.env.DATABASE_URL!, 4);
+  qaLead = await createUser(pool, { roles: ['qa_lead'] });
 });
+
+/** Containment is confirmed by signing its sign-off task (the first task of every deviation). */
+async function confirm(handle: WorkflowHandle) {
+  const signedAt = new Date(await env.currentTimeMs()).toISOString();
+  return handle.executeUpdate(msg.signTask, { args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }] });
+}
 /** Workflows left running would hold the test server's clock; each test ends its own. */
 const running: WorkflowHandle[] = [];
 const stopAfterTest = (h: WorkflowHandle) => running.push(h);
@@ -42,14 +52,15 @@ async function waitForActions(handle: { query: (q: typeof msg.getStateQuery) => 
 
 it('containment confirmed within 60 minutes: no breach, one hold per batch, the team alerted', async () => {
   const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
-  const input = deviationInput({ batches: ['TSA1', 'TSA2'].map((b) => `${b}${Date.now()}`), detectedAt: await detectedNow() });
+  const input = deviationInput({ batches: ['TSA1', 'TSA2'].map((b) => `${b}${Date.now()}`), detectedAt: await detectedNow(), reportedBy: qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     stopAfterTest(handle);
     await waitForActions(handle);
     await env.sleep('20 minutes');
-    const state = await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead', comment: 'holds verified in ERP' }] });
-    expect(state.containment.confirmation).toMatchObject({ by: 'qa.lead', late: false });
+    const state = await confirm(handle);
+    expect(state.containment.confirmation).toMatchObject({ by: qaLead.login, late: false });
+    expect(state.tasks[0]).toMatchObject({ gate: 'containment_verification', status: 'signed' });
     expect(state.containment.confirmation!.minutesAfterDetection).toBeGreaterThanOrEqual(20);
     expect(state.containment.confirmation!.minutesAfterDetection).toBeLessThan(60);
     await env.sleep('2 hours');
@@ -60,12 +71,12 @@ it('containment confirmed within 60 minutes: no breach, one hold per batch, the 
   });
   const { rows } = await pool.query('SELECT lot FROM holds WHERE deviation_id = $1', [input.id]);
   expect(rows).toHaveLength(2);
-  expect(await notifications(input.id)).toEqual(['containment_alert']);
+  expect(await notifications(input.id)).toEqual(['containment_alert', 'signoff_required']);
 });
 
 it('containment missed: reminders, escalation and an SLA breach at 60 minutes; a late confirmation stays marked late', async () => {
   const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
-  const input = deviationInput({ severity: 'critical', detectedAt: await detectedNow() });
+  const input = deviationInput({ severity: 'critical', detectedAt: await detectedNow(), reportedBy: qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     stopAfterTest(handle);
@@ -84,7 +95,7 @@ it('containment missed: reminders, escalation and an SLA breach at 60 minutes; a
     expect(breached.deadlines.find((d) => d.key === 'containment')).toMatchObject({ overdue: true, escalated: true });
 
     await env.sleep('30 minutes');
-    const late = await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead' }] });
+    const late = await confirm(handle);
     expect(late.containment.confirmation).toMatchObject({ late: true });
     expect(late.containment.confirmation!.minutesAfterDetection).toBeGreaterThanOrEqual(90);
     const row = await eventually(async () => {
@@ -93,5 +104,5 @@ it('containment missed: reminders, escalation and an SLA breach at 60 minutes; a
     });
     expect(row).toEqual({ sla_breached: true, stage: 'investigation' });
   });
-  expect(await notifications(input.id)).toEqual(['containment_alert', 'containment_reminder', 'containment_reminder', 'containment_reminder', 'escalation']);
+  expect(await notifications(input.id)).toEqual(['containment_alert', 'signoff_required', 'containment_reminder', 'containment_reminder', 'containment_reminder', 'escalation']);
 });

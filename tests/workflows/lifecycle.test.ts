@@ -6,17 +6,34 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPool, type Pool } from '../../db/pool';
 import * as msg from '../../workflows/messages';
-import type { DeviationState, EffectivenessResult } from '../../workflows/types';
+import type { DeviationState, EffectivenessResult, Gate, Signature } from '../../workflows/types';
+import { signatureOf } from '../helpers/actors';
+import { createUser, type TestUser } from '../helpers/users';
 import { eventually } from '../helpers/eventually';
 import { createTestWorker, createTimeSkippingEnv, deviationInput, workflowTestActivities } from '../helpers/time-skipping';
 
 /** The whole lifecycle under the production policy: 30-day effectiveness delays pass in test time. */
 let env: TestWorkflowEnvironment;
 let pool: Pool;
+let people: Record<'qaLead' | 'approver' | 'approver2' | 'qaHead', TestUser>;
 beforeAll(async () => {
   env = await createTimeSkippingEnv();
   pool = createPool(process.env.DATABASE_URL!, 4);
+  people = {
+    qaLead: await createUser(pool, { roles: ['qa_lead'] }),
+    approver: await createUser(pool, { roles: ['qa_approver'] }),
+    approver2: await createUser(pool, { roles: ['qa_approver'] }),
+    qaHead: await createUser(pool, { roles: ['qa_head'] }),
+  };
 });
+
+/** Signs the open task of a gate as the API would after re-authenticating the signer. */
+async function signGate(handle: WorkflowHandle, gate: Gate, signer: TestUser, meaning: Signature['meaning']): Promise<DeviationState> {
+  const state = await until(handle, (s) => s.tasks.some((t) => t.gate === gate && t.status === 'open'));
+  const task = state.tasks.find((t) => t.gate === gate && t.status === 'open')!;
+  const signedAt = new Date(await env.currentTimeMs()).toISOString();
+  return handle.executeUpdate(msg.signTask, { args: [{ by: signer.login, taskId: task.id, signature: signatureOf(signer, meaning, signedAt) }] });
+}
 /** Workflows left running would hold the test server's clock; each test ends its own. */
 const running: WorkflowHandle[] = [];
 const stopAfterTest = (h: WorkflowHandle) => running.push(h);
@@ -41,7 +58,7 @@ async function until(handle: WorkflowHandle, done: (s: DeviationState) => boolea
 /** Containment confirmed, investigation documented and approved, a CAPA plan approved. */
 async function throughCapaPlan(handle: WorkflowHandle): Promise<DeviationState> {
   await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
-  await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead' }] });
+  await signGate(handle, 'containment_verification', people.qaLead, 'verified');
   await until(handle, (s) => s.stage === 'investigation');
   await handle.executeUpdate(msg.addEvidence, { args: [{ by: 'inv.smith', items: [{ kind: 'reconciliation_report', ref: 'R-1', title: 'Preliminary reconciliation' }] }] });
   await handle.executeUpdate(msg.recordRootCauseAnalysis, {
@@ -61,10 +78,10 @@ async function throughCapaPlan(handle: WorkflowHandle): Promise<DeviationState> 
   });
   await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv.smith', assessment: { method: 'fmea', severity: 4, occurrence: 3, detectability: 2, rationale: 'caught at reconciliation' } }] });
   await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv.smith', summary: 'Buffer replay after restart', rootCause: 'SOP gap' }] });
-  await handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.approver' }] });
+  await signGate(handle, 'investigation_approval', people.approver, 'approved');
   await until(handle, (s) => s.stage === 'capa');
   await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa.owner', type: 'corrective', description: 'Revise SOP-PKG-012', owner: 'capa.owner', dueDate: await inDays(14) }] });
-  return handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] });
+  return signGate(handle, 'capa_plan_approval', people.approver, 'approved');
 }
 
 it('effectiveness not met → a second investigation round → effective → closure, with both rounds on record', async () => {
@@ -75,7 +92,7 @@ it('effectiveness not met → a second investigation round → effective → clo
       return { verdict, evaluatedAt: new Date().toISOString(), since: input.since, batchesEvaluated: 3, duplicateSerials: verdict === 'effective' ? 0 : 2, aggregationErrorRate: 0, reportIds: [], reasons: [verdict] };
     },
   }));
-  const input = deviationInput({ detectedAt: await detectedNow() });
+  const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     stopAfterTest(handle);
@@ -90,10 +107,11 @@ it('effectiveness not met → a second investigation round → effective → clo
     await throughCapaPlan2(handle);
     await env.sleep('31 days');
     await until(handle, (s) => s.rounds[1]!.effectiveness.checks.length === 1);
-    await handle.executeUpdate(msg.verifyEffectiveness, { args: [{ by: 'qa.approver' }] });
+    await signGate(handle, 'effectiveness_verification', people.approver, 'verified');
     const closure = await until(handle, (s) => s.stage === 'closure');
     await handle.executeUpdate(msg.recordDisposition, { args: [{ by: 'qa.approver', lot: input.batches[0]!, disposition: 'release', reason: 'reconciled clean after rework' }] });
-    await handle.executeUpdate(msg.approveClosure, { args: [{ by: 'qa.head' }] });
+    await signGate(handle, 'closure_approval', people.approver2, 'approved');
+    await signGate(handle, 'closure_approval', people.qaHead, 'approved');
     const final = (await handle.result()) as DeviationState;
     expect(closure.rounds).toHaveLength(2);
     expect(final.stage).toBe('closed');
@@ -109,10 +127,10 @@ it('effectiveness not met → a second investigation round → effective → clo
     await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv.smith', analysis: { method: 'fishbone', effect: 'Duplicates persist', causes: { machine: ['Second printer also replays'], method: [] }, rootCause: { category: 'machine', cause: 'Second printer also replays' } } }] });
     await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv.smith', assessment: { method: 'risk_class', riskClass: 'high', rationale: 'recurring' } }] });
     await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv.smith', summary: 'Both printers affected', rootCause: 'Firmware' }] });
-    await handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.approver' }] });
+    await signGate(handle, 'investigation_approval', people.approver, 'approved');
     await until(handle, (s) => s.stage === 'capa');
     await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa.owner', type: 'corrective', description: 'Firmware update on both printers', owner: 'it.admin', dueDate: await inDays(10) }] });
-    await handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] });
+    await signGate(handle, 'capa_plan_approval', people.approver, 'approved');
     await handle.executeUpdate(msg.completeCapaAction, { args: [{ by: 'it.admin', actionId: 'A2', evidence: 'firmware 5.2 installed' }] });
     await until(handle, (s) => s.stage === 'effectiveness_check');
   }
@@ -120,15 +138,15 @@ it('effectiveness not met → a second investigation round → effective → clo
 
 it('cancellation lifts the holds and ends the deviation as cancelled', async () => {
   const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
-  const input = deviationInput({ detectedAt: await detectedNow(), batches: [`CX${Date.now()}`, `CY${Date.now()}`] });
+  const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, batches: [`CX${Date.now()}`, `CY${Date.now()}`] });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     stopAfterTest(handle);
     await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
-    await handle.executeUpdate(msg.cancelDeviation, { args: [{ by: 'qa.lead', justification: 'Scanner misread; serials are unique on re-scan' }] });
+    await handle.executeUpdate(msg.cancelDeviation, { args: [{ by: people.qaLead.login, justification: 'Scanner misread; serials are unique on re-scan', signature: signatureOf(people.qaLead, 'approved', new Date(await env.currentTimeMs()).toISOString()) }] });
     const final = (await handle.result()) as DeviationState;
     expect(final.stage).toBe('cancelled');
-    expect(final.cancellation).toMatchObject({ by: 'qa.lead', fromStage: 'containment' });
+    expect(final.cancellation).toMatchObject({ by: people.qaLead.login, fromStage: 'containment' });
     expect(final.containment.holds.every((h) => h.disposition === 'release')).toBe(true);
   });
   const { rows } = await pool.query('SELECT disposition, disposition_reason FROM holds WHERE deviation_id = $1', [input.id]);
@@ -148,7 +166,7 @@ it('places one hold although its activity fails after writing and is retried', a
       return result;
     },
   });
-  const input = deviationInput({ detectedAt: await detectedNow() });
+  const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     stopAfterTest(handle);
@@ -162,26 +180,26 @@ it('places one hold although its activity fails after writing and is retried', a
 
 it('a major deviation cannot leave CAPA planning without a corrective action; overdue actions are chased and escalated', async () => {
   const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
-  const input = deviationInput({ detectedAt: await detectedNow() });
+  const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     stopAfterTest(handle);
     await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
-    await handle.executeUpdate(msg.confirmContainment, { args: [{ by: 'qa.lead' }] });
+    await signGate(handle, 'containment_verification', people.qaLead, 'verified');
     await until(handle, (s) => s.stage === 'investigation');
     await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv', analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' } }] });
     await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv', assessment: { method: 'risk_class', riskClass: 'medium', rationale: 'x' } }] });
     await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv', summary: 's', rootCause: 'r' }] });
-    await expect(handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'inv' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    await expect(handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.lead' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-    await handle.executeUpdate(msg.approveInvestigation, { args: [{ by: 'qa.approver' }] });
+    // The initiator may not approve, whatever roles they hold.
+    await expect(signGate(handle, 'investigation_approval', { ...people.qaLead, roles: ['qa_lead', 'qa_approver'] }, 'approved')).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await signGate(handle, 'investigation_approval', people.approver, 'approved');
     await until(handle, (s) => s.stage === 'capa');
     await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa', type: 'preventive', description: 'Train operators', owner: 'trainer', dueDate: await inDays(5) }] });
-    const refused = await handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] }).catch((e: WorkflowUpdateFailedError) => e.cause as ApplicationFailure);
+    const refused = await signGate(handle, 'capa_plan_approval', people.approver, 'approved').catch((e: WorkflowUpdateFailedError) => e.cause as ApplicationFailure);
     expect(refused).toBeInstanceOf(ApplicationFailure);
     expect((refused as ApplicationFailure).message).toMatch(/corrective action/);
     await handle.executeUpdate(msg.addCapaAction, { args: [{ by: 'capa', type: 'corrective', description: 'Fix SOP', owner: 'capa', dueDate: await inDays(5) }] });
-    await handle.executeUpdate(msg.approveCapaPlan, { args: [{ by: 'qa.approver' }] });
+    await signGate(handle, 'capa_plan_approval', people.approver, 'approved');
 
     // Production policy for a major deviation: reminders every 2 days after the due date, escalation after 3.
     await env.sleep('6 days');
