@@ -1,0 +1,336 @@
+/**
+ * npm run bench  — capture and reconciliation of a 1,000,000-unit batch, each beside a baseline
+ * measured in the same run on the same rows:
+ *   capture        POST /epcis/capture of every generated document, through a separate API process
+ *                  baseline: PostgreSQL's raw COPY of the rows capture wrote, into tables with the same indexes
+ *   reconciliation GET /batches/:lot/reconciliation
+ *                  baseline: one plain SQL aggregate over the same tables
+ *   memory         the API process's peak RSS (kernel high-water mark)
+ * Runs in a database of its own (created and migrated here, dropped at the end unless BENCH_KEEP_DB=1).
+ * Results: bench/results/capture-reconcile-<date>.{json,md}. Never part of the test suite.
+ *
+ * Environment: BENCH_UNITS (default 1000000), BENCH_RATE (0.005), BENCH_SEED (1),
+ * BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
+ */
+import { fork } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { SingleBar, Presets } from 'cli-progress';
+import { Client } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { migrate } from '../db/migrate';
+import { createPool, type Pool } from '../db/pool';
+import { captureFile } from '../scripts/capture-client';
+import { countsFromRate, DEFAULT_CONFIG, type GeneratorConfig } from './generator/plan';
+import { generateBatch, type Manifest } from './generator/write';
+import { describeMachine } from './machine';
+
+const root = path.resolve(__dirname, '..');
+const units = Number(process.env.BENCH_UNITS ?? 1_000_000);
+const rate = Number(process.env.BENCH_RATE ?? 0.005);
+const seed = Number(process.env.BENCH_SEED ?? 1);
+const TARGETS = { serialsPerSecond: 50_000, reconciliationSeconds: 5, peakRssMB: 300 };
+
+const log = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+interface ApiProcess {
+  baseUrl: string;
+  rss(): Promise<{ maxRss: number; peakSampled: number }>;
+  stop(): Promise<void>;
+}
+
+async function startApi(databaseUrl: string, apiKey: string): Promise<ApiProcess> {
+  const child = fork(path.join(__dirname, 'api-process.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, CAPTURE_API_KEY: apiKey, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const [msg] = (await once(child, 'message')) as [{ type: string; port: number }];
+  const ask = async () => {
+    child.send({ type: 'rss' });
+    const [m] = (await once(child, 'message')) as [{ maxRss: number; peakSampled: number }];
+    return m;
+  };
+  return {
+    baseUrl: `http://127.0.0.1:${msg.port}`,
+    rss: ask,
+    async stop() {
+      child.send({ type: 'stop' });
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function api(baseUrl: string, method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(new URL(url, baseUrl), {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: res.status, body: parsed };
+}
+
+function expectOk(what: string, r: { status: number; body: unknown }): void {
+  if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+}
+
+/** Row counts of every user table, to find the tables capture wrote. */
+async function rowCounts(pool: Pool): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ relname: string }>(`SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY relname`);
+  const counts = new Map<string, number>();
+  for (const { relname } of rows) {
+    const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${relname}"`);
+    counts.set(relname, Number(r.rows[0]?.n ?? 0));
+  }
+  return counts;
+}
+
+/**
+ * The capture baseline: every row capture added, dumped to files (untimed), then loaded with plain
+ * COPY into empty copies of the same tables with the same indexes and constraints (timed).
+ */
+async function copyBaseline(databaseUrl: string, tables: string[], workDir: string): Promise<{ seconds: number; rows: number }> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const files: Array<[string, string]> = [];
+    for (const t of tables) {
+      const file = path.join(workDir, `${t}.copy`);
+      await pipeline(client.query(copyTo(`COPY "${t}" TO STDOUT`)), createWriteStream(file));
+      await client.query(`DROP TABLE IF EXISTS "bench_copy_${t}"`);
+      await client.query(`CREATE TABLE "bench_copy_${t}" (LIKE "${t}" INCLUDING ALL)`);
+      files.push([t, file]);
+    }
+    await client.query('CHECKPOINT');
+    const started = performance.now();
+    let rows = 0;
+    for (const [t, file] of files) {
+      const stream = client.query(copyFrom(`COPY "bench_copy_${t}" FROM STDIN`));
+      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), stream);
+      rows += Number(stream.rowCount ?? 0);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    for (const [t, file] of files) {
+      await client.query(`DROP TABLE "bench_copy_${t}"`);
+      rmSync(file, { force: true });
+    }
+    return { seconds, rows };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Capture, master data and reports authenticate with the API key from config (api/auth.ts: X-API-Key). */
+const captureAuthHeaders = (apiKey: string): Record<string, string> => ({ 'X-API-Key': apiKey });
+
+/** POST /batches/:lot/repository-reports takes what the repository acknowledged: target, time, serials. */
+function repositoryReportBody(report: { target: string; reportedAt: string; serials: string[] }, manifest: Manifest) {
+  return { target: report.target, reportedAt: report.reportedAt, serials: report.serials, gtin: manifest.products[0].gtin };
+}
+
+/**
+ * The reconciliation baseline: one plain GROUP BY over the largest table capture wrote (the
+ * serialized items, by status where the table has one) — the least any reconciliation must read.
+ */
+async function aggregateBaseline(pool: Pool, tables: string[]): Promise<{ seconds: number; sql: string }> {
+  const sizes = await rowCounts(pool);
+  const largest = [...tables].sort((a, b) => (sizes.get(b) ?? 0) - (sizes.get(a) ?? 0))[0];
+  if (!largest) throw new Error('capture wrote no rows');
+  const { rowCount } = await pool.query(`SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = 'status'`, [largest]);
+  const sql = rowCount ? `SELECT status, count(*) FROM "${largest}" GROUP BY status` : `SELECT count(*) FROM "${largest}"`;
+  await pool.query(sql); // warm, as the reconciliation's second run is
+  const started = performance.now();
+  await pool.query(sql);
+  return { seconds: (performance.now() - started) / 1000, sql };
+}
+
+async function main(): Promise<void> {
+  const adminUrl = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbUrl = new URL(adminUrl);
+  dbUrl.pathname = `/gxp_bench_${Date.now().toString(36)}`;
+  const databaseUrl = dbUrl.toString();
+  const workDir = path.join(root, '.data', 'bench', `seed${seed}-${units}`);
+  mkdirSync(workDir, { recursive: true });
+
+  log(`database ${dbUrl.pathname.slice(1)}: migrating`);
+  await migrate(databaseUrl);
+  const pool = createPool(databaseUrl, 2);
+  const machine = await describeMachine(pool);
+  log(`machine: ${JSON.stringify(machine)}`);
+
+  const config: GeneratorConfig = {
+    ...DEFAULT_CONFIG,
+    seed,
+    units,
+    plants: countsFromRate(units, rate),
+    outcomes: { rejected: Math.round(units * 0.0005), sampled: Math.round(units * 0.0002), destroyed: Math.round(units * 0.0001) },
+  };
+  log(`generating ${units} units (rate ${rate}) into ${path.relative(root, workDir)}`);
+  let started = performance.now();
+  const manifest: Manifest = await generateBatch(config, workDir);
+  log(`generated ${manifest.counts.documents} documents, ${manifest.counts.events} events, ${manifest.counts.epcs} EPCs, ${manifest.planted.length} planted in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const apiKey = randomBytes(24).toString('hex');
+  const apiProcess = await startApi(databaseUrl, apiKey);
+  const auth = captureAuthHeaders(apiKey);
+  try {
+    for (const p of manifest.products) expectOk('POST /products', await api(apiProcess.baseUrl, 'POST', '/products', auth, p));
+    for (const b of manifest.batches.slice(0, 1)) expectOk('POST /batches', await api(apiProcess.baseUrl, 'POST', '/batches', auth, b));
+    const before = await rowCounts(pool);
+
+    // Capture, document by document, as a line's L3 system would send them.
+    const bar = new SingleBar({ format: 'capture |{bar}| {value}/{total} documents {rate} serials/s', hideCursor: true }, Presets.shades_classic);
+    bar.start(manifest.files.documents.length, 0, { rate: 0 });
+    started = performance.now();
+    for (const [i, f] of manifest.files.documents.entries()) {
+      const r = await captureFile(apiProcess.baseUrl, path.join(workDir, f), auth);
+      if (r.status >= 300) throw new Error(`capture of ${f}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 800)}`);
+      const elapsed = (performance.now() - started) / 1000;
+      bar.update(i + 1, { rate: Math.round((manifest.balance.commissioned * ((i + 1) / manifest.files.documents.length)) / elapsed) });
+    }
+    const captureSeconds = (performance.now() - started) / 1000;
+    bar.stop();
+    const rssAfterCapture = await apiProcess.rss();
+
+    const report = JSON.parse(readFileSync(path.join(workDir, manifest.files.repositoryReports[0] as string), 'utf8')) as { target: string; reportedAt: string; serials: string[] };
+    expectOk(
+      'POST repository report',
+      await api(apiProcess.baseUrl, 'POST', `/batches/${encodeURIComponent(config.lot)}/repository-reports`, auth, repositoryReportBody(report, manifest)),
+    );
+    const after = await rowCounts(pool);
+    const captured = [...after].filter(([t, n]) => n > (before.get(t) ?? 0) && t !== 'schema_migrations').map(([t]) => t);
+    log(`capture wrote to: ${captured.map((t) => `${t} (${(after.get(t) ?? 0) - (before.get(t) ?? 0)})`).join(', ')}`);
+
+    // Reconciliation through the API, twice: the second run must give the same content hash.
+    const reconcile = async () => {
+      const t0 = performance.now();
+      const r = await api(apiProcess.baseUrl, 'GET', `/batches/${encodeURIComponent(config.lot)}/reconciliation`, auth);
+      expectOk('GET reconciliation', r);
+      return { seconds: (performance.now() - t0) / 1000, body: r.body as ReconciliationBody };
+    };
+    const rec1 = await reconcile();
+    const rec2 = await reconcile();
+    const rssEnd = await apiProcess.rss();
+
+    const aggregate = await aggregateBaseline(pool, captured);
+    log('capture baseline: raw COPY of the same rows');
+    const copy = await copyBaseline(databaseUrl, captured, workDir);
+
+    const serials = manifest.balance.commissioned;
+    const results = {
+      date: new Date().toISOString(),
+      machine,
+      batch: { units, rate, seed, unitsPerCase: config.unitsPerCase, casesPerPallet: config.casesPerPallet, documents: manifest.counts.documents, events: manifest.counts.events, epcs: manifest.counts.epcs, serials, planted: manifest.plantedByCategory },
+      capture: {
+        seconds: round(captureSeconds),
+        serialsPerSecond: Math.round(serials / captureSeconds),
+        baselineCopySeconds: round(copy.seconds),
+        baselineCopyRows: copy.rows,
+        baselineSerialsPerSecond: Math.round(serials / copy.seconds),
+        ratio: round(captureSeconds / copy.seconds),
+        tables: captured,
+        target: TARGETS.serialsPerSecond,
+      },
+      reconciliation: {
+        seconds: round(rec1.seconds),
+        secondRunSeconds: round(rec2.seconds),
+        sameHash: contentHash(rec1.body) === contentHash(rec2.body),
+        baselineAggregateSeconds: round(aggregate.seconds),
+        baselineQuery: aggregate.sql,
+        ratio: round(rec1.seconds / aggregate.seconds),
+        found: discrepancyCounts(rec1.body),
+        planted: manifest.plantedByCategory,
+        balance: rec1.body.balance ?? null,
+        plantedBalance: manifest.balance,
+        target: TARGETS.reconciliationSeconds,
+      },
+      memory: { peakRssMB: mb(rssEnd.maxRss), peakRssAfterCaptureMB: mb(rssAfterCapture.maxRss), sampledPeakMB: mb(rssEnd.peakSampled), target: TARGETS.peakRssMB },
+    };
+    writeResults(results);
+  } finally {
+    await apiProcess.stop();
+    await pool.end();
+    if (process.env.BENCH_KEEP_DB !== '1') {
+      const admin = new Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${dbUrl.pathname.slice(1)}" WITH (FORCE)`);
+      await admin.end();
+    }
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+interface ReconciliationBody {
+  balance?: Record<string, number>;
+  contentHash?: string;
+  discrepancies?: unknown;
+  [k: string]: unknown;
+}
+
+function contentHash(body: ReconciliationBody): string | undefined {
+  return body.contentHash ?? (body.report as { contentHash?: string } | undefined)?.contentHash;
+}
+
+function discrepancyCounts(body: ReconciliationBody): Record<string, number> {
+  const d = body.discrepancies;
+  if (Array.isArray(d)) {
+    const counts: Record<string, number> = {};
+    for (const x of d as Array<{ category: string }>) counts[x.category] = (counts[x.category] ?? 0) + 1;
+    return counts;
+  }
+  return (d ?? {}) as Record<string, number>;
+}
+
+function writeResults(r: {
+  date: string;
+  machine: Awaited<ReturnType<typeof describeMachine>>;
+  batch: Record<string, unknown>;
+  capture: { seconds: number; serialsPerSecond: number; baselineCopySeconds: number; baselineSerialsPerSecond: number; ratio: number; tables: string[]; target: number; baselineCopyRows: number };
+  reconciliation: { seconds: number; secondRunSeconds: number; sameHash: boolean; baselineAggregateSeconds: number; baselineQuery: string; ratio: number; found: Record<string, number>; planted: Record<string, number>; target: number };
+  memory: { peakRssMB: number; peakRssAfterCaptureMB: number; sampledPeakMB: number; target: number };
+}): void {
+  const dir = path.join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const name = `capture-reconcile-${r.date.slice(0, 10)}`;
+  writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  const ok = (b: boolean) => (b ? 'met' : '**missed**');
+  const md = `# Capture and reconciliation benchmark, ${r.date}
+
+Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB; ${r.machine.os}; Node ${r.machine.node}; ${r.machine.postgres}.
+
+Batch: ${JSON.stringify(r.batch)}
+
+| measure | product | baseline (same run) | ratio | target | |
+| --- | --- | --- | --- | --- | --- |
+| capture through the API | ${r.capture.serialsPerSecond.toLocaleString('en')} serials/s (${r.capture.seconds} s) | raw COPY of the same ${r.capture.baselineCopyRows.toLocaleString('en')} rows: ${r.capture.baselineSerialsPerSecond.toLocaleString('en')} serials/s (${r.capture.baselineCopySeconds} s) | ${r.capture.ratio}× the COPY time | ≥ ${r.capture.target.toLocaleString('en')} serials/s | ${ok(r.capture.serialsPerSecond >= r.capture.target)} |
+| reconciliation of the batch | ${r.reconciliation.seconds} s (second run ${r.reconciliation.secondRunSeconds} s, same hash: ${r.reconciliation.sameHash}) | one plain SQL aggregate: ${r.reconciliation.baselineAggregateSeconds} s | ${r.reconciliation.ratio}× | ≤ ${r.reconciliation.target} s | ${ok(r.reconciliation.seconds <= r.reconciliation.target)} |
+| API process peak RSS | ${r.memory.peakRssMB} MB (after capture ${r.memory.peakRssAfterCaptureMB} MB) | — | — | ≤ ${r.memory.target} MB | ${ok(r.memory.peakRssMB <= r.memory.target)} |
+
+Tables capture wrote (the COPY baseline loads the same rows into copies with the same indexes): ${r.capture.tables.join(', ')}.
+Baseline aggregate: \`${r.reconciliation.baselineQuery}\`
+
+Discrepancies found by reconciliation: ${JSON.stringify(r.reconciliation.found)}; planted: ${JSON.stringify(r.reconciliation.planted)}.
+
+"Serials" are the batch's commissioned unit SGTINs; capture time is wall time from the first
+document sent to the last answer, documents sent one after another.
+`;
+  writeFileSync(path.join(dir, `${name}.md`), md);
+  process.stdout.write(`\n${md}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
