@@ -1,10 +1,16 @@
 import request from 'supertest';
 import { eventually, startStack, type TestStack } from '../helpers/stack';
 import { newDeviationRequest } from '../helpers/fixtures';
+import { bearer, signedInUser } from '../helpers/users';
 
 let stack: TestStack;
+let lead: Record<string, string>;
+let auditor: Record<string, string>;
 beforeAll(async () => {
   stack = await startStack();
+  const qaLead = await signedInUser(stack.app, stack.pool, { roles: ['qa_lead'] });
+  lead = bearer(qaLead.token);
+  auditor = bearer((await signedInUser(stack.app, stack.pool, { roles: ['auditor'] })).token);
 });
 afterAll(async () => {
   await stack.stop();
@@ -18,8 +24,17 @@ async function lastDeviationNumber(): Promise<number> {
 }
 
 describe('POST /deviations', () => {
+  it('needs a signed-in QA lead: 401 without a token, 403 for an auditor, nothing started', async () => {
+    const before = await lastDeviationNumber();
+    const anonymous = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(401);
+    expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
+    await request(stack.app).post('/deviations').set(auditor).send(newDeviationRequest()).expect(403);
+    await request(stack.app).get('/deviations').expect(401);
+    expect(await lastDeviationNumber()).toBe(before);
+  });
+
   it('starts a workflow whose ID is the deviation number and answers 201 with its stage and Location', async () => {
-    const res = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(201);
+    const res = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest()).expect(201);
     expect(res.body.id).toMatch(/^DEV-\d{4}-\d{6}$/);
     expect(typeof res.body.stage).toBe('string');
     expect(res.headers.location).toBe(`/deviations/${res.body.id}`);
@@ -33,6 +48,7 @@ describe('POST /deviations', () => {
     const before = await lastDeviationNumber();
     const res = await request(stack.app)
       .post('/deviations')
+      .set(lead)
       .send({ title: 'x', symptom: 'smudged_label', severity: 'catastrophic', batches: [], reportedBy: 'qa' })
       .expect(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -43,10 +59,11 @@ describe('POST /deviations', () => {
   });
 
   it('refuses unknown fields and malformed JSON', async () => {
-    const unknown = await request(stack.app).post('/deviations').send({ ...newDeviationRequest(), priority: 'high' }).expect(400);
+    const unknown = await request(stack.app).post('/deviations').set(lead).send({ ...newDeviationRequest(), priority: 'high' }).expect(400);
     expect(unknown.body.errors[0].message).toMatch(/priority/);
     const malformed = await request(stack.app)
       .post('/deviations')
+      .set(lead)
       .set('Content-Type', 'application/json')
       .send('{"title": ')
       .expect(400);
@@ -57,8 +74,8 @@ describe('POST /deviations', () => {
   it('returns the existing deviation (200) for a repeated Idempotency-Key', async () => {
     const body = newDeviationRequest();
     const key = `key-${Date.now()}-repeat`;
-    const first = await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(body).expect(201);
-    const second = await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(body).expect(200);
+    const first = await request(stack.app).post('/deviations').set(lead).set('Idempotency-Key', key).send(body).expect(201);
+    const second = await request(stack.app).post('/deviations').set(lead).set('Idempotency-Key', key).send(body).expect(200);
     expect(second.body.id).toBe(first.body.id);
     expect(second.headers.location).toBe(`/deviations/${first.body.id}`);
   });
@@ -67,7 +84,7 @@ describe('POST /deviations', () => {
     const body = newDeviationRequest();
     const key = `key-${Date.now()}-race`;
     const answers = await Promise.all(
-      Array.from({ length: 5 }, () => request(stack.app).post('/deviations').set('Idempotency-Key', key).send(body)),
+      Array.from({ length: 5 }, () => request(stack.app).post('/deviations').set(lead).set('Idempotency-Key', key).send(body)),
     );
     const ids = new Set(answers.map((a) => a.body.id));
     expect(ids.size).toBe(1);
@@ -80,17 +97,17 @@ describe('POST /deviations', () => {
 
   it('refuses an Idempotency-Key reused with a different body (422)', async () => {
     const key = `key-${Date.now()}-reuse`;
-    await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(newDeviationRequest()).expect(201);
-    const res = await request(stack.app).post('/deviations').set('Idempotency-Key', key).send(newDeviationRequest()).expect(422);
+    await request(stack.app).post('/deviations').set(lead).set('Idempotency-Key', key).send(newDeviationRequest()).expect(201);
+    const res = await request(stack.app).post('/deviations').set(lead).set('Idempotency-Key', key).send(newDeviationRequest()).expect(422);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   });
 });
 
 describe('GET /deviations/:id', () => {
   it('returns the current stage through a workflow query', async () => {
-    const created = await request(stack.app).post('/deviations').send(newDeviationRequest({ severity: 'critical' })).expect(201);
+    const created = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest({ severity: 'critical' })).expect(201);
     const res = await eventually(async () => {
-      const r = await request(stack.app).get(`/deviations/${created.body.id}`).expect(200);
+      const r = await request(stack.app).get(`/deviations/${created.body.id}`).set(lead).expect(200);
       return r.body.stage === 'containment' ? r : undefined;
     });
     expect(res.body.deviation.severity).toBe('critical');
@@ -98,29 +115,29 @@ describe('GET /deviations/:id', () => {
   });
 
   it('answers 404 problem+json for an unknown deviation', async () => {
-    const res = await request(stack.app).get('/deviations/DEV-1999-999999').expect(404);
+    const res = await request(stack.app).get('/deviations/DEV-1999-999999').set(lead).expect(404);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    await request(stack.app).get('/deviations/not-a-number').expect(404);
+    await request(stack.app).get('/deviations/not-a-number').set(lead).expect(404);
   });
 });
 
 describe('GET /deviations', () => {
   it('lists deviations from the read model the workflow keeps current, filterable', async () => {
     const body = newDeviationRequest({ severity: 'minor' });
-    const created = await request(stack.app).post('/deviations').send(body).expect(201);
+    const created = await request(stack.app).post('/deviations').set(lead).send(body).expect(201);
     const batch = (body.batches as string[])[0]!;
     const row = await eventually(async () => {
-      const r = await request(stack.app).get('/deviations').query({ batch }).expect(200);
+      const r = await request(stack.app).get('/deviations').set(lead).query({ batch }).expect(200);
       return r.body.items.find((i: { id: string; stage: string }) => i.id === created.body.id && i.stage === 'containment');
     });
     expect(row).toMatchObject({ severity: 'minor', status: 'open', batches: [batch] });
 
-    const majors = await request(stack.app).get('/deviations').query({ batch, severity: 'major' }).expect(200);
+    const majors = await request(stack.app).get('/deviations').set(lead).query({ batch, severity: 'major' }).expect(200);
     expect(majors.body.items).toEqual([]);
   });
 
   it('refuses an unknown filter value with 400', async () => {
-    const res = await request(stack.app).get('/deviations').query({ stage: 'limbo' }).expect(400);
+    const res = await request(stack.app).get('/deviations').set(lead).query({ stage: 'limbo' }).expect(400);
     expect(res.body.errors[0].path).toBe('stage');
   });
 });

@@ -7,7 +7,8 @@ import { bearer, createUser, loginAs, type TestUser } from './users';
 
 export type Actor = TestUser & { token: string };
 
-const CAST: Record<string, UserRole[]> = {
+type Part = 'qaLead' | 'investigator' | 'capaOwner' | 'approver1' | 'approver2' | 'qaHead' | 'validation' | 'production' | 'it' | 'auditor';
+const CAST: Record<Part, UserRole[]> = {
   qaLead: ['qa_lead'],
   investigator: ['investigator'],
   capaOwner: ['capa_owner'],
@@ -19,7 +20,7 @@ const CAST: Record<string, UserRole[]> = {
   it: ['it'],
   auditor: ['auditor'],
 };
-export type Cast = Record<keyof typeof CAST, Actor>;
+export type Cast = Record<Part, Actor>;
 
 /** The people of a deviation, as real users signed in through the API. */
 export async function createCast(app: Express, pool: Pool): Promise<Cast> {

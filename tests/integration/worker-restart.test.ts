@@ -1,10 +1,13 @@
 import request from 'supertest';
 import { eventually, startStack, startWorker, type TestStack } from '../helpers/stack';
 import { newDeviationRequest } from '../helpers/fixtures';
+import { bearer, signedInUser } from '../helpers/users';
 
 let stack: TestStack;
+let lead: Record<string, string>;
 beforeAll(async () => {
   stack = await startStack({ worker: false });
+  lead = bearer((await signedInUser(stack.app, stack.pool, { roles: ['qa_lead'] })).token);
 });
 afterAll(async () => {
   await stack.stop();
@@ -12,11 +15,11 @@ afterAll(async () => {
 
 it('a deviation opened while no worker runs continues once a worker starts again', async () => {
   const first = await startWorker(stack.config, stack.pool);
-  const early = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(201);
+  const early = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest()).expect(201);
   await first.stop();
 
   // No worker: the deviation is recorded in Temporal but cannot progress yet.
-  const waiting = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(201);
+  const waiting = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest()).expect(201);
   const readModel = await stack.pool.query('SELECT 1 FROM deviations WHERE id = $1', [waiting.body.id]);
   expect(readModel.rowCount).toBe(0);
 
