@@ -1,0 +1,16 @@
+import type { Pool } from '../db/pool';
+import { evaluateEffectiveness } from './effectiveness';
+import { findRecurrences } from './recurrence';
+import { traceShipments } from './trace';
+import type { InvestigationSupportActivities, ReconciliationActivities } from './types';
+
+export function createInvestigationSupportActivities(
+  pool: Pool,
+  reconcile: ReconciliationActivities['reconcileBatch'],
+): InvestigationSupportActivities {
+  return {
+    findRecurrences: (input) => findRecurrences(pool, input),
+    traceShipments: ({ deviationId, lots }) => traceShipments(pool, deviationId, lots),
+    evaluateEffectiveness: (input) => evaluateEffectiveness(pool, reconcile, input),
+  };
+}
