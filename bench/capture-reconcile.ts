@@ -140,18 +140,24 @@ function repositoryReportBody(report: { target: string; reportedAt: string; seri
 }
 
 /**
- * The reconciliation baseline: one plain GROUP BY over the largest table capture wrote (the
- * serialized items, by status where the table has one) — the least any reconciliation must read.
+ * The reconciliation baseline: one plain GROUP BY over the batch's units — the balance by status from
+ * serialized_items (migrations/0100) — the least any reconciliation of the batch must read. Falls
+ * back to a count over the largest table capture wrote if that schema changes.
  */
-async function aggregateBaseline(pool: Pool, tables: string[]): Promise<{ seconds: number; sql: string }> {
-  const sizes = await rowCounts(pool);
-  const largest = [...tables].sort((a, b) => (sizes.get(b) ?? 0) - (sizes.get(a) ?? 0))[0];
-  if (!largest) throw new Error('capture wrote no rows');
-  const { rowCount } = await pool.query(`SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = 'status'`, [largest]);
-  const sql = rowCount ? `SELECT status, count(*) FROM "${largest}" GROUP BY status` : `SELECT count(*) FROM "${largest}"`;
-  await pool.query(sql); // warm, as the reconciliation's second run is
+async function aggregateBaseline(pool: Pool, tables: string[], lot: string, gtin: string): Promise<{ seconds: number; sql: string }> {
+  let sql: string;
+  let params: string[] = [];
+  if (tables.includes('serialized_items')) {
+    sql = 'SELECT status, count(*) FROM serialized_items WHERE batch_id = (SELECT id FROM batches WHERE lot = $1 AND gtin = $2) GROUP BY status';
+    params = [lot, gtin];
+  } else {
+    const sizes = await rowCounts(pool);
+    const largest = [...tables].sort((a, b) => (sizes.get(b) ?? 0) - (sizes.get(a) ?? 0))[0];
+    if (!largest) throw new Error('capture wrote no rows');
+    sql = `SELECT count(*) FROM "${largest}"`;
+  }
   const started = performance.now();
-  await pool.query(sql);
+  await pool.query(sql, params);
   return { seconds: (performance.now() - started) / 1000, sql };
 }
 
@@ -223,7 +229,7 @@ async function main(): Promise<void> {
     const rec2 = await reconcile();
     const rssEnd = await apiProcess.rss();
 
-    const aggregate = await aggregateBaseline(pool, captured);
+    const aggregate = await aggregateBaseline(pool, captured, config.lot, manifest.products[0].gtin);
     log('capture baseline: raw COPY of the same rows');
     const copy = await copyBaseline(databaseUrl, captured, workDir);
 
