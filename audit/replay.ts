@@ -90,12 +90,17 @@ export function parseSdkMessage(message: string): { eventId?: number; eventType?
   return { eventId: Number(m[1]), ...(m[2] ? { eventType: m[2] } : {}) };
 }
 
-/** The smallest prefix length whose replay fails: its last event is where the code and the record part. */
+/**
+ * The smallest prefix length whose replay fails: its last event is where the code and the record
+ * part. Prefixes start at the first WorkflowTaskStarted: a history of the start event alone never
+ * yields a workflow task, and the replayer would wait on it forever.
+ */
 async function firstDivergingEvent(bundle: ReplayBundle, history: History, workflowId: string): Promise<number | undefined> {
   const events = history.events ?? [];
-  let lo = 1;
+  const firstTask = events.findIndex((e) => e.workflowTaskStartedEventAttributes);
+  if (firstTask < 0) return undefined;
+  let lo = firstTask; // a prefix of this length (up to the task's scheduling) replays cleanly
   let hi = events.length; // the full history fails
-  if ((await replayOnce(bundle, { events: events.slice(0, 1) }, workflowId)).ok === false) return 1;
   while (lo + 1 < hi) {
     const mid = Math.floor((lo + hi) / 2);
     const outcome = await replayOnce(bundle, { events: events.slice(0, mid) }, workflowId);

@@ -14,7 +14,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
+import request from 'supertest';
 import { createApp } from '../api/app';
+import { createUser } from '../auth/users';
 import { loadWorkflowRecord, recordToJson } from '../audit/history';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
@@ -57,11 +59,21 @@ async function main(names: string[]): Promise<void> {
   const worker = await createWorker({ connection: native, pool, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, workflowBundle: { code: bundle.code } });
   const app = createApp({ config, pool, temporal, log: createLogger('record', 'silent'), policy: loadPolicy(path.join(root, 'policies', 'compressed.json')) });
   try {
+  // One signed-in user per role the scenarios act as; the scratch database starts with nobody.
+  const tokens: Record<string, string> = {};
+  for (const role of ['qa_lead', 'qa_head', 'qa_approver', 'investigator', 'capa_owner'] as const) {
+    const login = `${role.replace(/_/g, '.')}.recorder`;
+    const password = `Rec-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-Aa1!`;
+    await createUser(pool, { login, password, printedName: `Recorder ${role}`, email: `${login}@example.com`, roles: [role] });
+    const res = await request(app).post('/auth/login').send({ login, password });
+    if (res.status !== 200) throw new Error(`signing in as ${login} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    tokens[role] = res.body.token as string;
+  }
     await worker.runUntil(async () => {
       mkdirSync(HISTORIES, { recursive: true });
       for (const scenario of scenarios) {
         log(`${scenario.name}: ${scenario.description}`);
-        const id = await scenario.run(scenarioContext(app, temporal));
+        const id = await scenario.run(scenarioContext(app, temporal, tokens));
         const record = await loadWorkflowRecord({ temporal, pool }, id);
         if (!record) throw new Error(`${scenario.name}: no history for ${id}`);
         const file = path.join(HISTORIES, `${scenario.name}.json`);

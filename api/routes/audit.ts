@@ -1,6 +1,8 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { auditCsvHeader, auditCsvLine, queryAudit, streamAudit, verifyAuditTrail } from '../../audit/trail';
+import type { Role } from '../../domain/roles';
+import { authenticate, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { parseOr400 } from '../validate';
 
@@ -37,11 +39,15 @@ function wantsCsv(req: Request, format: string | undefined): boolean {
   return req.accepts(['application/json', 'text/csv']) === 'text/csv';
 }
 
+/** Who reads the audit trail and runs its verification. */
+export const AUDIT_READER_ROLES: Role[] = ['auditor', 'qa_head', 'admin'];
+
 /** The audit trail for auditors: filtered, paged (JSON) or exported whole (CSV), and its verification. */
 export function auditRoutes(ctx: ApiContext): Router {
   const router = Router();
+  const auth = [authenticate(ctx), requireRole(...AUDIT_READER_ROLES)];
 
-  router.get('/audit', async (req, res) => {
+  router.get('/audit', ...auth, async (req, res) => {
     const q = parseOr400(auditQuerySchema, req.query, 'query string');
     const filter = { deviation: q.deviation, actor: q.actor, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
     if (wantsCsv(req, q.format)) {
@@ -60,7 +66,7 @@ export function auditRoutes(ctx: ApiContext): Router {
     res.json({ items: page, limit, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
   });
 
-  router.get('/audit/verify', async (_req, res) => {
+  router.get('/audit/verify', ...auth, async (_req, res) => {
     const result = await verifyAuditTrail(ctx.pool);
     res.json({ ...result, checkedAt: new Date().toISOString() });
   });

@@ -5,6 +5,8 @@ import { collectEvidence } from '../../audit/evidence/collect';
 import { buildEvidencePackage } from '../../audit/evidence/package';
 import { loadWorkflowRecord, recordToJson, type WorkflowRecord } from '../../audit/history';
 import { currentWorkflowBundle, replayWorkflow } from '../../audit/replay';
+import type { Role } from '../../domain/roles';
+import { authenticate, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { notFound } from '../problem';
 import { parseOr400 } from '../validate';
@@ -21,6 +23,9 @@ async function recordOr404(ctx: ApiContext, id: string): Promise<WorkflowRecord>
   return record;
 }
 
+/** Who reads a deviation's record as evidence: auditors and QA (a replay changes nothing, so auditors may run it). */
+export const EVIDENCE_ROLES: Role[] = ['auditor', 'qa_head', 'qa_lead', 'qa_approver'];
+
 const historyQuerySchema = z
   .object({ run: z.union([z.literal('first'), z.literal('latest'), z.string().regex(/^[0-9a-f-]{36}$/, 'a run ID')]).optional() })
   .strict();
@@ -32,13 +37,14 @@ const historyQuerySchema = z
  */
 export function evidenceRoutes(ctx: ApiContext): Router {
   const router = Router();
+  const auth = [authenticate(ctx), requireRole(...EVIDENCE_ROLES)];
 
   /**
    * Without `run`: every run, oldest first, `{workflowId, source, runs: [{runId, sha256, events}]}`
    * (each element of runs is itself a history file). With `run=<id>|first|latest`: that run's
    * history byte for byte as `temporal workflow show --output json` prints it.
    */
-  router.get('/deviations/:id/history', async (req, res) => {
+  router.get('/deviations/:id/history', ...auth, async (req, res) => {
     const id = deviationId(req.params.id);
     const q = parseOr400(historyQuerySchema, req.query, 'query string');
     const record = await recordOr404(ctx, id);
@@ -54,14 +60,14 @@ export function evidenceRoutes(ctx: ApiContext): Router {
   });
 
   /** Replays every run against the workflow code this process runs; 200 with the verdict either way. */
-  router.post('/deviations/:id/replay', async (req, res) => {
+  router.post('/deviations/:id/replay', ...auth, async (req, res) => {
     const id = deviationId(req.params.id);
     const record = await recordOr404(ctx, id);
     const verdict = await replayWorkflow(await currentWorkflowBundle(), id, record.runs);
     res.json({ ...verdict, historySource: record.source, replayedAt: new Date().toISOString() });
   });
 
-  router.get('/deviations/:id/evidence', async (req, res) => {
+  router.get('/deviations/:id/evidence', ...auth, async (req, res) => {
     const id = deviationId(req.params.id);
     const data = await collectEvidence(ctx, id);
     if (!data) throw notFound(`No deviation ${id}, neither in Temporal nor in the archive.`);

@@ -4,11 +4,17 @@ import { Pool } from 'pg';
 import { appendAudit, verifyAuditTrail } from '../../audit/trail';
 import { newDeviationRequest } from '../helpers/fixtures';
 import { startStack, type TestStack } from '../helpers/stack';
+import { bearer, signedInUser } from '../helpers/users';
 
 let stack: TestStack;
+let qaLead: Awaited<ReturnType<typeof signedInUser>>;
+let auditor: Awaited<ReturnType<typeof signedInUser>>;
 beforeAll(async () => {
   stack = await startStack({ worker: false });
+  qaLead = await signedInUser(stack.app, stack.pool, { roles: ['qa_lead'] });
+  auditor = await signedInUser(stack.app, stack.pool, { roles: ['auditor'] });
 });
+const asAuditor = () => bearer(auditor.token);
 afterAll(async () => {
   await stack.stop();
 });
@@ -60,15 +66,16 @@ describe('appendAudit / verifyAuditTrail', () => {
 
 describe('audit middleware and GET /audit', () => {
   it('appends one row per successful change, none for a refused one or a read', async () => {
-    const created = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(201);
+    const created = await request(stack.app).post('/deviations').set(bearer(qaLead.token)).send(newDeviationRequest()).expect(201);
     const id = created.body.id as string;
-    await request(stack.app).get(`/deviations?batch=none`).expect(200);
-    await request(stack.app).post('/deviations').send({ title: 'x' }).expect(400);
+    await request(stack.app).get(`/deviations?batch=none`).set(bearer(qaLead.token)).expect(200);
+    await request(stack.app).post('/deviations').set(bearer(qaLead.token)).send({ title: 'x' }).expect(400);
+    await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(401);
 
-    const res = await request(stack.app).get('/audit').query({ deviation: id }).expect(200);
+    const res = await request(stack.app).get('/audit').set(asAuditor()).query({ deviation: id }).expect(200);
     expect(res.body.items).toHaveLength(1);
     expect(res.body.items[0]).toMatchObject({
-      actor: 'anonymous',
+      actor: qaLead.login,
       action: 'POST /deviations',
       entityType: 'api_call',
       deviationId: id,
@@ -84,35 +91,40 @@ describe('audit middleware and GET /audit', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: request.Response = await request(stack.app).get('/audit').query({ actor, limit: 2, ...(cursor ? { cursor } : {}) }).expect(200);
+      const page: request.Response = await request(stack.app).get('/audit').set(asAuditor()).query({ actor, limit: 2, ...(cursor ? { cursor } : {}) }).expect(200);
       seen.push(...page.body.items.map((r: { action: string }) => r.action));
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(seen).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
 
-    const none = await request(stack.app).get('/audit').query({ actor, to: before }).expect(200);
+    const none = await request(stack.app).get('/audit').set(asAuditor()).query({ actor, to: before }).expect(200);
     expect(none.body.items).toEqual([]);
 
-    const bad = await request(stack.app).get('/audit').query({ from: 'yesterday', limit: 0 }).expect(400);
+    const bad = await request(stack.app).get('/audit').set(asAuditor()).query({ from: 'yesterday', limit: 0 }).expect(400);
     expect(bad.headers['content-type']).toMatch(/problem\+json/);
     expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['from', 'limit']);
-    await request(stack.app).get('/audit').query({ cursor: 'not!a!cursor' }).expect(400);
+    await request(stack.app).get('/audit').set(asAuditor()).query({ cursor: 'not!a!cursor' }).expect(400);
   });
 
   it('exports CSV by Accept header or ?format=csv, and verifies the chain', async () => {
     const actor = `csv-${randomUUID()}`;
     await appendAudit(stack.pool, { actor, action: 'hold.released', entityType: 'hold', entityId: 'L1', reason: 'released, "as agreed"', before: { disposition: null }, after: { disposition: 'release' } });
-    const byHeader = await request(stack.app).get('/audit').query({ actor }).set('Accept', 'text/csv').expect(200);
+    const byHeader = await request(stack.app).get('/audit').set(asAuditor()).query({ actor }).set('Accept', 'text/csv').expect(200);
     expect(byHeader.headers['content-type']).toMatch(/^text\/csv/);
     const lines = byHeader.text.trim().split('\r\n');
     expect(lines[0]).toBe('id,at,actor,action,entity_type,entity_id,deviation_id,reason,before,after,details,prev_hash,hash');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('"released, ""as agreed"""');
-    const byQuery = await request(stack.app).get('/audit').query({ actor, format: 'csv' }).expect(200);
+    const byQuery = await request(stack.app).get('/audit').set(asAuditor()).query({ actor, format: 'csv' }).expect(200);
     expect(byQuery.text).toBe(byHeader.text);
 
-    const verified = await request(stack.app).get('/audit/verify').expect(200);
+    const verified = await request(stack.app).get('/audit/verify').set(asAuditor()).expect(200);
     expect(verified.body).toMatchObject({ ok: true });
     expect(verified.body.rows).toBeGreaterThan(0);
+  });
+
+  it('is for auditors, QA heads and administrators only', async () => {
+    await request(stack.app).get('/audit').expect(401);
+    await request(stack.app).get('/audit/verify').set(bearer(qaLead.token)).expect(403);
   });
 });
