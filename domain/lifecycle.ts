@@ -113,6 +113,10 @@ export const recordDispositionSchema = z
   .object({ lot: lotNumberSchema, disposition: z.enum(['release', 'reject']), reason: text })
   .strict();
 
+export const requestExtensionSchema = z
+  .object({ deadline: z.string().min(1).max(60), newDueAt: isoDateTime, justification: text })
+  .strict();
+
 export const cancelDeviationSchema = z.object({ justification: text, signature: signatureSchema }).strict();
 
 export type AddCapaAction = z.infer<typeof addCapaActionSchema>;

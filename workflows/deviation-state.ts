@@ -141,6 +141,11 @@ export function signedRecord(state: DeviationState, task: SignoffTask): Record<s
       return { ...base, round: task.round, actions: round?.capa.actions.map((a) => ({ id: a.id, type: a.type, description: a.description, owner: a.owner, dueAt: a.dueAt, changeControl: a.changeControl ?? null })) ?? [] };
     case 'effectiveness_verification':
       return { ...base, round: task.round, checks: round?.effectiveness.checks ?? [], decision: round?.effectiveness.decision ? { effective: round.effectiveness.decision.effective, rationale: round.effectiveness.decision.rationale } : null };
+    case 'extension_approval': {
+      const deadline = state.deadlines.find((d) => d.key === task.subject);
+      const extension = deadline?.extensions?.find((e) => e.taskId === task.id);
+      return { ...base, deadline: task.subject ?? null, from: extension?.from ?? null, to: extension?.to ?? null, justification: extension?.justification ?? null };
+    }
     case 'closure_approval':
       return { ...base, dispositions: state.containment.holds.map((h) => ({ lot: h.lot, disposition: h.disposition ?? null })), rounds: state.rounds.length, regulatory: state.regulatory.map((r) => ({ framework: r.framework, completedAt: r.completedAt ?? null })) };
   }

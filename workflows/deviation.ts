@@ -1,4 +1,4 @@
-import { condition, proxyActivities, setHandler, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, startChild, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type * as activities from '../activities/types';
 import * as steps from '../domain/lifecycle';
 import { riskClassOf } from '../domain/rca';
@@ -79,26 +79,47 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   const currentRound = (): InvestigationRound | undefined => state.rounds[state.rounds.length - 1];
   const roundOrRefuse = (): InvestigationRound => currentRound() ?? refuse(REFUSAL.stage, 'no investigation round is open');
 
-  /** Watches one due date: overdue flag, reminders at the policy interval, escalation to the backup role. */
+  /**
+   * Watches one due date: a reminder before it, the overdue flag, reminders at the policy
+   * interval, escalation to the backup role. An approved extension moves the due date and the
+   * watch starts over from the new one.
+   */
   async function watchDeadline(d: Omit<Deadline, 'overdue' | 'reminders' | 'escalated'>, isMet: () => boolean, recipients: string[]): Promise<void> {
     const deadline: Deadline = { ...d, overdue: false, reminders: 0, escalated: false };
     state.deadlines.push(deadline);
     changed();
     const stop = () => isMet() || isTerminal(state) || cancelled();
-    if (!(await waitUntil(stop, msUntil(deadline.dueAt)))) {
+    for (;;) {
+      const due = deadline.dueAt;
+      const settled = () => stop() || deadline.dueAt !== due;
+      // Added after the first release: deviations started before it replay without this reminder.
+      if (patched('reminder-before-due')) {
+        const soon = msUntil(due) - policy.overdueReminderIntervalMs;
+        if (soon > 0 && !(await waitUntil(settled, soon))) {
+          await notify(`${deadline.key}:due-soon:${due}`, 'due_soon', recipients, `${deadline.label} is due ${due}`, { dueAt: due });
+        }
+      }
+      if (await waitUntil(settled, msUntil(due))) {
+        if (stop()) break;
+        continue;
+      }
       deadline.overdue = true;
       changed();
-      await notify(`${deadline.key}:overdue`, 'overdue', recipients, `${deadline.label} is overdue`, { dueAt: deadline.dueAt });
-      while (!(await waitUntil(stop, policy.overdueReminderIntervalMs))) {
+      await notify(`${deadline.key}:overdue`, 'overdue', recipients, `${deadline.label} is overdue`, { dueAt: due });
+      while (!(await waitUntil(settled, policy.overdueReminderIntervalMs))) {
         deadline.reminders += 1;
         changed();
-        await notify(`${deadline.key}:reminder:${deadline.reminders}`, 'overdue_reminder', recipients, `Reminder ${deadline.reminders}: ${deadline.label} is overdue`, { dueAt: deadline.dueAt });
+        await notify(`${deadline.key}:reminder:${deadline.reminders}`, 'overdue_reminder', recipients, `Reminder ${deadline.reminders}: ${deadline.label} is overdue`, { dueAt: due });
         if (deadline.reminders === REMINDERS_BEFORE_ESCALATION) {
           deadline.escalated = true;
           changed();
-          await notify(`${deadline.key}:escalation`, 'escalation', ['role:qa_head'], `Escalation: ${deadline.label} still overdue after ${deadline.reminders} reminders`, { dueAt: deadline.dueAt });
+          await notify(`${deadline.key}:escalation`, 'escalation', ['role:qa_head'], `Escalation: ${deadline.label} still overdue after ${deadline.reminders} reminders`, { dueAt: due });
         }
       }
+      if (stop()) break;
+      // Extended while overdue: no longer overdue until the new date passes.
+      deadline.overdue = false;
+      changed();
     }
     if (isMet()) {
       deadline.metAt = nowIso();
@@ -251,13 +272,14 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     capa_plan_approval: { title: 'Approve the CAPA plan', roles: ['qa_approver', 'qa_head'], meaning: 'approved', signaturesRequired: 1 },
     effectiveness_verification: { title: 'Verify CAPA effectiveness', roles: ['qa_approver', 'qa_head'], meaning: 'verified', signaturesRequired: 1 },
     closure_approval: { title: 'Final approval of closure (dual)', roles: ['qa_approver', 'qa_head'], meaning: 'approved', signaturesRequired: 2 },
+    extension_approval: { title: 'Approve a due-date extension', roles: ['qa_head', 'qa_approver'], meaning: 'approved', signaturesRequired: 1 },
   };
   let taskCount = 0;
   /** Opens a sign-off task; unless another clock already chases its gate, it is chased like any deadline. */
-  function openTask(gate: Gate, dueAt: string, chase = true): SignoffTask {
+  function openTask(gate: Gate, dueAt: string, chase = true, subject?: string): SignoffTask {
     taskCount += 1;
     const spec = GATE_SPEC[gate];
-    const task: SignoffTask = { id: `T${taskCount}`, gate, ...spec, createdAt: nowIso(), dueAt, status: 'open', signatures: [], round: currentRound()?.number ?? 0 };
+    const task: SignoffTask = { id: `T${taskCount}`, gate, ...spec, createdAt: nowIso(), dueAt, status: 'open', signatures: [], round: currentRound()?.number ?? 0, ...(subject ? { subject } : {}) };
     state.tasks.push(task);
     changed();
     void notify(`${task.id}:created`, 'signoff_required', spec.roles.map((r) => `role:${r}`), `${state.id}: ${spec.title}`, { task: `${state.id}.${task.id}`, dueAt });
@@ -329,6 +351,14 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       case 'closure_approval':
         state.closure.approval = by;
         break;
+      case 'extension_approval': {
+        const deadline = state.deadlines.find((d) => d.key === task.subject)!;
+        const extension = deadline.extensions!.find((e) => e.taskId === task.id)!;
+        extension.status = 'approved';
+        extension.decision = by;
+        deadline.dueAt = extension.to;
+        break;
+      }
     }
   }
 
@@ -377,6 +407,14 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         case 'effectiveness_verification':
           effectivenessRejected = step.reason;
           break;
+        case 'extension_approval': {
+          const extension = state.deadlines.find((d) => d.key === task.subject)?.extensions?.find((e) => e.taskId === task.id);
+          if (extension) {
+            extension.status = 'rejected';
+            extension.decision = { by: signature.login, at: signature.signedAt, comment: step.reason, signature };
+          }
+          break;
+        }
         case 'containment_verification':
           openTask(task.gate, state.containment.dueAt, false);
           break;
@@ -642,6 +680,32 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         inStage('closure');
         const hold = state.containment.holds.find((h) => h.lot === step.lot) ?? refuse(REFUSAL.notFound, `batch ${step.lot} is not held by ${state.id}`);
         if (hold.disposition) refuse(REFUSAL.stage, `batch ${step.lot} already has a disposition (${hold.disposition})`);
+      },
+    },
+  );
+
+  setHandler(
+    msg.requestExtension,
+    (arg) => {
+      const step = parseStep(steps.requestExtensionSchema, arg);
+      const deadline = state.deadlines.find((d) => d.key === step.deadline)!;
+      const task = openTask('extension_approval', signoffDue(), true, deadline.key);
+      deadline.extensions = [
+        ...(deadline.extensions ?? []),
+        { from: deadline.dueAt, to: new Date(step.newDueAt).toISOString(), justification: step.justification, requestedBy: step.by, requestedAt: nowIso(), taskId: task.id, status: 'pending' },
+      ];
+      changed();
+      return state;
+    },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.requestExtensionSchema, arg);
+        if (isTerminal(state) || cancelled()) refuse(REFUSAL.stage, `the deviation is ${state.stage}`);
+        const deadline = state.deadlines.find((d) => d.key === step.deadline) ?? refuse(REFUSAL.notFound, `no deadline ${step.deadline} on ${state.id}`);
+        if (deadline.metAt) refuse(REFUSAL.stage, `${deadline.label} is already met`);
+        if (deadline.key === 'containment' || deadline.key.startsWith('regulatory:')) refuse(REFUSAL.rule, 'regulatory and containment clocks cannot be extended');
+        if (deadline.extensions?.some((e) => e.status === 'pending')) refuse(REFUSAL.stage, 'an extension of this due date already awaits approval');
+        if (Date.parse(step.newDueAt) <= Date.parse(deadline.dueAt)) refuse(REFUSAL.invalid, 'newDueAt: an extension moves the due date later');
       },
     },
   );

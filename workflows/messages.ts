@@ -26,6 +26,7 @@ export const recordDisposition = defineUpdate<DeviationState, [Step<typeof steps
 /** Sign-off tasks: every gate of the lifecycle is passed by an electronic signature. */
 export const signTask = defineUpdate<DeviationState, [Step<typeof steps.signTaskSchema>]>('signTask');
 export const rejectTask = defineUpdate<DeviationState, [Step<typeof steps.rejectTaskSchema>]>('rejectTask');
+export const requestExtension = defineUpdate<DeviationState, [Step<typeof steps.requestExtensionSchema>]>('requestExtension');
 export const cancelDeviation = defineUpdate<DeviationState, [Step<typeof steps.cancelDeviationSchema>]>('cancelDeviation');
 
 /** Change control child workflow. */

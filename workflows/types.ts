@@ -50,6 +50,7 @@ export const GATES = [
   'capa_plan_approval',
   'effectiveness_verification',
   'closure_approval',
+  'extension_approval',
 ] as const;
 export type Gate = (typeof GATES)[number];
 
@@ -68,6 +69,8 @@ export interface SignoffTask {
   signatures: Signature[];
   rejection?: { signature: Signature; reason: string };
   round: number;
+  /** For an extension approval: the deadline whose due date would move. */
+  subject?: string;
 }
 
 /** Who did something, when; the shape an electronic signature extends. */
@@ -95,6 +98,19 @@ export interface Deadline {
   reminders: number;
   escalated: boolean;
   metAt?: string;
+  /** Due dates move only through an extension approved by signature; old and new dates stay here. */
+  extensions?: DueDateExtension[];
+}
+
+export interface DueDateExtension {
+  from: string;
+  to: string;
+  justification: string;
+  requestedBy: string;
+  requestedAt: string;
+  taskId: string;
+  status: 'pending' | 'approved' | 'rejected';
+  decision?: Attribution;
 }
 
 export interface HoldRecord {

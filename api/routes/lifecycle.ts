@@ -47,6 +47,7 @@ const STEP_ROUTES = [
   { path: 'capa/actions/:actionId/cancel', schema: steps.cancelCapaActionSchema, update: msg.cancelCapaAction, roles: ['capa_owner', 'qa_lead'], params: actionParam },
   { path: 'effectiveness/decide', schema: steps.decideEffectivenessSchema, update: msg.decideEffectiveness, roles: QA_DECIDERS },
   { path: 'dispositions', schema: steps.recordDispositionSchema, update: msg.recordDisposition, roles: QA_DECIDERS },
+  { path: 'extensions', schema: steps.requestExtensionSchema, update: msg.requestExtension, roles: [...FUNCTIONS, 'capa_owner'] },
 ] as unknown as StepRoute[];
 
 const CHANGE_CONTROL_ROUTES = [

@@ -210,6 +210,46 @@ it('a major deviation cannot leave CAPA planning without a corrective action; ov
     expect(s.deadlines.find((d) => d.key === 'A1')).toMatchObject({ overdue: true, reminders: 3, escalated: true });
   });
   const { rows } = await pool.query<{ kind: string; recipients: string[] }>("SELECT kind, recipients FROM notifications WHERE dedupe_key LIKE $1 ORDER BY id", [`${input.id}:A1:%`]);
-  expect(rows.map((r) => r.kind)).toEqual(['overdue', 'overdue_reminder', 'overdue_reminder', 'overdue_reminder', 'escalation']);
+  expect(rows.map((r) => r.kind)).toEqual(['due_soon', 'overdue', 'overdue_reminder', 'overdue_reminder', 'overdue_reminder', 'escalation']);
+  expect(rows.at(-1)!.recipients).toEqual(['role:qa_head']);
+});
+
+it('an overdue sign-off task is reminded and escalated; its due date moves only by a signed extension, old and new dates on record', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, severity: 'minor' });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
+    await signGate(handle, 'containment_verification', people.qaLead, 'verified');
+    await until(handle, (s) => s.stage === 'investigation');
+    await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv', analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' } }] });
+    await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv', assessment: { method: 'risk_class', riskClass: 'low', rationale: 'x' } }] });
+    await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv', summary: 's', rootCause: 'r' }] });
+    let s = await until(handle, (st) => st.tasks.some((t) => t.gate === 'investigation_approval'));
+    const task = s.tasks.find((t) => t.gate === 'investigation_approval')!;
+
+    // Minor deviation, production policy: investigation due in 45 days, reminders every 7 days, escalation after 3.
+    const newDue = new Date(Date.parse(task.dueAt) + 30 * 86_400_000).toISOString();
+    await handle.executeUpdate(msg.requestExtension, { args: [{ by: 'inv', deadline: task.id, newDueAt: newDue, justification: 'Waiting for the printer vendor analysis' }] });
+    s = await handle.query(msg.getStateQuery);
+    const extensionTask = s.tasks.find((t) => t.gate === 'extension_approval')!;
+    expect(s.deadlines.find((d) => d.key === task.id)!.dueAt).toBe(task.dueAt); // not moved before approval
+    await signGate(handle, 'extension_approval', people.qaHead, 'approved');
+    s = await handle.query(msg.getStateQuery);
+    const deadline = s.deadlines.find((d) => d.key === task.id)!;
+    expect(deadline.dueAt).toBe(newDue);
+    expect(deadline.extensions).toEqual([expect.objectContaining({ from: task.dueAt, to: newDue, status: 'approved', taskId: extensionTask.id, requestedBy: 'inv' })]);
+    expect(deadline.extensions![0]!.decision!.signature!.login).toBe(people.qaHead.login);
+
+    await env.sleep('50 days'); // past the original due date, before the extended one
+    s = await handle.query(msg.getStateQuery);
+    expect(s.deadlines.find((d) => d.key === task.id)).toMatchObject({ overdue: false });
+    await env.sleep('50 days'); // 25 days past the new due date: overdue, 3 reminders, escalated
+    s = await handle.query(msg.getStateQuery);
+    expect(s.deadlines.find((d) => d.key === task.id)).toMatchObject({ overdue: true, reminders: 3, escalated: true });
+  });
+  const { rows } = await pool.query<{ kind: string; recipients: string[] }>('SELECT kind, recipients FROM notifications WHERE dedupe_key LIKE $1 ORDER BY id', [`${input.id}:T2:%`]);
+  expect(rows.map((r) => r.kind)).toEqual(['signoff_required', 'due_soon', 'overdue', 'overdue_reminder', 'overdue_reminder', 'overdue_reminder', 'escalation']);
   expect(rows.at(-1)!.recipients).toEqual(['role:qa_head']);
 });
