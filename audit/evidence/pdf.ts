@@ -170,8 +170,10 @@ export function renderEvidencePdf(data: EvidenceData, files: Array<{ path: strin
   doc.fillColor('black');
   r.heading('1. Deviation');
   const policy = obj(s.policy);
+  const ended = [...data.steps].reverse().find((x) => x.kind === 'end');
   r.kv([
-    ['Status / stage', s.stage],
+    ['Stage', s.stage],
+    ['Workflow', ended ? `${ended.name} at ${fmtTime(ended.at)}${ended.by ? ` by ${ended.by}` : ''}` : 'running'],
     ['Severity', s.severity],
     ['Symptom', s.symptom],
     ['Source', s.source],
