@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import canonicalize from 'canonicalize';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { readArchivedRuns } from '../../audit/history';
 import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
 import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
 import { getStateQuery } from '../../workflows/messages';
@@ -100,9 +102,23 @@ export async function queryState(ctx: ApiContext, id: string): Promise<Deviation
   try {
     return await ctx.temporal.workflow.getHandle(id).query(getStateQuery);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw notFound(`No deviation ${id}.`);
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const archived = await archivedFinalState(ctx, id);
+    if (archived) return archived;
+    throw notFound(`No deviation ${id}.`);
   }
+}
+
+/**
+ * A closed deviation Temporal no longer holds (past retention, or deleted) answers from its archived
+ * history: the workflow's result, in the completion event of its last run, is its final state.
+ */
+async function archivedFinalState(ctx: ApiContext, id: string): Promise<DeviationState | undefined> {
+  const runs = await readArchivedRuns(ctx.pool, id);
+  const events = runs.at(-1)?.history.events ?? [];
+  const completed = events.find((e) => e.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
+  const payload = completed?.result?.payloads?.[0];
+  return payload ? (defaultPayloadConverter.fromPayload(payload) as DeviationState) : undefined;
 }
 
 /** The stage for a quick answer: the workflow if it answers within two seconds, else the read model. */
