@@ -1,36 +1,59 @@
-import type { Pool } from '../db/pool';
+import { appendAudit } from '../audit/trail';
+import { withTransaction, type Pool } from '../db/pool';
 import type { HoldActivities } from './types';
 
+interface HoldRow {
+  id: string;
+  placed_at: Date;
+  disposition: string | null;
+  disposed_at: Date | null;
+}
+
+/**
+ * Holds placed and lifted by containment and closure. Each side effect and its audit-trail row
+ * commit together, and only the attempt that made the change writes either: a retry finds the
+ * hold it placed (or disposed) before and returns it.
+ */
 export function createHoldActivities(pool: Pool): HoldActivities {
   return {
-    /** One hold per deviation and batch: a retry finds the hold it placed before and returns it. */
     async placeHold({ deviationId, lot, reason, placedBy }) {
-      const { rows } = await pool.query<{ id: string; placed_at: Date }>(
-        `INSERT INTO holds (deviation_id, lot, reason, placed_by)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (deviation_id, lot) DO UPDATE SET deviation_id = holds.deviation_id
-         RETURNING id, placed_at`,
-        [deviationId, lot, reason, placedBy],
-      );
-      const row = rows[0]!;
-      return { holdId: `H${row.id}`, placedAt: row.placed_at.toISOString() };
+      return withTransaction(pool, async (client) => {
+        const inserted = await client.query<HoldRow>(
+          `INSERT INTO holds (deviation_id, lot, reason, placed_by) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (deviation_id, lot) DO NOTHING
+           RETURNING id, placed_at`,
+          [deviationId, lot, reason, placedBy],
+        );
+        const row = inserted.rows[0] ?? (await client.query<HoldRow>('SELECT id, placed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot])).rows[0]!;
+        if (inserted.rowCount) {
+          await appendAudit(client, {
+            actor: placedBy, action: 'hold.placed', entityType: 'batch', entityId: lot, deviationId,
+            after: { holdId: `H${row.id}`, lot }, reason, at: row.placed_at,
+          });
+        }
+        return { holdId: `H${row.id}`, placedAt: row.placed_at.toISOString() };
+      });
     },
 
-    /** Releases or rejects a held batch; the first disposition stands, a retry returns it unchanged. */
+    /** The first disposition stands; a retry returns it unchanged. */
     async disposeHold({ deviationId, lot, disposition, by, reason }) {
-      const { rows } = await pool.query<{ id: string; disposed_at: Date }>(
-        `UPDATE holds
-            SET disposition = COALESCE(disposition, $3),
-                disposed_at = COALESCE(disposed_at, now()),
-                disposed_by = COALESCE(disposed_by, $4),
-                disposition_reason = COALESCE(disposition_reason, $5)
-          WHERE deviation_id = $1 AND lot = $2
-          RETURNING id, disposed_at`,
-        [deviationId, lot, disposition, by, reason],
-      );
-      const row = rows[0];
-      if (!row) throw new Error(`no hold on batch ${lot} for ${deviationId}`);
-      return { holdId: `H${row.id}`, disposedAt: row.disposed_at.toISOString() };
+      return withTransaction(pool, async (client) => {
+        const updated = await client.query<HoldRow>(
+          `UPDATE holds SET disposition = $3, disposed_at = now(), disposed_by = $4, disposition_reason = $5
+            WHERE deviation_id = $1 AND lot = $2 AND disposition IS NULL
+            RETURNING id, disposed_at`,
+          [deviationId, lot, disposition, by, reason],
+        );
+        const row = updated.rows[0] ?? (await client.query<HoldRow>('SELECT id, disposed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot])).rows[0];
+        if (!row) throw new Error(`no hold on batch ${lot} for ${deviationId}`);
+        if (updated.rowCount) {
+          await appendAudit(client, {
+            actor: by, action: disposition === 'release' ? 'hold.released' : 'hold.rejected', entityType: 'batch', entityId: lot, deviationId,
+            before: { holdId: `H${row.id}`, status: 'on_hold' }, after: { holdId: `H${row.id}`, disposition }, reason, at: row.disposed_at!,
+          });
+        }
+        return { holdId: `H${row.id}`, disposedAt: row.disposed_at!.toISOString() };
+      });
     },
   };
 }

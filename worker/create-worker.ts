@@ -1,5 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createArchiveActivities } from '../audit/archive';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -10,6 +12,8 @@ export interface WorkerOptions extends ActivityDeps {
   /** A prebuilt bundle (tests build it once per run); otherwise the worker bundles workflows/ itself. */
   workflowBundle?: WorkflowBundleOption;
   identity?: string;
+  /** A client of the same cluster, for the archive activities (they read closed workflows' histories). */
+  temporal?: Client;
 }
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
@@ -18,7 +22,10 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.identity ? { identity: options.identity } : {}),
-    activities: createActivities(options),
+    activities: {
+      ...createActivities(options),
+      ...(options.temporal ? createArchiveActivities({ pool: options.pool, temporal: options.temporal }) : {}),
+    },
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
 }

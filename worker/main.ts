@@ -5,6 +5,8 @@ import { createLogger } from '../lib/logger';
 import { createPool } from '../db/pool';
 import { createWorker } from './create-worker';
 import { senderFromConfig, startNotificationDispatcher } from '../notifications/dispatcher';
+import { connectTemporalClient } from '../lib/temporal';
+import { ensureArchiveSchedule } from '../audit/archive-schedule';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -20,17 +22,22 @@ async function main(): Promise<void> {
   // The outbox is delivered from the worker process; several workers share it without double delivery.
   const stopNotifications = startNotificationDispatcher(pool, senderFromConfig(config, log), log);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  // Closed deviations are archived in PostgreSQL every minute, so their records outlive Temporal's retention.
+  const temporal = await connectTemporalClient(config);
+  await ensureArchiveSchedule(temporal, config.TEMPORAL_TASK_QUEUE);
   const worker = await createWorker({
     connection,
     pool,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    temporal,
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
   // Runtime's shutdown signals make run() resolve once in-flight tasks finish.
   await worker.run();
   await stopNotifications();
   await connection.close();
+  await temporal.connection.close();
   await pool.end();
   log.info('worker stopped');
 }
