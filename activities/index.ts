@@ -2,6 +2,7 @@ import type { Pool } from '../db/pool';
 import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
 import { createReadModelActivities } from './read-model';
+import { createReconciliationActivities } from './reconciliation';
 import { findRecurrences } from './recurrence';
 import { createSignatureActivities } from './signatures';
 import type { AllActivities } from './types';
@@ -11,7 +12,7 @@ export interface ActivityDeps {
 }
 
 /** Activities that read serialization data (trace, reconciliation, effectiveness) join when the data plane lands. */
-type Registered = Omit<AllActivities, 'traceShipments' | 'evaluateEffectiveness' | 'reconcileBatch'>;
+type Registered = Omit<AllActivities, 'traceShipments' | 'evaluateEffectiveness'>;
 
 /** Every activity the worker registers, built from real dependencies (tests pass their own database). */
 export function createActivities(deps: ActivityDeps): Registered {
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps): Registered {
     ...createReadModelActivities(deps.pool),
     ...createHoldActivities(deps.pool),
     ...createNotificationActivities(deps.pool),
+    ...createReconciliationActivities(deps.pool),
     ...createSignatureActivities(deps.pool),
     findRecurrences: (input) => findRecurrences(deps.pool, input),
   };

@@ -11,6 +11,8 @@ import { authRoutes } from './routes/auth';
 import { signatureRoutes } from './routes/signatures';
 import { userRoutes } from './routes/users';
 import { lifecycleRoutes } from './routes/lifecycle';
+import { epcisRoutes } from './routes/epcis';
+import { masterDataRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
@@ -18,6 +20,7 @@ export function createApp(ctx: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(epcisRoutes(ctx)); // EPCIS capture streams its own body: mounted before the JSON parser
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'application/ld+json'] }));
 
   app.use(auditApiCalls(ctx.pool, ctx.log));
@@ -30,6 +33,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(apiKeyRoutes(ctx));
   app.use(signatureRoutes(ctx));
   app.use(lifecycleRoutes(ctx));
+  app.use(masterDataRoutes(ctx));
   app.use(taskRoutes(ctx));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));

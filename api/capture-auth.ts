@@ -1,0 +1,26 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { authenticate, requireRole } from './auth';
+import type { ApiContext } from './context';
+
+/**
+ * Who may capture EPCIS events: the shared CAPTURE_API_KEY from configuration (line systems that
+ * predate user accounts), or a signed-in caller — an API key or session — holding the integration
+ * role. One middleware, so the shared key can be retired by deleting its branch.
+ */
+export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>): RequestHandler {
+  const shared = ctx.config.CAPTURE_API_KEY ? Buffer.from(ctx.config.CAPTURE_API_KEY) : null;
+  const signedIn = authenticate(ctx);
+  const integration = requireRole('integration');
+  return (req, res, next) => {
+    const key = req.get('X-API-Key');
+    if (shared && key !== undefined && req.get('Authorization') === undefined) {
+      const given = Buffer.from(key.trim());
+      if (given.length === shared.length && timingSafeEqual(given, shared)) {
+        req.user = { id: 'capture-api-key', login: 'api-key:capture', printedName: 'Configured capture key', roles: ['integration'], kind: 'api_key' };
+        return next();
+      }
+    }
+    return signedIn(req, res, (err?: unknown) => (err ? next(err) : integration(req, res, next)));
+  };
+}

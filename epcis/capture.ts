@@ -1,0 +1,381 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Pool, PoolClient } from '../db/pool';
+import { copyRow, escapeCopyBytes } from './copy-text';
+import { normaliseEvent, type CaptureProblem } from './normalise';
+import { validateDocumentShell, validateEventSchema } from './schema';
+import { DocumentStructureError, EventListSplitter } from './splitter';
+
+/**
+ * Capture of one EPCIS 2.0 document, streamed: the body is read chunk by chunk, each event is
+ * validated and normalised as it arrives and COPYed into a temporary staging table, and the raw
+ * bytes go to a temporary file (for the verbatim copy) while their SHA-256 is computed. Nothing is
+ * kept per event in memory. When the whole document is valid, one transaction moves the staged rows
+ * into the real tables; when anything is wrong, the transaction is rolled back and every problem
+ * is returned. Either the whole document is stored or none of it.
+ */
+
+export interface CaptureOptions {
+  maxBytes: number;
+  capturedBy: string;
+  /** Problems listed in the answer; the count of all of them is always given. */
+  maxProblems?: number;
+}
+
+export interface CaptureSuccess {
+  ok: true;
+  captureId: string;
+  documentId: string;
+  sha256: string;
+  events: number;
+  newEvents: number;
+  identifiers: number;
+  /** True when this exact document (same bytes) was captured before: nothing was applied again. */
+  duplicateDocument: boolean;
+  capturedAt: string;
+}
+
+export interface CaptureFailure {
+  ok: false;
+  events: number;
+  totalProblems: number;
+  problems: CaptureProblem[];
+}
+
+export class PayloadTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`The document exceeds the capture limit of ${limit} bytes.`);
+  }
+}
+
+export const captureIdOf = (documentId: string | number) => `C${documentId}`;
+
+const STAGE_COLUMNS =
+  'rt, idx, event_id, is_declaration, type, action, event_time, tz, biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra, ' +
+  'role, kind, epc, gtin, serial, sscc, elot, quantity, uom, parent';
+
+class ProblemList {
+  readonly items: CaptureProblem[] = [];
+  total = 0;
+  constructor(private readonly max: number) {}
+  add(p: CaptureProblem): void {
+    this.total++;
+    if (this.items.length < this.max) this.items.push(p);
+  }
+}
+
+async function write(stream: Writable, data: string | Buffer): Promise<void> {
+  if (!stream.write(data)) await once(stream, 'drain');
+}
+
+async function finish(stream: Writable): Promise<void> {
+  const done = once(stream, 'finish');
+  stream.end();
+  await done;
+}
+
+export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | string>, opts: CaptureOptions): Promise<CaptureSuccess | CaptureFailure> {
+  const problems = new ProblemList(opts.maxProblems ?? 1000);
+  const client = await pool.connect();
+  const tmpFile = path.join(tmpdir(), `epcis-capture-${process.pid}-${randomUUID()}.json`);
+  const file = createWriteStream(tmpFile);
+  const fileError = once(file, 'error').then(([e]) => e as Error);
+  void fileError.catch(() => undefined);
+  let released = false;
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `CREATE TEMP TABLE capture_stage (
+         rt char(1) NOT NULL, idx integer NOT NULL, event_id text, is_declaration boolean, type text, action text,
+         event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
+         parent_id text, lot text, expiry date, extra jsonb,
+         role text, kind text, epc text, gtin char(14), serial text, sscc char(18), elot text, quantity numeric, uom text, parent text
+       ) ON COMMIT DROP`,
+    );
+    const copy = client.query(copyFrom(`COPY capture_stage (${STAGE_COLUMNS}) FROM STDIN`));
+    let copyFailed: Error | null = null;
+    copy.on('error', (e: Error) => {
+      copyFailed = e;
+    });
+
+    const hash = createHash('sha256');
+    const utf8 = new TextDecoder('utf-8', { fatal: true });
+    let bytes = 0;
+    let identifiers = 0;
+    const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
+    const pending: Array<{ text: Buffer | null; index: number }> = [];
+    const splitter = new EventListSplitter({
+      event: (text, index) => pending.push({ text, index }),
+      notAnObject: (index) => pending.push({ text: null, index }),
+    });
+
+    for await (const raw of body) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+      bytes += chunk.length;
+      if (bytes > opts.maxBytes) throw new PayloadTooLargeError(opts.maxBytes);
+      hash.update(chunk);
+      try {
+        utf8.decode(chunk, { stream: true });
+      } catch {
+        throw new DocumentStructureError('the body is not valid UTF-8', bytes - chunk.length);
+      }
+      await write(file, chunk);
+      splitter.write(chunk);
+
+      let rows = '';
+      for (const { text, index } of pending) {
+        if (text === null) {
+          problems.add({ eventIndex: index, field: '(event)', reason: 'must be a JSON object' });
+          continue;
+        }
+        let event: unknown;
+        try {
+          event = JSON.parse(text.toString('utf8'));
+        } catch (e) {
+          problems.add({ eventIndex: index, field: '(event)', reason: `is not valid JSON: ${(e as Error).message}` });
+          continue;
+        }
+        const schemaProblems = validateEventSchema(event);
+        if (schemaProblems.length) {
+          for (const p of schemaProblems) problems.add({ eventIndex: index, ...p });
+          continue;
+        }
+        const found: CaptureProblem[] = [];
+        const n = normaliseEvent(event as Record<string, unknown>, index, found);
+        for (const p of found) problems.add(p);
+        // Once anything is wrong nothing will be stored: keep validating, stop staging.
+        if (problems.total > 0) continue;
+        rows += copyRow([
+          'E', index, n.eventId, n.isDeclaration, n.type, n.action, n.eventTime, n.eventTzOffset, n.bizStep, n.disposition,
+          n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, JSON.stringify(n.extra),
+          null, null, null, null, null, null, null, null, null, null,
+        ]);
+        for (const e of n.epcs) {
+          rows += copyRow([
+            'I', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+            e.role, e.kind, e.epc, e.gtin, e.serial, e.sscc, e.lot, e.quantity, e.uom, e.parent,
+          ]);
+          identifiers++;
+          if (e.kind === 'sgtin' && e.lot && e.gtin && n.lot === e.lot) batches.set(`${e.gtin}|${e.lot}`, { gtin: e.gtin, lot: e.lot, expiry: n.expiry });
+        }
+      }
+      pending.length = 0;
+      if (rows) await write(copy, rows);
+      if (copyFailed) throw copyFailed;
+    }
+    try {
+      utf8.decode();
+    } catch {
+      throw new DocumentStructureError('the body is not valid UTF-8', bytes);
+    }
+    const header = splitter.end();
+    for (const p of validateDocumentShell(header)) problems.add({ field: p.field, reason: p.reason });
+    const h = header as { type?: unknown };
+    if (h && typeof h === 'object' && h.type !== 'EPCISDocument' && h.type !== 'EPCISQueryDocument') {
+      problems.add({ field: 'type', reason: 'must be "EPCISDocument" (or "EPCISQueryDocument")' });
+    }
+    await finish(copy);
+    if (copyFailed) throw copyFailed;
+    await finish(file);
+
+    if (problems.total > 0) {
+      await client.query('ROLLBACK');
+      return { ok: false, events: splitter.events, totalProblems: problems.total, problems: problems.items };
+    }
+
+    const sha256 = hash.digest('hex');
+    const existing = await findDocument(client, sha256);
+    if (existing) {
+      await client.query('ROLLBACK');
+      return { ...existing, duplicateDocument: true };
+    }
+    const result = await apply(client, { sha256, bytes, events: splitter.events, capturedBy: opts.capturedBy, tmpFile, batches: [...batches.values()] });
+    await client.query('COMMIT');
+    return { ...result, identifiers };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    // The same document sent twice at once: the second finds the first's row once it commits.
+    if ((err as { code?: string }).code === '23505' && /epcis_documents_sha256/.test(String((err as { constraint?: string }).constraint))) {
+      client.release();
+      released = true;
+      const sha = (err as { detail?: string }).detail?.match(/\(sha256\)=\(([0-9a-f]{64})\)/)?.[1];
+      const again = sha ? await findDocument(pool, sha) : null;
+      if (again) return { ...again, duplicateDocument: true };
+    }
+    throw err;
+  } finally {
+    if (!released) client.release();
+    file.destroy();
+    await unlink(tmpFile).catch(() => undefined);
+  }
+}
+
+type Queryable = Pick<PoolClient, 'query'>;
+
+async function findDocument(db: Queryable, sha256: string): Promise<CaptureSuccess | null> {
+  const { rows } = await db.query<{ id: string; event_count: number; new_events: number; captured_at: Date }>(
+    'SELECT id, event_count, new_events, captured_at FROM epcis_documents WHERE sha256 = $1',
+    [sha256],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    ok: true,
+    captureId: captureIdOf(row.id),
+    documentId: row.id,
+    sha256,
+    events: row.event_count,
+    newEvents: 0,
+    identifiers: 0,
+    duplicateDocument: true,
+    capturedAt: row.captured_at.toISOString(),
+  };
+}
+
+interface ApplyInput {
+  sha256: string;
+  bytes: number;
+  events: number;
+  capturedBy: string;
+  tmpFile: string;
+  batches: Array<{ gtin: string; lot: string; expiry: string | null }>;
+}
+
+/** Moves a valid, staged document into the real tables (inside the caller's transaction). */
+async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<CaptureSuccess, 'identifiers'>> {
+  const { rows: idRows } = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('epcis_documents', 'id'))::text AS id`);
+  const documentId = idRows[0]!.id;
+
+  // The verbatim body, streamed from the temporary file into one text value.
+  const docCopy = client.query(copyFrom('COPY epcis_documents (id, sha256, bytes, event_count, new_events, captured_by, body) FROM STDIN'));
+  await write(docCopy, copyRow([documentId, input.sha256, input.bytes, input.events, 0, input.capturedBy]).slice(0, -1) + '\t');
+  for await (const chunk of createReadStream(input.tmpFile, { highWaterMark: 1 << 20 })) await write(docCopy, escapeCopyBytes(chunk as Buffer));
+  await write(docCopy, '\n');
+  await finish(docCopy);
+
+  await client.query('ANALYZE capture_stage');
+  // An event ID seen before (in an earlier document or earlier in this one) is skipped, with its identifiers.
+  const { rows: counts } = await client.query<{ events: string }>(
+    `WITH ins AS (
+       INSERT INTO epcis_events (event_id, is_declaration, document_id, event_index, type, action, event_time, event_tz_offset,
+                                 biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra)
+       SELECT event_id, is_declaration, $1, idx, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
+              parent_id, lot, expiry, extra
+         FROM capture_stage WHERE rt = 'E' ORDER BY idx
+       ON CONFLICT (event_id, is_declaration) DO NOTHING
+       RETURNING id, event_index, is_declaration, type, action, biz_step, disposition, event_time
+     ), epcs AS (
+       INSERT INTO epcis_event_epcs (event_pk, role, kind, epc, gtin, serial, sscc, lot, quantity, uom, parent,
+                                     event_type, action, biz_step, disposition, event_time)
+       SELECT ins.id, s.role, s.kind, s.epc, s.gtin, s.serial, s.sscc, s.elot, s.quantity, s.uom, s.parent,
+              ins.type, ins.action, ins.biz_step, ins.disposition, ins.event_time
+         FROM ins JOIN capture_stage s ON s.rt = 'I' AND s.idx = ins.event_index
+        WHERE NOT ins.is_declaration
+     )
+     SELECT count(*)::text AS events FROM ins`,
+    [documentId],
+  );
+  const newEvents = Number(counts[0]!.events);
+
+  // Error declarations retract the events they name, whichever arrived first.
+  await client.query(
+    `UPDATE epcis_events e SET retracted = true
+      WHERE NOT e.is_declaration AND NOT e.retracted
+        AND e.event_id IN (SELECT d.event_id FROM epcis_events d
+                            WHERE d.is_declaration AND (d.document_id = $1 OR d.event_id IN (SELECT event_id FROM epcis_events WHERE document_id = $1)))`,
+    [documentId],
+  );
+
+  if (input.batches.length) {
+    // A commissioning event for an unknown lot creates its batch from the event's ilmd.
+    await client.query(
+      `INSERT INTO batches (gtin, lot, expiry, status, source)
+       SELECT g, l, e, 'in_production', 'epcis' FROM unnest($1::text[], $2::text[], $3::date[]) AS t(g, l, e)
+       ON CONFLICT (gtin, lot) DO NOTHING`,
+      [input.batches.map((b) => b.gtin), input.batches.map((b) => b.lot), input.batches.map((b) => b.expiry)],
+    );
+  }
+  await updateProjections(client, documentId);
+  const { rows: doc } = await client.query<{ captured_at: Date }>('UPDATE epcis_documents SET new_events = $2 WHERE id = $1 RETURNING captured_at', [documentId, newEvents]);
+  return {
+    ok: true,
+    captureId: captureIdOf(documentId),
+    documentId,
+    sha256: input.sha256,
+    events: input.events,
+    newEvents,
+    duplicateDocument: false,
+    capturedAt: doc[0]!.captured_at.toISOString(),
+  };
+}
+
+/**
+ * Current state of units and packages (serialized_items, packages) from this document's new events.
+ * Latest event time wins, so a document that arrives late never rolls a unit's state back; the
+ * batch is the one that commissioned the unit first.
+ */
+async function updateProjections(client: PoolClient, documentId: string): Promise<void> {
+  await client.query(
+    `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at)
+     SELECT DISTINCT ON (x.gtin, x.serial) x.gtin, x.serial,
+            first_value(b.id) OVER (PARTITION BY x.gtin, x.serial ORDER BY (b.id IS NULL), x.event_time),
+            CASE
+              WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' THEN 'commissioned'
+              WHEN x.event_type = 'ObjectEvent' AND x.action = 'DELETE' THEN
+                CASE WHEN x.biz_step = 'destroying' OR x.disposition = 'destroyed' THEN 'destroyed'
+                     WHEN x.biz_step = 'sampling' THEN 'sampled' ELSE 'decommissioned' END
+              WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' THEN 'packed'
+              WHEN x.event_type = 'AggregationEvent' AND x.action = 'DELETE' THEN 'unpacked'
+              WHEN x.biz_step = 'shipping' THEN 'shipped'
+              ELSE 'observed'
+            END,
+            x.event_time,
+            CASE WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' AND x.role = 'child' AND x.parent ~ '^[0-9]{18}$' THEN x.parent END,
+            CASE WHEN x.event_type = 'AggregationEvent' AND x.role = 'child' THEN x.event_time END
+       FROM epcis_event_epcs x
+       JOIN epcis_events ev ON ev.id = x.event_pk AND ev.document_id = $1
+       LEFT JOIN batches b ON x.lot IS NOT NULL AND b.gtin = x.gtin AND b.lot = x.lot
+      WHERE x.kind = 'sgtin' AND x.role IN ('epc', 'child')
+      ORDER BY x.gtin, x.serial, x.event_time DESC
+     ON CONFLICT (gtin, serial) DO UPDATE SET
+       batch_id = COALESCE(si.batch_id, EXCLUDED.batch_id),
+       status = CASE WHEN EXCLUDED.status_at >= si.status_at THEN EXCLUDED.status ELSE si.status END,
+       status_at = GREATEST(si.status_at, EXCLUDED.status_at),
+       parent_sscc = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_sscc ELSE si.parent_sscc END,
+       parent_at = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_at ELSE si.parent_at END`,
+    [documentId],
+  );
+  await client.query(
+    `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)
+     SELECT DISTINCT ON (k.sscc) k.sscc, k.level,
+            first_value(k.parent_sscc) OVER (PARTITION BY k.sscc ORDER BY (k.parent_sscc IS NULL), k.event_time DESC),
+            k.status, k.event_time
+       FROM (
+         -- a package named as a parent: a case when it holds units, a pallet when it holds packages
+         SELECT x.sscc, CASE WHEN EXISTS (SELECT 1 FROM epcis_event_epcs c WHERE c.event_pk = x.event_pk AND c.role = 'child' AND c.kind = 'sscc')
+                             THEN 'pallet' ELSE 'case' END AS level,
+                NULL::char(18) AS parent_sscc, CASE WHEN x.action = 'DELETE' THEN 'unpacked' ELSE 'packed' END AS status, x.event_time
+           FROM epcis_event_epcs x JOIN epcis_events ev ON ev.id = x.event_pk AND ev.document_id = $1
+          WHERE x.kind = 'sscc' AND x.role = 'parent' AND x.event_type = 'AggregationEvent'
+         UNION ALL
+         -- a package named as a child or in an epcList: its parent, or what happened to it
+         SELECT x.sscc, 'unknown', CASE WHEN x.role = 'child' AND x.action = 'ADD' AND x.parent ~ '^[0-9]{18}$' THEN x.parent::char(18) END,
+                CASE WHEN x.biz_step = 'shipping' THEN 'shipped' WHEN x.role = 'child' THEN 'packed' ELSE 'observed' END, x.event_time
+           FROM epcis_event_epcs x JOIN epcis_events ev ON ev.id = x.event_pk AND ev.document_id = $1
+          WHERE x.kind = 'sscc' AND x.role IN ('child', 'epc')
+       ) k
+      ORDER BY k.sscc, (k.level = 'unknown'), k.event_time DESC
+     ON CONFLICT (sscc) DO UPDATE SET
+       level = CASE WHEN p.level = 'unknown' THEN EXCLUDED.level ELSE p.level END,
+       parent_sscc = COALESCE(EXCLUDED.parent_sscc, p.parent_sscc),
+       status = CASE WHEN EXCLUDED.status_at >= p.status_at THEN EXCLUDED.status ELSE p.status END,
+       status_at = GREATEST(p.status_at, EXCLUDED.status_at)`,
+    [documentId],
+  );
+}

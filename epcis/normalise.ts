@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import { parseEpc, parseLot } from '../domain/gs1';
+
+/**
+ * Turns one schema-valid EPCIS 2.0 event into the rows capture stores: the event's own columns and
+ * one row per identifier it names. Checks what the JSON Schema cannot: that an identifier spelled as
+ * an SGTIN, SSCC or LGTIN (URN or Digital Link) is a valid GS1 key, and that a commissioning event's
+ * lot and expiry are usable. Every problem is reported with the field it concerns.
+ */
+
+export interface CaptureProblem {
+  /** Index of the event in the document's event list; absent for the document itself. */
+  eventIndex?: number;
+  field: string;
+  reason: string;
+}
+
+export type EpcRole = 'epc' | 'parent' | 'child' | 'input' | 'output';
+
+export interface EpcRow {
+  role: EpcRole;
+  kind: 'sgtin' | 'sscc' | 'lgtin' | 'other';
+  epc: string;
+  gtin: string | null;
+  serial: string | null;
+  sscc: string | null;
+  lot: string | null;
+  quantity: number | null;
+  uom: string | null;
+  parent: string | null;
+}
+
+export interface NormalisedEvent {
+  eventId: string;
+  isDeclaration: boolean;
+  type: string;
+  action: string | null;
+  eventTime: string;
+  eventTzOffset: string;
+  bizStep: string | null;
+  disposition: string | null;
+  readPoint: string | null;
+  bizLocation: string | null;
+  parentId: string | null;
+  lot: string | null;
+  expiry: string | null;
+  extra: Record<string, unknown>;
+  epcs: EpcRow[];
+}
+
+/** ilmd keys that carry the lot and expiry, as CURIEs or full CBV 2.0 / 1.x URIs. */
+const LOT_KEYS = ['cbvmda:lotNumber', 'lotNumber', 'https://ref.gs1.org/cbv/cbvmda-lotNumber', 'urn:epcglobal:cbv:mda#lotNumber'];
+const EXPIRY_KEYS = [
+  'cbvmda:itemExpirationDate',
+  'itemExpirationDate',
+  'https://ref.gs1.org/cbv/cbvmda-itemExpirationDate',
+  'urn:epcglobal:cbv:mda#itemExpirationDate',
+];
+
+/** Fields stored as columns or identifier rows; everything else of the event goes to `extra`. */
+const NORMALISED_FIELDS = new Set([
+  'type',
+  'eventID',
+  'eventTime',
+  'eventTimeZoneOffset',
+  'action',
+  'bizStep',
+  'disposition',
+  'readPoint',
+  'bizLocation',
+  'parentID',
+  'epcList',
+  'childEPCs',
+  'inputEPCList',
+  'outputEPCList',
+  'quantityList',
+  'childQuantityList',
+  'inputQuantityList',
+  'outputQuantityList',
+]);
+
+/**
+ * CBV values arrive as bare words ("shipping"), CBV 2.0 URIs (https://ref.gs1.org/cbv/BizStep-shipping)
+ * or CBV 1.x URNs (urn:epcglobal:cbv:bizstep:shipping). Stored as the bare word so queries match all three.
+ */
+export function cbvValue(value: unknown, kind: 'BizStep' | 'Disp'): string | null {
+  if (typeof value !== 'string') return null;
+  const web = `https://ref.gs1.org/cbv/${kind}-`;
+  if (value.startsWith(web)) return value.slice(web.length);
+  const urn = `urn:epcglobal:cbv:${kind === 'BizStep' ? 'bizstep' : 'disp'}:`;
+  if (value.startsWith(urn)) return value.slice(urn.length);
+  return value;
+}
+
+/** A Digital Link path naming an SGTIN (/01/…/21/…) or SSCC (/00/…): it must then parse as one. */
+const DL_INSTANCE = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/(?:01\/[^/]+\/(?:10\/[^/]+\/)?21\/|00\/)/i;
+const DL_LGTIN = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/01\/[^/]+\/10\/[^/?#]+$/i;
+const GS1_URN = /^urn:epc:(?:id:(?:sgtin|sscc)|class:lgtin):/i;
+
+function classify(uri: string, field: string, problems: CaptureProblem[], index: number, wantClass = false): Omit<EpcRow, 'role' | 'quantity' | 'uom' | 'parent'> {
+  const claimsGs1 = GS1_URN.test(uri) || (wantClass ? DL_LGTIN.test(uri) : DL_INSTANCE.test(uri));
+  if (!claimsGs1) return { kind: 'other', epc: uri, gtin: null, serial: null, sscc: null, lot: null };
+  const r = parseEpc(uri);
+  if (!r.ok) {
+    problems.push({ eventIndex: index, field, reason: r.error.message });
+    return { kind: 'other', epc: uri, gtin: null, serial: null, sscc: null, lot: null };
+  }
+  const v = r.value;
+  if (v.kind === 'sgtin') return { kind: 'sgtin', epc: uri, gtin: v.gtin, serial: v.serial, sscc: null, lot: null };
+  if (v.kind === 'sscc') return { kind: 'sscc', epc: uri, gtin: null, serial: null, sscc: v.sscc, lot: null };
+  return { kind: 'lgtin', epc: uri, gtin: v.gtin, serial: null, sscc: null, lot: v.lot };
+}
+
+function ilmdValue(ilmd: unknown, keys: string[]): unknown {
+  if (!ilmd || typeof ilmd !== 'object') return undefined;
+  for (const k of keys) if (k in (ilmd as Record<string, unknown>)) return (ilmd as Record<string, unknown>)[k];
+  return undefined;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+function validDate(s: string): boolean {
+  const m = ISO_DATE.exec(s);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+/**
+ * EPCIS 2.0 makes eventID optional and the REST binding asks the server to supply one. A hash of the
+ * event's canonical JSON (RFC 8785) keeps a re-sent event recognisable, so it is not applied twice.
+ */
+export function contentEventId(event: unknown): string {
+  return `ni:///sha-256;${createHash('sha256').update(canonicalize(event) ?? '').digest('hex')}`;
+}
+
+/** Normalises one event; problems found are appended to `problems` (the event is then not stored). */
+export function normaliseEvent(event: Record<string, unknown>, index: number, problems: CaptureProblem[]): NormalisedEvent {
+  const before = problems.length;
+  const type = String(event.type);
+  const action = typeof event.action === 'string' ? event.action : null;
+  const bizStep = cbvValue(event.bizStep, 'BizStep');
+  const disposition = cbvValue(event.disposition, 'Disp');
+  const eventTime = String(event.eventTime);
+  if (Number.isNaN(Date.parse(eventTime))) problems.push({ eventIndex: index, field: 'eventTime', reason: 'is not a date-time' });
+
+  const isCommissioning = type === 'ObjectEvent' && action === 'ADD';
+  let lot: string | null = null;
+  let expiry: string | null = null;
+  const ilmd = event.ilmd;
+  const rawLot = ilmdValue(ilmd, LOT_KEYS);
+  if (rawLot !== undefined) {
+    const r = typeof rawLot === 'string' ? parseLot(rawLot) : null;
+    if (r?.ok) lot = r.value;
+    else problems.push({ eventIndex: index, field: 'ilmd.lotNumber', reason: r && !r.ok ? r.error.message : 'must be a string' });
+  }
+  const rawExpiry = ilmdValue(ilmd, EXPIRY_KEYS);
+  if (rawExpiry !== undefined) {
+    if (typeof rawExpiry === 'string' && validDate(rawExpiry)) expiry = rawExpiry;
+    else problems.push({ eventIndex: index, field: 'ilmd.itemExpirationDate', reason: 'must be a date (YYYY-MM-DD)' });
+  }
+
+  const parentRaw = typeof event.parentID === 'string' ? event.parentID : null;
+  let parentKey: string | null = null;
+  const epcs: EpcRow[] = [];
+  if (parentRaw !== null) {
+    const p = classify(parentRaw, 'parentID', problems, index);
+    parentKey = p.sscc ?? parentRaw;
+    epcs.push({ ...p, role: 'parent', quantity: null, uom: null, parent: null });
+  }
+
+  const list = (name: string, role: EpcRole) => {
+    const value = event[name];
+    if (!Array.isArray(value)) return;
+    for (let i = 0; i < value.length; i++) {
+      const uri = value[i];
+      if (typeof uri !== 'string') continue; // the schema has already refused it
+      const row = classify(uri, `${name}[${i}]`, problems, index);
+      // A commissioning event's units take the lot of its ilmd: that is how a unit joins its batch.
+      if (row.kind === 'sgtin' && isCommissioning) row.lot = lot;
+      epcs.push({ ...row, role, quantity: null, uom: null, parent: role === 'child' ? parentKey : null });
+    }
+  };
+  const quantities = (name: string, role: EpcRole) => {
+    const value = event[name];
+    if (!Array.isArray(value)) return;
+    for (let i = 0; i < value.length; i++) {
+      const q = value[i] as { epcClass?: unknown; quantity?: unknown; uom?: unknown };
+      if (!q || typeof q.epcClass !== 'string') continue;
+      const row = classify(q.epcClass, `${name}[${i}].epcClass`, problems, index, true);
+      epcs.push({
+        ...row,
+        role,
+        quantity: typeof q.quantity === 'number' ? q.quantity : null,
+        uom: typeof q.uom === 'string' ? q.uom : null,
+        parent: role === 'child' ? parentKey : null,
+      });
+    }
+  };
+  list('epcList', 'epc');
+  list('childEPCs', 'child');
+  list('inputEPCList', 'input');
+  list('outputEPCList', 'output');
+  quantities('quantityList', 'epc');
+  quantities('childQuantityList', 'child');
+  quantities('inputQuantityList', 'input');
+  quantities('outputQuantityList', 'output');
+
+  if (isCommissioning && lot === null && problems.length === before && bizStep === 'commissioning' && epcs.some((e) => e.kind === 'sgtin')) {
+    // Without a lot the units cannot join a batch, and reconciliation would never see them.
+    problems.push({ eventIndex: index, field: 'ilmd', reason: 'a commissioning event for SGTINs must carry the lot (cbvmda:lotNumber) in ilmd' });
+  }
+
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(event)) if (!NORMALISED_FIELDS.has(k)) extra[k] = v;
+  const readPoint = (event.readPoint as { id?: unknown } | undefined)?.id;
+  const bizLocation = (event.bizLocation as { id?: unknown } | undefined)?.id;
+  return {
+    eventId: typeof event.eventID === 'string' ? event.eventID : contentEventId(event),
+    isDeclaration: event.errorDeclaration !== undefined,
+    type,
+    action,
+    eventTime,
+    eventTzOffset: String(event.eventTimeZoneOffset),
+    bizStep,
+    disposition,
+    readPoint: typeof readPoint === 'string' ? readPoint : null,
+    bizLocation: typeof bizLocation === 'string' ? bizLocation : null,
+    parentId: parentRaw,
+    lot,
+    expiry,
+    extra,
+    epcs,
+  };
+}

@@ -1,0 +1,3 @@
+export { AmbiguousBatchError, reconcileBatch, type ReconcileInput } from './reconcile';
+export { findShipments, listBatchesOnLine, type BatchOnLine, type Shipment } from './shipments';
+export { findBatch } from './batches';

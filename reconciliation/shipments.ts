@@ -1,0 +1,69 @@
+import type { Pool } from '../db/pool';
+
+export interface Shipment {
+  lot: string;
+  gtin: string;
+  kind: 'sscc' | 'sgtin';
+  /** The SSCC (18 digits) or the SGTIN as it was captured. */
+  identifier: string;
+  serial: string | null;
+  shippedAt: string;
+  destination: string | null;
+  eventId: string;
+}
+
+/**
+ * What already left from these lots, per captured shipping ObjectEvents (bizStep shipping): the
+ * shipped SSCCs that hold (directly or through a pallet) units of the lots, and units of the lots
+ * shipped loose. Set-based; one row per identifier and shipping event.
+ */
+export async function findShipments(pool: Pick<Pool, 'query'>, lots: string[]): Promise<Shipment[]> {
+  if (lots.length === 0) return [];
+  const { rows } = await pool.query<Shipment & { shippedAt: Date }>(
+    `WITH units AS (
+       SELECT DISTINCT x.gtin, x.serial, x.lot
+         FROM epcis_event_epcs x
+        WHERE x.kind = 'sgtin' AND x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = ANY ($1::text[])
+     ), cases AS (
+       SELECT DISTINCT c.parent AS sscc, u.lot, u.gtin
+         FROM epcis_event_epcs c JOIN units u ON u.gtin = c.gtin AND u.serial = c.serial
+        WHERE c.role = 'child' AND c.kind = 'sgtin' AND c.event_type = 'AggregationEvent' AND c.action = 'ADD' AND c.parent ~ '^[0-9]{18}$'
+     ), packages AS (
+       SELECT sscc, lot, gtin FROM cases
+       UNION
+       SELECT DISTINCT p.parent, cases.lot, cases.gtin
+         FROM epcis_event_epcs p JOIN cases ON p.sscc = cases.sscc
+        WHERE p.role = 'child' AND p.kind = 'sscc' AND p.event_type = 'AggregationEvent' AND p.action = 'ADD' AND p.parent ~ '^[0-9]{18}$'
+     ), shipping AS (
+       SELECT s.*, ev.event_id AS ev_id,
+              (SELECT d->>'destination' FROM jsonb_array_elements(COALESCE(ev.extra->'destinationList', '[]'::jsonb)) d LIMIT 1) AS destination
+         FROM epcis_event_epcs s JOIN epcis_events ev ON ev.id = s.event_pk
+        WHERE s.biz_step = 'shipping' AND s.event_type = 'ObjectEvent' AND s.role = 'epc' AND NOT ev.retracted
+     )
+     SELECT p.lot, p.gtin, 'sscc' AS kind, s.sscc AS identifier, NULL AS serial, s.event_time AS "shippedAt", s.destination, s.ev_id AS "eventId"
+       FROM shipping s JOIN packages p ON p.sscc = s.sscc
+     UNION ALL
+     SELECT u.lot, u.gtin, 'sgtin', s.epc, s.serial, s.event_time, s.destination, s.ev_id
+       FROM shipping s JOIN units u ON u.gtin = s.gtin AND u.serial = s.serial
+      ORDER BY 6, 4`,
+    [lots],
+  );
+  return rows.map((r) => ({ ...r, shippedAt: new Date(r.shippedAt).toISOString() }));
+}
+
+export interface BatchOnLine {
+  lot: string;
+  gtin: string;
+  line: string;
+  status: string;
+  createdAt: string;
+}
+
+/** Batches made on a packaging line since a date (effectiveness checks look at the next N batches). */
+export async function listBatchesOnLine(pool: Pick<Pool, 'query'>, line: string, since: Date): Promise<BatchOnLine[]> {
+  const { rows } = await pool.query<BatchOnLine & { createdAt: Date }>(
+    `SELECT lot, gtin, line, status, created_at AS "createdAt" FROM batches WHERE line = $1 AND created_at >= $2 ORDER BY created_at, lot, gtin`,
+    [line, since],
+  );
+  return rows.map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString() }));
+}
