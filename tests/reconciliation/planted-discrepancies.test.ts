@@ -1,0 +1,119 @@
+import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig } from '../../bench/generator/plan';
+import { generateBatch, type Manifest } from '../../bench/generator/write';
+import { createReconciliationActivities } from '../../activities/reconciliation';
+import { startStack, testConfig, type TestStack } from '../helpers/stack';
+import { CAPTURE_KEY } from '../epcis/helpers';
+
+/**
+ * A generated batch with every kind of discrepancy planted (and rejected, sampled and destroyed
+ * units as ordinary outcomes) goes in through the API; reconciliation must find exactly what was
+ * planted — no more, no fewer — and the balance the generator expects.
+ */
+let stack: TestStack;
+let dir: string;
+let manifest: Manifest;
+
+const SEED = 7;
+const LOT = `LOT-T${Date.now().toString(36).toUpperCase().slice(-6)}`;
+
+async function captureFile(file: string) {
+  return request(stack.app)
+    .post('/epcis/capture')
+    .set('Content-Type', 'application/json')
+    .set('X-API-Key', CAPTURE_KEY)
+    .send(readFileSync(file, 'utf8'));
+}
+
+beforeAll(async () => {
+  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY }) });
+  dir = mkdtempSync(path.join(tmpdir(), 'recon-'));
+  const config: GeneratorConfig = {
+    ...DEFAULT_CONFIG,
+    seed: SEED,
+    units: 2000,
+    unitsPerCase: 20,
+    casesPerPallet: 10,
+    lot: LOT,
+    eventsPerDocument: 80,
+    plants: Object.fromEntries(PLANT_KINDS.map((k, i) => [k, 1 + (i % 3)])),
+    outcomes: { rejected: 3, sampled: 2, destroyed: 4 },
+  };
+  manifest = await generateBatch(config, dir);
+  const auth = (r: request.Test) => r.set('X-API-Key', CAPTURE_KEY);
+  for (const p of manifest.products) await auth(request(stack.app).post('/products')).send(p).expect(201);
+  for (const b of manifest.batches) await auth(request(stack.app).post('/batches')).send(b).expect(201);
+  for (const doc of manifest.files.documents) {
+    const res = await captureFile(path.join(dir, doc));
+    if (res.status !== 202) throw new Error(`${doc}: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+  }
+  for (const rep of manifest.files.repositoryReports) {
+    const body = JSON.parse(readFileSync(path.join(dir, rep), 'utf8'));
+    await auth(request(stack.app).post(`/batches/${encodeURIComponent(body.lot)}/repository-reports`)).send(body).expect(201);
+  }
+  void createReadStream;
+});
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await stack.stop();
+});
+
+type Finding = { category: string; kind: string; serial: string | null; gtin: string | null; ssccs: string[] | null };
+const key = (f: { category: string; kind: string; serial?: string | null; ssccs?: string[] | null }) =>
+  `${f.category}|${f.kind.replace('duplicate_serial_other_batch', 'duplicate_serial')}|${f.serial ?? ''}|${(f.ssccs ?? []).join(',')}`;
+
+describe('reconciliation of a batch with planted discrepancies', () => {
+  it('finds exactly the planted discrepancies and the expected balance', async () => {
+    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(200);
+    expect(res.body.balance).toEqual(manifest.balance);
+    const b = res.body.balance;
+    expect(b.commissioned).toBe(b.packed + b.rejected + b.sampled + b.destroyed + b.unaccounted);
+    expect(res.body.discrepancies).toEqual({
+      duplicate_serial: 0,
+      aggregation_error: 0,
+      missing_report: 0,
+      lost_packaging: 0,
+      unaccounted: 0,
+      ...manifest.plantedByCategory,
+    });
+    const found = (res.body.discrepancyList as Finding[]).map((f) => key({ ...f, ssccs: f.kind === 'child_two_parents' || f.kind === 'case_count' || f.kind === 'foreign_child' || f.kind === 'lost_packaging' ? f.ssccs : null }));
+    const planted = manifest.planted.map((p) =>
+      key({ category: p.category, kind: p.kind, serial: p.serial ?? null, ssccs: ['child_two_parents', 'case_count', 'foreign_child', 'lost_packaging'].includes(p.kind) ? p.sscc ?? null : null }),
+    );
+    expect(found.sort()).toEqual(planted.sort());
+  });
+
+  it('gives the same content hash when nothing changed, and a new report ID', async () => {
+    const first = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(200);
+    const second = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(200);
+    expect(second.body.contentHash).toBe(first.body.contentHash);
+    expect(second.body.reportId).not.toBe(first.body.reportId);
+    const { rows } = await stack.pool.query('SELECT content_hash FROM reconciliation_reports WHERE id = $1', [first.body.reportId]);
+    expect(rows[0].content_hash).toBe(first.body.contentHash);
+  });
+
+  it('runs as an activity that returns the summary and report ID, not the rows', async () => {
+    const { reconcileBatch } = createReconciliationActivities(stack.pool);
+    const summary = await reconcileBatch({ lot: LOT, deviationId: 'DEV-2026-000001' });
+    expect(summary.balance).toEqual(manifest.balance);
+    expect(summary.reportId).toMatch(/^RR-\d+$/);
+    expect(Object.keys(summary).sort()).toEqual(['balance', 'contentHash', 'discrepancies', 'generatedAt', 'gtin', 'lot', 'reportId', 'unknownBatch']);
+  });
+
+  it('answers 404 for an unknown lot and 409 when a lot is shared without ?gtin=', async () => {
+    await request(stack.app).get('/batches/NO-SUCH-LOT/reconciliation').expect(404);
+    const other = manifest.products[1].gtin;
+    await request(stack.app)
+      .post('/batches')
+      .set('X-API-Key', CAPTURE_KEY)
+      .send({ lot: LOT, gtin: other, expiry: '2028-01-31', plannedQuantity: 10, line: 'L9' })
+      .expect(201);
+    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(409);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    const withGtin = await request(stack.app).get(`/batches/${LOT}/reconciliation`).query({ gtin: manifest.products[0].gtin }).expect(200);
+    expect(withGtin.body.balance).toEqual(manifest.balance);
+  });
+});
