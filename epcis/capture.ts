@@ -88,6 +88,9 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
   const fileError = once(file, 'error').then(([e]) => e as Error);
   void fileError.catch(() => undefined);
   let released = false;
+  // While a COPY is in progress the connection accepts nothing else (not even ROLLBACK): on an
+  // error then, the connection is discarded, which ends the transaction on the server.
+  let copyOpen = false;
   try {
     await client.query('BEGIN');
     await client.query(
@@ -99,6 +102,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
        ) ON COMMIT DROP`,
     );
     const copy = client.query(copyFrom(`COPY capture_stage (${STAGE_COLUMNS}) FROM STDIN`));
+    copyOpen = true;
     let copyFailed: Error | null = null;
     copy.on('error', (e: Error) => {
       copyFailed = e;
@@ -181,6 +185,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
       problems.add({ field: 'type', reason: 'must be "EPCISDocument" (or "EPCISQueryDocument")' });
     }
     await finish(copy);
+    copyOpen = false;
     if (copyFailed) throw copyFailed;
     await finish(file);
 
@@ -199,6 +204,11 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
     await client.query('COMMIT');
     return { ...result, identifiers };
   } catch (err) {
+    if (copyOpen) {
+      client.release(err instanceof Error ? err : new Error(String(err)));
+      released = true;
+      throw err;
+    }
     await client.query('ROLLBACK').catch(() => undefined);
     // The same document sent twice at once: the second finds the first's row once it commits.
     if ((err as { code?: string }).code === '23505' && /epcis_documents_sha256/.test(String((err as { constraint?: string }).constraint))) {

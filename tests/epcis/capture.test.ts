@@ -1,0 +1,84 @@
+import request from 'supertest';
+import { startStack, testConfig, type TestStack } from '../helpers/stack';
+import { CAPTURE_KEY } from './helpers';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, MAX_BODY_BYTES: '20000' }) });
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+const tag = Date.now().toString(36).toUpperCase();
+const sgtin = (i: number) => `urn:epc:id:sgtin:4012345.011111.${tag}${i}`;
+const doc = (events: unknown[]) => ({
+  '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'],
+  type: 'EPCISDocument',
+  schemaVersion: '2.0',
+  creationDate: '2026-11-23T06:00:00Z',
+  epcisBody: { eventList: events },
+});
+const commissioning = (id: string, epcs: string[], lot = `L${tag}`) => ({
+  type: 'ObjectEvent',
+  eventID: id,
+  eventTime: '2026-11-23T06:00:00Z',
+  eventTimeZoneOffset: '+00:00',
+  action: 'ADD',
+  bizStep: 'commissioning',
+  epcList: epcs,
+  ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
+});
+const capture = (body: unknown, key = CAPTURE_KEY) =>
+  request(stack.app).post('/epcis/capture').set('Content-Type', 'application/ld+json').set('X-API-Key', key).send(JSON.stringify(body));
+const eventCount = async () => Number((await stack.pool.query('SELECT count(*) FROM epcis_events')).rows[0].count);
+
+describe('POST /epcis/capture', () => {
+  it('stores a valid document (202, Location of the capture job) and creates the batch from ilmd', async () => {
+    const res = await capture(doc([commissioning(`urn:uuid:${tag}-1`, [sgtin(1), sgtin(2)])])).expect(202);
+    expect(res.headers.location).toMatch(/^\/epcis\/capture\/C\d+$/);
+    expect(res.headers['gs1-epcis-version']).toBe('2.0.0');
+    expect(res.body).toMatchObject({ success: true, events: 1, newEvents: 1 });
+    const job = await request(stack.app).get(res.headers.location!).set('X-API-Key', CAPTURE_KEY).expect(200);
+    expect(job.body.captureID).toBe(res.body.captureID);
+    const { rows } = await stack.pool.query(`SELECT source, expiry::text FROM batches WHERE lot = $1`, [`L${tag}`]);
+    expect(rows).toEqual([{ source: 'epcis', expiry: '2028-11-30' }]);
+  });
+
+  it('does not apply an event ID twice', async () => {
+    const before = await eventCount();
+    const res = await capture(doc([commissioning(`urn:uuid:${tag}-1`, [sgtin(1), sgtin(2)]), commissioning(`urn:uuid:${tag}-2`, [sgtin(3)])])).expect(202);
+    expect(res.body).toMatchObject({ events: 2, newEvents: 1 });
+    expect(await eventCount()).toBe(before + 1);
+  });
+
+  it('refuses a bad document whole with every problem (event index, field, reason) and stores nothing', async () => {
+    const before = await eventCount();
+    const res = await capture(
+      doc([
+        commissioning(`urn:uuid:${tag}-3`, [sgtin(4)]),
+        { ...commissioning(`urn:uuid:${tag}-4`, ['urn:epc:id:sgtin:4012345.011111.bad~serial']) },
+        { ...commissioning(`urn:uuid:${tag}-5`, [sgtin(5)]), action: 'MOVE' },
+        { ...commissioning(`urn:uuid:${tag}-6`, ['https://id.gs1.org/01/04012345111112/21/X1']) },
+        'not an event',
+      ]),
+    ).expect(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const where = res.body.errors.map((e: { eventIndex: number; field: string }) => `${e.eventIndex}:${e.field}`);
+    expect(where).toEqual(expect.arrayContaining(['1:epcList[0]', '2:action', '3:epcList[0]', '4:(event)']));
+    expect(res.body.errors.some((e: { eventIndex: number }) => e.eventIndex === 0)).toBe(false);
+    expect(res.body.totalProblems).toBe(res.body.errors.length);
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('refuses malformed JSON, a wrong media type, a missing key and a body past the limit', async () => {
+    const malformed = await request(stack.app).post('/epcis/capture').set('Content-Type', 'application/json').set('X-API-Key', CAPTURE_KEY).send('{"type":"EPCISDocument","epcisBody":{"eventList":[{"a":1}').expect(400);
+    expect(malformed.headers['content-type']).toMatch(/problem\+json/);
+    await request(stack.app).post('/epcis/capture').set('Content-Type', 'text/plain').set('X-API-Key', CAPTURE_KEY).send('x').expect(415);
+    await request(stack.app).post('/epcis/capture').set('Content-Type', 'application/json').send('{}').expect(401);
+    await capture(doc([]), 'wrong-key-wrong-key-wrong').expect(401);
+    const big = doc(Array.from({ length: 200 }, (_, i) => commissioning(`urn:uuid:${tag}-big-${i}`, [sgtin(1000 + i)])));
+    const res = await capture(big).expect(413);
+    expect(res.body.type).toBe('epcisException:CaptureLimitExceededException');
+  });
+});
