@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -54,7 +54,6 @@ beforeAll(async () => {
     const body = JSON.parse(readFileSync(path.join(dir, rep), 'utf8'));
     await auth(request(stack.app).post(`/batches/${encodeURIComponent(body.lot)}/repository-reports`)).send(body).expect(201);
   }
-  void createReadStream;
 });
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
