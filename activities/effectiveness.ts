@@ -2,7 +2,7 @@ import type { Pool } from '../db/pool';
 import { decideEffectiveness } from '../domain/effectiveness';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
 import type { EffectivenessResult } from '../workflows/types';
-import { listBatchesOnLine } from './trace';
+import { listBatchesOnLine } from '../reconciliation';
 import type { InvestigationSupportActivities, ReconciliationActivities } from './types';
 
 type Input = Parameters<InvestigationSupportActivities['evaluateEffectiveness']>[0];

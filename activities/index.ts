@@ -3,7 +3,7 @@ import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
 import { createReadModelActivities } from './read-model';
 import { createReconciliationActivities } from './reconciliation';
-import { findRecurrences } from './recurrence';
+import { createInvestigationSupportActivities } from './investigation-support';
 import { createSignatureActivities } from './signatures';
 import type { AllActivities } from './types';
 
@@ -11,17 +11,15 @@ export interface ActivityDeps {
   pool: Pool;
 }
 
-/** Activities that read serialization data (trace, reconciliation, effectiveness) join when the data plane lands. */
-type Registered = Omit<AllActivities, 'traceShipments' | 'evaluateEffectiveness'>;
-
 /** Every activity the worker registers, built from real dependencies (tests pass their own database). */
-export function createActivities(deps: ActivityDeps): Registered {
+export function createActivities(deps: ActivityDeps): AllActivities {
+  const reconciliation = createReconciliationActivities(deps.pool);
   return {
     ...createReadModelActivities(deps.pool),
     ...createHoldActivities(deps.pool),
     ...createNotificationActivities(deps.pool),
-    ...createReconciliationActivities(deps.pool),
+    ...reconciliation,
     ...createSignatureActivities(deps.pool),
-    findRecurrences: (input) => findRecurrences(deps.pool, input),
+    ...createInvestigationSupportActivities(deps.pool, reconciliation.reconcileBatch),
   };
 }

@@ -1,6 +1,6 @@
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool';
-import { reconcileBatch } from '../reconciliation/reconcile';
+import { AmbiguousBatchError, reconcileBatch } from '../reconciliation/reconcile';
 import type { ReconciliationActivities } from './types';
 
 /**
@@ -18,7 +18,13 @@ export function createReconciliationActivities(pool: Pool): ReconciliationActivi
       } catch {
         ctx = null; // called outside an activity (tests, scripts)
       }
-      return reconcileBatch(pool, input, { progress: (step) => ctx?.heartbeat({ step }) });
+      try {
+        return await reconcileBatch(pool, input, { progress: (step) => ctx?.heartbeat({ step }) });
+      } catch (err) {
+        // Retrying cannot resolve a lot shared by two products; the caller must name the GTIN.
+        if (err instanceof AmbiguousBatchError) throw ApplicationFailure.nonRetryable(err.message, 'AmbiguousBatch');
+        throw err;
+      }
     },
   };
 }
