@@ -47,5 +47,6 @@ it(`${COUNT} deviations in flight at once: every containment clock fires`, async
     { kind: 'containment_alert', n: COUNT },
     { kind: 'containment_reminder', n: COUNT },
     { kind: 'escalation', n: COUNT },
+    { kind: 'signoff_required', n: COUNT },
   ]);
 }, 300_000);
