@@ -804,9 +804,12 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         if (result.verdict !== 'inconclusive') effective = result.verdict === 'effective';
         else if (attempt + 1 > policy.effectivenessCriteria.maxInconclusiveRounds) {
           awaitingEffectivenessDecision = true;
+          round.effectiveness.decisionRequired = true;
+          changed();
           await notify(`r${number}:effectiveness:decision`, 'decision_required', ['role:qa_approver', 'role:qa_head'], `Effectiveness of ${state.id} could not be evaluated on data: QA decision needed`);
           await waitFor(() => Boolean(round.effectiveness.decision));
           awaitingEffectivenessDecision = false;
+          round.effectiveness.decisionRequired = false;
           effective = round.effectiveness.decision!.effective;
         }
       }

@@ -216,6 +216,8 @@ export interface InvestigationRound {
   changeControls: ChangeControlRef[];
   effectiveness: {
     scheduledFor?: string;
+    /** True while the check could not be evaluated on data and waits for a QA decision. */
+    decisionRequired?: boolean;
     checks: EffectivenessResult[];
     decision?: Attribution & { effective: boolean; rationale: string };
     verification?: Attribution;
