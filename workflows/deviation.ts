@@ -804,8 +804,11 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         if (result.verdict !== 'inconclusive') effective = result.verdict === 'effective';
         else if (attempt + 1 > policy.effectivenessCriteria.maxInconclusiveRounds) {
           awaitingEffectivenessDecision = true;
-          round.effectiveness.decisionRequired = true;
-          changed();
+          // Publishing the flag adds a read-model write: deviations already waiting here replay without it.
+          if (patched('effectiveness-decision-flag')) {
+            round.effectiveness.decisionRequired = true;
+            changed();
+          }
           await notify(`r${number}:effectiveness:decision`, 'decision_required', ['role:qa_approver', 'role:qa_head'], `Effectiveness of ${state.id} could not be evaluated on data: QA decision needed`);
           await waitFor(() => Boolean(round.effectiveness.decision));
           awaitingEffectivenessDecision = false;
