@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from '../db/pool';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import type { DeviationSnapshot } from '../workflows/types';
 import type { ReadModelActivities } from './types';
 
@@ -6,51 +6,41 @@ export function createReadModelActivities(pool: Pool): ReadModelActivities {
   return {
     /** Idempotent upsert; an older version (a retried or late activity) never overwrites a newer one. */
     async recordDeviationSnapshot(s) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await writeSnapshot(client, s);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      await withTransaction(pool, (client) => writeSnapshot(client, s));
     },
   };
 }
 
 async function writeSnapshot(client: PoolClient, s: DeviationSnapshot): Promise<void> {
-      const { rowCount } = await client.query(
-        `INSERT INTO deviations (id, title, symptom, severity, stage, status, batches, reported_by,
-                                 detected_at, updated_at, version, sla_breached, next_due_at, summary,
-                                 lines, gtins, overdue)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
-         ON CONFLICT (id) DO UPDATE SET
-           title = EXCLUDED.title, symptom = EXCLUDED.symptom, severity = EXCLUDED.severity,
-           stage = EXCLUDED.stage, status = EXCLUDED.status, batches = EXCLUDED.batches,
-           updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
-           sla_breached = EXCLUDED.sla_breached, next_due_at = EXCLUDED.next_due_at, summary = EXCLUDED.summary,
-           lines = EXCLUDED.lines, gtins = EXCLUDED.gtins, overdue = EXCLUDED.overdue
-         WHERE deviations.version < EXCLUDED.version`,
-        [
-          s.id, s.title, s.symptom, s.severity, s.stage, s.status, s.batches, s.reportedBy,
-          s.detectedAt, s.updatedAt, s.version, s.slaBreached, s.nextDueAt, JSON.stringify(s.summary),
-          s.lines, s.gtins, s.overdue,
-        ],
-      );
-      // Only the writer that moved the deviation forward mirrors its tasks.
-      if (!rowCount) return;
-      for (const t of s.tasks) {
-        await client.query(
-          `INSERT INTO signoff_tasks (id, deviation_id, gate, title, roles, meaning, signatures_required, signatures,
-                                      status, overdue, created_at, due_at, version)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
-           ON CONFLICT (id) DO UPDATE SET signatures = EXCLUDED.signatures, status = EXCLUDED.status,
-             overdue = EXCLUDED.overdue, due_at = EXCLUDED.due_at, version = EXCLUDED.version
-           WHERE signoff_tasks.version < EXCLUDED.version`,
-          [t.id, s.id, t.gate, t.title, t.roles, t.meaning, t.signaturesRequired, t.signatures, t.status, t.overdue, t.createdAt, t.dueAt, s.version],
-        );
-      }
+  const { rowCount } = await client.query(
+    `INSERT INTO deviations (id, title, symptom, severity, stage, status, batches, reported_by,
+                             detected_at, updated_at, version, sla_breached, next_due_at, summary,
+                             lines, gtins, overdue)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+     ON CONFLICT (id) DO UPDATE SET
+       title = EXCLUDED.title, symptom = EXCLUDED.symptom, severity = EXCLUDED.severity,
+       stage = EXCLUDED.stage, status = EXCLUDED.status, batches = EXCLUDED.batches,
+       updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
+       sla_breached = EXCLUDED.sla_breached, next_due_at = EXCLUDED.next_due_at, summary = EXCLUDED.summary,
+       lines = EXCLUDED.lines, gtins = EXCLUDED.gtins, overdue = EXCLUDED.overdue
+     WHERE deviations.version < EXCLUDED.version`,
+    [
+      s.id, s.title, s.symptom, s.severity, s.stage, s.status, s.batches, s.reportedBy,
+      s.detectedAt, s.updatedAt, s.version, s.slaBreached, s.nextDueAt, JSON.stringify(s.summary),
+      s.lines, s.gtins, s.overdue,
+    ],
+  );
+  // Only the writer that moved the deviation forward mirrors its tasks.
+  if (!rowCount) return;
+  for (const t of s.tasks) {
+    await client.query(
+      `INSERT INTO signoff_tasks (id, deviation_id, gate, title, roles, meaning, signatures_required, signatures,
+                                  status, overdue, created_at, due_at, version)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+       ON CONFLICT (id) DO UPDATE SET signatures = EXCLUDED.signatures, status = EXCLUDED.status,
+         overdue = EXCLUDED.overdue, due_at = EXCLUDED.due_at, version = EXCLUDED.version
+       WHERE signoff_tasks.version < EXCLUDED.version`,
+      [t.id, s.id, t.gate, t.title, t.roles, t.meaning, t.signaturesRequired, t.signatures, t.status, t.overdue, t.createdAt, t.dueAt, s.version],
+    );
+  }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createHoldActivities } from '../../activities/holds';
@@ -88,4 +89,23 @@ export function deviationInput(overrides: Partial<DeviationInput> = {}, policy: 
     policy: resolvePolicy(policy, severity),
     ...overrides,
   };
+}
+
+/**
+ * Workflows left running would hold the test server's clock: register each one started, and it is
+ * terminated after its test.
+ */
+export function terminateAfterEachTest(): (handle: WorkflowHandle) => void {
+  const running: WorkflowHandle[] = [];
+  afterEach(async () => {
+    for (const h of running.splice(0)) await h.terminate('test finished').catch(() => undefined);
+  });
+  return (handle) => {
+    running.push(handle);
+  };
+}
+
+/** The test server's own clock, which earlier tests have moved forward, as an ISO instant. */
+export async function serverNow(env: TestWorkflowEnvironment, plusMs = 0): Promise<string> {
+  return new Date((await env.currentTimeMs()) + plusMs).toISOString();
 }

@@ -5,7 +5,7 @@ import * as msg from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
 import { signatureOf } from '../helpers/actors';
 import { createUser, type TestUser } from '../helpers/users';
-import { createTestWorker, createTimeSkippingEnv, deviationInput, workflowTestActivities } from '../helpers/time-skipping';
+import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, terminateAfterEachTest, workflowTestActivities } from '../helpers/time-skipping';
 
 /** The real 60-minute containment clock of the production policy, on the time-skipping server. */
 let env: TestWorkflowEnvironment;
@@ -22,19 +22,13 @@ async function confirm(handle: WorkflowHandle) {
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
   return handle.executeUpdate(msg.signTask, { args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }] });
 }
-/** Workflows left running would hold the test server's clock; each test ends its own. */
-const running: WorkflowHandle[] = [];
-const stopAfterTest = (h: WorkflowHandle) => running.push(h);
-afterEach(async () => {
-  for (const h of running.splice(0)) await h.terminate('test finished').catch(() => undefined);
-});
+const stopAfterTest = terminateAfterEachTest();
 afterAll(async () => {
   await env?.teardown();
   await pool?.end();
 });
 
-/** Detection at the test server's own clock, which earlier tests have moved forward. */
-const detectedNow = async () => new Date(await env.currentTimeMs()).toISOString();
+const detectedNow = () => serverNow(env);
 
 async function notifications(deviationId: string): Promise<string[]> {
   const { rows } = await pool.query<{ kind: string }>('SELECT kind FROM notifications WHERE deviation_id = $1 ORDER BY id', [deviationId]);

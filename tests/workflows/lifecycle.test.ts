@@ -10,7 +10,7 @@ import type { DeviationState, EffectivenessResult, Gate, Signature } from '../..
 import { signatureOf } from '../helpers/actors';
 import { createUser, type TestUser } from '../helpers/users';
 import { eventually } from '../helpers/eventually';
-import { createTestWorker, createTimeSkippingEnv, deviationInput, workflowTestActivities } from '../helpers/time-skipping';
+import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, terminateAfterEachTest, workflowTestActivities } from '../helpers/time-skipping';
 
 /** The whole lifecycle under the production policy: 30-day effectiveness delays pass in test time. */
 let env: TestWorkflowEnvironment;
@@ -34,19 +34,14 @@ async function signGate(handle: WorkflowHandle, gate: Gate, signer: TestUser, me
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
   return handle.executeUpdate(msg.signTask, { args: [{ by: signer.login, taskId: task.id, signature: signatureOf(signer, meaning, signedAt) }] });
 }
-/** Workflows left running would hold the test server's clock; each test ends its own. */
-const running: WorkflowHandle[] = [];
-const stopAfterTest = (h: WorkflowHandle) => running.push(h);
-afterEach(async () => {
-  for (const h of running.splice(0)) await h.terminate('test finished').catch(() => undefined);
-});
+const stopAfterTest = terminateAfterEachTest();
 afterAll(async () => {
   await env?.teardown();
   await pool?.end();
 });
 
-const detectedNow = async () => new Date(await env.currentTimeMs()).toISOString();
-const inDays = async (days: number) => new Date((await env.currentTimeMs()) + days * 86_400_000).toISOString();
+const detectedNow = () => serverNow(env);
+const inDays = (days: number) => serverNow(env, days * 86_400_000);
 
 async function until(handle: WorkflowHandle, done: (s: DeviationState) => boolean): Promise<DeviationState> {
   return eventually(async () => {
