@@ -248,3 +248,52 @@ it('an overdue sign-off task is reminded and escalated; its due date moves only 
   expect(rows.map((r) => r.kind)).toEqual(['signoff_required', 'due_soon', 'overdue', 'overdue_reminder', 'overdue_reminder', 'overdue_reminder', 'escalation']);
   expect(rows.at(-1)!.recipients).toEqual(['role:qa_head']);
 });
+
+it('suspected falsified product: a 24-hour regulatory clock with reminders and escalation; the late notification stays marked late', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, severity: 'critical' });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    stopAfterTest(handle);
+    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
+    await signGate(handle, 'containment_verification', people.qaLead, 'verified');
+    await until(handle, (s) => s.stage === 'investigation');
+    await expect(
+      handle.executeUpdate(msg.reportSuspectProduct, { args: [{ by: 'inv', framework: 'eu_fmd', finding: 'illegitimate', details: 'x' }] }),
+    ).rejects.toBeInstanceOf(WorkflowUpdateFailedError); // EU FMD speaks of suspected falsification
+    let s = await handle.executeUpdate(msg.reportSuspectProduct, { args: [{ by: 'inv', framework: 'eu_fmd', finding: 'suspected_falsified', details: 'Pack verified as already decommissioned at a pharmacy in Lyon' }] });
+    expect(s.regulatory[0]).toMatchObject({ framework: 'eu_fmd', required: ['national_competent_authority'], late: false });
+    await handle.executeUpdate(msg.recordRegulatoryNotification, { args: [{ by: people.qaLead.login, recipient: 'emvo_alert', reference: 'EMVS-ALERT-9912', summary: 'Alert raised in the national system' }] });
+    await env.sleep('25 hours');
+    s = await handle.query(msg.getStateQuery);
+    expect(s.slaBreaches.map((b) => b.clock)).toEqual(['regulatory:1']);
+    expect(s.deadlines.find((d) => d.key === 'regulatory:1')).toMatchObject({ reminders: 2, overdue: true, escalated: true });
+    s = await handle.executeUpdate(msg.recordRegulatoryNotification, { args: [{ by: people.qaLead.login, recipient: 'national_competent_authority', reference: 'ANSM-2026-0042', summary: 'Suspected falsified medicinal product reported' }] });
+    expect(s.regulatory[0]).toMatchObject({ late: true });
+    expect(s.regulatory[0]!.completedAt).toBeDefined();
+    expect(s.regulatory[0]!.notifications.map((n) => n.recipient)).toEqual(['emvo_alert', 'national_competent_authority']);
+  });
+  const { rows } = await pool.query<{ kind: string }>("SELECT kind FROM notifications WHERE dedupe_key LIKE $1 ORDER BY id", [`${input.id}:regulatory:%`]);
+  expect(rows.map((r) => r.kind)).toEqual(['regulatory_notification_required', 'regulatory_reminder', 'regulatory_reminder', 'escalation']);
+});
+
+it('finds earlier deviations on the same line, product or symptom as possible recurrences', async () => {
+  const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
+  const line = `LR${Date.now()}`;
+  const first = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, lines: [line], symptom: 'other', title: 'Label smudged on line LR' });
+  const unrelated = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, lines: [`${line}X`], symptom: 'other' });
+  await worker.runUntil(async () => {
+    for (const input of [first, unrelated]) {
+      const h = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+      stopAfterTest(h);
+      await until(h, (s) => Boolean(s.containment.actionsCompletedAt));
+    }
+    const second = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, lines: [line], symptom: 'aggregation_error' });
+    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: second.id, taskQueue, args: [second] });
+    stopAfterTest(handle);
+    const s = await until(handle, (st) => st.stage === 'containment');
+    const match = s.recurrences.find((r) => r.id === first.id);
+    expect(match).toMatchObject({ title: 'Label smudged on line LR', matchedOn: ['line'] });
+    expect(s.recurrences.some((r) => r.id === unrelated.id)).toBe(false);
+  });
+});
