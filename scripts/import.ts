@@ -25,14 +25,10 @@ if (values.help || positionals.length === 0) {
   process.exit(values.help ? 0 : 2);
 }
 
-/** Counts from the capture answer, whichever of the usual names it uses. */
+/** Counts from the capture answer (api/routes/epcis.ts): events, and the identifiers they named. */
 function countsOf(body: unknown): { events: number; serials: number } {
-  const b = (body ?? {}) as Record<string, unknown>;
-  const num = (...keys: string[]) => {
-    for (const k of keys) if (typeof b[k] === 'number') return b[k] as number;
-    return 0;
-  };
-  return { events: num('eventCount', 'events', 'eventsCaptured', 'captured'), serials: num('serialCount', 'serials', 'epcCount', 'epcs') };
+  const b = (body ?? {}) as { events?: unknown; identifiers?: unknown };
+  return { events: typeof b.events === 'number' ? b.events : 0, serials: typeof b.identifiers === 'number' ? b.identifiers : 0 };
 }
 
 async function main(): Promise<void> {
@@ -40,7 +36,7 @@ async function main(): Promise<void> {
   const sizes = files.map((f) => statSync(f).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   const headers: Record<string, string> = values['api-key'] ? { 'X-API-Key': values['api-key'] } : {};
-  const bar = new SingleBar({ format: 'import |{bar}| {percentage}% {file} {events} events, {serials} serials', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar({ format: 'import |{bar}| {percentage}% {file} {events} events, {serials} identifiers', hideCursor: true }, Presets.shades_classic);
   const started = performance.now();
   const summary = { events: 0, serials: 0, documents: 0, refused: 0 };
   let sent = 0;
@@ -63,8 +59,8 @@ async function main(): Promise<void> {
   for (const p of problems) process.stderr.write(`${p}\n`);
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(
-    `${summary.documents} documents captured, ${summary.refused} refused: ${summary.events} events, ${summary.serials} serials in ${seconds.toFixed(1)} s` +
-      ` (${Math.round(summary.serials / Math.max(seconds, 0.001))} serials/s)\n`,
+    `${summary.documents} documents captured, ${summary.refused} refused: ${summary.events} events naming ${summary.serials} serials and SSCCs in ${seconds.toFixed(1)} s` +
+      ` (${Math.round(summary.serials / Math.max(seconds, 0.001))} identifiers/s)\n`,
   );
   process.exit(summary.refused ? 1 : 0);
 }
