@@ -14,6 +14,7 @@ import { lifecycleRoutes } from './routes/lifecycle';
 import { epcisRoutes } from './routes/epcis';
 import { masterDataRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
+import { openApiDocument } from './openapi';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(ctx: ApiContext): Express {
@@ -24,6 +25,8 @@ export function createApp(ctx: ApiContext): Express {
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'application/ld+json'] }));
 
   app.use(auditApiCalls(ctx.pool, ctx.log));
+  const openapi = openApiDocument();
+  app.get('/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRoutes(ctx));
   app.use(deviationRoutes(ctx));
   app.use(evidenceRoutes(ctx));

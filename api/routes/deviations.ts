@@ -9,7 +9,7 @@ import { notFound } from '../problem';
 import { openDeviation, queryState } from '../services/deviations';
 import { parseOr400 } from '../validate';
 
-const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
+export const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
 
 export const listDeviationsQuerySchema = z
   .object({

@@ -14,7 +14,7 @@ import { executeStep } from '../services/steps';
 import { cancelDeviation } from '../services/tasks';
 import { parseOr400 } from '../validate';
 
-interface StepRoute {
+export interface StepRoute {
   path: string;
   schema: z.ZodObject;
   update: UpdateDefinition<unknown, [never]>;
@@ -34,7 +34,7 @@ const QA_DECIDERS: Role[] = ['qa_approver', 'qa_head'];
  * Lifecycle steps that record work: an Update with a validator behind each; the caller's login is
  * the actor. Gates are passed only by electronic signature, through /tasks (api/routes/tasks.ts).
  */
-const STEP_ROUTES = [
+export const STEP_ROUTES = [
   { path: 'evidence', schema: steps.addEvidenceSchema, update: msg.addEvidence, roles: INVESTIGATION },
   { path: 'contributions', schema: steps.addContributionSchema, update: msg.addContribution, roles: FUNCTIONS },
   { path: 'root-cause-analyses', schema: steps.recordRootCauseAnalysisSchema, update: msg.recordRootCauseAnalysis, roles: INVESTIGATION },
@@ -50,7 +50,7 @@ const STEP_ROUTES = [
   { path: 'extensions', schema: steps.requestExtensionSchema, update: msg.requestExtension, roles: [...FUNCTIONS, 'capa_owner'] },
 ] as unknown as StepRoute[];
 
-const CHANGE_CONTROL_ROUTES = [
+export const CHANGE_CONTROL_ROUTES = [
   { path: 'impact-assessment', schema: steps.impactAssessmentSchema, update: msg.recordImpactAssessment, roles: ['validation', 'it'] },
   { path: 'approve', schema: steps.approveSchema, update: msg.approveChangeControl, roles: ['qa_approver', 'qa_head', 'validation'] },
   { path: 'implementation', schema: steps.recordImplementationSchema, update: msg.recordImplementation, roles: ['production', 'it', 'validation', 'capa_owner'] },

@@ -8,7 +8,7 @@ import { rejectBodySchema, signBodySchema } from '../services/signing';
 import { findTask, rejectTask, signTask } from '../services/tasks';
 import { parseOr400 } from '../validate';
 
-const inboxQuerySchema = z
+export const inboxQuerySchema = z
   .object({
     status: z.enum(['open', 'signed', 'rejected', 'cancelled']).default('open'),
     gate: z.enum(GATES).optional(),
