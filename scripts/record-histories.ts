@@ -3,8 +3,12 @@
  * its own, a scratch database, the worker with the current workflow code, and the API under the
  * compressed test policy drive every scenario of tests/replay/scenarios.ts.
  *
- *   npm run record-histories            all scenarios not marked pending
- *   npm run record-histories -- NAME…   only these
+ *   npm run record-histories                      every scenario
+ *   npm run record-histories -- NAME…             only these
+ *   npm run record-histories -- --workflows DIR --suffix before-PATCH NAME…
+ *       the worker runs the workflow code of DIR (e.g. workflows/ of a `git worktree` of the
+ *       commit before a patched() change, outside the repository) and the history is written as
+ *       NAME.before-PATCH.json: the old deviation the patch must keep replaying (docs/replay.md)
  *
  * Recorded histories are kept as the API's history export ({workflowId, runs: [...]}), each run
  * in the CLI's proto3 JSON.
@@ -14,9 +18,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
-import request from 'supertest';
 import { createApp } from '../api/app';
-import { createUser } from '../auth/users';
 import { loadWorkflowRecord, recordToJson } from '../audit/history';
 import { createPool } from '../db/pool';
 import { migrate } from '../db/migrate';
@@ -26,15 +28,55 @@ import { createLogger } from '../lib/logger';
 import { loadPolicy } from '../lib/policy';
 import { temporalBinaries } from '../lib/temporal-binaries';
 import { createWorker } from '../worker/create-worker';
-import { SCENARIOS, scenarioContext } from '../tests/replay/scenarios';
+import { SCENARIOS, createScenarioCast, scenarioContext } from '../tests/replay/scenarios';
 
 const root = path.resolve(__dirname, '..');
 const HISTORIES = path.join(root, 'tests', 'replay', 'histories');
 const log = (m: string) => process.stderr.write(`[record] ${m}\n`);
 
-async function main(names: string[]): Promise<void> {
-  const scenarios = names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS.filter((s) => !s.pending);
-  for (const s of SCENARIOS) if (!names.length && s.pending) log(`${s.name}: skipped (pending: ${s.pending})`);
+interface Options {
+  names: string[];
+  /** A workflows/ folder other than this checkout's, to record with older workflow code. */
+  workflows?: string;
+  /** Appended to the file name: <scenario>.<suffix>.json. */
+  suffix?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { names: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--workflows' || arg === '--suffix') {
+      const value = argv[++i];
+      if (!value) throw new Error(`${arg} needs a value`);
+      if (arg === '--workflows') opts.workflows = path.resolve(value);
+      else opts.suffix = value;
+    } else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
+    else opts.names.push(arg);
+  }
+  if (opts.suffix !== undefined && !/^[a-z0-9][a-z0-9.-]*$/.test(opts.suffix)) throw new Error('--suffix: lower-case letters, digits, dots and dashes');
+  if (opts.workflows && !opts.suffix) throw new Error('--workflows needs --suffix: histories of other code must not replace the current ones');
+  return opts;
+}
+
+/**
+ * Bundles the workflow code to record with. Code from outside this checkout (an old worktree has
+ * no node_modules of its own) resolves its packages from this checkout's node_modules.
+ */
+function bundleFor(workflows?: string) {
+  const logger = new DefaultLogger('WARN');
+  if (!workflows) return bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger });
+  const modules = path.join(root, 'node_modules');
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve(workflows),
+    logger,
+    webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, modules: [...(config.resolve?.modules ?? ['node_modules']), modules] } }),
+  });
+}
+
+async function main(opts: Options): Promise<void> {
+  const { names } = opts;
+  const scenarios = names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
 
@@ -48,9 +90,10 @@ async function main(names: string[]): Promise<void> {
   log('starting a dev server, a scratch database and the workflow bundle');
   const [devServer, bundle] = await Promise.all([
     startDevServer({ cli: temporalBinaries().cli, headless: true, startTimeoutMs: 90_000 }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }),
+    bundleFor(opts.workflows),
     migrate(databaseUrl),
   ]);
+  if (opts.workflows) log(`workflow code from ${opts.workflows}`);
   const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: devServer.address, DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: 'record-histories', LOG_LEVEL: 'silent' });
   const pool = createPool(databaseUrl, 5);
   const native = await NativeConnection.connect({ address: devServer.address });
@@ -59,26 +102,20 @@ async function main(names: string[]): Promise<void> {
   const worker = await createWorker({ connection: native, pool, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, workflowBundle: { code: bundle.code } });
   const app = createApp({ config, pool, temporal, log: createLogger('record', 'silent'), policy: loadPolicy(path.join(root, 'policies', 'compressed.json')) });
   try {
-  // One signed-in user per role the scenarios act as; the scratch database starts with nobody.
-  const tokens: Record<string, string> = {};
-  for (const role of ['qa_lead', 'qa_head', 'qa_approver', 'investigator', 'capa_owner'] as const) {
-    const login = `${role.replace(/_/g, '.')}.recorder`;
-    const password = `Rec-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}-Aa1!`;
-    await createUser(pool, { login, password, printedName: `Recorder ${role}`, email: `${login}@example.com`, roles: [role] });
-    const res = await request(app).post('/auth/login').send({ login, password });
-    if (res.status !== 200) throw new Error(`signing in as ${login} failed: ${res.status} ${JSON.stringify(res.body)}`);
-    tokens[role] = res.body.token as string;
-  }
+    // The people of the scenarios, signed in; the scratch database starts with nobody.
+    const people = await createScenarioCast(app, pool);
     await worker.runUntil(async () => {
       mkdirSync(HISTORIES, { recursive: true });
       for (const scenario of scenarios) {
         log(`${scenario.name}: ${scenario.description}`);
-        const id = await scenario.run(scenarioContext(app, temporal, tokens));
+        const started = Date.now();
+        const id = await scenario.run(scenarioContext(app, temporal, people, pool));
         const record = await loadWorkflowRecord({ temporal, pool }, id);
         if (!record) throw new Error(`${scenario.name}: no history for ${id}`);
-        const file = path.join(HISTORIES, `${scenario.name}.json`);
-        writeFileSync(file, `${JSON.stringify({ scenario: scenario.name, description: scenario.description, ...JSON.parse(recordToJson(record)) }, null, 2)}\n`);
-        log(`${scenario.name}: ${record.runs.length} run(s), ${record.runs.reduce((n, r) => n + (r.history.events?.length ?? 0), 0)} events → ${path.relative(root, file)}`);
+        const file = path.join(HISTORIES, `${scenario.name}${opts.suffix ? `.${opts.suffix}` : ''}.json`);
+        const meta = { scenario: scenario.name, description: scenario.description, ...(opts.suffix ? { recordedWith: opts.suffix } : {}) };
+        writeFileSync(file, `${JSON.stringify({ ...meta, ...JSON.parse(recordToJson(record)) }, null, 2)}\n`);
+        log(`${scenario.name}: ${id}, ${record.runs.length} run(s), ${record.runs.reduce((n, r) => n + (r.history.events?.length ?? 0), 0)} events in ${Math.round((Date.now() - started) / 1000)} s → ${path.relative(root, file)}`);
       }
     });
   } finally {
@@ -92,7 +129,9 @@ async function main(names: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
+Promise.resolve()
+  .then(() => main(parseArgs(process.argv.slice(2))))
+  .then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`[record] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
