@@ -270,6 +270,9 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   await finish(docCopy);
 
   await client.query('ANALYZE capture_stage');
+  // The indices of the events this document adds (not seen before): the projections below read the
+  // staged rows of those events, never the ever-growing event tables.
+  await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY) ON COMMIT DROP');
   // An event ID seen before (in an earlier document or earlier in this one) is skipped, with its identifiers.
   const { rows: counts } = await client.query<{ events: string }>(
     `WITH ins AS (
@@ -287,6 +290,8 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
               ins.type, ins.action, ins.biz_step, ins.disposition, ins.event_time
          FROM ins JOIN capture_stage s ON s.rt = 'I' AND s.idx = ins.event_index
         WHERE NOT ins.is_declaration
+     ), kept AS (
+       INSERT INTO capture_new (idx) SELECT event_index FROM ins WHERE NOT is_declaration
      )
      SELECT count(*)::text AS events FROM ins`,
     [documentId],
@@ -311,7 +316,7 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
       [input.batches.map((b) => b.gtin), input.batches.map((b) => b.lot), input.batches.map((b) => b.expiry)],
     );
   }
-  await updateProjections(client, documentId);
+  await updateProjections(client);
   const { rows: doc } = await client.query<{ captured_at: Date }>('UPDATE epcis_documents SET new_events = $2 WHERE id = $1 RETURNING captured_at', [documentId, newEvents]);
   return {
     ok: true,
@@ -325,12 +330,21 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   };
 }
 
+/** The identifier rows of this document's new events, shaped like epcis_event_epcs (from the staging table). */
+const STAGED_IDENTIFIERS = `
+  SELECT s.idx, s.role, s.kind, s.gtin, s.serial, s.sscc, s.elot AS lot, s.parent,
+         e.type AS event_type, e.action, e.biz_step, e.disposition, e.event_time
+    FROM capture_stage s
+    JOIN capture_stage e ON e.rt = 'E' AND e.idx = s.idx
+    JOIN capture_new n ON n.idx = s.idx
+   WHERE s.rt = 'I'`;
+
 /**
  * Current state of units and packages (serialized_items, packages) from this document's new events.
  * Latest event time wins, so a document that arrives late never rolls a unit's state back; the
  * batch is the one that commissioned the unit first.
  */
-async function updateProjections(client: PoolClient, documentId: string): Promise<void> {
+async function updateProjections(client: PoolClient): Promise<void> {
   await client.query(
     `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at)
      SELECT DISTINCT ON (x.gtin, x.serial) x.gtin, x.serial,
@@ -348,8 +362,7 @@ async function updateProjections(client: PoolClient, documentId: string): Promis
             x.event_time,
             CASE WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' AND x.role = 'child' AND x.parent ~ '^[0-9]{18}$' THEN x.parent END,
             CASE WHEN x.event_type = 'AggregationEvent' AND x.role = 'child' THEN x.event_time END
-       FROM epcis_event_epcs x
-       JOIN epcis_events ev ON ev.id = x.event_pk AND ev.document_id = $1
+       FROM (${STAGED_IDENTIFIERS}) x
        LEFT JOIN batches b ON x.lot IS NOT NULL AND b.gtin = x.gtin AND b.lot = x.lot
       WHERE x.kind = 'sgtin' AND x.role IN ('epc', 'child')
       ORDER BY x.gtin, x.serial, x.event_time DESC
@@ -359,7 +372,6 @@ async function updateProjections(client: PoolClient, documentId: string): Promis
        status_at = GREATEST(si.status_at, EXCLUDED.status_at),
        parent_sscc = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_sscc ELSE si.parent_sscc END,
        parent_at = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_at ELSE si.parent_at END`,
-    [documentId],
   );
   await client.query(
     `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)
@@ -368,16 +380,16 @@ async function updateProjections(client: PoolClient, documentId: string): Promis
             k.status, k.event_time
        FROM (
          -- a package named as a parent: a case when it holds units, a pallet when it holds packages
-         SELECT x.sscc, CASE WHEN EXISTS (SELECT 1 FROM epcis_event_epcs c WHERE c.event_pk = x.event_pk AND c.role = 'child' AND c.kind = 'sscc')
+         SELECT x.sscc, CASE WHEN x.idx IN (SELECT c.idx FROM capture_stage c WHERE c.rt = 'I' AND c.role = 'child' AND c.kind = 'sscc')
                              THEN 'pallet' ELSE 'case' END AS level,
                 NULL::char(18) AS parent_sscc, CASE WHEN x.action = 'DELETE' THEN 'unpacked' ELSE 'packed' END AS status, x.event_time
-           FROM epcis_event_epcs x JOIN epcis_events ev ON ev.id = x.event_pk AND ev.document_id = $1
+           FROM (${STAGED_IDENTIFIERS}) x
           WHERE x.kind = 'sscc' AND x.role = 'parent' AND x.event_type = 'AggregationEvent'
          UNION ALL
          -- a package named as a child or in an epcList: its parent, or what happened to it
          SELECT x.sscc, 'unknown', CASE WHEN x.role = 'child' AND x.action = 'ADD' AND x.parent ~ '^[0-9]{18}$' THEN x.parent::char(18) END,
                 CASE WHEN x.biz_step = 'shipping' THEN 'shipped' WHEN x.role = 'child' THEN 'packed' ELSE 'observed' END, x.event_time
-           FROM epcis_event_epcs x JOIN epcis_events ev ON ev.id = x.event_pk AND ev.document_id = $1
+           FROM (${STAGED_IDENTIFIERS}) x
           WHERE x.kind = 'sscc' AND x.role IN ('child', 'epc')
        ) k
       ORDER BY k.sscc, (k.level = 'unknown'), k.event_time DESC
@@ -386,6 +398,5 @@ async function updateProjections(client: PoolClient, documentId: string): Promis
        parent_sscc = COALESCE(EXCLUDED.parent_sscc, p.parent_sscc),
        status = CASE WHEN EXCLUDED.status_at >= p.status_at THEN EXCLUDED.status ELSE p.status END,
        status_at = GREATEST(p.status_at, EXCLUDED.status_at)`,
-    [documentId],
   );
 }

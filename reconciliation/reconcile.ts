@@ -60,12 +60,16 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
   const step = opts.progress ?? (() => undefined);
   const lookup = await findBatch(pool, input.lot, input.gtin);
   if ('ambiguous' in lookup) throw new AmbiguousBatchError(input.lot, lookup.ambiguous);
+  await refreshStatistics(pool);
   const client = await pool.connect();
   try {
     // One snapshot for every step, so the balance and the findings describe the same data.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     // Hash joins over a million rows want more than the default 4 MB.
     await client.query(`SET LOCAL work_mem = '256MB'`);
+    // Every step joins sets of up to a million rows: hash joins, never nested loops, even when the
+    // statistics of freshly captured tables still say "empty" (autovacuum has not analysed them yet).
+    await client.query('SET LOCAL enable_nestloop = off');
     const result = await run(client, input, 'found' in lookup ? lookup.found : null, step);
     await client.query('COMMIT');
     return result;
@@ -75,6 +79,21 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
   } finally {
     client.release();
   }
+}
+
+/**
+ * Capture adds up to a million rows per batch, faster than autovacuum analyses them; plans made on
+ * "the table is empty" statistics turn a one-second reconciliation into minutes. Analyse the event
+ * tables when more than a tenth of their rows changed since the last analysis (about 0.3 s at a
+ * million units; a no-op otherwise).
+ */
+async function refreshStatistics(pool: Pool): Promise<void> {
+  const { rows } = await pool.query<{ relname: string }>(
+    `SELECT relname FROM pg_stat_user_tables
+      WHERE schemaname = current_schema() AND relname IN ('epcis_event_epcs', 'epcis_events', 'repository_report_serials')
+        AND n_mod_since_analyze > 1000 AND n_mod_since_analyze > 0.1 * GREATEST(n_live_tup - n_mod_since_analyze, 0)`,
+  );
+  for (const r of rows) await pool.query(`ANALYZE ${r.relname}`);
 }
 
 async function run(
@@ -98,35 +117,38 @@ async function run(
   const base = [gtin, lot, retracted];
 
   step('units');
+  // One pass over the GTIN's own unit rows (role epc: ObjectEvents and the like) gives, per serial,
+  // its commissioning in this batch and everything that happened to it apart from packing. The
+  // distinct count of commissioning events is refined below for the few serials seen more than once.
   await q(
     `CREATE TEMP TABLE r_units ON COMMIT DROP AS
-     SELECT x.serial, count(DISTINCT x.event_pk)::int AS n_comm, min(x.epc) AS epc
+     SELECT x.serial,
+            count(*) FILTER (WHERE x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2)::int AS n_comm,
+            min(x.epc) FILTER (WHERE x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2) AS epc,
+            COALESCE(bool_or(x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot IS DISTINCT FROM $2), false) AS other_batch,
+            COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD' AND x.event_type = 'ObjectEvent' AND x.action = 'DELETE' AND (x.biz_step = 'destroying' OR x.disposition = 'destroyed')), false) AS destroyed,
+            COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD' AND x.biz_step = 'sampling'), false) AS sampled,
+            COALESCE(bool_or(x.event_type = 'ObjectEvent' AND x.action = 'DELETE'), false) AS removed,
+            COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD'), false) AS observed
        FROM epcis_event_epcs x
-      WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.lot = $2 AND ${live}
-      GROUP BY x.serial`,
+      WHERE x.kind = 'sgtin' AND x.role = 'epc' AND x.gtin = $1 AND ${live}
+      GROUP BY x.serial
+     HAVING count(*) FILTER (WHERE x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2) > 0`,
     base,
   );
-  await q('CREATE UNIQUE INDEX ON r_units (serial)');
+  await q(
+    `UPDATE r_units u SET n_comm = d.n
+       FROM (SELECT x.serial, count(DISTINCT x.event_pk)::int AS n
+               FROM epcis_event_epcs x JOIN r_units m ON m.serial = x.serial AND m.n_comm > 1
+              WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.lot = $2 AND ${live}
+              GROUP BY x.serial) d
+      WHERE d.serial = u.serial`,
+    base,
+  );
   await q('ANALYZE r_units');
 
-  step('facts');
-  // What happened to each unit apart from commissioning and packing: few rows (removals, loose shipments).
-  await q(
-    `CREATE TEMP TABLE r_facts ON COMMIT DROP AS
-     SELECT x.serial,
-            bool_or(x.event_type = 'ObjectEvent' AND x.action = 'DELETE' AND (x.biz_step = 'destroying' OR x.disposition = 'destroyed')) AS destroyed,
-            bool_or(x.biz_step = 'sampling') AS sampled,
-            bool_or(x.event_type = 'ObjectEvent' AND x.action = 'DELETE') AS removed,
-            bool_or(true) AS observed
-       FROM epcis_event_epcs x JOIN r_units u ON u.serial = x.serial
-      WHERE x.kind = 'sgtin' AND x.role = 'epc' AND x.action IS DISTINCT FROM 'ADD' AND x.gtin = $1 AND ${live} AND $2::text IS NOT NULL
-      GROUP BY x.serial`,
-    base,
-  );
-
   step('aggregation');
-  // Packages the batch's units are in now: the latest ADD for (unit, parent) after any DELETE of it,
-  // and after any unpacking of the whole parent (an AggregationEvent DELETE without children).
+  // Packages emptied whole (an AggregationEvent DELETE naming the parent without children).
   await q(
     `CREATE TEMP TABLE r_clears ON COMMIT DROP AS
      SELECT x.sscc AS parent, max(x.event_time) AS t
@@ -136,39 +158,40 @@ async function run(
       GROUP BY x.sscc`,
     [retracted],
   );
-  const currentEdges = (restrict: string) => `
-     SELECT x.gtin, x.serial, x.parent, min(x.epc) AS epc
-       FROM epcis_event_epcs x
-      WHERE x.role = 'child' AND x.kind = 'sgtin' AND x.event_type = 'AggregationEvent' AND x.parent IS NOT NULL AND ${live} AND ${restrict}
-      GROUP BY x.gtin, x.serial, x.parent
-     HAVING max(x.event_time) FILTER (WHERE x.action = 'ADD') >
-            GREATEST(COALESCE(max(x.event_time) FILTER (WHERE x.action = 'DELETE'), '-infinity'),
-                     COALESCE((SELECT t FROM r_clears c WHERE c.parent = x.parent), '-infinity'))`;
+  await q('ANALYZE r_clears');
+  // Current (unit, package) edges of every package holding one of the batch's units, whatever the
+  // child's GTIN or batch: the latest ADD after any DELETE of the edge and any emptying of the package.
+  // (A package whose edges to the batch's units are all undone holds none of them: it is not the
+  // batch's, and the findings below never look at it.)
   await q(
-    `CREATE TEMP TABLE r_unit_edges ON COMMIT DROP AS ${currentEdges(`x.gtin = $1 AND $2::text IS NOT NULL AND x.serial IN (SELECT serial FROM r_units)`)}`,
-    base,
-  );
-  await q(`CREATE TEMP TABLE r_parents ON COMMIT DROP AS SELECT DISTINCT parent FROM r_unit_edges`);
-  await q('ANALYZE r_parents');
-  // Every current child of those packages, whatever its GTIN or batch.
-  await q(
-    `CREATE TEMP TABLE r_children ON COMMIT DROP AS ${currentEdges(`x.parent IN (SELECT parent FROM r_parents) AND $1::text IS NOT NULL AND $2::text IS NOT NULL`)}`,
-    base,
-  );
-  await q(
-    `CREATE TEMP TABLE r_child_class ON COMMIT DROP AS
-     SELECT c.gtin, c.serial, c.parent, c.epc,
-            (c.gtin = $1 AND u.serial IS NOT NULL) AS in_batch,
-            (u.serial IS NULL AND EXISTS (SELECT 1 FROM epcis_event_epcs x
-                                           WHERE ${COMMISSIONING} AND x.gtin = c.gtin AND x.serial = c.serial AND ${live})) AS foreign_unit
-       FROM r_children c LEFT JOIN r_units u ON c.gtin = $1 AND u.serial = c.serial
-      WHERE $2::text IS NOT NULL`,
+    `CREATE TEMP TABLE r_edges ON COMMIT DROP AS
+     SELECT e.gtin, e.serial, e.parent, e.epc, (e.gtin = $1 AND u.serial IS NOT NULL) AS in_batch
+       FROM (SELECT x.gtin, x.serial, x.parent, min(x.epc) AS epc,
+                    max(x.event_time) FILTER (WHERE x.action = 'ADD') AS added,
+                    max(x.event_time) FILTER (WHERE x.action = 'DELETE') AS deleted
+               FROM epcis_event_epcs x
+              WHERE x.role = 'child' AND x.kind = 'sgtin' AND x.event_type = 'AggregationEvent' AND x.parent IS NOT NULL AND ${live}
+                AND x.parent IN (SELECT y.parent FROM epcis_event_epcs y
+                                  WHERE y.role = 'child' AND y.kind = 'sgtin' AND y.event_type = 'AggregationEvent' AND y.parent IS NOT NULL
+                                    AND y.gtin = $1 AND y.serial IN (SELECT serial FROM r_units))
+              GROUP BY x.gtin, x.serial, x.parent) e
+       LEFT JOIN r_clears c ON c.parent = e.parent
+       LEFT JOIN r_units u ON e.gtin = $1 AND u.serial = e.serial
+      WHERE e.added > GREATEST(COALESCE(e.deleted, '-infinity'), COALESCE(c.t, '-infinity')) AND $2::text IS NOT NULL`,
     base,
   );
   await q(
     `CREATE TEMP TABLE r_pkg ON COMMIT DROP AS
      SELECT parent, count(*)::int AS children, count(*) FILTER (WHERE in_batch)::int AS in_batch
-       FROM r_child_class GROUP BY parent`,
+       FROM r_edges GROUP BY parent`,
+  );
+  // Per unit of the batch: how many packages it is in now.
+  await q(
+    `CREATE TEMP TABLE r_fate ON COMMIT DROP AS
+     SELECT u.serial, u.epc, (u.destroyed OR u.sampled OR u.removed) AS removed, u.destroyed, u.sampled, u.removed AS rejected,
+            COALESCE(p.n, 0) AS packages, u.observed
+       FROM r_units u
+       LEFT JOIN (SELECT serial, count(*)::int AS n FROM r_edges WHERE in_batch GROUP BY serial) p ON p.serial = u.serial`,
   );
 
   step('balance');
@@ -179,13 +202,11 @@ async function run(
             count(*) FILTER (WHERE fate = 'sampled')::int AS sampled,
             count(*) FILTER (WHERE fate = 'destroyed')::int AS destroyed,
             count(*) FILTER (WHERE fate = 'unaccounted')::int AS unaccounted
-       FROM (SELECT CASE WHEN f.destroyed THEN 'destroyed' WHEN f.sampled THEN 'sampled' WHEN f.removed THEN 'rejected'
-                         WHEN p.serial IS NOT NULL THEN 'packed'
-                         WHEN NOT $1::boolean AND f.observed THEN 'packed'
+       FROM (SELECT CASE WHEN destroyed THEN 'destroyed' WHEN sampled THEN 'sampled' WHEN rejected THEN 'rejected'
+                         WHEN packages > 0 THEN 'packed'
+                         WHEN NOT $1::boolean AND observed THEN 'packed'
                          ELSE 'unaccounted' END AS fate
-               FROM r_units u
-               LEFT JOIN r_facts f ON f.serial = u.serial
-               LEFT JOIN (SELECT DISTINCT serial FROM r_unit_edges) p ON p.serial = u.serial) t`,
+               FROM r_fate) t`,
     [aggregationRequired],
   );
   const balance = balanceRows[0] as ReconciliationSummary['balance'];
@@ -200,14 +221,12 @@ async function run(
      SELECT 'duplicate_serial', 'duplicate_serial', u.epc, $1, u.serial, NULL,
             concat_ws('; ',
               CASE WHEN u.n_comm > 1 THEN 'commissioned ' || u.n_comm || ' times in this batch' END,
-              CASE WHEN o.lots IS NOT NULL THEN 'also commissioned in batch ' || o.lots END)
+              CASE WHEN u.other_batch THEN 'also commissioned in batch ' ||
+                (SELECT string_agg(DISTINCT COALESCE(x.lot, '(no lot)'), ', ' ORDER BY COALESCE(x.lot, '(no lot)'))
+                   FROM epcis_event_epcs x
+                  WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.serial = u.serial AND x.lot IS DISTINCT FROM $2 AND ${live}) END)
        FROM r_units u
-       LEFT JOIN (SELECT x.serial, string_agg(DISTINCT COALESCE(x.lot, '(no lot)'), ', ' ORDER BY COALESCE(x.lot, '(no lot)')) AS lots
-                    FROM epcis_event_epcs x
-                   WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.lot IS DISTINCT FROM $2 AND ${live}
-                     AND x.serial IN (SELECT serial FROM r_units)
-                   GROUP BY x.serial) o ON o.serial = u.serial
-      WHERE u.n_comm > 1 OR o.lots IS NOT NULL`,
+      WHERE u.n_comm > 1 OR u.other_batch`,
     base,
   );
   // aggregation: a unit in two packages
@@ -215,7 +234,8 @@ async function run(
     `INSERT INTO r_disc
      SELECT 'aggregation_error', 'child_two_parents', min(e.epc), $1, e.serial, array_agg(e.parent ORDER BY e.parent),
             'in ' || count(*) || ' packages at once'
-       FROM r_unit_edges e WHERE $2::text IS NOT NULL GROUP BY e.serial HAVING count(*) > 1`,
+       FROM r_edges e JOIN r_fate f ON f.serial = e.serial AND f.packages > 1
+      WHERE e.in_batch AND $2::text IS NOT NULL GROUP BY e.serial`,
     [gtin, lot],
   );
   // aggregation: a package of this batch holding another batch's unit; lost packaging: a unit nobody commissioned
@@ -226,9 +246,12 @@ async function run(
             c.epc, c.gtin, c.serial, ARRAY[c.parent],
             CASE WHEN c.foreign_unit THEN 'package of batch ' || $2 || ' holds a unit of another batch or GTIN'
                  ELSE 'in a package of this batch but never commissioned' END
-       FROM r_child_class c JOIN r_pkg p ON p.parent = c.parent
-      WHERE NOT c.in_batch AND p.in_batch * 2 >= p.children AND $1::text IS NOT NULL`,
-    [gtin, lot],
+       FROM (SELECT e.*, (SELECT true FROM epcis_event_epcs x
+                             WHERE ${COMMISSIONING} AND x.gtin = e.gtin AND x.serial = e.serial AND ${live} LIMIT 1) IS NOT NULL AS foreign_unit
+               FROM r_edges e WHERE NOT e.in_batch) c
+       JOIN r_pkg p ON p.parent = c.parent
+      WHERE p.in_batch * 2 >= p.children AND $1::text IS NOT NULL`,
+    base,
   );
   if (product) {
     // aggregation: a package of this batch's units whose child count is not its packing level
@@ -245,25 +268,15 @@ async function run(
   const { rows: reportRows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM repository_reports WHERE batch_id = $1', [batch?.id ?? null]);
   const hasReport = (reportRows[0]?.n ?? 0) > 0;
   await q(
-    `CREATE TEMP TABLE r_fate ON COMMIT DROP AS
-     SELECT u.serial, u.epc,
-            COALESCE(f.destroyed OR f.sampled OR f.removed, false) AS removed,
-            p.serial IS NOT NULL AS packed,
-            COALESCE(f.observed, false) AS observed
-       FROM r_units u
-       LEFT JOIN r_facts f ON f.serial = u.serial
-       LEFT JOIN (SELECT DISTINCT serial FROM r_unit_edges) p ON p.serial = u.serial`,
-  );
-  await q(
     `INSERT INTO r_disc
      SELECT 'aggregation_error', 'unaggregated', epc, $1, serial, NULL, 'observed after commissioning but never packed; the product requires aggregation'
-       FROM r_fate WHERE $2::boolean AND NOT removed AND NOT packed AND observed`,
+       FROM r_fate WHERE $2::boolean AND NOT removed AND packages = 0 AND observed`,
     [gtin, aggregationRequired],
   );
   await q(
     `INSERT INTO r_disc
      SELECT 'unaccounted', 'unaccounted', epc, $1, serial, NULL, 'commissioned and then nothing'
-       FROM r_fate WHERE NOT removed AND NOT packed AND NOT observed`,
+       FROM r_fate WHERE NOT removed AND packages = 0 AND NOT observed`,
     [gtin],
   );
   if (hasReport) {
@@ -271,7 +284,7 @@ async function run(
       `INSERT INTO r_disc
        SELECT 'missing_report', 'missing_report', f.epc, $1, f.serial, NULL, 'released but absent from every repository report of the batch'
          FROM r_fate f
-        WHERE NOT f.removed AND (f.packed OR f.observed)
+        WHERE NOT f.removed AND (f.packages > 0 OR f.observed)
           AND NOT EXISTS (SELECT 1 FROM repository_report_serials r WHERE r.batch_id = $2 AND r.serial = f.serial)`,
       [gtin, batch?.id ?? null],
     );
@@ -279,7 +292,7 @@ async function run(
     await q(
       `INSERT INTO r_disc
        SELECT 'missing_report', 'no_report', NULL, $1, NULL, NULL, n || ' released units and no repository report for the batch'
-         FROM (SELECT count(*) AS n FROM r_fate WHERE NOT removed AND (packed OR observed)) t WHERE n > 0`,
+         FROM (SELECT count(*) AS n FROM r_fate WHERE NOT removed AND (packages > 0 OR observed)) t WHERE n > 0`,
       [gtin],
     );
   }
