@@ -105,6 +105,8 @@ export const impactAssessmentSchema = z
     summary: text,
   })
   .strict();
+/** A change-control approval or verification: an electronic signature (absent only in histories recorded before signatures). */
+export const signChangeControlSchema = z.object({ comment: text.optional(), signature: signatureSchema.optional() }).strict();
 export const recordImplementationSchema = z.object({ summary: text }).strict();
 
 export const decideEffectivenessSchema = z.object({ effective: z.boolean(), rationale: text }).strict();

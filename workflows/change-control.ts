@@ -4,9 +4,9 @@ import * as steps from '../domain/lifecycle';
 import { msUntil, nowIso, waitUntil } from './clocks';
 import * as msg from './messages';
 import { parseStep, refuse } from './refusals';
-import type { ChangeControlInput, ChangeControlRecord } from './types';
+import type { Attribution, ChangeControlInput, ChangeControlRecord, Signature } from './types';
 
-const act = proxyActivities<activities.NotificationActivities>({
+const act = proxyActivities<activities.NotificationActivities & activities.SignatureActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -14,8 +14,9 @@ const { REFUSAL } = msg;
 
 /**
  * A change control opened by a CAPA action that changes an SOP, equipment, a computerized system
- * or training: impact assessment, approval, implementation, verification. When validation status
- * or re-qualification is affected, approval is dual: two different people, validation included.
+ * or training: impact assessment, approval, implementation, verification. Approval and
+ * verification are electronic signatures; when validation status or re-qualification is affected,
+ * approval is dual: two different people.
  */
 export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<ChangeControlRecord> {
   const record: ChangeControlRecord = {
@@ -37,6 +38,32 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     if (record.status !== status) refuse(REFUSAL.stage, `change control ${record.id} is in ${record.status.replace('_', ' ')}`);
   };
 
+  const SIGNER_ROLES = ['qa_approver', 'qa_head', 'validation'];
+  /** Validators only run for new Updates, so every new approval carries a signature. */
+  const checkSignature = (step: { by: string; signature?: Signature }, meaning: Signature['meaning']) => {
+    if (!step.signature) refuse(REFUSAL.invalid, 'a change-control approval is an electronic signature');
+    if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
+    if (step.signature.meaning !== meaning) refuse(REFUSAL.invalid, `this step is signed with the meaning "${meaning}"`);
+    if (!SIGNER_ROLES.some((r) => step.signature!.roles.includes(r))) refuse(REFUSAL.duties, `signing needs one of the roles ${SIGNER_ROLES.join(', ')}`);
+  };
+  /** The signature goes to the ledger; an approval recorded before signatures existed has none. */
+  async function signed(step: { by: string; comment?: string; signature?: Signature }, what: 'approve' | 'verify'): Promise<Attribution> {
+    if (!step.signature) return { by: step.by, at: nowIso(), comment: step.comment };
+    const s = step.signature;
+    const stored = await act.recordSignature({
+      taskId: `${input.deviationId}.${input.id}.${what}`,
+      deviationId: input.deviationId,
+      signerId: s.signerId,
+      login: s.login,
+      printedName: s.printedName,
+      meaning: s.meaning,
+      signedAt: s.signedAt,
+      recordHash: s.recordHash,
+      comment: s.comment ?? null,
+    });
+    return { by: step.by, at: s.signedAt, comment: step.comment, signature: { ...s, ledgerHash: stored.ledgerHash } };
+  }
+
   setHandler(msg.getChangeControlQuery, () => record);
 
   setHandler(
@@ -53,16 +80,17 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
 
   setHandler(
     msg.approveChangeControl,
-    (arg) => {
-      const step = parseStep(steps.approveSchema, arg);
-      record.approvals.push({ by: step.by, at: nowIso(), comment: step.comment });
+    async (arg) => {
+      const step = parseStep(steps.signChangeControlSchema, arg);
+      record.approvals.push(await signed(step, 'approve'));
       if (record.approvals.length >= approvalsNeeded()) record.status = 'implementation';
       return record;
     },
     {
       validator: (arg) => {
-        const step = parseStep(steps.approveSchema, arg);
+        const step = parseStep(steps.signChangeControlSchema, arg);
         inStatus('approval');
+        checkSignature(step, 'approved');
         if (record.approvals.some((a) => a.by === step.by)) refuse(REFUSAL.duties, 'a dual approval needs two different people');
         if (step.by === record.impactAssessment?.by) refuse(REFUSAL.duties, 'the author of the impact assessment cannot approve it');
       },
@@ -82,16 +110,17 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
 
   setHandler(
     msg.verifyChangeControl,
-    (arg) => {
-      const step = parseStep(steps.approveSchema, arg);
-      record.verification = { by: step.by, at: nowIso(), comment: step.comment };
+    async (arg) => {
+      const step = parseStep(steps.signChangeControlSchema, arg);
+      record.verification = await signed(step, 'verify');
       record.status = 'closed';
       return record;
     },
     {
       validator: (arg) => {
-        const step = parseStep(steps.approveSchema, arg);
+        const step = parseStep(steps.signChangeControlSchema, arg);
         inStatus('verification');
+        checkSignature(step, 'verified');
         if (step.by === record.implementation?.by) refuse(REFUSAL.duties, 'the implementer cannot verify their own change');
       },
     },

@@ -32,9 +32,9 @@ export const cancelDeviation = defineUpdate<DeviationState, [Step<typeof steps.c
 /** Change control child workflow. */
 export const getChangeControlQuery = defineQuery<ChangeControlRecord>('getChangeControl');
 export const recordImpactAssessment = defineUpdate<ChangeControlRecord, [Step<typeof steps.impactAssessmentSchema>]>('recordImpactAssessment');
-export const approveChangeControl = defineUpdate<ChangeControlRecord, [Step<typeof steps.approveSchema>]>('approveChangeControl');
+export const approveChangeControl = defineUpdate<ChangeControlRecord, [Step<typeof steps.signChangeControlSchema>]>('approveChangeControl');
 export const recordImplementation = defineUpdate<ChangeControlRecord, [Step<typeof steps.recordImplementationSchema>]>('recordImplementation');
-export const verifyChangeControl = defineUpdate<ChangeControlRecord, [Step<typeof steps.approveSchema>]>('verifyChangeControl');
+export const verifyChangeControl = defineUpdate<ChangeControlRecord, [Step<typeof steps.signChangeControlSchema>]>('verifyChangeControl');
 
 /** Error types an Update validator raises; the API maps them to HTTP statuses. */
 export const REFUSAL = {

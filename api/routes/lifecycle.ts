@@ -9,7 +9,7 @@ import { authenticate, currentUser, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { notFound } from '../problem';
 import { queryState } from '../services/deviations';
-import { cancelBodySchema } from '../services/signing';
+import { buildSignature, cancelBodySchema, signChangeControlBodySchema } from '../services/signing';
 import { executeStep } from '../services/steps';
 import { cancelDeviation } from '../services/tasks';
 import { parseOr400 } from '../validate';
@@ -21,6 +21,8 @@ export interface StepRoute {
   roles: Role[];
   /** Path parameters merged into the payload (e.g. the action ID). */
   params?: (req: Request) => Record<string, string>;
+  /** Steps that are electronic signatures: the body carries login and password, not the payload. */
+  signed?: 'approved' | 'verified';
 }
 
 const actionParam = (req: Request) => ({ actionId: String(req.params.actionId) });
@@ -52,9 +54,9 @@ export const STEP_ROUTES = [
 
 export const CHANGE_CONTROL_ROUTES = [
   { path: 'impact-assessment', schema: steps.impactAssessmentSchema, update: msg.recordImpactAssessment, roles: ['validation', 'it'] },
-  { path: 'approve', schema: steps.approveSchema, update: msg.approveChangeControl, roles: ['qa_approver', 'qa_head', 'validation'] },
+  { path: 'approve', schema: signChangeControlBodySchema, update: msg.approveChangeControl, roles: ['qa_approver', 'qa_head', 'validation'], signed: 'approved' },
   { path: 'implementation', schema: steps.recordImplementationSchema, update: msg.recordImplementation, roles: ['production', 'it', 'validation', 'capa_owner'] },
-  { path: 'verify', schema: steps.approveSchema, update: msg.verifyChangeControl, roles: ['qa_approver', 'qa_head', 'validation'] },
+  { path: 'verify', schema: signChangeControlBodySchema, update: msg.verifyChangeControl, roles: ['qa_approver', 'qa_head', 'validation'], signed: 'verified' },
 ] as unknown as StepRoute[];
 
 function deviationId(raw: unknown): string {
@@ -94,20 +96,31 @@ export function lifecycleRoutes(ctx: ApiContext): Router {
 
   for (const route of CHANGE_CONTROL_ROUTES) {
     router.post(`/deviations/:id/change-controls/:cc/${route.path}`, auth, requireRole(...route.roles), async (req, res) => {
-      const workflowId = `${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`;
-      const step = parseOr400(route.schema, req.body ?? {});
-      const record = await executeStep(ctx, workflowId, route.update, { ...step, by: currentUser(req).login } as never);
-      res.json(record);
+      const id = deviationId(req.params.id);
+      const workflowId = `${id}-${changeControlId(req.params.cc)}`;
+      const user = currentUser(req);
+      const body = parseOr400(route.schema, req.body ?? {}) as Record<string, unknown>;
+      let payload: Record<string, unknown> = { ...body, by: user.login };
+      if (route.signed) {
+        const { login, password, comment } = body as { login: string; password: string; comment?: string };
+        const record = await changeControlRecord(workflowId);
+        const signature = await buildSignature(ctx, user, { login, password }, route.signed, record, { taskId: `${workflowId}.${route.path}`, deviationId: id }, req.ip, comment);
+        payload = { by: user.login, ...(comment ? { comment } : {}), signature };
+      }
+      res.json(await executeStep(ctx, workflowId, route.update, payload as never));
     });
   }
 
-  router.get('/deviations/:id/change-controls/:cc', auth, requireRole(...READER_ROLES), async (req, res) => {
-    const workflowId = `${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`;
+  async function changeControlRecord(workflowId: string) {
     try {
-      res.json(await ctx.temporal.workflow.getHandle(workflowId).query(msg.getChangeControlQuery));
+      return await ctx.temporal.workflow.getHandle(workflowId).query(msg.getChangeControlQuery);
     } catch {
       throw notFound(`No change control ${workflowId}.`);
     }
+  }
+
+  router.get('/deviations/:id/change-controls/:cc', auth, requireRole(...READER_ROLES), async (req, res) => {
+    res.json(await changeControlRecord(`${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`));
   });
 
   return router;

@@ -15,6 +15,7 @@ export const signBodySchema = z
   .object({ meaning: z.enum(['reviewed', 'approved', 'verified']), comment: z.string().trim().min(1).max(2000).optional(), ...credentials })
   .strict();
 export const rejectBodySchema = z.object({ reason: z.string().trim().min(1).max(5000), ...credentials }).strict();
+export const signChangeControlBodySchema = z.object({ comment: z.string().trim().min(1).max(2000).optional(), ...credentials }).strict();
 export const cancelBodySchema = z.object({ justification: z.string().trim().min(1).max(5000), ...credentials }).strict();
 
 /**

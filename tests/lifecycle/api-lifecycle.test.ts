@@ -102,11 +102,14 @@ it('takes a deviation from detection to closure through the API, every gate sign
   await waitForState(id, (s) => s.stage === 'change_control');
 
   await step(id, cast.validation, 'change-controls/CC1/impact-assessment', { validationStatusAffected: true, requalificationRequired: false, systemsAffected: ['L3 line controller'], summary: 'SOP only; no code change' });
-  await step(id, cast.approver1, 'change-controls/CC1/approve', {});
-  await step(id, cast.approver1, 'change-controls/CC1/approve', {}, 403); // dual approval: two different people
-  await step(id, cast.qaHead, 'change-controls/CC1/approve', {});
+  const creds = (a: Actor) => ({ login: a.login, password: a.password });
+  await step(id, cast.approver1, 'change-controls/CC1/approve', { ...creds(cast.approver2) }, 401); // the signer's own ID and password only
+  await step(id, cast.approver1, 'change-controls/CC1/approve', creds(cast.approver1));
+  await step(id, cast.approver1, 'change-controls/CC1/approve', creds(cast.approver1), 403); // dual approval: two different people
+  await step(id, cast.qaHead, 'change-controls/CC1/approve', { ...creds(cast.qaHead), comment: 'Validation impact reviewed' });
   await step(id, cast.production, 'change-controls/CC1/implementation', { summary: 'Operators trained on v5' });
-  await step(id, cast.approver2, 'change-controls/CC1/verify', {});
+  const verified = await step(id, cast.approver2, 'change-controls/CC1/verify', creds(cast.approver2));
+  expect(verified.verification.signature).toMatchObject({ login: cast.approver2.login, printedName: cast.approver2.printedName, meaning: 'verified' });
 
   // The compressed policy's effectiveness delay is 2 s; with no new batches on L7 the check is inconclusive twice, then QA decides.
   await waitForState(id, (s) => s.stage === 'effectiveness_check');
@@ -131,6 +134,7 @@ it('takes a deviation from detection to closure through the API, every gate sign
   const ledger = await stack.pool.query('SELECT signer_login, meaning FROM signature_ledger WHERE deviation_id = $1 ORDER BY id', [id]);
   expect(ledger.rows.map((r) => `${r.meaning}:${r.signer_login}`)).toEqual([
     `verified:${cast.qaLead.login}`, `approved:${cast.approver1.login}`, `approved:${cast.approver1.login}`,
+    `approved:${cast.approver1.login}`, `approved:${cast.qaHead.login}`, `verified:${cast.approver2.login}`,
     `verified:${cast.approver1.login}`, `approved:${cast.approver1.login}`, `approved:${cast.qaHead.login}`,
   ]);
   const verify = await request(stack.app).get('/signatures/verify').set(as(cast.auditor)).expect(200);
