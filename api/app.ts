@@ -12,7 +12,7 @@ import { signatureRoutes } from './routes/signatures';
 import { userRoutes } from './routes/users';
 import { lifecycleRoutes } from './routes/lifecycle';
 import { epcisRoutes } from './routes/epcis';
-import { masterDataRoutes } from './routes/master-data';
+import { masterDataRoutes, repositoryReportRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
 import { openApiDocument } from './openapi';
 
@@ -22,6 +22,7 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(epcisRoutes(ctx)); // EPCIS capture streams its own body: mounted before the JSON parser
+  app.use(repositoryReportRoutes(ctx)); // so do repository reports (millions of serials)
   app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'application/ld+json'] }));
 
   app.use(auditApiCalls(ctx.pool, ctx.log));

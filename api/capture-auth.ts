@@ -2,16 +2,18 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { authenticate, requireRole } from './auth';
 import type { ApiContext } from './context';
+import type { Role } from '../domain/roles';
 
 /**
  * Who may capture EPCIS events: the shared CAPTURE_API_KEY from configuration (line systems that
  * predate user accounts), or a signed-in caller — an API key or session — holding the integration
- * role. One middleware, so the shared key can be retired by deleting its branch.
+ * role (or one of `roles` where given: the readers of what capture produced). One middleware, so
+ * the shared key can be retired by deleting its branch.
  */
-export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>): RequestHandler {
+export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>, ...roles: Role[]): RequestHandler {
   const shared = ctx.config.CAPTURE_API_KEY ? Buffer.from(ctx.config.CAPTURE_API_KEY) : null;
   const signedIn = authenticate(ctx);
-  const integration = requireRole('integration');
+  const integration = requireRole(...(roles.length ? roles : ['integration' as const]));
   return (req, res, next) => {
     const key = req.get('X-API-Key');
     if (shared && key !== undefined && req.get('Authorization') === undefined) {

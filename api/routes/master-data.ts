@@ -1,12 +1,15 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { batchSchema, gtinSchema, productSchema, repositoryReportSchema } from '../../domain/master-data';
-import { withTransaction } from '../../db/pool';
+import { auditApiCalls } from '../../audit/middleware';
+import { batchSchema, gtinSchema, productSchema } from '../../domain/master-data';
+import { READER_ROLES } from '../../domain/roles';
+import { PayloadTooLargeError } from '../../epcis/capture';
 import { findBatch, type BatchRow } from '../../reconciliation/batches';
 import { reconcileBatch } from '../../reconciliation/reconcile';
+import { ReportSyntaxError, storeRepositoryReport } from '../../reconciliation/repository-report';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
-import { badRequest, conflict, notFound } from '../problem';
+import { badRequest, conflict, HttpProblem, notFound } from '../problem';
 import { parseOr400 } from '../validate';
 
 const batchQuerySchema = z.object({ gtin: gtinSchema.optional() }).strict();
@@ -23,6 +26,8 @@ export function masterDataRoutes(ctx: ApiContext): Router {
   const router = Router();
   // Master data and repository reports come from the same machine clients as EPCIS capture.
   const access = requireCaptureAccess(ctx);
+  // The reconciliation report is read by people (every reader role) and by the machine clients.
+  const readers = requireCaptureAccess(ctx, ...READER_ROLES, 'integration');
 
   router.post('/products', access, async (req, res) => {
     const p = parseOr400(productSchema, req.body);
@@ -62,36 +67,7 @@ export function masterDataRoutes(ctx: ApiContext): Router {
       .json({ ...b, status: b.status ?? 'planned' });
   });
 
-  router.post('/batches/:lot/repository-reports', access, async (req, res) => {
-    const q = parseOr400(batchQuerySchema, req.query, 'query string');
-    const r = parseOr400(repositoryReportSchema, req.body);
-    if (r.lot !== undefined && r.lot !== String(req.params.lot)) throw badRequest('The report names another lot than the path.', [{ path: 'lot', message: `must be ${String(req.params.lot)}` }]);
-    const batch = await batchOr4xx(ctx, String(req.params.lot), q.gtin ?? r.gtin);
-    const wrong = r.serials.findIndex((s) => s.gtin !== null && s.gtin !== batch.gtin);
-    if (wrong >= 0) throw badRequest('A reported SGTIN is of another product.', [{ path: `serials.${wrong}`, message: `GTIN is not ${batch.gtin}` }]);
-    const reportId = await withTransaction(ctx.pool, async (client) => {
-      const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO repository_reports (batch_id, target, reported_at, serial_count) VALUES ($1, $2, $3, $4) RETURNING id`,
-        [batch.id, r.target, r.reportedAt, r.serials.length],
-      );
-      const id = rows[0]!.id;
-      // In slices, so a million-serial report is not one giant parameter.
-      for (let i = 0; i < r.serials.length; i += 50_000) {
-        await client.query(
-          `INSERT INTO repository_report_serials (report_id, batch_id, serial)
-           SELECT $1, $2, s FROM unnest($3::text[]) AS s ON CONFLICT DO NOTHING`,
-          [id, batch.id, r.serials.slice(i, i + 50_000).map((s) => s.serial)],
-        );
-      }
-      return id;
-    });
-    res
-      .status(201)
-      .location(`/batches/${encodeURIComponent(batch.lot)}/repository-reports/R${reportId}`)
-      .json({ id: `R${reportId}`, lot: batch.lot, gtin: batch.gtin, target: r.target, reportedAt: r.reportedAt, serials: r.serials.length });
-  });
-
-  router.get('/batches/:lot/reconciliation', async (req, res) => {
+  router.get('/batches/:lot/reconciliation', readers, async (req, res) => {
     const q = parseOr400(batchQuerySchema, req.query, 'query string');
     const batch = await batchOr4xx(ctx, String(req.params.lot), q.gtin);
     const summary = await reconcileBatch(ctx.pool, { lot: batch.lot, gtin: batch.gtin });
@@ -100,6 +76,55 @@ export function masterDataRoutes(ctx: ApiContext): Router {
       [summary.reportId],
     );
     res.json({ ...summary, discrepancyList: rows, discrepancyListTruncated: rows.length === 10000 });
+  });
+
+  return router;
+}
+
+const reportTooLarge = (limit: number) =>
+  new HttpProblem(413, 'Payload Too Large', `The report exceeds the limit of ${limit} bytes; send it in several reports.`);
+
+/**
+ * POST /batches/:lot/repository-reports streams its body (up to millions of serials) straight into
+ * PostgreSQL, so this router is mounted before the JSON body parser (like EPCIS capture).
+ */
+export function repositoryReportRoutes(ctx: ApiContext): Router {
+  const router = Router();
+  const access = requireCaptureAccess(ctx);
+  const audit = auditApiCalls(ctx.pool, ctx.log);
+
+  router.post('/batches/:lot/repository-reports', access, audit, async (req, res) => {
+    const q = parseOr400(batchQuerySchema, req.query, 'query string');
+    const type = (req.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
+      throw new HttpProblem(415, 'Unsupported Media Type', 'Send the report as application/json.');
+    }
+    const declared = Number(req.get('Content-Length'));
+    if (Number.isFinite(declared) && declared > ctx.config.MAX_BODY_BYTES) {
+      res.set('Connection', 'close');
+      throw reportTooLarge(ctx.config.MAX_BODY_BYTES);
+    }
+    const lot = String(req.params.lot);
+    let r;
+    try {
+      r = await storeRepositoryReport(ctx.pool, req, { lot, gtin: q.gtin, maxBytes: ctx.config.MAX_BODY_BYTES });
+    } catch (err) {
+      if (err instanceof PayloadTooLargeError) {
+        res.set('Connection', 'close');
+        throw reportTooLarge(err.limit);
+      }
+      if (err instanceof ReportSyntaxError) throw badRequest(`The request body is invalid: ${err.message}.`, [{ path: '(body)', message: err.message }]);
+      throw err;
+    }
+    if (!r.ok) {
+      if (r.kind === 'missing') throw notFound(`No batch with lot ${r.lot}${r.gtin ? ` and GTIN ${r.gtin}` : ''}.`);
+      if (r.kind === 'ambiguous') throw conflict(`Lot ${r.lot} exists for several products; name one with ?gtin=.`, { gtins: r.gtins });
+      throw new HttpProblem(400, 'Bad Request', r.detail, { errors: r.problems, totalProblems: r.totalProblems });
+    }
+    res
+      .status(201)
+      .location(`/batches/${encodeURIComponent(r.batch.lot)}/repository-reports/R${r.reportId}`)
+      .json({ id: `R${r.reportId}`, lot: r.batch.lot, gtin: r.batch.gtin, target: r.target, reportedAt: r.reportedAt, serials: r.serials });
   });
 
   return router;

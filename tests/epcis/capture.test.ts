@@ -31,7 +31,8 @@ const commissioning = (id: string, epcs: string[], lot = `L${tag}`) => ({
 });
 const capture = (body: unknown, key = CAPTURE_KEY) =>
   request(stack.app).post('/epcis/capture').set('Content-Type', 'application/ld+json').set('X-API-Key', key).send(JSON.stringify(body));
-const eventCount = async () => Number((await stack.pool.query('SELECT count(*) FROM epcis_events')).rows[0].count);
+// This file's events only: the conformance suite captures into the same database at the same time.
+const eventCount = async () => Number((await stack.pool.query('SELECT count(*) FROM epcis_events WHERE event_id LIKE $1', [`urn:uuid:${tag}-%`])).rows[0].count);
 
 describe('POST /epcis/capture', () => {
   it('stores a valid document (202, Location of the capture job) and creates the batch from ilmd', async () => {
@@ -80,5 +81,12 @@ describe('POST /epcis/capture', () => {
     const big = doc(Array.from({ length: 200 }, (_, i) => commissioning(`urn:uuid:${tag}-big-${i}`, [sgtin(1000 + i)])));
     const res = await capture(big).expect(413);
     expect(res.body.type).toBe('epcisException:CaptureLimitExceededException');
+  });
+
+  it('refuses a repository report past the size limit (413), declared or streamed', async () => {
+    const serials = Array.from({ length: 3000 }, (_, i) => `S${i}`);
+    const body = JSON.stringify({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials });
+    const res = await request(stack.app).post('/batches/ANY-LOT/repository-reports').set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send(body).expect(413);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
   });
 });

@@ -66,7 +66,7 @@ const key = (f: { category: string; kind: string; serial?: string | null; ssccs?
 
 describe('reconciliation of a batch with planted discrepancies', () => {
   it('finds exactly the planted discrepancies and the expected balance', async () => {
-    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(200);
+    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(200);
     expect(res.body.balance).toEqual(manifest.balance);
     const b = res.body.balance;
     expect(b.commissioned).toBe(b.packed + b.rejected + b.sampled + b.destroyed + b.unaccounted);
@@ -86,8 +86,8 @@ describe('reconciliation of a batch with planted discrepancies', () => {
   });
 
   it('gives the same content hash when nothing changed, and a new report ID', async () => {
-    const first = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(200);
-    const second = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(200);
+    const first = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(200);
+    const second = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(200);
     expect(second.body.contentHash).toBe(first.body.contentHash);
     expect(second.body.reportId).not.toBe(first.body.reportId);
     const { rows } = await stack.pool.query('SELECT content_hash FROM reconciliation_reports WHERE id = $1', [first.body.reportId]);
@@ -102,17 +102,43 @@ describe('reconciliation of a batch with planted discrepancies', () => {
     expect(Object.keys(summary).sort()).toEqual(['balance', 'contentHash', 'discrepancies', 'generatedAt', 'gtin', 'lot', 'reportId', 'unknownBatch']);
   });
 
+  it('refuses a report with one bad serial whole: 400 naming it, nothing stored', async () => {
+    const before = await stack.pool.query<{ reports: string; serials: string }>(
+      `SELECT (SELECT count(*) FROM repository_reports) AS reports, (SELECT count(*) FROM repository_report_serials) AS serials`,
+    );
+    const serials = Array.from({ length: 5000 }, (_, i) => `RFX${i}`);
+    serials[3210] = 'bad serial with spaces';
+    const res = await request(stack.app)
+      .post(`/batches/${encodeURIComponent(LOT)}/repository-reports`)
+      .set('X-API-Key', CAPTURE_KEY)
+      .send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials })
+      .expect(400);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    expect(res.body.errors).toEqual([{ path: 'serials.3210', message: expect.stringContaining('bad serial with spaces') }]);
+    const after = await stack.pool.query(`SELECT (SELECT count(*) FROM repository_reports) AS reports, (SELECT count(*) FROM repository_report_serials) AS serials`);
+    expect(after.rows[0]).toEqual(before.rows[0]);
+  });
+
+  it('refuses a malformed report, and a reconciliation reader without credentials', async () => {
+    const url = `/batches/${encodeURIComponent(LOT)}/repository-reports`;
+    const bad = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send('{"target":"EMVS","serials":["A1",').expect(400);
+    expect(bad.headers['content-type']).toMatch(/problem\+json/);
+    const noSerials = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z' }).expect(400);
+    expect(noSerials.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'serials' })]));
+    await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(401);
+  });
+
   it('answers 404 for an unknown lot and 409 when a lot is shared without ?gtin=', async () => {
-    await request(stack.app).get('/batches/NO-SUCH-LOT/reconciliation').expect(404);
+    await request(stack.app).get('/batches/NO-SUCH-LOT/reconciliation').set('X-API-Key', CAPTURE_KEY).expect(404);
     const other = manifest.products[1].gtin;
     await request(stack.app)
       .post('/batches')
       .set('X-API-Key', CAPTURE_KEY)
       .send({ lot: LOT, gtin: other, expiry: '2028-01-31', plannedQuantity: 10, line: 'L9' })
       .expect(201);
-    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(409);
+    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(409);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
-    const withGtin = await request(stack.app).get(`/batches/${LOT}/reconciliation`).query({ gtin: manifest.products[0].gtin }).expect(200);
+    const withGtin = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(200);
     expect(withGtin.body.balance).toEqual(manifest.balance);
   });
 });
