@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import type { Pool, PoolClient } from '../db/pool';
+import { Client, type ClientBase } from 'pg';
+import type { Pool } from '../db/pool';
 import { DISCREPANCY_CATEGORIES, type DiscrepancyCategory, type ReconciliationSummary } from '../domain/reconciliation-summary';
 import { findBatch } from './batches';
 
@@ -61,7 +62,16 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
   const lookup = await findBatch(pool, input.lot, input.gtin);
   if ('ambiguous' in lookup) throw new AmbiguousBatchError(input.lot, lookup.ambiguous);
   await refreshStatistics(pool);
-  const client = await pool.connect();
+  // A connection of its own, not one from the pool: temp_buffers (memory for temporary tables, 8 MB
+  // by default) can only be set before a session first touches a temporary table, and pooled
+  // connections have (capture stages into them). With the default, every million-row step spills.
+  const base = pool.options;
+  const client = new Client({
+    ...base,
+    application_name: `${base.application_name ?? 'gxp'}:reconciliation`,
+    options: `${base.options ?? ''} -c temp_buffers=${TEMP_BUFFERS}`.trim(),
+  });
+  await client.connect();
   try {
     // One snapshot for every step, so the balance and the findings describe the same data.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -77,9 +87,12 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    client.release();
+    await client.end().catch(() => undefined);
   }
 }
+
+/** Room for the temporary tables of a million-unit batch (≈ 250 MB at 1 M units) in memory. */
+const TEMP_BUFFERS = '768MB';
 
 /**
  * Capture adds up to a million rows per batch, faster than autovacuum analyses them; plans made on
@@ -97,7 +110,7 @@ async function refreshStatistics(pool: Pool): Promise<void> {
 }
 
 async function run(
-  client: PoolClient,
+  client: ClientBase,
   input: ReconcileInput,
   batch: { id: string; gtin: string; lot: string } | null,
   step: (s: string) => void,
