@@ -22,6 +22,8 @@ export interface EvidenceData {
   reconciliationReports: Array<{ id: string; report: Record<string, unknown> }>;
   audit: AuditRow[];
   steps: RecordedStep[];
+  /** Printed names of the people the record names by login (users table), for the report. */
+  people?: Record<string, string>;
 }
 
 /** One line of the history as a person reads it: when, what, by whom. */
@@ -167,6 +169,7 @@ export async function collectEvidence(deps: { pool: Pool; temporal: Client }, de
   }
   const audit: AuditRow[] = [];
   for await (const row of streamAudit(pool, { deviation: deviationId })) audit.push(row);
+  const people = await printedNames(pool, [...loginsIn(state), ...holds.rows.flatMap((h) => [h.placed_by, h.disposed_by]), ...audit.map((a) => a.actor)]);
 
   return {
     deviationId,
@@ -180,5 +183,25 @@ export async function collectEvidence(deps: { pool: Pool; temporal: Client }, de
     reconciliationReports,
     audit,
     steps: recordedSteps(record),
+    people,
   };
+}
+
+/** Logins named in the state as actors (by, reportedBy, login fields). */
+export function loginsIn(value: unknown, found = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) value.forEach((v) => loginsIn(v, found));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if ((k === 'by' || k === 'reportedBy' || k === 'login' || k === 'requestedBy' || k === 'disposedBy' || k === 'owner') && typeof v === 'string') found.add(v);
+      else loginsIn(v, found);
+    }
+  }
+  return found;
+}
+
+async function printedNames(pool: Pool, logins: unknown[]): Promise<Record<string, string>> {
+  const wanted = [...new Set(logins.filter((l): l is string => typeof l === 'string' && l.length > 0))];
+  if (!wanted.length || !(await tableExists(pool, 'users'))) return {};
+  const { rows } = await pool.query<{ login: string; printed_name: string }>('SELECT login, printed_name FROM users WHERE login = ANY($1::text[])', [wanted]);
+  return Object.fromEntries(rows.map((r) => [r.login, r.printed_name]));
 }
