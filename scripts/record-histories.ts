@@ -13,6 +13,7 @@
  * Recorded histories are kept as the API's history export ({workflowId, runs: [...]}), each run
  * in the CLI's proto3 JSON.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -87,9 +88,19 @@ async function main(opts: Options): Promise<void> {
   url.pathname = `/${dbName}`;
   const databaseUrl = url.toString();
 
+  // A fresh clone has no Temporal CLI yet: provision it as `npm start` and `npm test` do.
+  let cli: string;
+  try {
+    cli = temporalBinaries().cli;
+  } catch {
+    log('provisioning the Temporal CLI (scripts/prepare.mjs)');
+    const prepared = spawnSync(process.execPath, [path.join(root, 'scripts', 'prepare.mjs')], { cwd: root, stdio: 'inherit' });
+    if (prepared.status !== 0) throw new Error(`scripts/prepare.mjs failed (exit ${prepared.status})`);
+    cli = temporalBinaries().cli;
+  }
   log('starting a dev server, a scratch database and the workflow bundle');
   const [devServer, bundle] = await Promise.all([
-    startDevServer({ cli: temporalBinaries().cli, headless: true, startTimeoutMs: 90_000 }),
+    startDevServer({ cli, headless: true, startTimeoutMs: 90_000 }),
     bundleFor(opts.workflows),
     migrate(databaseUrl),
   ]);
