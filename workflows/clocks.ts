@@ -22,3 +22,14 @@ export function isoAfter(fromIso: string, ms: number): string {
 export function nowIso(): string {
   return new Date().toISOString();
 }
+
+/** A duration as people read it in notifications and the record: "45 s", "60 minutes", "30 days". */
+export function humanDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  const min = Math.round(ms / 60_000);
+  if (min < 120) return `${min} minutes`;
+  const h = Math.round(ms / 3_600_000);
+  if (h < 48) return `${h} hours`;
+  return `${Math.round(ms / 86_400_000)} days`;
+}

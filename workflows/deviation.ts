@@ -3,7 +3,7 @@ import type * as activities from '../activities/types';
 import * as steps from '../domain/lifecycle';
 import { riskClassOf } from '../domain/rca';
 import { ChangeControlWorkflow } from './change-control';
-import { isoAfter, msUntil, nowIso, waitUntil } from './clocks';
+import { humanDuration, isoAfter, msUntil, nowIso, waitUntil } from './clocks';
 import { initialState, isTerminal, minutesBetween, newRound, openHolds, requiredRegulatoryRecipients, snapshotOf } from './deviation-state';
 import * as msg from './messages';
 import { parseStep, refuse } from './refusals';
@@ -143,8 +143,8 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       c.remindersSent += 1;
       deadline.reminders = c.remindersSent;
       changed();
-      const left = Math.max(0, Math.round((policy.containmentWindowMs - offset) / 60_000));
-      await notify(`containment:reminder:${c.remindersSent}`, 'containment_reminder', ['role:qa_lead', state.reportedBy], `Containment of ${state.id} is not confirmed: ${left} minutes left`, { dueAt: c.dueAt });
+      const left = humanDuration(Math.max(0, policy.containmentWindowMs - offset));
+      await notify(`containment:reminder:${c.remindersSent}`, 'containment_reminder', ['role:qa_lead', state.reportedBy], `Containment of ${state.id} is not confirmed: ${left} left`, { dueAt: c.dueAt });
     }
     if (!finished && !(await waitUntil(done, detectedMs + policy.containmentWindowMs - Date.now()))) {
       const at = nowIso();
@@ -154,7 +154,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       deadline.escalated = true;
       state.slaBreaches.push({ clock: 'containment', at });
       changed();
-      await notify('containment:escalation', 'escalation', ['role:qa_head', 'role:qa_lead'], `SLA breach: containment of ${state.id} not confirmed within ${Math.round(policy.containmentWindowMs / 60_000)} minutes`, { dueAt: c.dueAt });
+      await notify('containment:escalation', 'escalation', ['role:qa_head', 'role:qa_lead'], `SLA breach: containment of ${state.id} not confirmed within ${humanDuration(policy.containmentWindowMs)}`, { dueAt: c.dueAt });
     }
     await condition(done);
     if (c.confirmation) {
@@ -177,7 +177,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       act.traceShipments({ deviationId: state.id, lots: state.batches }),
       // A lot shared by two products cannot be reconciled by lot alone: it is left out here, not retried for ever.
       Promise.all(state.batches.map((lot) => reconciliation.reconcileBatch({ lot, deviationId: state.id }).catch(() => null))).then((all) => all.filter((r) => r !== null)),
-      notify('containment:alert', 'containment_alert', ['role:qa_lead', 'role:production', 'role:it', 'role:qa_approver'], `Deviation ${state.id} (${state.severity}): contain within ${Math.round(policy.containmentWindowMs / 60_000)} minutes`, {
+      notify('containment:alert', 'containment_alert', ['role:qa_lead', 'role:production', 'role:it', 'role:qa_approver'], `Deviation ${state.id} (${state.severity}): contain within ${humanDuration(policy.containmentWindowMs)}`, {
         responseRoles: c.responseRoles,
         batches: state.batches,
         dueAt: c.dueAt,
@@ -785,7 +785,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       }
 
       // 6. Effectiveness check after the policy's delay, on data.
-      moveTo('effectiveness_check', 'system', `CAPA complete; effectiveness check scheduled in ${Math.round(policy.effectivenessDelayMs / 86_400_000)} days`);
+      moveTo('effectiveness_check', 'system', `CAPA complete; effectiveness check scheduled in ${humanDuration(policy.effectivenessDelayMs)}`);
       let effective: boolean | undefined;
       for (let attempt = 0; effective === undefined; attempt++) {
         round.effectiveness.scheduledFor = isoAfter(nowIso(), policy.effectivenessDelayMs);

@@ -1,5 +1,6 @@
 import { PRODUCTION_POLICY, policySchema, resolvePolicy } from '../../domain/policy';
 import { loadPolicy } from '../../lib/policy';
+import { humanDuration } from '../../workflows/clocks';
 
 describe('policy', () => {
   it('gives every severity a 60-minute containment window in production', () => {
@@ -22,5 +23,14 @@ describe('policy', () => {
     const r = policySchema.safeParse(bad);
     expect(r.success).toBe(false);
     expect(r.error?.issues[0]?.path).toEqual(['severities', 'major', 'containmentWindow']);
+  });
+});
+
+describe('durations in the record', () => {
+  it('reads as people write them, whatever the policy', () => {
+    expect(humanDuration(8_000)).toBe('8 s');
+    expect(humanDuration(60 * 60_000)).toBe('60 minutes');
+    expect(humanDuration(12 * 3_600_000)).toBe('12 hours');
+    expect(humanDuration(30 * 86_400_000)).toBe('30 days');
   });
 });
