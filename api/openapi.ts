@@ -62,7 +62,7 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/products', summary: 'Product master data', roles: ['integration'], body: productSchema },
   { method: 'post', path: '/batches', summary: 'Batch master data', roles: ['integration'], body: batchSchema },
   { method: 'post', path: '/batches/{lot}/repository-reports', summary: 'What EMVS / the DSCSA partner acknowledged', roles: ['integration'], body: repositoryReportSchema },
-  { method: 'get', path: '/batches/{lot}/reconciliation', summary: 'Reconcile a batch: balance and every discrepancy' },
+  { method: 'get', path: '/batches/{lot}/reconciliation', summary: 'Reconcile a batch: balance and every discrepancy', roles: ['any reader role', 'integration'] },
   { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', roles: ['integration'] },
   { method: 'post', path: '/epcis/capture', summary: 'Capture an EPCIS 2.0 document (validated whole, all or nothing)', roles: ['integration'], produces: 'application/json' },
   { method: 'get', path: '/epcis/capture/{captureId}', summary: 'A capture job', roles: ['integration'] },
