@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createHoldActivities } from '../../activities/holds';
@@ -88,20 +87,6 @@ export function deviationInput(overrides: Partial<DeviationInput> = {}, policy: 
     gtins: [],
     policy: resolvePolicy(policy, severity),
     ...overrides,
-  };
-}
-
-/**
- * Workflows left running would hold the test server's clock: register each one started, and it is
- * terminated after its test.
- */
-export function terminateAfterEachTest(): (handle: WorkflowHandle) => void {
-  const running: WorkflowHandle[] = [];
-  afterEach(async () => {
-    for (const h of running.splice(0)) await h.terminate('test finished').catch(() => undefined);
-  });
-  return (handle) => {
-    running.push(handle);
   };
 }
 

@@ -5,14 +5,21 @@ import * as msg from '../../workflows/messages';
 import { eventually } from '../helpers/eventually';
 import { signatureOf } from '../helpers/actors';
 import { createUser, type TestUser } from '../helpers/users';
-import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, terminateAfterEachTest, workflowTestActivities } from '../helpers/time-skipping';
+import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, workflowTestActivities } from '../helpers/time-skipping';
 
 /** The real 60-minute containment clock of the production policy, on the time-skipping server. */
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let qaLead: TestUser;
-beforeAll(async () => {
+// A test server of its own per test: an activity left outstanding by one test's stopped worker
+// would otherwise keep the shared server's clock from skipping in the next.
+beforeEach(async () => {
   env = await createTimeSkippingEnv();
+});
+afterEach(async () => {
+  await env?.teardown();
+});
+beforeAll(async () => {
   pool = createPool(process.env.DATABASE_URL!, 4);
   qaLead = await createUser(pool, { roles: ['qa_lead'] });
 });
@@ -22,9 +29,7 @@ async function confirm(handle: WorkflowHandle) {
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
   return handle.executeUpdate(msg.signTask, { args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }] });
 }
-const stopAfterTest = terminateAfterEachTest();
 afterAll(async () => {
-  await env?.teardown();
   await pool?.end();
 });
 
@@ -49,7 +54,6 @@ it('containment confirmed within 60 minutes: no breach, one hold per batch, the 
   const input = deviationInput({ batches: ['TSA1', 'TSA2'].map((b) => `${b}${Date.now()}`), detectedAt: await detectedNow(), reportedBy: qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await waitForActions(handle);
     await env.sleep('20 minutes');
     const state = await confirm(handle);
@@ -73,7 +77,6 @@ it('containment missed: reminders, escalation and an SLA breach at 60 minutes; a
   const input = deviationInput({ severity: 'critical', detectedAt: await detectedNow(), reportedBy: qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await waitForActions(handle);
     await env.sleep('59 minutes');
     const before = await handle.query(msg.getStateQuery);

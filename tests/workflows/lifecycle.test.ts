@@ -10,14 +10,21 @@ import type { DeviationState, EffectivenessResult, Gate, Signature } from '../..
 import { signatureOf } from '../helpers/actors';
 import { createUser, type TestUser } from '../helpers/users';
 import { eventually } from '../helpers/eventually';
-import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, terminateAfterEachTest, workflowTestActivities } from '../helpers/time-skipping';
+import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, workflowTestActivities } from '../helpers/time-skipping';
 
 /** The whole lifecycle under the production policy: 30-day effectiveness delays pass in test time. */
 let env: TestWorkflowEnvironment;
 let pool: Pool;
 let people: Record<'qaLead' | 'approver' | 'approver2' | 'qaHead', TestUser>;
-beforeAll(async () => {
+// A test server of its own per test: an activity left outstanding by one test's stopped worker
+// would otherwise keep the shared server's clock from skipping in the next.
+beforeEach(async () => {
   env = await createTimeSkippingEnv();
+});
+afterEach(async () => {
+  await env?.teardown();
+});
+beforeAll(async () => {
   pool = createPool(process.env.DATABASE_URL!, 4);
   people = {
     qaLead: await createUser(pool, { roles: ['qa_lead'] }),
@@ -34,9 +41,7 @@ async function signGate(handle: WorkflowHandle, gate: Gate, signer: TestUser, me
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
   return handle.executeUpdate(msg.signTask, { args: [{ by: signer.login, taskId: task.id, signature: signatureOf(signer, meaning, signedAt) }] });
 }
-const stopAfterTest = terminateAfterEachTest();
 afterAll(async () => {
-  await env?.teardown();
   await pool?.end();
 });
 
@@ -90,7 +95,6 @@ it('effectiveness not met → a second investigation round → effective → clo
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await throughCapaPlan(handle);
     await handle.executeUpdate(msg.completeCapaAction, { args: [{ by: 'capa.owner', actionId: 'A1', evidence: 'SOP v4 effective 2026-12-01' }] });
     await until(handle, (s) => s.stage === 'effectiveness_check');
@@ -136,7 +140,6 @@ it('cancellation lifts the holds and ends the deviation as cancelled', async () 
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, batches: [`CX${Date.now()}`, `CY${Date.now()}`] });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
     await handle.executeUpdate(msg.cancelDeviation, { args: [{ by: people.qaLead.login, justification: 'Scanner misread; serials are unique on re-scan', signature: signatureOf(people.qaLead, 'approved', new Date(await env.currentTimeMs()).toISOString()) }] });
     const final = (await handle.result()) as DeviationState;
@@ -164,7 +167,6 @@ it('places one hold although its activity fails after writing and is retried', a
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     const s = await until(handle, (st) => Boolean(st.containment.actionsCompletedAt));
     expect(s.containment.holds).toHaveLength(1);
   });
@@ -178,7 +180,6 @@ it('a major deviation cannot leave CAPA planning without a corrective action; ov
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
     await signGate(handle, 'containment_verification', people.qaLead, 'verified');
     await until(handle, (s) => s.stage === 'investigation');
@@ -214,7 +215,6 @@ it('an overdue sign-off task is reminded and escalated; its due date moves only 
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, severity: 'minor' });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
     await signGate(handle, 'containment_verification', people.qaLead, 'verified');
     await until(handle, (s) => s.stage === 'investigation');
@@ -254,7 +254,6 @@ it('suspected falsified product: a 24-hour regulatory clock with reminders and e
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, severity: 'critical' });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    stopAfterTest(handle);
     await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
     await signGate(handle, 'containment_verification', people.qaLead, 'verified');
     await until(handle, (s) => s.stage === 'investigation');
@@ -285,12 +284,10 @@ it('finds earlier deviations on the same line, product or symptom as possible re
   await worker.runUntil(async () => {
     for (const input of [first, unrelated]) {
       const h = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-      stopAfterTest(h);
       await until(h, (s) => Boolean(s.containment.actionsCompletedAt));
     }
     const second = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, lines: [line], symptom: 'aggregation_error' });
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: second.id, taskQueue, args: [second] });
-    stopAfterTest(handle);
     const s = await until(handle, (st) => st.stage === 'containment');
     const match = s.recurrences.find((r) => r.id === first.id);
     expect(match).toMatchObject({ title: 'Label smudged on line LR', matchedOn: ['line'] });
