@@ -96,7 +96,7 @@ describe('reconciliation of a batch with planted discrepancies', () => {
 
   it('runs as an activity that returns the summary and report ID, not the rows', async () => {
     const { reconcileBatch } = createReconciliationActivities(stack.pool);
-    const summary = await reconcileBatch({ lot: LOT, deviationId: 'DEV-2026-000001' });
+    const summary = await reconcileBatch({ lot: LOT, deviationId: 'DEV-1999-000001' });
     expect(summary.balance).toEqual(manifest.balance);
     expect(summary.reportId).toMatch(/^RR-\d+$/);
     expect(Object.keys(summary).sort()).toEqual(['balance', 'contentHash', 'discrepancies', 'generatedAt', 'gtin', 'lot', 'reportId', 'unknownBatch']);

@@ -18,7 +18,7 @@ afterAll(async () => {
 
 const entry = (overrides: Record<string, unknown> = {}) => ({
   taskId: `task-${randomUUID()}`,
-  deviationId: 'DEV-2026-000042',
+  deviationId: 'DEV-1999-000042',
   signerId: signer.id,
   login: signer.login,
   printedName: signer.printedName,
@@ -46,7 +46,7 @@ describe('appendSignature', () => {
     const first = await appendSignature(stack.pool, entry());
     const second = await appendSignature(stack.pool, entry({ meaning: 'reviewed', comment: null }));
     expect(first).toMatchObject({
-      deviationId: 'DEV-2026-000042',
+      deviationId: 'DEV-1999-000042',
       signerId: signer.id,
       login: signer.login,
       printedName: 'Ana Approver',

@@ -39,7 +39,7 @@ describe('reauthenticate', () => {
 
   it('answers wrong, the same for a wrong password, a wrong login and an unknown user, and logs each', async () => {
     const user = await createUser(stack.pool, { roles: ['qa_approver'] });
-    const context = { taskId: 'task-1', deviationId: 'DEV-2026-000007' };
+    const context = { taskId: 'task-1', deviationId: 'DEV-1999-000007' };
     expect(await reauthenticate(stack.pool, user.id, 'guessing-wrongly', { ...policy(), context, remoteAddress: '198.51.100.4' })).toEqual({ status: 'wrong' });
     expect(await reauthenticate(stack.pool, user.id, user.password, { ...policy(), login: 'someone.else' })).toEqual({ status: 'wrong' });
     expect(await reauthenticate(stack.pool, '00000000-0000-4000-8000-000000000000', user.password, policy())).toEqual({ status: 'wrong' });
@@ -54,7 +54,7 @@ describe('reauthenticate', () => {
 
   it(`locks signing after SIGNING_MAX_FAILURES failures and raises one security notification`, async () => {
     const user = await createUser(stack.pool, { roles: ['qa_approver'] });
-    const context = { taskId: 'task-lock', deviationId: 'DEV-2026-000099' };
+    const context = { taskId: 'task-lock', deviationId: 'DEV-1999-000099' };
     expect(stack.config.SIGNING_MAX_FAILURES).toBe(3);
     expect((await reauthenticate(stack.pool, user.id, 'wrong one', { ...policy(), context })).status).toBe('wrong');
     expect((await reauthenticate(stack.pool, user.id, 'wrong two', { ...policy(), context })).status).toBe('wrong');
@@ -77,7 +77,7 @@ describe('reauthenticate', () => {
       expect.objectContaining({
         kind: 'security_signing_locked',
         recipients: ['role:admin', 'role:qa_head', user.login],
-        deviationId: 'DEV-2026-000099',
+        deviationId: 'DEV-1999-000099',
         status: 'pending',
         body: expect.objectContaining({ userId: user.id, failures: 3, taskId: 'task-lock' }),
       }),
