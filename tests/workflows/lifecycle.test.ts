@@ -55,11 +55,16 @@ async function until(handle: WorkflowHandle, done: (s: DeviationState) => boolea
   });
 }
 
-/** Containment confirmed, investigation documented and approved, a CAPA plan approved. */
-async function throughCapaPlan(handle: WorkflowHandle): Promise<DeviationState> {
+/** Containment actions done, containment signed by the QA lead, the deviation in investigation. */
+async function throughContainment(handle: WorkflowHandle): Promise<void> {
   await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
   await signGate(handle, 'containment_verification', people.qaLead, 'verified');
   await until(handle, (s) => s.stage === 'investigation');
+}
+
+/** Containment confirmed, investigation documented and approved, a CAPA plan approved. */
+async function throughCapaPlan(handle: WorkflowHandle): Promise<DeviationState> {
+  await throughContainment(handle);
   await handle.executeUpdate(msg.addEvidence, { args: [{ by: 'inv.smith', items: [{ kind: 'reconciliation_report', ref: 'R-1', title: 'Preliminary reconciliation' }] }] });
   await handle.executeUpdate(msg.recordRootCauseAnalysis, {
     args: [{
@@ -180,9 +185,7 @@ it('a major deviation cannot leave CAPA planning without a corrective action; ov
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
-    await signGate(handle, 'containment_verification', people.qaLead, 'verified');
-    await until(handle, (s) => s.stage === 'investigation');
+    await throughContainment(handle);
     await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv', analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' } }] });
     await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv', assessment: { method: 'risk_class', riskClass: 'medium', rationale: 'x' } }] });
     await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv', summary: 's', rootCause: 'r' }] });
@@ -215,9 +218,7 @@ it('an overdue sign-off task is reminded and escalated; its due date moves only 
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, severity: 'minor' });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
-    await signGate(handle, 'containment_verification', people.qaLead, 'verified');
-    await until(handle, (s) => s.stage === 'investigation');
+    await throughContainment(handle);
     await handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: 'inv', analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' } }] });
     await handle.executeUpdate(msg.recordRiskAssessment, { args: [{ by: 'inv', assessment: { method: 'risk_class', riskClass: 'low', rationale: 'x' } }] });
     await handle.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv', summary: 's', rootCause: 'r' }] });
@@ -254,9 +255,7 @@ it('suspected falsified product: a 24-hour regulatory clock with reminders and e
   const input = deviationInput({ detectedAt: await detectedNow(), reportedBy: people.qaLead.login, severity: 'critical' });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
-    await until(handle, (s) => Boolean(s.containment.actionsCompletedAt));
-    await signGate(handle, 'containment_verification', people.qaLead, 'verified');
-    await until(handle, (s) => s.stage === 'investigation');
+    await throughContainment(handle);
     await expect(
       handle.executeUpdate(msg.reportSuspectProduct, { args: [{ by: 'inv', framework: 'eu_fmd', finding: 'illegitimate', details: 'x' }] }),
     ).rejects.toBeInstanceOf(WorkflowUpdateFailedError); // EU FMD speaks of suspected falsification
