@@ -8,6 +8,8 @@ import type { Writable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Pool, PoolClient } from '../db/pool';
 import { copyRow, escapeCopyBytes } from './copy-text';
+import { arrayLiteral, toIdentifierLists } from './identifier-lists';
+import { IS_COMMISSIONING, IS_PACKING, LIST_FACTS, UNIT_FACT } from '../reconciliation/unit-facts';
 import { normaliseEvent, type CaptureProblem } from './normalise';
 import { validateDocumentShell, validateEventSchema } from './schema';
 import { DocumentStructureError, EventListSplitter } from './splitter';
@@ -58,7 +60,7 @@ export const captureIdOf = (documentId: string | number) => `C${documentId}`;
 
 const STAGE_COLUMNS =
   'rt, idx, event_id, is_declaration, type, action, event_time, tz, biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra, ' +
-  'role, kind, epc, gtin, serial, sscc, elot, quantity, uom, parent';
+  'role, kind, gtin, elot, parent, epc_prefix, keys, epcs, quantities, uoms';
 
 class ProblemList {
   readonly items: CaptureProblem[] = [];
@@ -93,12 +95,16 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
   let copyOpen = false;
   try {
     await client.query('BEGIN');
+    // The projections sort a document's units (a hundred thousand rows): in memory, not in temp
+    // files; and no JIT compilation, which costs more than these statements save.
+    await client.query(`SET LOCAL work_mem = '64MB'`);
+    await client.query('SET LOCAL jit = off');
     await client.query(
       `CREATE TEMP TABLE capture_stage (
          rt char(1) NOT NULL, idx integer NOT NULL, event_id text, is_declaration boolean, type text, action text,
          event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
          parent_id text, lot text, expiry date, extra jsonb,
-         role text, kind text, epc text, gtin char(14), serial text, sscc char(18), elot text, quantity numeric, uom text, parent text
+         role text, kind text, gtin char(14), elot text, parent text, epc_prefix text, keys text[], epcs text[], quantities numeric[], uoms text[]
        ) ON COMMIT DROP`,
     );
     const copy = client.query(copyFrom(`COPY capture_stage (${STAGE_COLUMNS}) FROM STDIN`));
@@ -160,13 +166,13 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
           n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, JSON.stringify(n.extra),
           null, null, null, null, null, null, null, null, null, null,
         ]);
-        for (const e of n.epcs) {
+        identifiers += n.epcs.length;
+        for (const l of toIdentifierLists(n.epcs)) {
           rows += copyRow([
-            'I', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-            e.role, e.kind, e.epc, e.gtin, e.serial, e.sscc, e.lot, e.quantity, e.uom, e.parent,
+            'G', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+            l.role, l.kind, l.gtin, l.lot, l.parent, l.epcPrefix, arrayLiteral(l.keys), arrayLiteral(l.epcs), arrayLiteral(l.quantities), arrayLiteral(l.uoms),
           ]);
-          identifiers++;
-          if (e.kind === 'sgtin' && e.lot && e.gtin && n.lot === e.lot) batches.set(`${e.gtin}|${e.lot}`, { gtin: e.gtin, lot: e.lot, expiry: n.expiry });
+          if (l.kind === 'sgtin' && l.lot && l.gtin && n.lot === l.lot) batches.set(`${l.gtin}|${l.lot}`, { gtin: l.gtin, lot: l.lot, expiry: n.expiry });
         }
       }
       pending.length = 0;
@@ -272,7 +278,7 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   await client.query('ANALYZE capture_stage');
   // The indices of the events this document adds (not seen before): the projections below read the
   // staged rows of those events, never the ever-growing event tables.
-  await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY) ON COMMIT DROP');
+  await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP');
   // An event ID seen before (in an earlier document or earlier in this one) is skipped, with its identifiers.
   const { rows: counts } = await client.query<{ events: string }>(
     `WITH ins AS (
@@ -283,15 +289,15 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
          FROM capture_stage WHERE rt = 'E' ORDER BY idx
        ON CONFLICT (event_id, is_declaration) DO NOTHING
        RETURNING id, event_index, is_declaration, type, action, biz_step, disposition, event_time
-     ), epcs AS (
-       INSERT INTO epcis_event_epcs (event_pk, role, kind, epc, gtin, serial, sscc, lot, quantity, uom, parent,
-                                     event_type, action, biz_step, disposition, event_time)
-       SELECT ins.id, s.role, s.kind, s.epc, s.gtin, s.serial, s.sscc, s.elot, s.quantity, s.uom, s.parent,
+     ), lists AS (
+       INSERT INTO epcis_event_identifiers (event_pk, role, kind, gtin, lot, parent, epc_prefix, keys, epcs, quantities, uoms,
+                                            event_type, action, biz_step, disposition, event_time)
+       SELECT ins.id, s.role, s.kind, s.gtin, s.elot, s.parent, s.epc_prefix, s.keys, s.epcs, s.quantities, s.uoms,
               ins.type, ins.action, ins.biz_step, ins.disposition, ins.event_time
-         FROM ins JOIN capture_stage s ON s.rt = 'I' AND s.idx = ins.event_index
+         FROM ins JOIN capture_stage s ON s.rt = 'G' AND s.idx = ins.event_index
         WHERE NOT ins.is_declaration
      ), kept AS (
-       INSERT INTO capture_new (idx) SELECT event_index FROM ins WHERE NOT is_declaration
+       INSERT INTO capture_new (idx, id) SELECT event_index, id FROM ins WHERE NOT is_declaration
      )
      SELECT count(*)::text AS events FROM ins`,
     [documentId],
@@ -299,11 +305,12 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   const newEvents = Number(counts[0]!.events);
 
   // Error declarations retract the events they name, whichever arrived first.
-  await client.query(
+  const { rows: retractedRows } = await client.query<{ id: string }>(
     `UPDATE epcis_events e SET retracted = true
       WHERE NOT e.is_declaration AND NOT e.retracted
         AND e.event_id IN (SELECT d.event_id FROM epcis_events d
-                            WHERE d.is_declaration AND (d.document_id = $1 OR d.event_id IN (SELECT event_id FROM epcis_events WHERE document_id = $1)))`,
+                            WHERE d.is_declaration AND (d.document_id = $1 OR d.event_id IN (SELECT event_id FROM epcis_events WHERE document_id = $1)))
+      RETURNING e.id::text`,
     [documentId],
   );
 
@@ -317,6 +324,17 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
     );
   }
   await updateProjections(client);
+  if (retractedRows.length) {
+    // The units these events named keep facts the events no longer state: reconciliation works them
+    // out from the live events instead.
+    await client.query(
+      `UPDATE serialized_items si SET facts = si.facts | ${UNIT_FACT.recheck}
+         FROM (SELECT DISTINCT l.gtin, k.serial FROM epcis_event_identifiers l CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
+                WHERE l.kind = 'sgtin' AND l.event_pk = ANY ($1::bigint[])) r
+        WHERE si.gtin = r.gtin AND si.serial = r.serial`,
+      [retractedRows.map((r) => r.id)],
+    );
+  }
   const { rows: doc } = await client.query<{ captured_at: Date }>('UPDATE epcis_documents SET new_events = $2 WHERE id = $1 RETURNING captured_at', [documentId, newEvents]);
   return {
     ok: true,
@@ -330,48 +348,68 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   };
 }
 
-/** The identifier rows of this document's new events, shaped like epcis_event_epcs (from the staging table). */
-const STAGED_IDENTIFIERS = `
-  SELECT s.idx, s.role, s.kind, s.gtin, s.serial, s.sscc, s.elot AS lot, s.parent,
+/** The identifier lists of this document's new events, with their event's columns (from the staging table). */
+const STAGED_LISTS = `
+  SELECT s.idx, n.id AS event_pk, s.role, s.kind, s.gtin, s.elot AS lot, s.parent, s.keys,
          e.type AS event_type, e.action, e.biz_step, e.disposition, e.event_time
     FROM capture_stage s
     JOIN capture_stage e ON e.rt = 'E' AND e.idx = s.idx
     JOIN capture_new n ON n.idx = s.idx
-   WHERE s.rt = 'I'`;
+   WHERE s.rt = 'G'`;
 
 /**
  * Current state of units and packages (serialized_items, packages) from this document's new events.
- * Latest event time wins, so a document that arrives late never rolls a unit's state back; the
- * batch is the one that commissioned the unit first.
+ * Latest event time wins, so a document that arrives late never rolls a unit's state back. A unit
+ * keeps the batch it was first given; within one document, a unit commissioned in two batches (a
+ * duplicate reconciliation reports) is given the one known first.
  */
 async function updateProjections(client: PoolClient): Promise<void> {
   await client.query(
-    `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at)
+    `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at,
+                                         facts, commissionings, commissioned_by, packings, first_parent, last_parent)
      SELECT DISTINCT ON (x.gtin, x.serial) x.gtin, x.serial,
-            first_value(b.id) OVER (PARTITION BY x.gtin, x.serial ORDER BY (b.id IS NULL), x.event_time),
-            CASE
-              WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' THEN 'commissioned'
-              WHEN x.event_type = 'ObjectEvent' AND x.action = 'DELETE' THEN
-                CASE WHEN x.biz_step = 'destroying' OR x.disposition = 'destroyed' THEN 'destroyed'
-                     WHEN x.biz_step = 'sampling' THEN 'sampled' ELSE 'decommissioned' END
-              WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' THEN 'packed'
-              WHEN x.event_type = 'AggregationEvent' AND x.action = 'DELETE' THEN 'unpacked'
-              WHEN x.biz_step = 'shipping' THEN 'shipped'
-              ELSE 'observed'
-            END,
-            x.event_time,
+            min(x.batch_id) OVER unit,
+            x.status, x.event_time,
             CASE WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' AND x.role = 'child' AND x.parent ~ '^[0-9]{18}$' THEN x.parent END,
-            CASE WHEN x.event_type = 'AggregationEvent' AND x.role = 'child' THEN x.event_time END
-       FROM (${STAGED_IDENTIFIERS}) x
-       LEFT JOIN batches b ON x.lot IS NOT NULL AND b.gtin = x.gtin AND b.lot = x.lot
-      WHERE x.kind = 'sgtin' AND x.role IN ('epc', 'child')
+            CASE WHEN x.event_type = 'AggregationEvent' AND x.role = 'child' THEN x.event_time END,
+            bit_or(x.facts) OVER unit, sum(x.commissioning) OVER unit, min(x.commissioned_by) OVER unit,
+            sum(x.packing) OVER unit, min(x.packed_in COLLATE "C") OVER unit, max(x.packed_in COLLATE "C") OVER unit
+       -- (byte order for the sort: comparing a hundred thousand serials under the database's
+       -- collation costs more than the rest of the statement)
+       FROM (SELECT l.gtin, k.serial COLLATE "C" AS serial, b.id AS batch_id, l.role, l.event_type, l.action, l.parent, l.event_time,
+                    CASE
+                      WHEN l.event_type = 'ObjectEvent' AND l.action = 'ADD' THEN 'commissioned'
+                      WHEN l.event_type = 'ObjectEvent' AND l.action = 'DELETE' THEN
+                        CASE WHEN l.biz_step = 'destroying' OR l.disposition = 'destroyed' THEN 'destroyed'
+                             WHEN l.biz_step = 'sampling' THEN 'sampled' ELSE 'decommissioned' END
+                      WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' THEN 'packed'
+                      WHEN l.event_type = 'AggregationEvent' AND l.action = 'DELETE' THEN 'unpacked'
+                      WHEN l.biz_step = 'shipping' THEN 'shipped'
+                      ELSE 'observed'
+                    END AS status,
+                    ${LIST_FACTS('l')} AS facts,
+                    CASE WHEN ${IS_COMMISSIONING('l')} THEN 1 ELSE 0 END AS commissioning,
+                    CASE WHEN ${IS_COMMISSIONING('l')} THEN l.event_pk END AS commissioned_by,
+                    CASE WHEN ${IS_PACKING('l')} THEN 1 ELSE 0 END AS packing,
+                    CASE WHEN ${IS_PACKING('l')} THEN l.parent END AS packed_in
+               FROM (${STAGED_LISTS}) l
+               LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
+              CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
+              WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')) x
+     WINDOW unit AS (PARTITION BY x.gtin, x.serial)
       ORDER BY x.gtin, x.serial, x.event_time DESC
      ON CONFLICT (gtin, serial) DO UPDATE SET
        batch_id = COALESCE(si.batch_id, EXCLUDED.batch_id),
        status = CASE WHEN EXCLUDED.status_at >= si.status_at THEN EXCLUDED.status ELSE si.status END,
        status_at = GREATEST(si.status_at, EXCLUDED.status_at),
        parent_sscc = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_sscc ELSE si.parent_sscc END,
-       parent_at = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_at ELSE si.parent_at END`,
+       parent_at = CASE WHEN EXCLUDED.parent_at IS NOT NULL AND EXCLUDED.parent_at >= COALESCE(si.parent_at, '-infinity') THEN EXCLUDED.parent_at ELSE si.parent_at END,
+       facts = si.facts | EXCLUDED.facts,
+       commissionings = si.commissionings + EXCLUDED.commissionings,
+       commissioned_by = LEAST(si.commissioned_by, EXCLUDED.commissioned_by),
+       packings = si.packings + EXCLUDED.packings,
+       first_parent = LEAST(si.first_parent COLLATE "C", EXCLUDED.first_parent),
+       last_parent = GREATEST(si.last_parent COLLATE "C", EXCLUDED.last_parent)`,
   );
   await client.query(
     `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)
@@ -380,16 +418,16 @@ async function updateProjections(client: PoolClient): Promise<void> {
             k.status, k.event_time
        FROM (
          -- a package named as a parent: a case when it holds units, a pallet when it holds packages
-         SELECT x.sscc, CASE WHEN x.idx IN (SELECT c.idx FROM capture_stage c WHERE c.rt = 'I' AND c.role = 'child' AND c.kind = 'sscc')
+         SELECT s.sscc, CASE WHEN x.idx IN (SELECT c.idx FROM capture_stage c WHERE c.rt = 'G' AND c.role = 'child' AND c.kind = 'sscc')
                              THEN 'pallet' ELSE 'case' END AS level,
                 NULL::char(18) AS parent_sscc, CASE WHEN x.action = 'DELETE' THEN 'unpacked' ELSE 'packed' END AS status, x.event_time
-           FROM (${STAGED_IDENTIFIERS}) x
+           FROM (${STAGED_LISTS}) x CROSS JOIN LATERAL unnest(x.keys) AS s(sscc)
           WHERE x.kind = 'sscc' AND x.role = 'parent' AND x.event_type = 'AggregationEvent'
          UNION ALL
          -- a package named as a child or in an epcList: its parent, or what happened to it
-         SELECT x.sscc, 'unknown', CASE WHEN x.role = 'child' AND x.action = 'ADD' AND x.parent ~ '^[0-9]{18}$' THEN x.parent::char(18) END,
+         SELECT s.sscc, 'unknown', CASE WHEN x.role = 'child' AND x.action = 'ADD' AND x.parent ~ '^[0-9]{18}$' THEN x.parent::char(18) END,
                 CASE WHEN x.biz_step = 'shipping' THEN 'shipped' WHEN x.role = 'child' THEN 'packed' ELSE 'observed' END, x.event_time
-           FROM (${STAGED_IDENTIFIERS}) x
+           FROM (${STAGED_LISTS}) x CROSS JOIN LATERAL unnest(x.keys) AS s(sscc)
           WHERE x.kind = 'sscc' AND x.role IN ('child', 'epc')
        ) k
       ORDER BY k.sscc, (k.level = 'unknown'), k.event_time DESC

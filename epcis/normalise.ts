@@ -98,18 +98,38 @@ const DL_INSTANCE = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/(?:01\/[^/]+\/(?:10\/[^/]+\
 const DL_LGTIN = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/01\/[^/]+\/10\/[^/?#]+$/i;
 const GS1_URN = /^urn:epc:(?:id:(?:sgtin|sscc)|class:lgtin):/i;
 
-function classify(uri: string, field: string, problems: CaptureProblem[], index: number, wantClass = false): Omit<EpcRow, 'role' | 'quantity' | 'uom' | 'parent'> {
+/**
+ * One identifier as a row. Runs for every identifier of every captured event (two million per
+ * million-unit batch), so it builds one object and no strings unless something is wrong.
+ */
+function classify(
+  uri: string,
+  role: EpcRole,
+  parent: string | null,
+  field: () => string,
+  problems: CaptureProblem[],
+  index: number,
+  wantClass = false,
+): EpcRow {
+  const row: EpcRow = { role, kind: 'other', epc: uri, gtin: null, serial: null, sscc: null, lot: null, quantity: null, uom: null, parent };
   const claimsGs1 = GS1_URN.test(uri) || (wantClass ? DL_LGTIN.test(uri) : DL_INSTANCE.test(uri));
-  if (!claimsGs1) return { kind: 'other', epc: uri, gtin: null, serial: null, sscc: null, lot: null };
+  if (!claimsGs1) return row;
   const r = parseEpc(uri);
   if (!r.ok) {
-    problems.push({ eventIndex: index, field, reason: r.error.message });
-    return { kind: 'other', epc: uri, gtin: null, serial: null, sscc: null, lot: null };
+    problems.push({ eventIndex: index, field: field(), reason: r.error.message });
+    return row;
   }
   const v = r.value;
-  if (v.kind === 'sgtin') return { kind: 'sgtin', epc: uri, gtin: v.gtin, serial: v.serial, sscc: null, lot: null };
-  if (v.kind === 'sscc') return { kind: 'sscc', epc: uri, gtin: null, serial: null, sscc: v.sscc, lot: null };
-  return { kind: 'lgtin', epc: uri, gtin: v.gtin, serial: null, sscc: null, lot: v.lot };
+  row.kind = v.kind;
+  if (v.kind === 'sgtin') {
+    row.gtin = v.gtin;
+    row.serial = v.serial;
+  } else if (v.kind === 'sscc') row.sscc = v.sscc;
+  else {
+    row.gtin = v.gtin;
+    row.lot = v.lot;
+  }
+  return row;
 }
 
 function ilmdValue(ilmd: unknown, keys: string[]): unknown {
@@ -164,37 +184,35 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
   let parentKey: string | null = null;
   const epcs: EpcRow[] = [];
   if (parentRaw !== null) {
-    const p = classify(parentRaw, 'parentID', problems, index);
+    const p = classify(parentRaw, 'parent', null, () => 'parentID', problems, index);
     parentKey = p.sscc ?? parentRaw;
-    epcs.push({ ...p, role: 'parent', quantity: null, uom: null, parent: null });
+    epcs.push(p);
   }
 
   const list = (name: string, role: EpcRole) => {
     const value = event[name];
     if (!Array.isArray(value)) return;
+    const parent = role === 'child' ? parentKey : null;
     for (let i = 0; i < value.length; i++) {
       const uri = value[i];
       if (typeof uri !== 'string') continue; // the schema has already refused it
-      const row = classify(uri, `${name}[${i}]`, problems, index);
+      const row = classify(uri, role, parent, () => `${name}[${i}]`, problems, index);
       // A commissioning event's units take the lot of its ilmd: that is how a unit joins its batch.
       if (row.kind === 'sgtin' && isCommissioning) row.lot = lot;
-      epcs.push({ ...row, role, quantity: null, uom: null, parent: role === 'child' ? parentKey : null });
+      epcs.push(row);
     }
   };
   const quantities = (name: string, role: EpcRole) => {
     const value = event[name];
     if (!Array.isArray(value)) return;
+    const parent = role === 'child' ? parentKey : null;
     for (let i = 0; i < value.length; i++) {
       const q = value[i] as { epcClass?: unknown; quantity?: unknown; uom?: unknown };
       if (!q || typeof q.epcClass !== 'string') continue;
-      const row = classify(q.epcClass, `${name}[${i}].epcClass`, problems, index, true);
-      epcs.push({
-        ...row,
-        role,
-        quantity: typeof q.quantity === 'number' ? q.quantity : null,
-        uom: typeof q.uom === 'string' ? q.uom : null,
-        parent: role === 'child' ? parentKey : null,
-      });
+      const row = classify(q.epcClass, role, parent, () => `${name}[${i}].epcClass`, problems, index, true);
+      row.quantity = typeof q.quantity === 'number' ? q.quantity : null;
+      row.uom = typeof q.uom === 'string' ? q.uom : null;
+      epcs.push(row);
     }
   };
   list('epcList', 'epc');

@@ -4,6 +4,7 @@ import { Client, type ClientBase } from 'pg';
 import type { Pool } from '../db/pool';
 import { DISCREPANCY_CATEGORIES, type DiscrepancyCategory, type ReconciliationSummary } from '../domain/reconciliation-summary';
 import { findBatch } from './batches';
+import { IS_PACKING, LIST_FACTS, UNIT_FACT } from './unit-facts';
 
 /**
  * Reconciliation of one batch (DESIGN §4), in set-based SQL over the captured events: the batch is
@@ -15,7 +16,9 @@ import { findBatch } from './batches';
  *   sampled     an event with bizStep sampling
  *   rejected    any other ObjectEvent DELETE (decommissioning at the line)
  *   packed      it currently has a parent (AggregationEvent ADD not undone by a DELETE); for a product
- *               that does not require aggregation, also a unit observed after commissioning (shipped loose)
+ *               that does not require aggregation, also a unit observed after commissioning (shipped loose).
+ *               A unit whose package was emptied (its children DELETEd, or the parent DELETEd whole) and
+ *               not packed again counts as never packed: unaccounted, and unaggregated when observed.
  *   unaccounted everything else: nothing happened after commissioning, or (aggregation required) it
  *               was observed but never packed
  *
@@ -56,6 +59,20 @@ export class AmbiguousBatchError extends Error {
 }
 
 const COMMISSIONING = `x.kind = 'sgtin' AND x.event_type = 'ObjectEvent' AND x.action = 'ADD'`;
+/** Each element of an identifier list: its key, and the identifier as captured. */
+const ELEMENTS = `CROSS JOIN LATERAL unnest(x.keys, x.epcs) AS k(serial, epc_whole)`;
+const EPC = `COALESCE(x.epc_prefix || k.serial, k.epc_whole)`;
+/**
+ * The batch's plain units ($1 GTIN, $2 batch id), read from their summary in serialized_items:
+ * commissioned once, in this batch, by events none of which was retracted.
+ */
+const PLAIN_WHERE = `si.batch_id = $2 AND si.gtin = $1 AND si.commissionings = 1 AND si.facts & ${UNIT_FACT.recheck} = 0`;
+const PLAIN_UNITS = `SELECT si.serial, (si.facts & ~${UNIT_FACT.recheck}) | ${UNIT_FACT.commissioned} AS f, 1 AS n_comm, si.packings AS n_add,
+       si.commissioned_by AS comm_first, si.commissioned_by AS comm_last, si.first_parent AS p_min, si.last_parent AS p_max`;
+/** One bit per fact about a unit (r_notable.f, r_units_x.f, serialized_items.facts). */
+const F = UNIT_FACT;
+/** Where a unit is now: its exact count of packages when it was worked out edge by edge, else from its summary. */
+const PACKAGES = `CASE WHEN x.serial IS NOT NULL THEN x.packages WHEN u.n_add = 0 THEN 0 WHEN u.p_min = u.p_max THEN 1 ELSE 2 END`;
 
 export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: ReconcileOptions = {}): Promise<ReconciliationSummary> {
   const step = opts.progress ?? (() => undefined);
@@ -80,6 +97,15 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
     // Every step joins sets of up to a million rows: hash joins, never nested loops, even when the
     // statistics of freshly captured tables still say "empty" (autovacuum has not analysed them yet).
     await client.query('SET LOCAL enable_nestloop = off');
+    // Group and join a million serials by hashing them, never by sorting them: a sort compares text
+    // under the database's collation, which costs seconds at this size. (The lateral unnest of each
+    // identifier list is a nested loop by nature and is planned as one regardless.)
+    await client.query('SET LOCAL enable_sort = off');
+    await client.query('SET LOCAL enable_mergejoin = off');
+    // JIT compilation costs about half a second per statement here and saves less than that.
+    await client.query('SET LOCAL jit = off');
+    // Each worker of a parallel plan would build its own copy of the million-entry hashes: on two cores, slower.
+    await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
     const result = await run(client, input, 'found' in lookup ? lookup.found : null, step);
     await client.query('COMMIT');
     return result;
@@ -103,7 +129,7 @@ const TEMP_BUFFERS = '768MB';
 async function refreshStatistics(pool: Pool): Promise<void> {
   const { rows } = await pool.query<{ relname: string }>(
     `SELECT relname FROM pg_stat_user_tables
-      WHERE schemaname = current_schema() AND relname IN ('epcis_event_epcs', 'epcis_events', 'repository_report_serials')
+      WHERE schemaname = current_schema() AND relname IN ('epcis_event_identifiers', 'epcis_events', 'repository_report_serials', 'serialized_items')
         AND n_mod_since_analyze > 1000 AND n_mod_since_analyze > 0.1 * GREATEST(n_live_tup - n_mod_since_analyze, 0)`,
   );
   for (const r of rows) await pool.query(`ANALYZE ${r.relname}`);
@@ -129,129 +155,279 @@ async function run(
   const live = `NOT (x.event_pk = ANY ($3::bigint[]))`;
   const base = [gtin, lot, retracted];
 
-  step('units');
-  // One pass over the GTIN's own unit rows (role epc: ObjectEvents and the like) gives, per serial,
-  // its commissioning in this batch and everything that happened to it apart from packing. The
-  // distinct count of commissioning events is refined below for the few serials seen more than once.
-  await q(
-    `CREATE TEMP TABLE r_units ON COMMIT DROP AS
-     SELECT x.serial,
-            count(*) FILTER (WHERE x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2)::int AS n_comm,
-            min(x.epc) FILTER (WHERE x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2) AS epc,
-            COALESCE(bool_or(x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot IS DISTINCT FROM $2), false) AS other_batch,
-            COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD' AND x.event_type = 'ObjectEvent' AND x.action = 'DELETE' AND (x.biz_step = 'destroying' OR x.disposition = 'destroyed')), false) AS destroyed,
-            COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD' AND x.biz_step = 'sampling'), false) AS sampled,
-            COALESCE(bool_or(x.event_type = 'ObjectEvent' AND x.action = 'DELETE'), false) AS removed,
-            COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD'), false) AS observed
-       FROM epcis_event_epcs x
-      WHERE x.kind = 'sgtin' AND x.role = 'epc' AND x.gtin = $1 AND ${live}
-      GROUP BY x.serial
-     HAVING count(*) FILTER (WHERE x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2) > 0`,
-    base,
-  );
-  await q(
-    `UPDATE r_units u SET n_comm = d.n
-       FROM (SELECT x.serial, count(DISTINCT x.event_pk)::int AS n
-               FROM epcis_event_epcs x JOIN r_units m ON m.serial = x.serial AND m.n_comm > 1
-              WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.lot = $2 AND ${live}
-              GROUP BY x.serial) d
-      WHERE d.serial = u.serial`,
-    base,
-  );
-  await q('ANALYZE r_units');
+  const batchId = batch?.id ?? null;
+  const { rows: reportRows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM repository_reports WHERE batch_id = $1', [batchId]);
+  const hasReport = (reportRows[0]?.n ?? 0) > 0;
 
-  step('aggregation');
+  step('units');
   // Packages emptied whole (an AggregationEvent DELETE naming the parent without children).
   await q(
     `CREATE TEMP TABLE r_clears ON COMMIT DROP AS
-     SELECT x.sscc AS parent, max(x.event_time) AS t
-       FROM epcis_event_epcs x
-      WHERE x.role = 'parent' AND x.event_type = 'AggregationEvent' AND x.action = 'DELETE' AND x.sscc IS NOT NULL AND ${live.replace('$3', '$1')}
-        AND NOT EXISTS (SELECT 1 FROM epcis_event_epcs c WHERE c.event_pk = x.event_pk AND c.role = 'child')
-      GROUP BY x.sscc`,
+     SELECT k.serial AS parent, max(x.event_time) AS t
+       FROM epcis_event_identifiers x ${ELEMENTS}
+      WHERE x.role = 'parent' AND x.kind = 'sscc' AND x.event_type = 'AggregationEvent' AND x.action = 'DELETE' AND ${live.replace('$3', '$1')}
+        AND NOT EXISTS (SELECT 1 FROM epcis_event_identifiers c WHERE c.event_pk = x.event_pk AND c.role = 'child')
+      GROUP BY k.serial`,
     [retracted],
   );
   await q('ANALYZE r_clears');
-  // Current (unit, package) edges of every package holding one of the batch's units, whatever the
-  // child's GTIN or batch: the latest ADD after any DELETE of the edge and any emptying of the package.
-  // (A package whose edges to the batch's units are all undone holds none of them: it is not the
-  // batch's, and the findings below never look at it.)
+  // The batch's units. Nearly all are read from their summary kept by capture (serialized_items,
+  // one row each): commissioned once, in this batch, by events none of which was retracted. The
+  // others, commissioned more than once or named by a retracted event, are worked out from the
+  // live events.
+  await q(
+    `CREATE TEMP TABLE r_recheck ON COMMIT DROP AS
+     SELECT serial, facts & ${F.recheck} <> 0 AS retracted FROM serialized_items WHERE gtin = $1 AND (commissionings > 1 OR facts & ${F.recheck} <> 0)`,
+    [gtin],
+  );
+  await q('ANALYZE r_recheck');
+  // The units worked out from the events go to r_units_x; the plain ones are read where they are.
+  await q(
+    `CREATE TEMP TABLE r_units_x (serial text, f integer, n_comm integer, n_add integer, comm_first bigint, comm_last bigint,
+                                  p_min text, p_max text) ON COMMIT DROP`,
+  );
+  const { rows: recheck } = await client.query<{ retracted: number; recommissioned: number }>(
+    'SELECT count(*) FILTER (WHERE retracted)::int AS retracted, count(*) FILTER (WHERE NOT retracted)::int AS recommissioned FROM r_recheck',
+  );
+  if ((recheck[0]?.recommissioned ?? 0) > 0) {
+    // Commissioned more than once (a duplicate serial): the summary holds for everything but which
+    // batches commissioned it, read from the GTIN's commissioning lists alone.
+    await q(
+      `INSERT INTO r_units_x
+       SELECT si.serial,
+              (si.facts & ~${F.recheck}) | ${F.commissioned} | CASE WHEN c.other THEN ${F.otherBatch} ELSE 0 END
+                | CASE WHEN si.serial IN (SELECT r.serial FROM repository_report_serials r WHERE r.batch_id = $4 AND r.serial IN (SELECT serial FROM r_recheck))
+                       THEN ${F.reported} ELSE 0 END,
+              c.n, si.packings, c.first, c.last, si.first_parent, si.last_parent
+         FROM serialized_items si
+         JOIN (SELECT k.serial, count(*) FILTER (WHERE x.lot = $2)::int AS n, bool_or(x.lot IS DISTINCT FROM $2) AS other,
+                      min(x.event_pk) FILTER (WHERE x.lot = $2) AS first, max(x.event_pk) FILTER (WHERE x.lot = $2) AS last
+                 FROM epcis_event_identifiers x ${ELEMENTS}
+                WHERE ${COMMISSIONING} AND x.gtin = $1 AND ${live}
+                  AND k.serial IN (SELECT serial FROM r_recheck WHERE NOT retracted)
+                GROUP BY k.serial
+               HAVING count(*) FILTER (WHERE x.lot = $2) > 0) c ON c.serial = si.serial
+        WHERE si.gtin = $1`,
+      [...base, batchId],
+    );
+  }
+  if ((recheck[0]?.retracted ?? 0) > 0) {
+    // Per serial, from the GTIN's unit lists (commissioning in this batch, or anything else naming
+    // the unit itself), its packing lists and the batch's repository reports: the same summary,
+    // from the live events.
+    await q(
+      `INSERT INTO r_units_x
+       SELECT s.serial, bit_or(s.f), sum(s.c)::int, sum(s.a)::int, min(s.event_pk), max(s.event_pk),
+              (min(s.parent COLLATE "C")) COLLATE "default", (max(s.parent COLLATE "C")) COLLATE "default"
+         FROM (SELECT k.serial,
+                      CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN ${F.commissioned}
+                           WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' THEN ${F.otherBatch}
+                           ELSE ${LIST_FACTS('x')} END AS f,
+                      CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN 1 ELSE 0 END AS c,
+                      CASE WHEN ${IS_PACKING('x')} THEN 1 ELSE 0 END AS a,
+                      CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN x.event_pk END AS event_pk,
+                      CASE WHEN ${IS_PACKING('x')} THEN x.parent END AS parent
+                 FROM epcis_event_identifiers x ${ELEMENTS}
+                WHERE x.kind = 'sgtin' AND x.gtin = $1 AND ${live}
+                  AND (x.role = 'epc' OR (x.role = 'child' AND x.event_type = 'AggregationEvent' AND x.parent IS NOT NULL))
+                  AND k.serial IN (SELECT serial FROM r_recheck WHERE retracted)
+               UNION ALL
+               SELECT r.serial, ${F.reported}, 0, 0, NULL, NULL
+                 FROM repository_report_serials r WHERE r.batch_id = $4 AND r.serial IN (SELECT serial FROM r_recheck WHERE retracted)) s
+        GROUP BY s.serial
+       HAVING bit_or(s.f) & ${F.commissioned} <> 0`,
+      [...base, batchId],
+    );
+  }
+  const { rows: multi } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM r_units_x WHERE n_comm > 2 OR (n_comm = 2 AND comm_first = comm_last)`);
+  if ((multi[0]?.n ?? 0) > 0) {
+    // A serial listed three times, or twice in one event: count the distinct commissioning events.
+    await q(
+      `UPDATE r_units_x u SET n_comm = d.n
+         FROM (SELECT k.serial, count(DISTINCT x.event_pk)::int AS n
+                 FROM epcis_event_identifiers x ${ELEMENTS}
+                 JOIN r_units_x m ON m.serial = k.serial AND (m.n_comm > 2 OR (m.n_comm = 2 AND m.comm_first = m.comm_last))
+                WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.lot = $2 AND ${live}
+                GROUP BY k.serial) d
+        WHERE d.serial = u.serial`,
+      base,
+    );
+  }
+  await q('ANALYZE r_units_x');
+  await q(`CREATE TEMP TABLE r_recheck_units ON COMMIT DROP AS SELECT serial FROM r_units_x`);
+  // The few units that can give a finding or need working out edge by edge, read off the million in
+  // one pass: everything below looks at these, except the balance and the packages' counts.
+  await q(
+    `CREATE TEMP TABLE r_notable ON COMMIT DROP AS
+     SELECT u.serial, u.f | CASE WHEN u.reported THEN ${F.reported} ELSE 0 END AS f, u.n_comm, u.n_add, u.comm_first, u.comm_last, u.p_min, u.p_max
+       FROM (${PLAIN_UNITS}, si.serial IN (SELECT r.serial FROM repository_report_serials r WHERE r.batch_id = $2) AS reported
+               FROM serialized_items si WHERE ${PLAIN_WHERE} OFFSET 0) u
+      WHERE NOT u.reported OR u.n_add <> 1 OR u.f & ${F.unpacked | F.destroyed | F.sampled | F.rejected} <> 0 OR u.p_min IN (SELECT parent FROM r_clears)
+     UNION ALL
+     -- every rechecked unit: the plain count above leaves them out, so the balance counts them here
+     SELECT * FROM r_units_x`,
+    [gtin, batchId],
+  );
+  await q('ANALYZE r_notable');
+  // Units worked out edge by edge: unpacked at some point, added more than twice, added twice to the
+  // same package, or in a package emptied whole.
+  await q(
+    `CREATE TEMP TABLE r_exact ON COMMIT DROP AS
+     SELECT serial FROM r_notable
+      WHERE n_add > 0 AND (f & ${F.unpacked} <> 0 OR n_add > 2 OR (n_add = 2 AND p_min = p_max)
+                           OR p_min IN (SELECT parent FROM r_clears) OR p_max IN (SELECT parent FROM r_clears))`,
+  );
+  await q('ANALYZE r_exact');
+
+  step('aggregation');
+  // Packages holding plain units of the batch now, with how many.
+  await q(
+    `CREATE TEMP TABLE r_plain ON COMMIT DROP AS
+     SELECT parent, count(*)::int AS units
+       FROM (SELECT si.first_parent AS parent FROM serialized_items si
+              WHERE ${PLAIN_WHERE} AND si.packings BETWEEN 1 AND 2 AND si.serial NOT IN (SELECT serial FROM r_exact)
+             UNION ALL
+             SELECT p_min FROM r_units_x WHERE n_add BETWEEN 1 AND 2 AND serial NOT IN (SELECT serial FROM r_exact)
+             UNION ALL
+             -- the second package of a unit in two: such units are notable
+             SELECT p_max FROM r_notable WHERE n_add = 2 AND p_max <> p_min AND serial NOT IN (SELECT serial FROM r_exact)) t
+      GROUP BY parent`,
+    [gtin, batchId],
+  );
+  await q('ANALYZE r_plain');
+  // A package is worked out edge by edge when it held anything but those units once each: more
+  // identifiers were added than it has plain units (another batch's or GTIN's, a unit nobody
+  // commissioned, an exact unit, one added twice), or something was ever taken out of it.
+  await q(
+    `CREATE TEMP TABLE r_exact_pkg ON COMMIT DROP AS
+     SELECT l.parent
+       FROM (SELECT x.parent,
+                    COALESCE(sum(cardinality(COALESCE(x.keys, x.epcs))) FILTER (WHERE x.action = 'ADD'), 0) AS added,
+                    COALESCE(bool_or(x.action IS DISTINCT FROM 'ADD'), false) AS removed
+               FROM epcis_event_identifiers x
+              WHERE x.role = 'child' AND x.kind = 'sgtin' AND x.event_type = 'AggregationEvent' AND ${live.replace('$3', '$2')}
+                AND x.parent IN (SELECT parent FROM r_plain)
+              GROUP BY x.parent) l
+       JOIN r_plain p ON p.parent = l.parent
+      WHERE l.removed OR l.added <> p.units OR l.parent IN (SELECT parent FROM r_clears)
+     UNION
+     SELECT DISTINCT x.parent
+       FROM epcis_event_identifiers x ${ELEMENTS}
+      WHERE x.role = 'child' AND x.kind = 'sgtin' AND x.event_type = 'AggregationEvent' AND x.parent IS NOT NULL AND x.gtin = $1 AND ${live.replace('$3', '$2')}
+        AND EXISTS (SELECT 1 FROM r_exact) AND k.serial IN (SELECT serial FROM r_exact)`,
+    [gtin, retracted],
+  );
+  await q('ANALYZE r_exact_pkg');
+  // Current (unit, package) edges of those packages, whatever the child's GTIN or batch: the latest
+  // ADD after any DELETE of the edge and any emptying of the package.
   await q(
     `CREATE TEMP TABLE r_edges ON COMMIT DROP AS
-     SELECT e.gtin, e.serial, e.parent, e.epc, (e.gtin = $1 AND u.serial IS NOT NULL) AS in_batch
-       FROM (SELECT x.gtin, x.serial, x.parent, min(x.epc) AS epc,
+     SELECT e.gtin, e.serial, e.parent, e.epc,
+            -- one index probe per edge (there are few): a plain unit of the batch, or a rechecked one
+            (e.gtin = $1 AND (COALESCE((SELECT si.batch_id = $4 AND si.commissionings = 1 AND si.facts & ${F.recheck} = 0
+                                          FROM serialized_items si WHERE si.gtin = e.gtin AND si.serial = e.serial), false)
+                              OR e.serial IN (SELECT serial FROM r_recheck_units))) AS in_batch
+       FROM (SELECT x.gtin, k.serial, x.parent, min(${EPC}) AS epc,
                     max(x.event_time) FILTER (WHERE x.action = 'ADD') AS added,
                     max(x.event_time) FILTER (WHERE x.action = 'DELETE') AS deleted
-               FROM epcis_event_epcs x
-              WHERE x.role = 'child' AND x.kind = 'sgtin' AND x.event_type = 'AggregationEvent' AND x.parent IS NOT NULL AND ${live}
-                AND x.parent IN (SELECT y.parent FROM epcis_event_epcs y
-                                  WHERE y.role = 'child' AND y.kind = 'sgtin' AND y.event_type = 'AggregationEvent' AND y.parent IS NOT NULL
-                                    AND y.gtin = $1 AND y.serial IN (SELECT serial FROM r_units))
-              GROUP BY x.gtin, x.serial, x.parent) e
+               FROM epcis_event_identifiers x ${ELEMENTS}
+              WHERE x.role = 'child' AND x.kind = 'sgtin' AND x.event_type = 'AggregationEvent' AND ${live}
+                AND x.parent IN (SELECT parent FROM r_exact_pkg)
+              GROUP BY x.gtin, k.serial, x.parent) e
        LEFT JOIN r_clears c ON c.parent = e.parent
-       LEFT JOIN r_units u ON e.gtin = $1 AND u.serial = e.serial
       WHERE e.added > GREATEST(COALESCE(e.deleted, '-infinity'), COALESCE(c.t, '-infinity')) AND $2::text IS NOT NULL`,
-    base,
+    [...base, batchId],
   );
+  await q('ANALYZE r_edges');
+  // The exact units' packages now.
+  await q(
+    `CREATE TEMP TABLE r_xfate ON COMMIT DROP AS
+     SELECT x.serial, (SELECT count(*)::int FROM r_edges e WHERE e.in_batch AND e.serial = x.serial) AS packages FROM r_exact x`,
+  );
+  await q('ANALYZE r_xfate');
+  // Every package holding units of the batch now: children and the batch's share of them.
   await q(
     `CREATE TEMP TABLE r_pkg ON COMMIT DROP AS
-     SELECT parent, count(*)::int AS children, count(*) FILTER (WHERE in_batch)::int AS in_batch
-       FROM r_edges GROUP BY parent`,
-  );
-  // Per unit of the batch: how many packages it is in now.
-  await q(
-    `CREATE TEMP TABLE r_fate ON COMMIT DROP AS
-     SELECT u.serial, u.epc, (u.destroyed OR u.sampled OR u.removed) AS removed, u.destroyed, u.sampled, u.removed AS rejected,
-            COALESCE(p.n, 0) AS packages, u.observed
-       FROM r_units u
-       LEFT JOIN (SELECT serial, count(*)::int AS n FROM r_edges WHERE in_batch GROUP BY serial) p ON p.serial = u.serial`,
+     SELECT parent, units AS children, units AS in_batch FROM r_plain WHERE parent NOT IN (SELECT parent FROM r_exact_pkg)
+     UNION ALL
+     SELECT parent, count(*)::int, count(*) FILTER (WHERE in_batch)::int FROM r_edges GROUP BY parent HAVING count(*) FILTER (WHERE in_batch) > 0`,
   );
 
   step('balance');
+  const { rows: plainCount } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM serialized_items si WHERE ${PLAIN_WHERE}`,
+    [gtin, batchId],
+  );
+  const { rows: notablePlain } = await client.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM r_notable WHERE serial NOT IN (SELECT serial FROM r_units_x)',
+  );
+  const plainNotNotable = (plainCount[0]?.n ?? 0) - (notablePlain[0]?.n ?? 0);
   const { rows: balanceRows } = await client.query<Record<string, number>>(
-    `SELECT count(*)::int AS commissioned,
-            count(*) FILTER (WHERE fate = 'packed')::int AS packed,
+    // A unit that is not notable is in exactly one package, never removed: packed. Only the notable
+    // ones need their fate worked out.
+    `SELECT ($2::int + count(*))::int AS commissioned,
+            ($2::int + count(*) FILTER (WHERE fate = 'packed'))::int AS packed,
             count(*) FILTER (WHERE fate = 'rejected')::int AS rejected,
             count(*) FILTER (WHERE fate = 'sampled')::int AS sampled,
             count(*) FILTER (WHERE fate = 'destroyed')::int AS destroyed,
             count(*) FILTER (WHERE fate = 'unaccounted')::int AS unaccounted
-       FROM (SELECT CASE WHEN destroyed THEN 'destroyed' WHEN sampled THEN 'sampled' WHEN rejected THEN 'rejected'
-                         WHEN packages > 0 THEN 'packed'
-                         WHEN NOT $1::boolean AND observed THEN 'packed'
+       FROM (SELECT CASE WHEN u.f & ${F.destroyed} <> 0 THEN 'destroyed' WHEN u.f & ${F.sampled} <> 0 THEN 'sampled'
+                         WHEN u.f & ${F.rejected} <> 0 THEN 'rejected'
+                         WHEN ${PACKAGES} > 0 THEN 'packed'
+                         WHEN NOT $1::boolean AND u.f & ${F.observed} <> 0 THEN 'packed'
                          ELSE 'unaccounted' END AS fate
-               FROM r_fate) t`,
-    [aggregationRequired],
+               FROM r_notable u LEFT JOIN r_xfate x ON x.serial = u.serial) t`,
+    [aggregationRequired, plainNotNotable],
   );
   const balance = balanceRows[0] as ReconciliationSummary['balance'];
 
   step('discrepancies');
+  // sgtin is filled in at the end, for the few units with a finding.
   await q(
     `CREATE TEMP TABLE r_disc (category text, kind text, sgtin text, gtin char(14), serial text, ssccs text[], detail text) ON COMMIT DROP`,
   );
-  // duplicate serial
+  // duplicate serial (the other lots looked up once for all of them, not per unit)
   await q(
     `INSERT INTO r_disc
-     SELECT 'duplicate_serial', 'duplicate_serial', u.epc, $1, u.serial, NULL,
+     SELECT 'duplicate_serial', 'duplicate_serial', NULL, $1, u.serial, NULL,
             concat_ws('; ',
               CASE WHEN u.n_comm > 1 THEN 'commissioned ' || u.n_comm || ' times in this batch' END,
-              CASE WHEN u.other_batch THEN 'also commissioned in batch ' ||
-                (SELECT string_agg(DISTINCT COALESCE(x.lot, '(no lot)'), ', ' ORDER BY COALESCE(x.lot, '(no lot)'))
-                   FROM epcis_event_epcs x
-                  WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.serial = u.serial AND x.lot IS DISTINCT FROM $2 AND ${live}) END)
-       FROM r_units u
-      WHERE u.n_comm > 1 OR u.other_batch`,
+              CASE WHEN u.f & ${F.otherBatch} <> 0 THEN 'also commissioned in batch ' || o.lots END)
+       FROM r_notable u
+       LEFT JOIN (SELECT k.serial, string_agg(DISTINCT COALESCE(x.lot, '(no lot)'), ', ' ORDER BY COALESCE(x.lot, '(no lot)')) AS lots
+                    FROM epcis_event_identifiers x ${ELEMENTS}
+                    JOIN r_notable d ON d.serial = k.serial AND d.f & ${F.otherBatch} <> 0
+                   WHERE ${COMMISSIONING} AND x.gtin = $1 AND x.lot IS DISTINCT FROM $2 AND ${live}
+                   GROUP BY k.serial) o ON o.serial = u.serial
+      WHERE u.n_comm > 1 OR u.f & ${F.otherBatch} <> 0`,
     base,
   );
   // aggregation: a unit in two packages
   await q(
     `INSERT INTO r_disc
-     SELECT 'aggregation_error', 'child_two_parents', min(e.epc), $1, e.serial, array_agg(e.parent ORDER BY e.parent),
-            'in ' || count(*) || ' packages at once'
-       FROM r_edges e JOIN r_fate f ON f.serial = e.serial AND f.packages > 1
-      WHERE e.in_batch AND $2::text IS NOT NULL GROUP BY e.serial`,
+     SELECT 'aggregation_error', 'child_two_parents', NULL, $1, serial, ssccs, 'in ' || cardinality(ssccs) || ' packages at once'
+       FROM (SELECT u.serial, ARRAY[u.p_min, u.p_max] AS ssccs FROM r_notable u
+              WHERE u.n_add = 2 AND u.p_min <> u.p_max AND u.serial NOT IN (SELECT serial FROM r_exact)
+             UNION ALL
+             SELECT e.serial, array_agg(e.parent ORDER BY e.parent COLLATE "C") FROM r_edges e
+              WHERE e.in_batch GROUP BY e.serial HAVING count(*) > 1) t
+      WHERE $2::text IS NOT NULL`,
     [gtin, lot],
   );
   // aggregation: a package of this batch holding another batch's unit; lost packaging: a unit nobody commissioned
+  // (the children whose summary is not trusted are looked up in the live events, all at once)
+  await q(
+    `CREATE TEMP TABLE r_foreign_recheck ON COMMIT DROP AS
+     WITH suspect AS (
+       SELECT e.gtin, e.serial FROM r_edges e JOIN serialized_items si ON si.gtin = e.gtin AND si.serial = e.serial
+        WHERE NOT e.in_batch AND si.facts & ${F.recheck} <> 0
+     )
+     SELECT DISTINCT x.gtin, k.serial
+       FROM epcis_event_identifiers x ${ELEMENTS}
+      WHERE ${COMMISSIONING} AND ${live.replace('$3', '$1')} AND EXISTS (SELECT 1 FROM suspect)
+        AND x.gtin IN (SELECT gtin FROM suspect) AND (x.gtin, k.serial) IN (SELECT gtin, serial FROM suspect)`,
+    [retracted],
+  );
   await q(
     `INSERT INTO r_disc
      SELECT CASE WHEN c.foreign_unit THEN 'aggregation_error' ELSE 'lost_packaging' END,
@@ -259,12 +435,17 @@ async function run(
             c.epc, c.gtin, c.serial, ARRAY[c.parent],
             CASE WHEN c.foreign_unit THEN 'package of batch ' || $2 || ' holds a unit of another batch or GTIN'
                  ELSE 'in a package of this batch but never commissioned' END
-       FROM (SELECT e.*, (SELECT true FROM epcis_event_epcs x
-                             WHERE ${COMMISSIONING} AND x.gtin = e.gtin AND x.serial = e.serial AND ${live} LIMIT 1) IS NOT NULL AS foreign_unit
-               FROM r_edges e WHERE NOT e.in_batch) c
-       JOIN r_pkg p ON p.parent = c.parent
-      WHERE p.in_batch * 2 >= p.children AND $1::text IS NOT NULL`,
-    base,
+       FROM (SELECT e.*,
+                    -- commissioned anywhere: the unit's summary says so, or (when its summary is not
+                    -- trusted) a live commissioning event does
+                    COALESCE((SELECT si.commissionings > 0 AND si.facts & ${F.recheck} = 0
+                                FROM serialized_items si WHERE si.gtin = e.gtin AND si.serial = e.serial), false)
+                    OR (e.gtin, e.serial) IN (SELECT gtin, serial FROM r_foreign_recheck) AS foreign_unit
+               FROM r_edges e
+               JOIN r_pkg p ON p.parent = e.parent AND p.in_batch * 2 >= p.children
+              WHERE NOT e.in_batch) c
+      WHERE $1::text IS NOT NULL`,
+    [gtin, lot],
   );
   if (product) {
     // aggregation: a package of this batch's units whose child count is not its packing level
@@ -277,38 +458,49 @@ async function run(
       [gtin, product.units_per_case, product.units_per_bundle],
     );
   }
-  // per-unit findings from the facts: not aggregated, unaccounted, missing report
-  const { rows: reportRows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM repository_reports WHERE batch_id = $1', [batch?.id ?? null]);
-  const hasReport = (reportRows[0]?.n ?? 0) > 0;
+  // per-unit findings from the facts: not aggregated, unaccounted, missing report (the candidates,
+  // units neither removed nor both packed and reported, are few; the million are read once)
   await q(
     `INSERT INTO r_disc
-     SELECT 'aggregation_error', 'unaggregated', epc, $1, serial, NULL, 'observed after commissioning but never packed; the product requires aggregation'
-       FROM r_fate WHERE $2::boolean AND NOT removed AND packages = 0 AND observed`,
-    [gtin, aggregationRequired],
+     WITH u AS MATERIALIZED (
+       SELECT u.serial, ${PACKAGES} AS packages, u.f & ${F.observed} <> 0 AS observed, u.f & ${F.reported} <> 0 AS reported
+         FROM r_notable u LEFT JOIN r_xfate x ON x.serial = u.serial
+        WHERE u.f & ${F.destroyed | F.sampled | F.rejected} = 0 AND (u.n_add = 0 OR x.serial IS NOT NULL OR u.f & ${F.reported} = 0)
+     )
+     SELECT 'aggregation_error', 'unaggregated', NULL, $1, serial, NULL::text[], 'observed after commissioning but never packed; the product requires aggregation'
+       FROM u WHERE $2::boolean AND packages = 0 AND observed
+     UNION ALL
+     SELECT 'unaccounted', 'unaccounted', NULL, $1, serial, NULL, 'commissioned and then nothing'
+       FROM u WHERE packages = 0 AND NOT observed
+     UNION ALL
+     SELECT 'missing_report', 'missing_report', NULL, $1, serial, NULL, 'released but absent from every repository report of the batch'
+       FROM u WHERE $3::boolean AND (packages > 0 OR observed) AND NOT reported`,
+    [gtin, aggregationRequired, hasReport],
   );
-  await q(
-    `INSERT INTO r_disc
-     SELECT 'unaccounted', 'unaccounted', epc, $1, serial, NULL, 'commissioned and then nothing'
-       FROM r_fate WHERE NOT removed AND packages = 0 AND NOT observed`,
-    [gtin],
-  );
-  if (hasReport) {
-    await q(
-      `INSERT INTO r_disc
-       SELECT 'missing_report', 'missing_report', f.epc, $1, f.serial, NULL, 'released but absent from every repository report of the batch'
-         FROM r_fate f
-        WHERE NOT f.removed AND (f.packages > 0 OR f.observed)
-          AND NOT EXISTS (SELECT 1 FROM repository_report_serials r WHERE r.batch_id = $2 AND r.serial = f.serial)`,
-      [gtin, batch?.id ?? null],
-    );
-  } else {
+  if (!hasReport) {
     await q(
       `INSERT INTO r_disc
        SELECT 'missing_report', 'no_report', NULL, $1, NULL, NULL, n || ' released units and no repository report for the batch'
-         FROM (SELECT count(*) AS n FROM r_fate WHERE NOT removed AND (packages > 0 OR observed)) t WHERE n > 0`,
+         FROM (SELECT count(*) AS n
+                 FROM r_notable u LEFT JOIN r_xfate x ON x.serial = u.serial
+                WHERE u.f & ${F.destroyed | F.sampled | F.rejected} = 0 AND (${PACKAGES} > 0 OR u.f & ${F.observed} <> 0)) t
+        WHERE n > 0`,
       [gtin],
     );
   }
+  // The SGTIN of each unit with a finding, as its first commissioning event in this batch spelled it.
+  await q(
+    `UPDATE r_disc d SET sgtin = f.epc
+       FROM (SELECT u.serial, min(${EPC}) AS epc
+               FROM r_notable u
+               JOIN epcis_event_identifiers x ON x.event_pk = u.comm_first
+              ${ELEMENTS}
+              WHERE u.serial IN (SELECT serial FROM r_disc WHERE sgtin IS NULL AND gtin = $1)
+                AND ${COMMISSIONING} AND x.gtin = $1 AND x.lot = $2 AND k.serial = u.serial
+              GROUP BY u.serial) f
+      WHERE d.sgtin IS NULL AND d.gtin = $1 AND d.serial = f.serial`,
+    [gtin, lot],
+  );
 
   step('report');
   const { rows: countRows } = await client.query<{ category: DiscrepancyCategory; n: number }>(

@@ -21,30 +21,33 @@ export async function findShipments(pool: Pick<Pool, 'query'>, lots: string[]): 
   if (lots.length === 0) return [];
   const { rows } = await pool.query<Shipment & { shippedAt: Date }>(
     `WITH units AS (
-       SELECT DISTINCT x.gtin, x.serial, x.lot
-         FROM epcis_event_epcs x
+       SELECT DISTINCT x.gtin, k.serial, x.lot
+         FROM epcis_event_identifiers x CROSS JOIN LATERAL unnest(x.keys) AS k(serial)
         WHERE x.kind = 'sgtin' AND x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = ANY ($1::text[])
      ), cases AS (
        SELECT DISTINCT c.parent AS sscc, u.lot, u.gtin
-         FROM epcis_event_epcs c JOIN units u ON u.gtin = c.gtin AND u.serial = c.serial
+         FROM epcis_event_identifiers c CROSS JOIN LATERAL unnest(c.keys) AS k(serial)
+         JOIN units u ON u.gtin = c.gtin AND u.serial = k.serial
         WHERE c.role = 'child' AND c.kind = 'sgtin' AND c.event_type = 'AggregationEvent' AND c.action = 'ADD' AND c.parent ~ '^[0-9]{18}$'
      ), packages AS (
        SELECT sscc, lot, gtin FROM cases
        UNION
        SELECT DISTINCT p.parent, cases.lot, cases.gtin
-         FROM epcis_event_epcs p JOIN cases ON p.sscc = cases.sscc
+         FROM epcis_event_identifiers p CROSS JOIN LATERAL unnest(p.keys) AS k(sscc)
+         JOIN cases ON k.sscc = cases.sscc
         WHERE p.role = 'child' AND p.kind = 'sscc' AND p.event_type = 'AggregationEvent' AND p.action = 'ADD' AND p.parent ~ '^[0-9]{18}$'
      ), shipping AS (
-       SELECT s.*, ev.event_id AS ev_id,
+       SELECT s.kind, s.gtin, k.key, COALESCE(s.epc_prefix || k.key, k.epc) AS epc, s.event_time, ev.event_id AS ev_id,
               (SELECT d->>'destination' FROM jsonb_array_elements(COALESCE(ev.extra->'destinationList', '[]'::jsonb)) d LIMIT 1) AS destination
-         FROM epcis_event_epcs s JOIN epcis_events ev ON ev.id = s.event_pk
-        WHERE s.biz_step = 'shipping' AND s.event_type = 'ObjectEvent' AND s.role = 'epc' AND NOT ev.retracted
+         FROM epcis_event_identifiers s JOIN epcis_events ev ON ev.id = s.event_pk
+        CROSS JOIN LATERAL unnest(s.keys, s.epcs) AS k(key, epc)
+        WHERE s.biz_step = 'shipping' AND s.event_type = 'ObjectEvent' AND s.role = 'epc' AND s.kind IN ('sscc', 'sgtin') AND NOT ev.retracted
      )
-     SELECT p.lot, p.gtin, 'sscc' AS kind, s.sscc AS identifier, NULL AS serial, s.event_time AS "shippedAt", s.destination, s.ev_id AS "eventId"
-       FROM shipping s JOIN packages p ON p.sscc = s.sscc
+     SELECT p.lot, p.gtin, 'sscc' AS kind, s.key AS identifier, NULL AS serial, s.event_time AS "shippedAt", s.destination, s.ev_id AS "eventId"
+       FROM shipping s JOIN packages p ON s.kind = 'sscc' AND p.sscc = s.key
      UNION ALL
-     SELECT u.lot, u.gtin, 'sgtin', s.epc, s.serial, s.event_time, s.destination, s.ev_id
-       FROM shipping s JOIN units u ON u.gtin = s.gtin AND u.serial = s.serial
+     SELECT u.lot, u.gtin, 'sgtin', s.epc, s.key, s.event_time, s.destination, s.ev_id
+       FROM shipping s JOIN units u ON s.kind = 'sgtin' AND u.gtin = s.gtin AND u.serial = s.key
       ORDER BY 6, 4`,
     [lots],
   );

@@ -38,7 +38,12 @@ export function encodeUrnComponent(s: string): string {
  * Decodes %XX escapes. Escapes of any CSET 82 character are accepted (some encoders escape more
  * than they must); a raw reserved character, or an escape outside CSET 82, is refused.
  */
+/** CSET 82 without the characters a URN must escape: a component made of these alone decodes to itself. */
+const URN_PLAIN = /^[!'()*+,\-.0-9:;=A-Z_a-z]*$/;
+
 export function decodeUrnComponent(s: string): string | null {
+  // The usual serial has no escapes; skip building a copy of it.
+  if (URN_PLAIN.test(s)) return s;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i] as string;

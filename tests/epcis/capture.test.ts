@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { CAPTURE_KEY } from './helpers';
+import { formatSsccUrn, withCheckDigit } from '../../domain/gs1';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -88,5 +89,38 @@ describe('POST /epcis/capture', () => {
     const body = JSON.stringify({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials });
     const res = await request(stack.app).post('/batches/ANY-LOT/repository-reports').set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send(body).expect(413);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
+  });
+
+  it('keeps every identifier as captured: URNs with percent-encoded serials, Digital Links, SSCCs, other URIs', async () => {
+    const sscc = withCheckDigit('04012345000000017');
+    const spelled = [
+      sgtin(10),
+      `urn:epc:id:sgtin:4012345.011111.${tag}%22A,B%25`,
+      `https://id.gs1.org/01/04012345111118/21/${tag}DL'1`,
+    ];
+    await capture(doc([commissioning(`urn:uuid:${tag}-lists`, spelled)])).expect(202);
+    const packed = {
+      type: 'AggregationEvent',
+      eventID: `urn:uuid:${tag}-lists-pack`,
+      eventTime: '2026-11-23T06:05:00Z',
+      eventTimeZoneOffset: '+00:00',
+      action: 'ADD',
+      bizStep: 'packing',
+      parentID: formatSsccUrn(sscc),
+      childEPCs: [...spelled, 'urn:example:not-gs1:1'],
+    };
+    await capture(doc([packed])).expect(202);
+    const { rows } = await stack.pool.query<{ role: string; kind: string; epc: string; key: string | null }>(
+      `SELECT l.role, l.kind, COALESCE(l.epc_prefix || k.key, k.epc) AS epc, k.key
+         FROM epcis_event_identifiers l JOIN epcis_events e ON e.id = l.event_pk
+        CROSS JOIN LATERAL unnest(l.keys, l.epcs) AS k(key, epc)
+        WHERE e.event_id LIKE $1 ORDER BY l.role, epc`,
+      [`urn:uuid:${tag}-lists%`],
+    );
+    const named = (role: string) => rows.filter((r) => r.role === role).map((r) => r.epc).sort();
+    expect(named('epc')).toEqual([...spelled].sort());
+    expect(named('child')).toEqual([...spelled, 'urn:example:not-gs1:1'].sort());
+    expect(rows.find((r) => r.role === 'parent')).toMatchObject({ kind: 'sscc', epc: formatSsccUrn(sscc), key: sscc });
+    expect(rows.filter((r) => r.role === 'epc').map((r) => r.key).sort()).toEqual([`${tag}10`, `${tag}"A,B%`, `${tag}DL'1`].sort());
   });
 });
