@@ -208,15 +208,16 @@ async function main(): Promise<void> {
     const captureSeconds = (performance.now() - started) / 1000;
     bar.stop();
     const rssAfterCapture = await apiProcess.rss();
+    // The tables capture itself wrote (the repository report posted next is not part of capture).
+    const afterCapture = await rowCounts(pool);
+    const captured = [...afterCapture].filter(([t, n]) => n > (before.get(t) ?? 0) && t !== 'schema_migrations').map(([t]) => t);
+    log(`capture wrote to: ${captured.map((t) => `${t} (${(afterCapture.get(t) ?? 0) - (before.get(t) ?? 0)})`).join(', ')}`);
 
     const report = JSON.parse(readFileSync(path.join(workDir, manifest.files.repositoryReports[0] as string), 'utf8')) as { target: string; reportedAt: string; serials: string[] };
     expectOk(
       'POST repository report',
       await api(apiProcess.baseUrl, 'POST', `/batches/${encodeURIComponent(config.lot)}/repository-reports`, auth, repositoryReportBody(report, manifest)),
     );
-    const after = await rowCounts(pool);
-    const captured = [...after].filter(([t, n]) => n > (before.get(t) ?? 0) && t !== 'schema_migrations').map(([t]) => t);
-    log(`capture wrote to: ${captured.map((t) => `${t} (${(after.get(t) ?? 0) - (before.get(t) ?? 0)})`).join(', ')}`);
 
     // Reconciliation through the API, twice: the second run must give the same content hash.
     const reconcile = async () => {
@@ -309,7 +310,8 @@ function writeResults(r: {
 }): void {
   const dir = path.join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const name = `capture-reconcile-${r.date.slice(0, 10)}`;
+  // Date and time: a second run on the same day must not overwrite the first.
+  const name = `capture-reconcile-${r.date.slice(0, 16).replace(':', '')}`;
   writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
   const ok = (b: boolean) => (b ? 'met' : '**missed**');
   const md = `# Capture and reconciliation benchmark, ${r.date}
