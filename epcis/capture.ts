@@ -366,13 +366,13 @@ const STAGED_LISTS = `
 async function updateProjections(client: PoolClient): Promise<void> {
   await client.query(
     `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at,
-                                         facts, commissionings, commissioned_by, packings, first_parent, last_parent)
+                                         facts, commissionings, commissioned_by, commissioned_last, packings, first_parent, last_parent)
      SELECT DISTINCT ON (x.gtin, x.serial) x.gtin, x.serial,
             min(x.batch_id) OVER unit,
             x.status, x.event_time,
             CASE WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' AND x.role = 'child' AND x.parent ~ '^[0-9]{18}$' THEN x.parent END,
             CASE WHEN x.event_type = 'AggregationEvent' AND x.role = 'child' THEN x.event_time END,
-            bit_or(x.facts) OVER unit, sum(x.commissioning) OVER unit, min(x.commissioned_by) OVER unit,
+            bit_or(x.facts) OVER unit, sum(x.commissioning) OVER unit, min(x.commissioned_by) OVER unit, max(x.commissioned_by) OVER unit,
             sum(x.packing) OVER unit, min(x.packed_in COLLATE "C") OVER unit, max(x.packed_in COLLATE "C") OVER unit
        -- (byte order for the sort: comparing a hundred thousand serials under the database's
        -- collation costs more than the rest of the statement)
@@ -407,6 +407,7 @@ async function updateProjections(client: PoolClient): Promise<void> {
        facts = si.facts | EXCLUDED.facts,
        commissionings = si.commissionings + EXCLUDED.commissionings,
        commissioned_by = LEAST(si.commissioned_by, EXCLUDED.commissioned_by),
+       commissioned_last = GREATEST(si.commissioned_last, EXCLUDED.commissioned_last),
        packings = si.packings + EXCLUDED.packings,
        first_parent = LEAST(si.first_parent COLLATE "C", EXCLUDED.first_parent),
        last_parent = GREATEST(si.last_parent COLLATE "C", EXCLUDED.last_parent)`,

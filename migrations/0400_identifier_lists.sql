@@ -68,6 +68,7 @@ ALTER TABLE serialized_items
   ADD COLUMN facts integer NOT NULL DEFAULT 0,
   ADD COLUMN commissionings integer NOT NULL DEFAULT 0,
   ADD COLUMN commissioned_by bigint,
+  ADD COLUMN commissioned_last bigint,
   ADD COLUMN packings integer NOT NULL DEFAULT 0,
   ADD COLUMN first_parent text,
   ADD COLUMN last_parent text;
@@ -82,7 +83,7 @@ ALTER TABLE epcis_documents ALTER COLUMN body SET COMPRESSION lz4;
 ALTER TABLE epcis_documents ALTER COLUMN body SET COMPRESSION pglz;
 DROP INDEX serialized_items_recheck_idx;
 ALTER TABLE serialized_items DROP COLUMN facts, DROP COLUMN commissionings, DROP COLUMN commissioned_by,
-  DROP COLUMN packings, DROP COLUMN first_parent, DROP COLUMN last_parent;
+  DROP COLUMN commissioned_last, DROP COLUMN packings, DROP COLUMN first_parent, DROP COLUMN last_parent;
 
 CREATE TABLE epcis_event_epcs (
   event_pk     bigint NOT NULL REFERENCES epcis_events (id),

@@ -191,23 +191,34 @@ async function run(
   );
   if ((recheck[0]?.recommissioned ?? 0) > 0) {
     // Commissioned more than once (a duplicate serial): the summary holds for everything but which
-    // batches commissioned it, read from the GTIN's commissioning lists alone.
+    // batches commissioned it. Twice (nearly always): the two events are the first and last the
+    // summary names, looked up by key. More often: read from the GTIN's commissioning lists.
+    const unitColumns = `u.serial,
+              (u.facts & ~${F.recheck}) | ${F.commissioned} | CASE WHEN bool_or(x.lot IS DISTINCT FROM $2) THEN ${F.otherBatch} ELSE 0 END
+                | CASE WHEN EXISTS (SELECT 1 FROM repository_report_serials r WHERE r.batch_id = $4 AND r.serial = u.serial) THEN ${F.reported} ELSE 0 END,
+              count(*) FILTER (WHERE x.lot = $2)::int, u.packings,
+              min(x.event_pk) FILTER (WHERE x.lot = $2), max(x.event_pk) FILTER (WHERE x.lot = $2), u.first_parent, u.last_parent`;
+    const perUnit = `GROUP BY u.serial, u.facts, u.packings, u.first_parent, u.last_parent HAVING count(*) FILTER (WHERE x.lot = $2) > 0`;
+    const unit = `m.serial, m.facts, m.packings, m.first_parent, m.last_parent`;
     await q(
       `INSERT INTO r_units_x
-       SELECT si.serial,
-              (si.facts & ~${F.recheck}) | ${F.commissioned} | CASE WHEN c.other THEN ${F.otherBatch} ELSE 0 END
-                | CASE WHEN si.serial IN (SELECT r.serial FROM repository_report_serials r WHERE r.batch_id = $4 AND r.serial IN (SELECT serial FROM r_recheck))
-                       THEN ${F.reported} ELSE 0 END,
-              c.n, si.packings, c.first, c.last, si.first_parent, si.last_parent
-         FROM serialized_items si
-         JOIN (SELECT k.serial, count(*) FILTER (WHERE x.lot = $2)::int AS n, bool_or(x.lot IS DISTINCT FROM $2) AS other,
-                      min(x.event_pk) FILTER (WHERE x.lot = $2) AS first, max(x.event_pk) FILTER (WHERE x.lot = $2) AS last
+       SELECT ${unitColumns}
+         FROM (SELECT ${unit}, unnest(ARRAY[m.commissioned_by, m.commissioned_last]) AS pk
+                 FROM serialized_items m
+                WHERE m.gtin = $1 AND m.commissionings = 2 AND m.serial IN (SELECT serial FROM r_recheck WHERE NOT retracted)) u
+         JOIN epcis_event_identifiers x ON x.event_pk = u.pk AND u.serial = ANY (x.keys)
+        WHERE ${COMMISSIONING} AND x.gtin = $1 AND ${live}
+        ${perUnit}
+       UNION ALL
+       SELECT ${unitColumns}
+         FROM (SELECT ${unit} FROM serialized_items m
+                WHERE m.gtin = $1 AND m.commissionings > 2 AND m.serial IN (SELECT serial FROM r_recheck WHERE NOT retracted)) u
+         JOIN (SELECT x.event_pk, x.lot, k.serial
                  FROM epcis_event_identifiers x ${ELEMENTS}
                 WHERE ${COMMISSIONING} AND x.gtin = $1 AND ${live}
-                  AND k.serial IN (SELECT serial FROM r_recheck WHERE NOT retracted)
-                GROUP BY k.serial
-               HAVING count(*) FILTER (WHERE x.lot = $2) > 0) c ON c.serial = si.serial
-        WHERE si.gtin = $1`,
+                  AND EXISTS (SELECT 1 FROM serialized_items m WHERE m.gtin = $1 AND m.commissionings > 2 AND m.facts & ${F.recheck} = 0)) x
+           ON x.serial = u.serial
+        ${perUnit}`,
       [...base, batchId],
     );
   }

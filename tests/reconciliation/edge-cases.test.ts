@@ -220,6 +220,16 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
     expect(r.findings).toEqual([s.expected.duplicate(1)]);
   });
 
+  it('6c. a unit commissioned three times in the batch: one duplicate_serial, counted once in the balance', async () => {
+    const s = await scenario('DUPTHREE');
+    await s.capture([s.events.commission(0, [1, 2, 3, 4, 5, 6]), s.events.commission(1, [4]), s.events.commission(2, [4])]);
+    await s.capture([s.events.pack(3, 1, [1, 2, 3]), s.events.pack(4, 2, [4, 5, 6])]);
+    await s.report([1, 2, 3, 4, 5, 6]);
+    const r = await s.reconcile();
+    expect(r.balance).toEqual(s.balance({ commissioned: 6, packed: 6 }));
+    expect(r.findings).toEqual([s.expected.duplicate(4)]);
+  });
+
   it('6b. a unit listed twice within one commissioning event: one commissioning event, no duplicate_serial, counted once', async () => {
     const s = await scenario('DUPONE');
     // The same spelling twice in one epcList never gets in: the EPCIS schema wants unique items.

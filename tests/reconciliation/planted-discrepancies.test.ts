@@ -103,9 +103,10 @@ describe('reconciliation of a batch with planted discrepancies', () => {
   });
 
   it('refuses a report with one bad serial whole: 400 naming it, nothing stored', async () => {
-    const before = await stack.pool.query<{ reports: string; serials: string }>(
-      `SELECT (SELECT count(*) FROM repository_reports) AS reports, (SELECT count(*) FROM repository_report_serials) AS serials`,
-    );
+    // This batch's rows only: other suites post reports to the shared test database meanwhile.
+    const counts = `SELECT (SELECT count(*) FROM repository_reports WHERE batch_id IN (SELECT id FROM batches WHERE lot = $1)) AS reports,
+                           (SELECT count(*) FROM repository_report_serials WHERE batch_id IN (SELECT id FROM batches WHERE lot = $1)) AS serials`;
+    const before = await stack.pool.query<{ reports: string; serials: string }>(counts, [LOT]);
     const serials = Array.from({ length: 5000 }, (_, i) => `RFX${i}`);
     serials[3210] = 'bad serial with spaces';
     const res = await request(stack.app)
@@ -115,7 +116,7 @@ describe('reconciliation of a batch with planted discrepancies', () => {
       .expect(400);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
     expect(res.body.errors).toEqual([{ path: 'serials.3210', message: expect.stringContaining('bad serial with spaces') }]);
-    const after = await stack.pool.query(`SELECT (SELECT count(*) FROM repository_reports) AS reports, (SELECT count(*) FROM repository_report_serials) AS serials`);
+    const after = await stack.pool.query(counts, [LOT]);
     expect(after.rows[0]).toEqual(before.rows[0]);
   });
 
