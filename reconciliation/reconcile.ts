@@ -291,19 +291,27 @@ async function run(
   await q('ANALYZE r_exact');
 
   step('aggregation');
-  // Packages holding plain units of the batch now, with how many.
+  // Packages holding plain units of the batch now, with how many; in the same pass, how many plain
+  // units there are (for the balance).
+  await q(
+    `CREATE TEMP TABLE r_plain_scan ON COMMIT DROP AS
+     SELECT si.first_parent AS parent,
+            count(*) FILTER (WHERE si.packings BETWEEN 1 AND 2 AND si.serial NOT IN (SELECT serial FROM r_exact))::int AS units,
+            count(*)::int AS total
+       FROM serialized_items si WHERE ${PLAIN_WHERE}
+      GROUP BY si.first_parent`,
+    [gtin, batchId],
+  );
   await q(
     `CREATE TEMP TABLE r_plain ON COMMIT DROP AS
-     SELECT parent, count(*)::int AS units
-       FROM (SELECT si.first_parent AS parent FROM serialized_items si
-              WHERE ${PLAIN_WHERE} AND si.packings BETWEEN 1 AND 2 AND si.serial NOT IN (SELECT serial FROM r_exact)
+     SELECT parent, sum(units)::int AS units
+       FROM (SELECT parent, units FROM r_plain_scan WHERE units > 0
              UNION ALL
-             SELECT p_min FROM r_units_x WHERE n_add BETWEEN 1 AND 2 AND serial NOT IN (SELECT serial FROM r_exact)
+             SELECT p_min, 1 FROM r_units_x WHERE n_add BETWEEN 1 AND 2 AND serial NOT IN (SELECT serial FROM r_exact)
              UNION ALL
              -- the second package of a unit in two: such units are notable
-             SELECT p_max FROM r_notable WHERE n_add = 2 AND p_max <> p_min AND serial NOT IN (SELECT serial FROM r_exact)) t
+             SELECT p_max, 1 FROM r_notable WHERE n_add = 2 AND p_max <> p_min AND serial NOT IN (SELECT serial FROM r_exact)) t
       GROUP BY parent`,
-    [gtin, batchId],
   );
   await q('ANALYZE r_plain');
   // A package is worked out edge by edge when it held anything but those units once each: more
@@ -365,10 +373,7 @@ async function run(
   );
 
   step('balance');
-  const { rows: plainCount } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM serialized_items si WHERE ${PLAIN_WHERE}`,
-    [gtin, batchId],
-  );
+  const { rows: plainCount } = await client.query<{ n: number }>('SELECT COALESCE(sum(total), 0)::int AS n FROM r_plain_scan');
   const { rows: notablePlain } = await client.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM r_notable WHERE serial NOT IN (SELECT serial FROM r_units_x)',
   );
