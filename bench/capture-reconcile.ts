@@ -21,6 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { SingleBar, Presets } from 'cli-progress';
 import { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { API_HEAP_FLAGS } from '../api/heap';
 import { migrate } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
 import { captureFile } from '../scripts/capture-client';
@@ -45,7 +46,7 @@ interface ApiProcess {
 
 async function startApi(databaseUrl: string, apiKey: string): Promise<ApiProcess> {
   const child = fork(path.join(__dirname, 'api-process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...API_HEAP_FLAGS, '--import', 'tsx'],
     env: { ...process.env, DATABASE_URL: databaseUrl, CAPTURE_API_KEY: apiKey, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

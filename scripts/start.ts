@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { API_HEAP_FLAGS } from '../api/heap';
 import { loadConfigOrExit } from '../lib/config';
 import { startDevServer, waitForTemporal, type DevServer } from '../lib/dev-server';
 import { temporalBinaries } from '../lib/temporal-binaries';
@@ -43,8 +44,8 @@ async function main(): Promise<void> {
   const env = { ...process.env, TEMPORAL_ADDRESS: devServer?.address ?? config.TEMPORAL_ADDRESS };
   const children: ChildProcess[] = [];
   let stopping = false;
-  const launch = (entry: string) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, entry)], { env, stdio: 'inherit' });
+  const launch = (entry: string, nodeFlags: readonly string[] = []) => {
+    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(root, entry)], { env, stdio: 'inherit' });
     child.once('exit', (code) => {
       if (!stopping) {
         say(`${entry} exited with ${code}; stopping everything`);
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
 
   launch('worker/main.ts');
-  launch('api/main.ts');
+  launch('api/main.ts', API_HEAP_FLAGS);
 
   const api = `http://localhost:${config.PORT}`;
   say('────────────────────────────────────────────────────────────');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
+import { API_HEAP_FLAGS } from '../../api/heap';
 
 /** The published schema still names schemas with the draft-04 `id` keyword, which Ajv 8 reads as `$id`. */
 function modernise(node: unknown, isPropertyMap = false): unknown {
@@ -39,5 +40,14 @@ describe('docker-compose.yml', () => {
     expect(services['temporal-ui']!.image).toMatch(/^temporalio\/ui:/);
     expect(services.api!.build).toBeDefined();
     expect(services.worker!.build).toBeDefined();
+  });
+
+  it('starts the API with the heap limits of api/heap.ts, as the Dockerfile does', () => {
+    const api = (file.services as Record<string, { command?: string[] }>).api!;
+    const command = api.command!.join(' ');
+    const dockerfile = readFileSync(path.resolve(__dirname, '../../Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    for (const flag of API_HEAP_FLAGS) expect(cmd).toContain(flag);
+    expect(command).toMatch(new RegExp(`node ${API_HEAP_FLAGS.join(' ')} --import tsx api/main\\.ts`));
   });
 });
