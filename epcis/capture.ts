@@ -275,7 +275,9 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   await write(docCopy, '\n');
   await finish(docCopy);
 
-  await client.query('ANALYZE capture_stage');
+  // Statistics for the columns the projections join and filter on (not the identifier arrays, whose
+  // element statistics cost most of a full ANALYZE and serve no plan here).
+  await client.query('ANALYZE capture_stage (rt, idx, role, kind)');
   // The indices of the events this document adds (not seen before): the projections below read the
   // staged rows of those events, never the ever-growing event tables.
   await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP');
@@ -396,7 +398,8 @@ async function updateProjections(client: PoolClient): Promise<void> {
                LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
               CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
               WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')) x
-     WINDOW unit AS (PARTITION BY x.gtin, x.serial)
+     -- (ordered like the result, so one sort serves both the window and DISTINCT ON)
+     WINDOW unit AS (PARTITION BY x.gtin, x.serial ORDER BY x.event_time DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
       ORDER BY x.gtin, x.serial, x.event_time DESC
      ON CONFLICT (gtin, serial) DO UPDATE SET
        batch_id = COALESCE(si.batch_id, EXCLUDED.batch_id),

@@ -75,11 +75,32 @@ ALTER TABLE serialized_items
 UPDATE serialized_items SET facts = 512;
 CREATE INDEX serialized_items_recheck_idx ON serialized_items (gtin) WHERE commissionings > 1 OR facts & 512 <> 0;
 
+-- A unit's batch_id is set only by capture, from a join with batches in the same statement, so it
+-- always names a batch that exists; and a batch, once recorded, is never deleted (refused below).
+-- The foreign key re-checked this once per unit: a fifth of capture's time in serialized_items.
+ALTER TABLE serialized_items DROP CONSTRAINT serialized_items_batch_id_fkey;
+CREATE FUNCTION refuse_batch_deletion() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'batches are permanent records: % refused', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+CREATE TRIGGER batches_never_deleted
+  BEFORE DELETE ON batches
+  FOR EACH ROW EXECUTE FUNCTION refuse_batch_deletion();
+CREATE TRIGGER batches_never_truncated
+  BEFORE TRUNCATE ON batches
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse_batch_deletion();
+
 -- The verbatim documents are tens of megabytes each: lz4 compresses them several times faster than
 -- the default pglz, inside the capture transaction.
 ALTER TABLE epcis_documents ALTER COLUMN body SET COMPRESSION lz4;
 
 -- Down Migration
+DROP TRIGGER batches_never_truncated ON batches;
+DROP TRIGGER batches_never_deleted ON batches;
+DROP FUNCTION refuse_batch_deletion();
+ALTER TABLE serialized_items ADD CONSTRAINT serialized_items_batch_id_fkey FOREIGN KEY (batch_id) REFERENCES batches (id);
 ALTER TABLE epcis_documents ALTER COLUMN body SET COMPRESSION pglz;
 DROP INDEX serialized_items_recheck_idx;
 ALTER TABLE serialized_items DROP COLUMN facts, DROP COLUMN commissionings, DROP COLUMN commissioned_by,

@@ -284,4 +284,20 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
     expect(r.balance).toEqual(s.balance({ commissioned: 7, packed: 6, unaccounted: 1 }));
     expect(r.findings).toEqual(s.expected.sort([s.expected.missingReport(6), s.expected.unaccounted(7)]));
   });
+
+  it('10. documents sent at the same time, packing before commissioning among them: the same balance and findings as one after another', async () => {
+    const s = await scenario('CONCURRENT');
+    const units = Array.from({ length: 30 }, (_, i) => i + 1);
+    const cases = Array.from({ length: 10 }, (_, c) => c + 1);
+    // Three integration clients at once: packing, commissioning, and a second commissioning of unit 7.
+    await Promise.all([
+      s.capture(cases.map((c) => s.events.pack(10 + c, c, [3 * c - 2, 3 * c - 1, 3 * c]))),
+      s.capture([s.events.commission(0, units)]),
+      s.capture([s.events.commission(1, [7])]),
+    ]);
+    await s.report(units);
+    const r = await s.reconcile();
+    expect(r.balance).toEqual(s.balance({ commissioned: 30, packed: 30 }));
+    expect(r.findings).toEqual([s.expected.duplicate(7)]);
+  });
 });
