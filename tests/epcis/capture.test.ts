@@ -45,6 +45,8 @@ describe('POST /epcis/capture', () => {
     expect(job.body.captureID).toBe(res.body.captureID);
     const { rows } = await stack.pool.query(`SELECT source, expiry::text FROM batches WHERE lot = $1`, [`L${tag}`]);
     expect(rows).toEqual([{ source: 'epcis', expiry: '2028-11-30' }]);
+    // A batch is a permanent record: its units name it, and the database refuses to delete it.
+    await expect(stack.pool.query('DELETE FROM batches WHERE lot = $1', [`L${tag}`])).rejects.toThrow(/permanent records: DELETE refused/);
   });
 
   it('does not apply an event ID twice', async () => {
