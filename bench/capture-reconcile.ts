@@ -9,7 +9,8 @@
  * Runs in a database of its own (created and migrated here, dropped at the end unless BENCH_KEEP_DB=1).
  * Results: bench/results/capture-reconcile-<date>.{json,md}. Never part of the test suite.
  *
- * Environment: BENCH_UNITS (default 1000000), BENCH_RATE (0.005), BENCH_SEED (1),
+ * Environment: BENCH_UNITS (default 1000000), BENCH_RATE (0.005), BENCH_SEED (1), BENCH_CAPTURE_CLIENTS
+ * (2: documents sent by two clients at once, each waiting for its answer before its next document),
  * BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { fork } from 'node:child_process';
@@ -33,6 +34,8 @@ const root = path.resolve(__dirname, '..');
 const units = Number(process.env.BENCH_UNITS ?? 1_000_000);
 const rate = Number(process.env.BENCH_RATE ?? 0.005);
 const seed = Number(process.env.BENCH_SEED ?? 1);
+/** Integration clients sending documents at the same time, as a site's packaging lines would. */
+const captureClients = Number(process.env.BENCH_CAPTURE_CLIENTS ?? 2);
 const TARGETS = { serialsPerSecond: 50_000, reconciliationSeconds: 5, peakRssMB: 300 };
 
 const log = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
@@ -200,12 +203,20 @@ async function main(): Promise<void> {
     const bar = new SingleBar({ format: 'capture |{bar}| {value}/{total} documents {rate} serials/s', hideCursor: true }, Presets.shades_classic);
     bar.start(manifest.files.documents.length, 0, { rate: 0 });
     started = performance.now();
-    for (const [i, f] of manifest.files.documents.entries()) {
-      const r = await captureFile(apiProcess.baseUrl, path.join(workDir, f), auth);
-      if (r.status >= 300) throw new Error(`capture of ${f}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 800)}`);
-      const elapsed = (performance.now() - started) / 1000;
-      bar.update(i + 1, { rate: Math.round((manifest.balance.commissioned * ((i + 1) / manifest.files.documents.length)) / elapsed) });
-    }
+    // Each client sends its next document when the last is answered; the documents are taken in the
+    // order they were generated.
+    const queue = [...manifest.files.documents];
+    let done = 0;
+    const client = async () => {
+      for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
+        const r = await captureFile(apiProcess.baseUrl, path.join(workDir, f), auth);
+        if (r.status >= 300) throw new Error(`capture of ${f}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 800)}`);
+        done++;
+        const elapsed = (performance.now() - started) / 1000;
+        bar.update(done, { rate: Math.round((manifest.balance.commissioned * (done / manifest.files.documents.length)) / elapsed) });
+      }
+    };
+    await Promise.all(Array.from({ length: captureClients }, client));
     const captureSeconds = (performance.now() - started) / 1000;
     bar.stop();
     const rssAfterCapture = await apiProcess.rss();
@@ -242,6 +253,7 @@ async function main(): Promise<void> {
       batch: { units, rate, seed, unitsPerCase: config.unitsPerCase, casesPerPallet: config.casesPerPallet, documents: manifest.counts.documents, events: manifest.counts.events, epcs: manifest.counts.epcs, serials, planted: manifest.plantedByCategory },
       capture: {
         seconds: round(captureSeconds),
+        clients: captureClients,
         serialsPerSecond: Math.round(serials / captureSeconds),
         baselineCopySeconds: round(copy.seconds),
         baselineCopyRows: copy.rows,
@@ -305,7 +317,7 @@ function writeResults(r: {
   date: string;
   machine: Awaited<ReturnType<typeof describeMachine>>;
   batch: Record<string, unknown>;
-  capture: { seconds: number; serialsPerSecond: number; baselineCopySeconds: number; baselineSerialsPerSecond: number; ratio: number; tables: string[]; target: number; baselineCopyRows: number };
+  capture: { seconds: number; clients: number; serialsPerSecond: number; baselineCopySeconds: number; baselineSerialsPerSecond: number; ratio: number; tables: string[]; target: number; baselineCopyRows: number };
   reconciliation: { seconds: number; secondRunSeconds: number; sameHash: boolean; baselineAggregateSeconds: number; baselineQuery: string; ratio: number; found: Record<string, number>; planted: Record<string, number>; target: number };
   memory: { peakRssMB: number; peakRssAfterCaptureMB: number; sampledPeakMB: number; target: number };
 }): void {
@@ -323,7 +335,7 @@ Batch: ${JSON.stringify(r.batch)}
 
 | measure | product | baseline (same run) | ratio | target | |
 | --- | --- | --- | --- | --- | --- |
-| capture through the API | ${r.capture.serialsPerSecond.toLocaleString('en')} serials/s (${r.capture.seconds} s) | raw COPY of the same ${r.capture.baselineCopyRows.toLocaleString('en')} rows: ${r.capture.baselineSerialsPerSecond.toLocaleString('en')} serials/s (${r.capture.baselineCopySeconds} s) | ${r.capture.ratio}× the COPY time | ≥ ${r.capture.target.toLocaleString('en')} serials/s | ${ok(r.capture.serialsPerSecond >= r.capture.target)} |
+| capture through the API, ${r.capture.clients === 1 ? 'one client' : `${r.capture.clients} clients at once`} | ${r.capture.serialsPerSecond.toLocaleString('en')} serials/s (${r.capture.seconds} s) | raw COPY of the same ${r.capture.baselineCopyRows.toLocaleString('en')} rows: ${r.capture.baselineSerialsPerSecond.toLocaleString('en')} serials/s (${r.capture.baselineCopySeconds} s) | ${r.capture.ratio}× the COPY time | ≥ ${r.capture.target.toLocaleString('en')} serials/s | ${ok(r.capture.serialsPerSecond >= r.capture.target)} |
 | reconciliation of the batch | ${r.reconciliation.seconds} s (second run ${r.reconciliation.secondRunSeconds} s, same hash: ${r.reconciliation.sameHash}) | one plain SQL aggregate: ${r.reconciliation.baselineAggregateSeconds} s | ${r.reconciliation.ratio}× | ≤ ${r.reconciliation.target} s | ${ok(r.reconciliation.seconds <= r.reconciliation.target)} |
 | API process peak RSS | ${r.memory.peakRssMB} MB (after capture ${r.memory.peakRssAfterCaptureMB} MB) | — | — | ≤ ${r.memory.target} MB | ${ok(r.memory.peakRssMB <= r.memory.target)} |
 
@@ -333,7 +345,7 @@ Baseline aggregate: \`${r.reconciliation.baselineQuery}\`
 Discrepancies found by reconciliation: ${JSON.stringify(r.reconciliation.found)}; planted: ${JSON.stringify(r.reconciliation.planted)}.
 
 "Serials" are the batch's commissioned unit SGTINs; capture time is wall time from the first
-document sent to the last answer, documents sent one after another.
+document sent to the last answer. ${r.capture.clients === 1 ? 'One client sends the documents one after another.' : `${r.capture.clients} clients send the documents, in the order generated, each waiting for its answer before its next one; so up to ${r.capture.clients} documents are in the API at once.`}
 `;
   writeFileSync(path.join(dir, `${name}.md`), md);
   process.stdout.write(`\n${md}\n`);
