@@ -17,22 +17,34 @@ export function copyRow(values: Array<string | number | boolean | null | undefin
   return `${out}\n`;
 }
 
-/** Escapes raw bytes of a text value streamed in pieces (the bytes of multi-byte characters never match). */
+const SPECIAL_BYTES = [0x5c, 0x09, 0x0a, 0x0d] as const;
+const ESCAPED = [Buffer.from('\\\\'), Buffer.from('\\t'), Buffer.from('\\n'), Buffer.from('\\r')] as const;
+
+/**
+ * Escapes raw bytes of a text value streamed in pieces (the bytes of multi-byte characters never
+ * match). Documents have a few special bytes per kilobyte (a newline per event): the pieces between
+ * them are found with Buffer.indexOf and copied whole.
+ */
 export function escapeCopyBytes(chunk: Buffer): Buffer {
-  let extra = 0;
-  for (let i = 0; i < chunk.length; i++) {
-    const b = chunk[i] as number;
-    if (b === 0x5c || b === 0x09 || b === 0x0a || b === 0x0d) extra++;
+  const next = SPECIAL_BYTES.map((b) => chunk.indexOf(b));
+  if (next.every((p) => p < 0)) return chunk;
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (;;) {
+    let which = -1;
+    let at = chunk.length;
+    for (let k = 0; k < next.length; k++) {
+      const p = next[k] as number;
+      if (p >= 0 && p < at) {
+        at = p;
+        which = k;
+      }
+    }
+    if (which < 0) break;
+    parts.push(chunk.subarray(start, at), ESCAPED[which] as Buffer);
+    start = at + 1;
+    next[which] = chunk.indexOf(SPECIAL_BYTES[which] as number, start);
   }
-  if (extra === 0) return chunk;
-  const out = Buffer.allocUnsafe(chunk.length + extra);
-  let j = 0;
-  for (let i = 0; i < chunk.length; i++) {
-    const b = chunk[i] as number;
-    if (b === 0x5c || b === 0x09 || b === 0x0a || b === 0x0d) {
-      out[j++] = 0x5c;
-      out[j++] = b === 0x5c ? 0x5c : b === 0x09 ? 0x74 : b === 0x0a ? 0x6e : 0x72;
-    } else out[j++] = b;
-  }
-  return out;
+  parts.push(chunk.subarray(start));
+  return Buffer.concat(parts);
 }

@@ -125,16 +125,28 @@ export interface ParsedSgtinUrn {
   companyPrefixLength: number;
 }
 
+/**
+ * The product part of the last SGTIN URN parsed, and its GTIN: a document names thousands of units
+ * of one product in a row, and the GTIN's check digit need not be worked out for each.
+ */
+let lastProduct: { companyPrefix: string; indicatorItemRef: string; key: { gtin: Gtin14; companyPrefixLength: number } } | null = null;
+
 export function parseSgtinUrn(uri: string): Result<ParsedSgtinUrn> {
   const m = /^urn:epc:id:sgtin:([^.]*)\.([^.]*)\.(.*)$/i.exec(uri);
   if (!m) return fail('bad_uri', `"${clip(uri, 80)}" is not urn:epc:id:sgtin:CompanyPrefix.IndicatorItemRef.Serial`);
-  const key = gtinFromUrnDigits(m[1] as string, m[2] as string, uri);
-  if (!key.ok) return key;
+  const companyPrefix = m[1] as string;
+  const indicatorItemRef = m[2] as string;
+  if (!lastProduct || lastProduct.companyPrefix !== companyPrefix || lastProduct.indicatorItemRef !== indicatorItemRef) {
+    const parsed = gtinFromUrnDigits(companyPrefix, indicatorItemRef, uri);
+    if (!parsed.ok) return parsed;
+    lastProduct = { companyPrefix, indicatorItemRef, key: parsed.value };
+  }
+  const key = lastProduct.key;
   const decoded = decodeUrnComponent(m[3] as string);
   if (decoded === null) return fail('bad_serial', `"${clip(uri, 80)}": the serial has a character that is not CSET 82 or must be percent-encoded`);
   const serial = parseSerial(decoded);
   if (!serial.ok) return serial;
-  return ok({ ...key.value, serial: serial.value });
+  return ok({ gtin: key.gtin, companyPrefixLength: key.companyPrefixLength, serial: serial.value });
 }
 
 export interface ParsedLgtinUrn {
