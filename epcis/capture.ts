@@ -359,48 +359,67 @@ const STAGED_LISTS = `
     JOIN capture_new n ON n.idx = s.idx
    WHERE s.rt = 'G'`;
 
+/** A unit's status after each kind of event; the position is the status's code in the units' upsert. */
+const UNIT_STATUSES = ['commissioned', 'destroyed', 'sampled', 'decommissioned', 'packed', 'unpacked', 'shipped', 'observed'] as const;
+const statusCode = (status: (typeof UNIT_STATUSES)[number]) => UNIT_STATUSES.indexOf(status);
+/**
+ * An event's time as a positive bigint (microseconds since year 1) that sorts like the time; times
+ * eight (a status code in the low bits) it still fits in a bigint up to year 9999, the last a
+ * date-time of the standard can name.
+ */
+const EVENT_ORDER = `((extract(epoch FROM l.event_time) * 1000000)::bigint + 62135596800000000)`;
+
 /**
  * Current state of units and packages (serialized_items, packages) from this document's new events.
- * Latest event time wins, so a document that arrives late never rolls a unit's state back. A unit
- * keeps the batch it was first given; within one document, a unit commissioned in two batches (a
- * duplicate reconciliation reports) is given the one known first.
+ * Latest event time wins, so a document that arrives late never rolls a unit's state back: a unit's
+ * status is its latest event's, its parent that of its latest aggregation event. A unit keeps the
+ * batch it was first given; within one document, a unit commissioned in two batches (a duplicate
+ * reconciliation reports) is given the one known first.
  */
 async function updateProjections(client: PoolClient): Promise<void> {
+  // One row per unit, aggregated by hashing (no sort of the identifiers): "latest" is the maximum
+  // of a key that sorts by event time, with the status or the parent behind it. The units are then
+  // written in key order, so documents captured at the same time lock them in the same order.
   await client.query(
     `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at,
                                          facts, commissionings, commissioned_by, commissioned_last, packings, first_parent, last_parent)
-     SELECT DISTINCT ON (x.gtin, x.serial) x.gtin, x.serial,
-            min(x.batch_id) OVER unit,
-            x.status, x.event_time,
-            CASE WHEN x.event_type = 'AggregationEvent' AND x.action = 'ADD' AND x.role = 'child' AND x.parent ~ '^[0-9]{18}$' THEN x.parent END,
-            CASE WHEN x.event_type = 'AggregationEvent' AND x.role = 'child' THEN x.event_time END,
-            bit_or(x.facts) OVER unit, sum(x.commissioning) OVER unit, min(x.commissioned_by) OVER unit, max(x.commissioned_by) OVER unit,
-            sum(x.packing) OVER unit, min(x.packed_in COLLATE "C") OVER unit, max(x.packed_in COLLATE "C") OVER unit
-       -- (byte order for the sort: comparing a hundred thousand serials under the database's
-       -- collation costs more than the rest of the statement)
-       FROM (SELECT l.gtin, k.serial COLLATE "C" AS serial, b.id AS batch_id, l.role, l.event_type, l.action, l.parent, l.event_time,
-                    CASE
-                      WHEN l.event_type = 'ObjectEvent' AND l.action = 'ADD' THEN 'commissioned'
-                      WHEN l.event_type = 'ObjectEvent' AND l.action = 'DELETE' THEN
-                        CASE WHEN l.biz_step = 'destroying' OR l.disposition = 'destroyed' THEN 'destroyed'
-                             WHEN l.biz_step = 'sampling' THEN 'sampled' ELSE 'decommissioned' END
-                      WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' THEN 'packed'
-                      WHEN l.event_type = 'AggregationEvent' AND l.action = 'DELETE' THEN 'unpacked'
-                      WHEN l.biz_step = 'shipping' THEN 'shipped'
-                      ELSE 'observed'
-                    END AS status,
-                    ${LIST_FACTS('l')} AS facts,
-                    CASE WHEN ${IS_COMMISSIONING('l')} THEN 1 ELSE 0 END AS commissioning,
-                    CASE WHEN ${IS_COMMISSIONING('l')} THEN l.event_pk END AS commissioned_by,
-                    CASE WHEN ${IS_PACKING('l')} THEN 1 ELSE 0 END AS packing,
-                    CASE WHEN ${IS_PACKING('l')} THEN l.parent END AS packed_in
-               FROM (${STAGED_LISTS}) l
-               LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
-              CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
-              WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')) x
-     -- (ordered like the result, so one sort serves both the window and DISTINCT ON)
-     WINDOW unit AS (PARTITION BY x.gtin, x.serial ORDER BY x.event_time DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-      ORDER BY x.gtin, x.serial, x.event_time DESC
+     SELECT u.gtin, u.serial, u.batch_id,
+            (ARRAY[${UNIT_STATUSES.map((st) => `'${st}'`).join(', ')}])[u.latest % 8 + 1],
+            u.status_at,
+            NULLIF(substr(u.latest_parent, 21), '')::char(18), u.parent_at,
+            u.facts, u.commissionings, u.commissioned_by, u.commissioned_last, u.packings, u.first_parent, u.last_parent
+       FROM (SELECT x.gtin, x.serial, min(x.batch_id) AS batch_id, max(x.ord * 8 + x.status) AS latest, max(x.event_time) AS status_at,
+                    max(x.event_time) FILTER (WHERE x.aggregation) AS parent_at,
+                    max(lpad(x.ord::text, 20, '0') || COALESCE(x.new_parent, '') COLLATE "C") FILTER (WHERE x.aggregation) AS latest_parent,
+                    bit_or(x.facts) AS facts, sum(x.commissioning)::int AS commissionings,
+                    min(x.commissioned_by) AS commissioned_by, max(x.commissioned_by) AS commissioned_last,
+                    sum(x.packing)::int AS packings, min(x.packed_in COLLATE "C") AS first_parent, max(x.packed_in COLLATE "C") AS last_parent
+               FROM (SELECT l.gtin, k.serial COLLATE "C" AS serial, b.id AS batch_id, l.event_time, ${EVENT_ORDER} AS ord,
+                            CASE
+                              WHEN l.event_type = 'ObjectEvent' AND l.action = 'ADD' THEN ${statusCode('commissioned')}
+                              WHEN l.event_type = 'ObjectEvent' AND l.action = 'DELETE' THEN
+                                CASE WHEN l.biz_step = 'destroying' OR l.disposition = 'destroyed' THEN ${statusCode('destroyed')}
+                                     WHEN l.biz_step = 'sampling' THEN ${statusCode('sampled')} ELSE ${statusCode('decommissioned')} END
+                              WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' THEN ${statusCode('packed')}
+                              WHEN l.event_type = 'AggregationEvent' AND l.action = 'DELETE' THEN ${statusCode('unpacked')}
+                              WHEN l.biz_step = 'shipping' THEN ${statusCode('shipped')}
+                              ELSE ${statusCode('observed')}
+                            END AS status,
+                            l.event_type = 'AggregationEvent' AND l.role = 'child' AS aggregation,
+                            CASE WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' AND l.role = 'child' AND l.parent ~ '^[0-9]{18}$' THEN l.parent END AS new_parent,
+                            ${LIST_FACTS('l')} AS facts,
+                            CASE WHEN ${IS_COMMISSIONING('l')} THEN 1 ELSE 0 END AS commissioning,
+                            CASE WHEN ${IS_COMMISSIONING('l')} THEN l.event_pk END AS commissioned_by,
+                            CASE WHEN ${IS_PACKING('l')} THEN 1 ELSE 0 END AS packing,
+                            CASE WHEN ${IS_PACKING('l')} THEN l.parent END AS packed_in
+                       FROM (${STAGED_LISTS}) l
+                       LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
+                      CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
+                      WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')) x
+              GROUP BY x.gtin, x.serial) u
+      -- (byte order: comparing fifty thousand serials under the database's collation costs more
+      -- than the rest of the statement)
+      ORDER BY u.gtin, u.serial
      ON CONFLICT (gtin, serial) DO UPDATE SET
        batch_id = COALESCE(si.batch_id, EXCLUDED.batch_id),
        status = CASE WHEN EXCLUDED.status_at >= si.status_at THEN EXCLUDED.status ELSE si.status END,

@@ -49,6 +49,36 @@ describe('POST /epcis/capture', () => {
     await expect(stack.pool.query('DELETE FROM batches WHERE lot = $1', [`L${tag}`])).rejects.toThrow(/permanent records: DELETE refused/);
   });
 
+  it("keeps each unit's current state: the latest event's status, the latest aggregation's parent, never rolled back by a late document", async () => {
+    const gtin = withCheckDigit('0401234511111');
+    const caseId = withCheckDigit(`0401234599${String(Date.now() % 1e7).padStart(7, '0')}`);
+    const at = (minute: number) => `2026-11-23T07:${String(minute).padStart(2, '0')}:00Z`;
+    const event = (id: string, minute: number, fields: Record<string, unknown>) => ({ eventID: `urn:uuid:${tag}-state-${id}`, eventTime: at(minute), eventTimeZoneOffset: '+00:00', ...fields });
+    const units = [sgtin(71), sgtin(72)];
+    await capture(
+      doc([
+        { ...commissioning(`urn:uuid:${tag}-state-c`, units), eventTime: at(0) },
+        event('p', 1, { type: 'AggregationEvent', action: 'ADD', bizStep: 'packing', parentID: formatSsccUrn(caseId), childEPCs: units }),
+        event('s', 2, { type: 'ObjectEvent', action: 'OBSERVE', bizStep: 'shipping', epcList: [units[0]] }),
+      ]),
+    ).expect(202);
+    // A document arriving late, about something that happened before the packing: no effect on the state.
+    await capture(doc([event('late', 0, { type: 'ObjectEvent', action: 'OBSERVE', bizStep: 'inspecting', epcList: [units[1]] })])).expect(202);
+    const state = async () =>
+      (
+        await stack.pool.query(`SELECT serial, status, parent_sscc FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial`, [
+          gtin,
+          [`${tag}71`, `${tag}72`],
+        ])
+      ).rows;
+    expect(await state()).toEqual([
+      { serial: `${tag}71`, status: 'shipped', parent_sscc: caseId },
+      { serial: `${tag}72`, status: 'packed', parent_sscc: caseId },
+    ]);
+    await capture(doc([event('u', 3, { type: 'AggregationEvent', action: 'DELETE', bizStep: 'unpacking', parentID: formatSsccUrn(caseId), childEPCs: [units[1]] })])).expect(202);
+    expect((await state())[1]).toEqual({ serial: `${tag}72`, status: 'unpacked', parent_sscc: null });
+  });
+
   it('does not apply an event ID twice', async () => {
     const before = await eventCount();
     const res = await capture(doc([commissioning(`urn:uuid:${tag}-1`, [sgtin(1), sgtin(2)]), commissioning(`urn:uuid:${tag}-2`, [sgtin(3)])])).expect(202);
