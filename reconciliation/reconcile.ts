@@ -122,17 +122,31 @@ const TEMP_BUFFERS = '768MB';
 
 /**
  * Capture adds up to a million rows per batch, faster than autovacuum analyses them; plans made on
- * "the table is empty" statistics turn a one-second reconciliation into minutes. Analyse the event
- * tables when more than a tenth of their rows changed since the last analysis (about 0.3 s at a
- * million units; a no-op otherwise).
+ * "the table is empty" statistics turn a one-second reconciliation into minutes. Analyse the tables
+ * reconciliation reads when more than a tenth of their rows changed since the last analysis (a no-op
+ * otherwise), from a small sample: the plans need row counts and the spread of a few low-cardinality
+ * columns, which a tenth of the default sample gives for a tenth of the time (0.1 s instead of 1.4 s
+ * at a million units). Autovacuum analyses them fully later.
  */
 async function refreshStatistics(pool: Pool): Promise<void> {
   const { rows } = await pool.query<{ relname: string }>(
     `SELECT relname FROM pg_stat_user_tables
-      WHERE schemaname = current_schema() AND relname IN ('epcis_event_identifiers', 'epcis_events', 'repository_report_serials', 'serialized_items')
+      WHERE schemaname = current_schema() AND relname IN ('epcis_event_identifiers', 'repository_report_serials', 'serialized_items')
         AND n_mod_since_analyze > 1000 AND n_mod_since_analyze > 0.1 * GREATEST(n_live_tup - n_mod_since_analyze, 0)`,
   );
-  for (const r of rows) await pool.query(`ANALYZE ${r.relname}`);
+  if (!rows.length) return;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL default_statistics_target = 10');
+    for (const r of rows) await client.query(`ANALYZE ${r.relname}`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 async function run(
