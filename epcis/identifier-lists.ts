@@ -93,7 +93,8 @@ export function arrayLiteral(values: ReadonlyArray<string | number | null> | nul
     if (i) out += ',';
     if (v === null || v === undefined) out += 'NULL';
     else if (typeof v === 'number') out += String(v);
-    else out += `"${v.replace(/["\\]/g, '\\$&')}"`;
+    // (most serials hold neither character: skip the regex then)
+    else out += v.includes('"') || v.includes('\\') ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
   }
   return `${out}}`;
 }

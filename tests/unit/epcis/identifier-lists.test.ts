@@ -44,6 +44,7 @@ describe('identifier lists', () => {
 
   it('write PostgreSQL array literals with every element quoted', () => {
     expect(arrayLiteral(['a', 'b,c', 'd"e', null])).toBe('{"a","b,c","d\\"e",NULL}');
+    expect(arrayLiteral(['f\\g'])).toBe('{"f\\\\g"}');
     expect(arrayLiteral([1.5, null])).toBe('{1.5,NULL}');
     expect(arrayLiteral(null)).toBeNull();
   });
