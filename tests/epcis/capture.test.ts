@@ -45,8 +45,25 @@ describe('POST /epcis/capture', () => {
     expect(job.body.captureID).toBe(res.body.captureID);
     const { rows } = await stack.pool.query(`SELECT source, expiry::text FROM batches WHERE lot = $1`, [`L${tag}`]);
     expect(rows).toEqual([{ source: 'epcis', expiry: '2028-11-30' }]);
-    // A batch is a permanent record: its units name it, and the database refuses to delete it.
-    await expect(stack.pool.query('DELETE FROM batches WHERE lot = $1', [`L${tag}`])).rejects.toThrow(/permanent records: DELETE refused/);
+    // Batches, documents and events are permanent records (units, events and identifier lists name
+    // them): the database refuses to delete them. (Inside a transaction rolled back whatever happens:
+    // the database is shared with other suites; for the same reason TRUNCATE, which would lock the
+    // tables under them, is not tried here.)
+    const client = await stack.pool.connect();
+    try {
+      for (const sql of [
+        ['DELETE FROM batches WHERE lot = $1', [`L${tag}`]],
+        ['DELETE FROM epcis_events WHERE event_id = $1', [`urn:uuid:${tag}-1`]],
+        ['DELETE FROM epcis_documents WHERE id = $1', [res.body.captureID.slice(1)]],
+      ] as const) {
+        await client.query('BEGIN');
+        await expect(client.query(sql[0], [...sql[1]])).rejects.toThrow(/permanent records: DELETE refused/);
+        await client.query('ROLLBACK');
+      }
+    } finally {
+      client.release();
+    }
+    expect(await eventCount()).toBe(1);
   });
 
   it("keeps each unit's current state: the latest event's status, the latest aggregation's parent, never rolled back by a late document", async () => {
