@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { Client, type ClientBase } from 'pg';
-import type { Pool } from '../db/pool';
+import { withTransaction, type Pool } from '../db/pool';
 import { DISCREPANCY_CATEGORIES, type DiscrepancyCategory, type ReconciliationSummary } from '../domain/reconciliation-summary';
 import { findBatch } from './batches';
 import { IS_PACKING, LIST_FACTS, UNIT_FACT } from './unit-facts';
@@ -135,18 +135,10 @@ async function refreshStatistics(pool: Pool): Promise<void> {
         AND n_mod_since_analyze > 1000 AND n_mod_since_analyze > 0.1 * GREATEST(n_live_tup - n_mod_since_analyze, 0)`,
   );
   if (!rows.length) return;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     await client.query('SET LOCAL default_statistics_target = 10');
     for (const r of rows) await client.query(`ANALYZE ${r.relname}`);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function run(
