@@ -325,18 +325,9 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
       [input.batches.map((b) => b.gtin), input.batches.map((b) => b.lot), input.batches.map((b) => b.expiry)],
     );
   }
-  await updateProjections(client);
-  if (retractedRows.length) {
-    // The units these events named keep facts the events no longer state: reconciliation works them
-    // out from the live events instead.
-    await client.query(
-      `UPDATE serialized_items si SET facts = si.facts | ${UNIT_FACT.recheck}
-         FROM (SELECT DISTINCT l.gtin, k.serial FROM epcis_event_identifiers l CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
-                WHERE l.kind = 'sgtin' AND l.event_pk = ANY ($1::bigint[])) r
-        WHERE si.gtin = r.gtin AND si.serial = r.serial`,
-      [retractedRows.map((r) => r.id)],
-    );
-  }
+  // The units those events named keep facts the events no longer state: the projection marks them
+  // for reconciliation to work out from the live events instead.
+  await updateProjections(client, retractedRows.map((r) => r.id));
   const { rows: doc } = await client.query<{ captured_at: Date }>('UPDATE epcis_documents SET new_events = $2 WHERE id = $1 RETURNING captured_at', [documentId, newEvents]);
   return {
     ok: true,
@@ -363,11 +354,12 @@ const STAGED_LISTS = `
 const UNIT_STATUSES = ['commissioned', 'destroyed', 'sampled', 'decommissioned', 'packed', 'unpacked', 'shipped', 'observed'] as const;
 const statusCode = (status: (typeof UNIT_STATUSES)[number]) => UNIT_STATUSES.indexOf(status);
 /**
- * An event's time as a positive bigint (microseconds since year 1) that sorts like the time; times
- * eight (a status code in the low bits) it still fits in a bigint up to year 9999, the last a
- * date-time of the standard can name.
+ * An event's time as a bigint that sorts like the time: microseconds since 4714 BC, the earliest
+ * time PostgreSQL stores, so it is never negative (and its decimal digits sort like its value).
+ * Times eight, with a status code in the low bits, it still fits in a bigint past year 9999, the
+ * last a date-time of the standard can name.
  */
-const EVENT_ORDER = `((extract(epoch FROM l.event_time) * 1000000)::bigint + 62135596800000000)`;
+const EVENT_ORDER = `((extract(epoch FROM l.event_time) * 1000000)::bigint + 211000000000000000)`;
 
 /**
  * Current state of units and packages (serialized_items, packages) from this document's new events.
@@ -376,16 +368,19 @@ const EVENT_ORDER = `((extract(epoch FROM l.event_time) * 1000000)::bigint + 621
  * batch it was first given; within one document, a unit commissioned in two batches (a duplicate
  * reconciliation reports) is given the one known first.
  */
-async function updateProjections(client: PoolClient): Promise<void> {
+async function updateProjections(client: PoolClient, retractedEventIds: string[]): Promise<void> {
   // One row per unit, aggregated by hashing (no sort of the identifiers): "latest" is the maximum
   // of a key that sorts by event time, with the status or the parent behind it. The units are then
-  // written in key order, so documents captured at the same time lock them in the same order.
+  // written in key order, so documents captured at the same time lock them in the same order; the
+  // units of retracted events are marked in the same pass, for the same reason (a second statement
+  // locking them in another order could deadlock with a concurrent capture).
   await client.query(
     `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at,
                                          facts, commissionings, commissioned_by, commissioned_last, packings, first_parent, last_parent)
      SELECT u.gtin, u.serial, u.batch_id,
-            (ARRAY[${UNIT_STATUSES.map((st) => `'${st}'`).join(', ')}])[u.latest % 8 + 1],
-            u.status_at,
+            -- (a unit named only by a retracted event has no status here: it exists, and keeps its own)
+            COALESCE((ARRAY[${UNIT_STATUSES.map((st) => `'${st}'`).join(', ')}])[(u.latest & 7) + 1], '${UNIT_STATUSES[0]}'),
+            COALESCE(u.status_at, '-infinity'),
             NULLIF(substr(u.latest_parent, 21), '')::char(18), u.parent_at,
             u.facts, u.commissionings, u.commissioned_by, u.commissioned_last, u.packings, u.first_parent, u.last_parent
        FROM (SELECT x.gtin, x.serial, min(x.batch_id) AS batch_id, max(x.ord * 8 + x.status) AS latest, max(x.event_time) AS status_at,
@@ -405,7 +400,7 @@ async function updateProjections(client: PoolClient): Promise<void> {
                               WHEN l.biz_step = 'shipping' THEN ${statusCode('shipped')}
                               ELSE ${statusCode('observed')}
                             END AS status,
-                            l.event_type = 'AggregationEvent' AND l.role = 'child' AS aggregation,
+                            l.event_type = 'AggregationEvent' AND l.role = 'child' AND l.action IN ('ADD', 'DELETE') AS aggregation,
                             CASE WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' AND l.role = 'child' AND l.parent ~ '^[0-9]{18}$' THEN l.parent END AS new_parent,
                             ${LIST_FACTS('l')} AS facts,
                             CASE WHEN ${IS_COMMISSIONING('l')} THEN 1 ELSE 0 END AS commissioning,
@@ -415,8 +410,14 @@ async function updateProjections(client: PoolClient): Promise<void> {
                        FROM (${STAGED_LISTS}) l
                        LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
                       CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
-                      WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')) x
+                      WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')
+                     UNION ALL
+                     SELECT r.gtin, r.serial COLLATE "C", NULL, NULL, NULL, NULL, false, NULL, ${UNIT_FACT.recheck}, 0, NULL, 0, NULL
+                       FROM (SELECT DISTINCT l.gtin, k.serial FROM epcis_event_identifiers l CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
+                              WHERE l.kind = 'sgtin' AND l.event_pk = ANY ($1::bigint[])) r) x
               GROUP BY x.gtin, x.serial) u
+      -- a unit named only by retracted events is marked if it exists; nothing else is known of it
+      WHERE u.latest IS NOT NULL OR EXISTS (SELECT 1 FROM serialized_items e WHERE e.gtin = u.gtin AND e.serial = u.serial)
       -- (byte order: comparing fifty thousand serials under the database's collation costs more
       -- than the rest of the statement)
       ORDER BY u.gtin, u.serial
@@ -433,6 +434,7 @@ async function updateProjections(client: PoolClient): Promise<void> {
        packings = si.packings + EXCLUDED.packings,
        first_parent = LEAST(si.first_parent COLLATE "C", EXCLUDED.first_parent),
        last_parent = GREATEST(si.last_parent COLLATE "C", EXCLUDED.last_parent)`,
+    [retractedEventIds],
   );
   await client.query(
     `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)

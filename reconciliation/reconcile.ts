@@ -126,7 +126,8 @@ const TEMP_BUFFERS = '768MB';
  * reconciliation reads when more than a tenth of their rows changed since the last analysis (a no-op
  * otherwise), from a small sample: the plans need row counts and the spread of a few low-cardinality
  * columns, which a tenth of the default sample gives for a tenth of the time (0.1 s instead of 1.4 s
- * at a million units). Autovacuum analyses them fully later.
+ * at a million units). These statistics stand until the next tenth of the rows changes (then
+ * autovacuum, or the next reconciliation, analyses again); they steer plans, never results.
  */
 async function refreshStatistics(pool: Pool): Promise<void> {
   const { rows } = await pool.query<{ relname: string }>(

@@ -13,7 +13,7 @@ export const UNIT_FACT = {
   sampled: 8,
   /** Any ObjectEvent DELETE. */
   rejected: 16,
-  /** Named by an event other than an ADD (observed, shipped, removed). */
+  /** Named by an event other than an ADD (observed, shipped, removed; or seen in its package by an AggregationEvent OBSERVE). */
   observed: 32,
   /** Added to a package (AggregationEvent ADD, as a child). */
   packed: 64,
@@ -37,7 +37,7 @@ export const LIST_FACTS = (x: string) => `CASE
     | (CASE WHEN ${x}.event_type = 'ObjectEvent' AND ${x}.action = 'DELETE' THEN ${UNIT_FACT.rejected} ELSE 0 END)
     | (CASE WHEN ${x}.action IS DISTINCT FROM 'ADD' THEN ${UNIT_FACT.observed} ELSE 0 END)
   WHEN ${x}.role = 'child' AND ${x}.event_type = 'AggregationEvent' AND ${x}.parent IS NOT NULL THEN
-    CASE WHEN ${x}.action = 'ADD' THEN ${UNIT_FACT.packed} ELSE ${UNIT_FACT.unpacked} END
+    CASE WHEN ${x}.action = 'ADD' THEN ${UNIT_FACT.packed} WHEN ${x}.action = 'DELETE' THEN ${UNIT_FACT.unpacked} ELSE ${UNIT_FACT.observed} END
   ELSE 0 END`;
 
 /** True for an identifier-list row `x` that commissions its SGTINs. */

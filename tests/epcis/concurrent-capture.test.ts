@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { formatSgtinUrn, withCheckDigit } from '../../domain/gs1';
+import { startStack, testConfig, type TestStack } from '../helpers/stack';
+import { CAPTURE_KEY } from './helpers';
+
+/**
+ * Documents captured at the same time lock the units they touch in one order (epcis/capture.ts), so
+ * two captures never deadlock; and the state they leave does not depend on which came first.
+ * Identifiers are this file's own (company prefix 7654321, a per-run tag): the test database is
+ * shared with suites running in parallel.
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY }) });
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+const tag = `K${Date.now().toString(36).toUpperCase()}`;
+const gtin = withCheckDigit('0765432100001');
+const serial = (i: number) => `${tag}${i}`;
+const unit = (i: number) => formatSgtinUrn(gtin, serial(i));
+const at = (minute: number) => `2026-11-23T09:${String(minute).padStart(2, '0')}:00Z`;
+const object = (minute: number, action: 'ADD' | 'OBSERVE', units: number[], more: Record<string, unknown> = {}) => ({
+  type: 'ObjectEvent',
+  eventID: `urn:uuid:${randomUUID()}`,
+  eventTime: at(minute),
+  eventTimeZoneOffset: '+00:00',
+  action,
+  bizStep: action === 'ADD' ? 'commissioning' : 'inspecting',
+  epcList: units.map(unit),
+  ...(action === 'ADD' ? { ilmd: { 'cbvmda:lotNumber': `L${tag}`, 'cbvmda:itemExpirationDate': '2028-11-30' } } : {}),
+  ...more,
+});
+const capture = (events: unknown[]) =>
+  request(stack.app)
+    .post('/epcis/capture')
+    .set('Content-Type', 'application/ld+json')
+    .set('X-API-Key', CAPTURE_KEY)
+    .send(JSON.stringify({ '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument', schemaVersion: '2.0', creationDate: at(0), epcisBody: { eventList: events } }));
+
+/** Connections of this database waiting for a lock on units (a capture writing serialized_items). */
+async function capturesWaitingForLocks(): Promise<number> {
+  const { rows } = await stack.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%serialized_items%'`,
+  );
+  return rows[0]?.n ?? 0;
+}
+
+describe('documents captured at the same time', () => {
+  it('do not deadlock when one retracts an event naming a unit the other also names', async () => {
+    const inspection = object(2, 'OBSERVE', [1]);
+    const commissioning = object(1, 'ADD', [1, 2, 3]);
+    expect((await capture([commissioning, inspection])).status).toBe(202);
+    const { rows: firstState } = await stack.pool.query(`SELECT facts FROM serialized_items WHERE gtin = $1 AND serial = $2`, [gtin, serial(1)]);
+    expect(firstState).toHaveLength(1);
+
+    // Hold unit 1 so that both documents are under way before either can pass it: one retracts the
+    // inspection (naming unit 1) and observes unit 3; the other observes units 1 and 3.
+    const holder = await stack.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(1)]);
+      const retracting = capture([{ ...inspection, errorDeclaration: { declarationTime: at(5), reason: 'incorrect_data' } }, object(6, 'OBSERVE', [3])]).then((r) => r);
+      const observing = capture([object(7, 'OBSERVE', [1, 3])]).then((r) => r);
+      const deadline = Date.now() + 20_000;
+      while ((await capturesWaitingForLocks()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await holder.query('COMMIT');
+      const answers = await Promise.all([retracting, observing]);
+      expect(answers.map((a) => [a.status, a.body.detail ?? null])).toEqual([
+        [202, null],
+        [202, null],
+      ]);
+    } finally {
+      holder.release();
+    }
+
+    // Unit 1 is marked for recheck (the retracted inspection named it); every unit's state is the latest event's.
+    const { rows } = await stack.pool.query(
+      `SELECT serial, status, facts & 512 <> 0 AS recheck FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial`,
+      [gtin, [serial(1), serial(2), serial(3)]],
+    );
+    expect(rows).toEqual([
+      { serial: serial(1), status: 'observed', recheck: true },
+      { serial: serial(2), status: 'commissioned', recheck: false },
+      { serial: serial(3), status: 'observed', recheck: false },
+    ]);
+  });
+
+  it('order units by event time even before the common era (the order key never goes negative)', async () => {
+    // 0001-01-01T00:00+14:00 is 1 BC in UTC: a valid date-time of the standard.
+    const early = object(0, 'ADD', [11, 12], { eventTime: '0001-01-01T00:00:00+14:00', eventTimeZoneOffset: '+14:00' });
+    const later = object(0, 'OBSERVE', [11], { eventTime: '0001-01-01T05:00:00+14:00', eventTimeZoneOffset: '+14:00' });
+    expect((await capture([later, early])).status).toBe(202);
+    const { rows } = await stack.pool.query(`SELECT serial, status FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial`, [
+      gtin,
+      [serial(11), serial(12)],
+    ]);
+    expect(rows).toEqual([
+      { serial: serial(11), status: 'observed' },
+      { serial: serial(12), status: 'commissioned' },
+    ]);
+  });
+});
