@@ -118,6 +118,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
     const utf8 = new TextDecoder('utf-8', { fatal: true });
     let bytes = 0;
     let identifiers = 0;
+    let declarations = 0;
     const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
     const pending: Array<{ text: Buffer | null; index: number }> = [];
     const splitter = new EventListSplitter({
@@ -167,6 +168,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
           null, null, null, null, null, null, null, null, null, null,
         ]);
         identifiers += n.epcs.length;
+        if (n.isDeclaration) declarations++;
         for (const l of toIdentifierLists(n.epcs)) {
           rows += copyRow([
             'G', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
@@ -206,7 +208,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
       await client.query('ROLLBACK');
       return { ...existing, duplicateDocument: true };
     }
-    const result = await apply(client, { sha256, bytes, events: splitter.events, capturedBy: opts.capturedBy, tmpFile, batches: [...batches.values()] });
+    const result = await apply(client, { sha256, bytes, events: splitter.events, declarations, capturedBy: opts.capturedBy, tmpFile, batches: [...batches.values()] });
     await client.query('COMMIT');
     return { ...result, identifiers };
   } catch (err) {
@@ -258,10 +260,15 @@ interface ApplyInput {
   sha256: string;
   bytes: number;
   events: number;
+  /** How many of the events are error declarations. */
+  declarations: number;
   capturedBy: string;
   tmpFile: string;
   batches: Array<{ gtin: string; lot: string; expiry: string | null }>;
 }
+
+/** The advisory lock key that orders error declarations against the events they retract ("EPCISRET" in ASCII). */
+const RETRACTION_LOCK = '4994565968963454292';
 
 /** Moves a valid, staged document into the real tables (inside the caller's transaction). */
 async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<CaptureSuccess, 'identifiers'>> {
@@ -278,6 +285,11 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   // Statistics for the columns the projections join and filter on (not the identifier arrays, whose
   // element statistics cost most of a full ANALYZE and serve no plan here).
   await client.query('ANALYZE capture_stage (rt, idx, role, kind)');
+  // An event and the error declaration retracting it, captured at the same time by two documents,
+  // would each miss the other (neither is committed when the other looks). Documents with
+  // declarations are rare: such a document waits until the captures under way have committed, and
+  // the others wait for it, so that whichever comes second sees the first.
+  await client.query(input.declarations > 0 ? 'SELECT pg_advisory_xact_lock($1)' : 'SELECT pg_advisory_xact_lock_shared($1)', [RETRACTION_LOCK]);
   // The indices of the events this document adds (not seen before): the projections below read the
   // staged rows of those events, never the ever-growing event tables.
   await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP');

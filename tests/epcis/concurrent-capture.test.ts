@@ -41,10 +41,11 @@ const capture = (events: unknown[]) =>
     .set('X-API-Key', CAPTURE_KEY)
     .send(JSON.stringify({ '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument', schemaVersion: '2.0', creationDate: at(0), epcisBody: { eventList: events } }));
 
-/** Connections of this database waiting for a lock on units (a capture writing serialized_items). */
+/** Captures of this database waiting for a lock: on units (writing serialized_items), or their turn behind an error declaration. */
 async function capturesWaitingForLocks(): Promise<number> {
   const { rows } = await stack.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%serialized_items%'`,
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND (query LIKE '%serialized_items%' OR wait_event = 'advisory')`,
   );
   return rows[0]?.n ?? 0;
 }
@@ -87,6 +88,43 @@ describe('documents captured at the same time', () => {
       { serial: serial(2), status: 'commissioned', recheck: false },
       { serial: serial(3), status: 'observed', recheck: false },
     ]);
+  });
+
+  it('link an event and the error declaration retracting it, whichever commits first', async () => {
+    expect((await capture([object(20, 'ADD', [21])])).status).toBe(202);
+    const inspection = object(21, 'OBSERVE', [21]);
+    const holder = await stack.pool.connect();
+    try {
+      // The document with the event is held before it commits (its unit is locked) ...
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(21)]);
+      const withEvent = capture([inspection]).then((r) => r);
+      let deadline = Date.now() + 20_000;
+      while ((await capturesWaitingForLocks()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // ... while the document declaring it an error arrives and would otherwise finish without seeing it.
+      let declared = false;
+      const withDeclaration = capture([{ ...inspection, errorDeclaration: { declarationTime: at(25), reason: 'incorrect_data' } }]).then((r) => {
+        declared = true;
+        return r;
+      });
+      deadline = Date.now() + 5_000;
+      while (!declared && Date.now() < deadline) {
+        const { rows } = await stack.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`,
+        );
+        if ((rows[0]?.n ?? 0) > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await holder.query('COMMIT');
+      expect((await withEvent).status).toBe(202);
+      expect((await withDeclaration).status).toBe(202);
+    } finally {
+      holder.release();
+    }
+    const { rows } = await stack.pool.query(`SELECT retracted FROM epcis_events WHERE event_id = $1 AND NOT is_declaration`, [inspection.eventID]);
+    expect(rows).toEqual([{ retracted: true }]);
+    const { rows: unitRows } = await stack.pool.query(`SELECT facts & 512 <> 0 AS recheck FROM serialized_items WHERE gtin = $1 AND serial = $2`, [gtin, serial(21)]);
+    expect(unitRows).toEqual([{ recheck: true }]);
   });
 
   it('order units by event time even before the common era (the order key never goes negative)', async () => {
