@@ -208,7 +208,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
       await client.query('ROLLBACK');
       return { ...existing, duplicateDocument: true };
     }
-    const result = await apply(client, { sha256, bytes, events: splitter.events, declarations, capturedBy: opts.capturedBy, tmpFile, batches: [...batches.values()] });
+    const result = await apply(client, { sha256, bytes, events: splitter.events, declarations, capturedBy: opts.capturedBy, tmpFile, batches: sortedBatches(batches) });
     await client.query('COMMIT');
     return { ...result, identifiers };
   } catch (err) {
@@ -233,6 +233,10 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
     await unlink(tmpFile).catch(() => undefined);
   }
 }
+
+/** The lots a document creates, in key order: two documents creating the same lots at once then wait for each other in one order. */
+const sortedBatches = (batches: Map<string, { gtin: string; lot: string; expiry: string | null }>) =>
+  [...batches.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, b]) => b);
 
 type Queryable = Pick<PoolClient, 'query'>;
 
