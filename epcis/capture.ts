@@ -95,8 +95,8 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
   let copyOpen = false;
   try {
     await client.query('BEGIN');
-    // The projections sort a document's units (a hundred thousand rows): in memory, not in temp
-    // files; and no JIT compilation, which costs more than these statements save.
+    // The projections aggregate and sort a document's units (a hundred thousand rows): in memory,
+    // not in temp files; and no JIT compilation, which costs more than these statements save.
     await client.query(`SET LOCAL work_mem = '64MB'`);
     await client.query('SET LOCAL jit = off');
     await client.query(
