@@ -387,14 +387,28 @@ const EVENT_ORDER = `((extract(epoch FROM l.event_time) * 1000000)::bigint + 211
 async function updateProjections(client: PoolClient, retractedEventIds: string[]): Promise<void> {
   // One row per unit, aggregated by hashing (no sort of the identifiers): "latest" is the maximum
   // of a key that sorts by event time, with the status or the parent behind it. The units are then
-  // written in key order, so documents captured at the same time lock them in the same order; the
-  // units of retracted events are marked in the same pass, for the same reason (a second statement
-  // locking them in another order could deadlock with a concurrent capture).
+  // written in key order, so documents captured at the same time lock them in the same order. The
+  // units of events retracted now are marked in the same pass, for the same reason (a second
+  // statement locking them in another order could deadlock with a concurrent capture): those that
+  // have a row, and those this document names (a retracted event of its own).
+  let recheck = '';
+  if (retractedEventIds.length) {
+    await client.query(
+      `CREATE TEMP TABLE capture_recheck ON COMMIT DROP AS
+       SELECT DISTINCT l.gtin, k.serial COLLATE "C" AS serial
+         FROM epcis_event_identifiers l CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
+        WHERE l.kind = 'sgtin' AND l.event_pk = ANY ($1::bigint[])
+          AND (l.event_pk IN (SELECT id FROM capture_new) OR EXISTS (SELECT 1 FROM serialized_items e WHERE e.gtin = l.gtin AND e.serial = k.serial))`,
+      [retractedEventIds],
+    );
+    recheck = `UNION ALL
+                     SELECT r.gtin, r.serial, NULL, NULL, NULL, NULL, false, NULL, ${UNIT_FACT.recheck}, 0, NULL, 0, NULL FROM capture_recheck r`;
+  }
   await client.query(
     `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at,
                                          facts, commissionings, commissioned_by, commissioned_last, packings, first_parent, last_parent)
      SELECT u.gtin, u.serial, u.batch_id,
-            -- (a unit named only by a retracted event has no status here: it exists, and keeps its own)
+            -- (a unit named only by a retracted event has no status here: it has a row, and keeps its own)
             COALESCE((ARRAY[${UNIT_STATUSES.map((st) => `'${st}'`).join(', ')}])[(u.latest & 7) + 1], '${UNIT_STATUSES[0]}'),
             COALESCE(u.status_at, '-infinity'),
             NULLIF(substr(u.latest_parent, 21), '')::char(18), u.parent_at,
@@ -427,16 +441,11 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
                        LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
                       CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
                       WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')
-                     UNION ALL
-                     SELECT r.gtin, r.serial COLLATE "C", NULL, NULL, NULL, NULL, false, NULL, ${UNIT_FACT.recheck}, 0, NULL, 0, NULL
-                       FROM (SELECT DISTINCT l.gtin, k.serial FROM epcis_event_identifiers l CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
-                              WHERE l.kind = 'sgtin' AND l.event_pk = ANY ($1::bigint[])) r) x
+                     ${recheck}) x
               GROUP BY x.gtin, x.serial) u
-      -- a unit named only by retracted events is marked if it exists; nothing else is known of it
-      WHERE u.latest IS NOT NULL OR EXISTS (SELECT 1 FROM serialized_items e WHERE e.gtin = u.gtin AND e.serial = u.serial)
       -- (byte order: comparing fifty thousand serials under the database's collation costs more
       -- than the rest of the statement)
-      ORDER BY u.gtin, u.serial
+      ORDER BY u.gtin COLLATE "C", u.serial
      ON CONFLICT (gtin, serial) DO UPDATE SET
        batch_id = COALESCE(si.batch_id, EXCLUDED.batch_id),
        status = CASE WHEN EXCLUDED.status_at >= si.status_at THEN EXCLUDED.status ELSE si.status END,
@@ -450,7 +459,6 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
        packings = si.packings + EXCLUDED.packings,
        first_parent = LEAST(si.first_parent COLLATE "C", EXCLUDED.first_parent),
        last_parent = GREATEST(si.last_parent COLLATE "C", EXCLUDED.last_parent)`,
-    [retractedEventIds],
   );
   await client.query(
     `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)
