@@ -272,7 +272,6 @@ async function run(
     );
   }
   await q('ANALYZE r_units_x');
-  await q(`CREATE TEMP TABLE r_recheck_units ON COMMIT DROP AS SELECT serial FROM r_units_x`);
   // The few units that can give a finding or need working out edge by edge, read off the million in
   // one pass: everything below looks at these, except the balance and the packages' counts.
   await q(
@@ -352,7 +351,7 @@ async function run(
             -- one index probe per edge (there are few): a plain unit of the batch, or a rechecked one
             (e.gtin = $1 AND (COALESCE((SELECT si.batch_id = $4 AND si.commissionings = 1 AND si.facts & ${F.recheck} = 0
                                           FROM serialized_items si WHERE si.gtin = e.gtin AND si.serial = e.serial), false)
-                              OR e.serial IN (SELECT serial FROM r_recheck_units))) AS in_batch
+                              OR e.serial IN (SELECT serial FROM r_units_x))) AS in_batch
        FROM (SELECT x.gtin, k.serial, x.parent, min(${EPC}) AS epc,
                     max(x.event_time) FILTER (WHERE x.action = 'ADD') AS added,
                     max(x.event_time) FILTER (WHERE x.action = 'DELETE') AS deleted
