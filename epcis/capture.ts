@@ -376,6 +376,8 @@ const statusCode = (status: (typeof UNIT_STATUSES)[number]) => UNIT_STATUSES.ind
  * last a date-time of the standard can name.
  */
 const EVENT_ORDER = `((extract(epoch FROM l.event_time) * 1000000)::bigint + 211000000000000000)`;
+/** True for an identifier-list row `x` whose SGTINs are packed or unpacked (and so get a new parent, or none). */
+const AGGREGATION = (x: string) => `(${x}.event_type = 'AggregationEvent' AND ${x}.role = 'child' AND ${x}.action IN ('ADD', 'DELETE'))`;
 
 /**
  * Current state of units and packages (serialized_items, packages) from this document's new events.
@@ -402,7 +404,7 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
       [retractedEventIds],
     );
     recheck = `UNION ALL
-                     SELECT r.gtin, r.serial, NULL, NULL, NULL, NULL, false, NULL, ${UNIT_FACT.recheck}, 0, NULL, 0, NULL FROM capture_recheck r`;
+                     SELECT r.gtin, r.serial, NULL, NULL, NULL, NULL, NULL, ${UNIT_FACT.recheck}, 0, NULL, 0, NULL FROM capture_recheck r`;
   }
   await client.query(
     `INSERT INTO serialized_items AS si (gtin, serial, batch_id, status, status_at, parent_sscc, parent_at,
@@ -413,39 +415,47 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
             COALESCE(u.status_at, '-infinity'),
             NULLIF(substr(u.latest_parent, 21), '')::char(18), u.parent_at,
             u.facts, u.commissionings, u.commissioned_by, u.commissioned_last, u.packings, u.first_parent, u.last_parent
-       FROM (SELECT x.gtin, x.serial, min(x.batch_id) AS batch_id, max(x.ord * 8 + x.status) AS latest, max(x.event_time) AS status_at,
-                    max(x.event_time) FILTER (WHERE x.aggregation) AS parent_at,
-                    max(lpad(x.ord::text, 20, '0') || COALESCE(x.new_parent, '') COLLATE "C") FILTER (WHERE x.aggregation) AS latest_parent,
+       FROM (SELECT x.gtin, x.serial, min(x.batch_id) AS batch_id, max(x.latest) AS latest, max(x.event_time) AS status_at,
+                    max(x.parent_at) AS parent_at, max(x.parent_key) AS latest_parent,
                     bit_or(x.facts) AS facts, sum(x.commissioning)::int AS commissionings,
                     min(x.commissioned_by) AS commissioned_by, max(x.commissioned_by) AS commissioned_last,
-                    sum(x.packing)::int AS packings, min(x.packed_in COLLATE "C") AS first_parent, max(x.packed_in COLLATE "C") AS last_parent
-               FROM (SELECT l.gtin, k.serial COLLATE "C" AS serial, b.id AS batch_id, l.event_time, ${EVENT_ORDER} AS ord,
-                            CASE
-                              WHEN l.event_type = 'ObjectEvent' AND l.action = 'ADD' THEN ${statusCode('commissioned')}
-                              WHEN l.event_type = 'ObjectEvent' AND l.action = 'DELETE' THEN
-                                CASE WHEN l.biz_step = 'destroying' OR l.disposition = 'destroyed' THEN ${statusCode('destroyed')}
-                                     WHEN l.biz_step = 'sampling' THEN ${statusCode('sampled')} ELSE ${statusCode('decommissioned')} END
-                              WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' THEN ${statusCode('packed')}
-                              WHEN l.event_type = 'AggregationEvent' AND l.action = 'DELETE' THEN ${statusCode('unpacked')}
-                              WHEN l.biz_step = 'shipping' THEN ${statusCode('shipped')}
-                              ELSE ${statusCode('observed')}
-                            END AS status,
-                            l.event_type = 'AggregationEvent' AND l.role = 'child' AND l.action IN ('ADD', 'DELETE') AS aggregation,
-                            CASE WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' AND l.role = 'child' AND l.parent ~ '^[0-9]{18}$' THEN l.parent END AS new_parent,
-                            ${LIST_FACTS('l')} AS facts,
-                            CASE WHEN ${IS_COMMISSIONING('l')} THEN 1 ELSE 0 END AS commissioning,
-                            CASE WHEN ${IS_COMMISSIONING('l')} THEN l.event_pk END AS commissioned_by,
-                            CASE WHEN ${IS_PACKING('l')} THEN 1 ELSE 0 END AS packing,
-                            CASE WHEN ${IS_PACKING('l')} THEN l.parent END AS packed_in
-                       FROM (${STAGED_LISTS}) l
-                       LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
+                    sum(x.packing)::int AS packings, min(x.packed_in) AS first_parent, max(x.packed_in) AS last_parent
+               FROM (SELECT l.gtin, k.serial, l.batch_id, l.event_time, l.latest, l.parent_at, l.parent_key, l.facts,
+                            l.commissioning, l.commissioned_by, l.packing, l.packed_in
+                       -- (what a list says of its units is worked out once per list, not once per unit)
+                       FROM (SELECT l.gtin, l.keys, b.id AS batch_id, l.event_time,
+                                    ${EVENT_ORDER} * 8 + CASE
+                                      WHEN l.event_type = 'ObjectEvent' AND l.action = 'ADD' THEN ${statusCode('commissioned')}
+                                      WHEN l.event_type = 'ObjectEvent' AND l.action = 'DELETE' THEN
+                                        CASE WHEN l.biz_step = 'destroying' OR l.disposition = 'destroyed' THEN ${statusCode('destroyed')}
+                                             WHEN l.biz_step = 'sampling' THEN ${statusCode('sampled')} ELSE ${statusCode('decommissioned')} END
+                                      WHEN l.event_type = 'AggregationEvent' AND l.action = 'ADD' THEN ${statusCode('packed')}
+                                      WHEN l.event_type = 'AggregationEvent' AND l.action = 'DELETE' THEN ${statusCode('unpacked')}
+                                      WHEN l.biz_step = 'shipping' THEN ${statusCode('shipped')}
+                                      ELSE ${statusCode('observed')}
+                                    END AS latest,
+                                    -- packing and unpacking set or clear the parent: the latest such event's time, and its
+                                    -- parent behind a key that sorts by that time
+                                    CASE WHEN ${AGGREGATION('l')} THEN l.event_time END AS parent_at,
+                                    CASE WHEN ${AGGREGATION('l')} THEN
+                                      lpad(${EVENT_ORDER}::text, 20, '0')
+                                      || CASE WHEN l.action = 'ADD' AND l.parent ~ '^[0-9]{18}$' THEN l.parent ELSE '' END
+                                    END AS parent_key,
+                                    ${LIST_FACTS('l')} AS facts,
+                                    CASE WHEN ${IS_COMMISSIONING('l')} THEN 1 ELSE 0 END AS commissioning,
+                                    CASE WHEN ${IS_COMMISSIONING('l')} THEN l.event_pk END AS commissioned_by,
+                                    CASE WHEN ${IS_PACKING('l')} THEN 1 ELSE 0 END AS packing,
+                                    CASE WHEN ${IS_PACKING('l')} THEN l.parent END AS packed_in
+                               FROM (${STAGED_LISTS}) l
+                               LEFT JOIN batches b ON l.lot IS NOT NULL AND b.gtin = l.gtin AND b.lot = l.lot
+                              WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')
+                             OFFSET 0) l
                       CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
-                      WHERE l.kind = 'sgtin' AND l.role IN ('epc', 'child')
                      ${recheck}) x
               GROUP BY x.gtin, x.serial) u
-      -- (byte order: comparing fifty thousand serials under the database's collation costs more
-      -- than the rest of the statement)
-      ORDER BY u.gtin COLLATE "C", u.serial
+      -- (serial first: the sort then compares abbreviated keys of distinct serials, where the GTIN
+      -- leading would tie for every unit of the product; any fixed order avoids deadlocks)
+      ORDER BY u.serial, u.gtin
      ON CONFLICT (gtin, serial) DO UPDATE SET
        batch_id = COALESCE(si.batch_id, EXCLUDED.batch_id),
        status = CASE WHEN EXCLUDED.status_at >= si.status_at THEN EXCLUDED.status ELSE si.status END,
