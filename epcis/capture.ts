@@ -104,7 +104,9 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
          rt char(1) NOT NULL, idx integer NOT NULL, event_id text, is_declaration boolean, type text, action text,
          event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
          parent_id text, lot text, expiry date, extra jsonb,
-         role text, kind text, gtin char(14), elot text, parent text, epc_prefix text, keys text[], epcs text[], quantities numeric[], uoms text[]
+         -- (GS1 keys in byte order, like the columns they go to: migrations/0500)
+         role text, kind text, gtin char(14) COLLATE "C", elot text COLLATE "C", parent text COLLATE "C", epc_prefix text,
+         keys text[] COLLATE "C", epcs text[], quantities numeric[], uoms text[]
        ) ON COMMIT DROP`,
     );
     const copy = client.query(copyFrom(`COPY capture_stage (${STAGE_COLUMNS}) FROM STDIN`));

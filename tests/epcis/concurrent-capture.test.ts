@@ -127,6 +127,38 @@ describe('documents captured at the same time', () => {
     expect(unitRows).toEqual([{ recheck: true }]);
   });
 
+  it('merge a new unit that a concurrent capture inserted first, instead of failing on its key or rolling its state back', async () => {
+    const holder = await stack.pool.connect();
+    try {
+      // Another capture's packing of unit 31, inserted but not yet committed when this document (commissioning units 31
+      // and 32) looks for the units it knows: it takes both for new, and its insert meets the other's row.
+      await holder.query('BEGIN');
+      await holder.query(
+        `INSERT INTO serialized_items (gtin, serial, status, status_at, parent_sscc, parent_at, facts, packings, first_parent, last_parent)
+         VALUES ($1, $2, 'packed', $3, '076543210000000017', $3, 64, 1, '076543210000000017', '076543210000000017')`,
+        [gtin, serial(31), at(40)],
+      );
+      const commissioning = capture([object(30, 'ADD', [31, 32])]).then((r) => r);
+      const deadline = Date.now() + 20_000;
+      while ((await capturesWaitingForLocks()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await holder.query('COMMIT');
+      const answer = await commissioning;
+      expect([answer.status, answer.body.detail ?? null]).toEqual([202, null]);
+    } finally {
+      holder.release();
+    }
+    const { rows } = await stack.pool.query(
+      `SELECT serial, status, parent_sscc, facts, commissionings, packings, batch_id IS NOT NULL AS in_batch
+         FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial`,
+      [gtin, [serial(31), serial(32)]],
+    );
+    expect(rows).toEqual([
+      // the later packing keeps its status and parent; the commissioning adds its count and its batch
+      { serial: serial(31), status: 'packed', parent_sscc: '076543210000000017', facts: 64, commissionings: 1, packings: 1, in_batch: true },
+      { serial: serial(32), status: 'commissioned', parent_sscc: null, facts: 0, commissionings: 1, packings: 0, in_batch: true },
+    ]);
+  });
+
   it('order units by event time even before the common era (the order key never goes negative)', async () => {
     // 0001-01-01T00:00+14:00 is 1 BC in UTC: a valid date-time of the standard.
     const early = object(0, 'ADD', [11, 12], { eventTime: '0001-01-01T00:00:00+14:00', eventTimeZoneOffset: '+14:00' });
