@@ -101,7 +101,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
     await client.query('SET LOCAL jit = off');
     await client.query(
       `CREATE TEMP TABLE capture_stage (
-         rt char(1) NOT NULL, idx integer NOT NULL, event_id text, is_declaration boolean, type text, action text,
+         rt char(1) NOT NULL, idx integer NOT NULL, event_id text COLLATE "C", is_declaration boolean, type text, action text,
          event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
          parent_id text, lot text, expiry date, extra jsonb,
          -- (GS1 keys in byte order, like the columns they go to: migrations/0500)

@@ -11,6 +11,9 @@
 -- comparisons make the units' insert about a tenth faster. Equality is unchanged (both collations
 -- are deterministic), and for ASCII the order is the same as under C.UTF-8.
 --
+-- EPCIS event IDs (URIs, equal when their characters are) are compared as bytes for the same reason:
+-- each captured event probes the unique index on them.
+--
 -- PostgreSQL resolves a comparison between a "C" column and one of the database's default collation
 -- (a hold's lot, a report's serial) to "C". A comparison between two different named collations
 -- would be refused: no column gets any named collation other than "C".
@@ -40,7 +43,10 @@ ALTER TABLE epcis_event_identifiers
   ALTER COLUMN parent TYPE text COLLATE "C",
   ALTER COLUMN keys TYPE text[] COLLATE "C";
 
+ALTER TABLE epcis_events ALTER COLUMN event_id TYPE text COLLATE "C";
+
 -- Down Migration
+ALTER TABLE epcis_events ALTER COLUMN event_id TYPE text COLLATE "default";
 ALTER TABLE epcis_event_identifiers
   ALTER COLUMN gtin TYPE char(14) COLLATE "default",
   ALTER COLUMN lot TYPE text COLLATE "default",
