@@ -159,6 +159,53 @@ describe('documents captured at the same time', () => {
     ]);
   });
 
+  it('do not deadlock when they name the same events in different orders', async () => {
+    // Three events whose IDs sort e1 < e2 < e3. Document B names e2, e3, e1; document A names e1, e2.
+    const [e1, e2, e3] = [0, 1, 2]
+      .map(() => `urn:uuid:${randomUUID()}`)
+      .sort()
+      .map((eventID, i) => ({ ...object(50 + i, 'OBSERVE', [40 + i]), eventID }));
+    expect((await capture([object(49, 'ADD', [40, 41, 42])])).status).toBe(202);
+    const holder = await stack.pool.connect();
+    try {
+      // e3 is held (an uncommitted row with its ID), so that B waits there after taking e2, and A
+      // starts while B waits. Inserted in document order, B would then take e1 after A had, and A
+      // would wait for e2 held by B: a deadlock, one capture refused.
+      await holder.query('BEGIN');
+      await holder.query(
+        `INSERT INTO epcis_events (event_id, is_declaration, document_id, event_index, type, action, event_time, event_tz_offset)
+         VALUES ($1, false, 0, 0, 'ObjectEvent', 'OBSERVE', now(), '+00:00')`,
+        [e3.eventID],
+      );
+      const waitingOnEvents = async () => {
+        const { rows } = await stack.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO epcis_events%'`,
+        );
+        return rows[0]?.n ?? 0;
+      };
+      const b = capture([e2, e3, e1]).then((r) => r);
+      let deadline = Date.now() + 20_000;
+      while ((await waitingOnEvents()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const a = capture([e1, e2]).then((r) => r);
+      deadline = Date.now() + 20_000;
+      while ((await waitingOnEvents()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await holder.query('ROLLBACK');
+      const answers = await Promise.all([b, a]);
+      expect(answers.map((r) => [r.status, r.body.detail ?? null])).toEqual([
+        [202, null],
+        [202, null],
+      ]);
+    } finally {
+      holder.release();
+    }
+    // Each event stored once, by whichever document inserted it first.
+    const { rows } = await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM epcis_events WHERE event_id = ANY ($1)`, [
+      [e1.eventID, e2.eventID, e3.eventID],
+    ]);
+    expect(rows).toEqual([{ n: 3 }]);
+  });
+
   it('order units by event time even before the common era (the order key never goes negative)', async () => {
     // 0001-01-01T00:00+14:00 is 1 BC in UTC: a valid date-time of the standard.
     const early = object(0, 'ADD', [11, 12], { eventTime: '0001-01-01T00:00:00+14:00', eventTimeZoneOffset: '+14:00' });
