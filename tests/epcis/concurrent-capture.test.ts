@@ -34,6 +34,7 @@ const object = (minute: number, action: 'ADD' | 'OBSERVE', units: number[], more
   ...(action === 'ADD' ? { ilmd: { 'cbvmda:lotNumber': `L${tag}`, 'cbvmda:itemExpirationDate': '2028-11-30' } } : {}),
   ...more,
 });
+type ObjectEvent = ReturnType<typeof object>;
 const capture = (events: unknown[]) =>
   request(stack.app)
     .post('/epcis/capture')
@@ -48,6 +49,21 @@ async function capturesWaitingForLocks(): Promise<number> {
       WHERE datname = current_database() AND wait_event_type = 'Lock' AND (query LIKE '%serialized_items%' OR wait_event = 'advisory')`,
   );
   return rows[0]?.n ?? 0;
+}
+
+/** Captures of this database waiting for another's event with the same ID. */
+async function capturesWaitingOnEvents(): Promise<number> {
+  const { rows } = await stack.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO epcis_events%'`,
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** Polls until `count` reaches `n`, for at most `ms`; then the test goes on and its assertions tell. */
+async function waitFor(count: () => Promise<number>, n: number, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ((await count()) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 describe('documents captured at the same time', () => {
@@ -66,8 +82,7 @@ describe('documents captured at the same time', () => {
       await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(1)]);
       const retracting = capture([{ ...inspection, errorDeclaration: { declarationTime: at(5), reason: 'incorrect_data' } }, object(6, 'OBSERVE', [3])]).then((r) => r);
       const observing = capture([object(7, 'OBSERVE', [1, 3])]).then((r) => r);
-      const deadline = Date.now() + 20_000;
-      while ((await capturesWaitingForLocks()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(capturesWaitingForLocks, 2);
       await holder.query('COMMIT');
       const answers = await Promise.all([retracting, observing]);
       expect(answers.map((a) => [a.status, a.body.detail ?? null])).toEqual([
@@ -99,15 +114,14 @@ describe('documents captured at the same time', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(21)]);
       const withEvent = capture([inspection]).then((r) => r);
-      let deadline = Date.now() + 20_000;
-      while ((await capturesWaitingForLocks()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(capturesWaitingForLocks, 1);
       // ... while the document declaring it an error arrives and would otherwise finish without seeing it.
       let declared = false;
       const withDeclaration = capture([{ ...inspection, errorDeclaration: { declarationTime: at(25), reason: 'incorrect_data' } }]).then((r) => {
         declared = true;
         return r;
       });
-      deadline = Date.now() + 5_000;
+      const deadline = Date.now() + 5_000;
       while (!declared && Date.now() < deadline) {
         const { rows } = await stack.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`,
@@ -139,8 +153,7 @@ describe('documents captured at the same time', () => {
         [gtin, serial(31), at(40)],
       );
       const commissioning = capture([object(30, 'ADD', [31, 32])]).then((r) => r);
-      const deadline = Date.now() + 20_000;
-      while ((await capturesWaitingForLocks()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(capturesWaitingForLocks, 1);
       await holder.query('COMMIT');
       const answer = await commissioning;
       expect([answer.status, answer.body.detail ?? null]).toEqual([202, null]);
@@ -161,10 +174,8 @@ describe('documents captured at the same time', () => {
 
   it('do not deadlock when they name the same events in different orders', async () => {
     // Three events whose IDs sort e1 < e2 < e3. Document B names e2, e3, e1; document A names e1, e2.
-    const [e1, e2, e3] = [0, 1, 2]
-      .map(() => `urn:uuid:${randomUUID()}`)
-      .sort()
-      .map((eventID, i) => ({ ...object(50 + i, 'OBSERVE', [40 + i]), eventID }));
+    const [id1, id2, id3] = [randomUUID(), randomUUID(), randomUUID()].sort().map((u) => `urn:uuid:${u}`) as [string, string, string];
+    const [e1, e2, e3] = [id1, id2, id3].map((eventID, i) => ({ ...object(50 + i, 'OBSERVE', [40 + i]), eventID })) as [ObjectEvent, ObjectEvent, ObjectEvent];
     expect((await capture([object(49, 'ADD', [40, 41, 42])])).status).toBe(202);
     const holder = await stack.pool.connect();
     try {
@@ -177,19 +188,10 @@ describe('documents captured at the same time', () => {
          VALUES ($1, false, 0, 0, 'ObjectEvent', 'OBSERVE', now(), '+00:00')`,
         [e3.eventID],
       );
-      const waitingOnEvents = async () => {
-        const { rows } = await stack.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO epcis_events%'`,
-        );
-        return rows[0]?.n ?? 0;
-      };
       const b = capture([e2, e3, e1]).then((r) => r);
-      let deadline = Date.now() + 20_000;
-      while ((await waitingOnEvents()) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(capturesWaitingOnEvents, 1);
       const a = capture([e1, e2]).then((r) => r);
-      deadline = Date.now() + 20_000;
-      while ((await waitingOnEvents()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(capturesWaitingOnEvents, 2);
       await holder.query('ROLLBACK');
       const answers = await Promise.all([b, a]);
       expect(answers.map((r) => [r.status, r.body.detail ?? null])).toEqual([
