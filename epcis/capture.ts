@@ -300,16 +300,21 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   // staged rows of those events, never the ever-growing event tables.
   await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP');
   // An event ID seen before (in an earlier document or earlier in this one) is skipped, with its
-  // identifiers. Events are inserted in the order of their IDs (the first of the same ID in this
-  // document first), so that two documents naming the same events in different orders, captured at
-  // the same time, wait for each other in one order instead of deadlocking on the unique index.
+  // identifiers. Events are numbered in document order but inserted in the order of their IDs (the
+  // first of the same ID in this document first), so that two documents naming the same events in
+  // different orders, captured at the same time, wait for each other in one order instead of
+  // deadlocking on the unique index.
   const { rows: counts } = await client.query<{ events: string }>(
-    `WITH ins AS (
-       INSERT INTO epcis_events (event_id, is_declaration, document_id, event_index, type, action, event_time, event_tz_offset,
+    `WITH staged AS MATERIALIZED (
+       -- (numbered in document order first: an event's id still says which came first)
+       SELECT nextval(pg_get_serial_sequence('epcis_events', 'id')) AS id, s.*
+         FROM (SELECT * FROM capture_stage WHERE rt = 'E' ORDER BY idx OFFSET 0) s
+     ), ins AS (
+       INSERT INTO epcis_events (id, event_id, is_declaration, document_id, event_index, type, action, event_time, event_tz_offset,
                                  biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra)
-       SELECT event_id, is_declaration, $1, idx, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
+       SELECT id, event_id, is_declaration, $1, idx, type, action, event_time, tz, biz_step, disposition, read_point, biz_location,
               parent_id, lot, expiry, extra
-         FROM capture_stage WHERE rt = 'E' ORDER BY event_id, is_declaration, idx
+         FROM staged ORDER BY event_id, is_declaration, idx
        ON CONFLICT (event_id, is_declaration) DO NOTHING
        RETURNING id, event_index, is_declaration, type, action, biz_step, disposition, event_time
      ), lists AS (

@@ -9,7 +9,15 @@
 -- library's strcoll, after copying both values, and cannot use abbreviated keys when sorting. Every
 -- primary-key probe of a million-unit table makes about twenty such comparisons per unit: byte
 -- comparisons make the units' insert about a tenth faster. Equality is unchanged (both collations
--- are deterministic), and for ASCII the order is the same as under C.UTF-8.
+-- are deterministic). Order becomes byte order: the same as before for ASCII under a C.UTF-8
+-- database, but under a locale such as en_US.UTF-8 lots, serials and SSCCs now list in byte order
+-- (uppercase before lowercase, punctuation not skipped). A reconciliation whose findings name
+-- several lots may therefore get a new content hash once, after this migration; from then on the
+-- hash no longer depends on the database's locale.
+--
+-- Changing a column's type drops its statistics: every table changed is analysed again below, so
+-- the planner never meets a million-row table without them. The changed tables are rewritten and
+-- locked meanwhile: run this migration in a maintenance window.
 --
 -- EPCIS event IDs (URIs, equal when their characters are) are compared as bytes for the same reason:
 -- each captured event probes the unique index on them.
@@ -45,6 +53,8 @@ ALTER TABLE epcis_event_identifiers
 
 ALTER TABLE epcis_events ALTER COLUMN event_id TYPE text COLLATE "C";
 
+ANALYZE products, batches, serialized_items, packages, repository_report_serials, epcis_event_identifiers, epcis_events;
+
 -- Down Migration
 ALTER TABLE epcis_events ALTER COLUMN event_id TYPE text COLLATE "default";
 ALTER TABLE epcis_event_identifiers
@@ -66,3 +76,4 @@ ALTER TABLE batches
   ALTER COLUMN gtin TYPE char(14) COLLATE "default",
   ALTER COLUMN lot TYPE text COLLATE "default";
 ALTER TABLE products ALTER COLUMN gtin TYPE char(14) COLLATE "default";
+ANALYZE products, batches, serialized_items, packages, repository_report_serials, epcis_event_identifiers, epcis_events;

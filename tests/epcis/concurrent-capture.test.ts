@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import request from 'supertest';
 import { formatSgtinUrn, withCheckDigit } from '../../domain/gs1';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
@@ -51,14 +52,12 @@ async function capturesWaitingForLocks(): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
-/** Captures of this database waiting for another's event with the same ID. */
-async function capturesWaitingOnEvents(): Promise<number> {
-  const { rows } = await stack.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO epcis_events%'`,
-  );
-  return rows[0]?.n ?? 0;
+/** The sessions waiting for a lock that session `pid` holds (not those of suites running alongside). */
+async function blockedBy(pid: number): Promise<number[]> {
+  const { rows } = await stack.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
+  return rows.map((r) => r.pid);
 }
+const backendPid = async (client: PoolClient) => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 
 /** Polls until `count` reaches `n`, for at most `ms`; then the test goes on and its assertions tell. */
 async function waitFor(count: () => Promise<number>, n: number, ms = 20_000): Promise<void> {
@@ -144,8 +143,8 @@ describe('documents captured at the same time', () => {
   it('merge a new unit that a concurrent capture inserted first, instead of failing on its key or rolling its state back', async () => {
     const holder = await stack.pool.connect();
     try {
-      // Another capture's packing of unit 31, inserted but not yet committed when this document (commissioning units 31
-      // and 32) looks for the units it knows: it takes both for new, and its insert meets the other's row.
+      // Another capture's packing of unit 31, inserted but not yet committed when this document
+      // (commissioning units 31 and 32) writes its units: the upsert waits for that row, then merges into it.
       await holder.query('BEGIN');
       await holder.query(
         `INSERT INTO serialized_items (gtin, serial, status, status_at, parent_sscc, parent_at, facts, packings, first_parent, last_parent)
@@ -153,7 +152,8 @@ describe('documents captured at the same time', () => {
         [gtin, serial(31), at(40)],
       );
       const commissioning = capture([object(30, 'ADD', [31, 32])]).then((r) => r);
-      await waitFor(capturesWaitingForLocks, 1);
+      const holderPid = await backendPid(holder);
+      await waitFor(async () => (await blockedBy(holderPid)).length, 1);
       await holder.query('COMMIT');
       const answer = await commissioning;
       expect([answer.status, answer.body.detail ?? null]).toEqual([202, null]);
@@ -179,9 +179,10 @@ describe('documents captured at the same time', () => {
     expect((await capture([object(49, 'ADD', [40, 41, 42])])).status).toBe(202);
     const holder = await stack.pool.connect();
     try {
-      // e3 is held (an uncommitted row with its ID), so that B waits there after taking e2, and A
-      // starts while B waits. Inserted in document order, B would then take e1 after A had, and A
-      // would wait for e2 held by B: a deadlock, one capture refused.
+      // e3 is held (an uncommitted row with its ID), so that B waits there, and A starts while B
+      // waits. In ID order B has taken e1 and e2 by then, and A waits for B. In document order B
+      // would have taken e2 only; A would take e1 and wait for e2, B then wait for e1: a deadlock,
+      // one capture refused.
       await holder.query('BEGIN');
       await holder.query(
         `INSERT INTO epcis_events (event_id, is_declaration, document_id, event_index, type, action, event_time, event_tz_offset)
@@ -189,9 +190,11 @@ describe('documents captured at the same time', () => {
         [e3.eventID],
       );
       const b = capture([e2, e3, e1]).then((r) => r);
-      await waitFor(capturesWaitingOnEvents, 1);
+      const holderPid = await backendPid(holder);
+      await waitFor(async () => (await blockedBy(holderPid)).length, 1);
+      const [bPid] = await blockedBy(holderPid);
       const a = capture([e1, e2]).then((r) => r);
-      await waitFor(capturesWaitingOnEvents, 2);
+      await waitFor(async () => (bPid === undefined ? 0 : (await blockedBy(bPid)).length), 1);
       await holder.query('ROLLBACK');
       const answers = await Promise.all([b, a]);
       expect(answers.map((r) => [r.status, r.body.detail ?? null])).toEqual([
