@@ -407,7 +407,7 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
   if (retractedEventIds.length) {
     await client.query(
       `CREATE TEMP TABLE capture_recheck ON COMMIT DROP AS
-       SELECT DISTINCT l.gtin, k.serial COLLATE "C" AS serial
+       SELECT DISTINCT l.gtin, k.serial
          FROM epcis_event_identifiers l CROSS JOIN LATERAL unnest(l.keys) AS k(serial)
         WHERE l.kind = 'sgtin' AND l.event_pk = ANY ($1::bigint[])
           AND (l.event_pk IN (SELECT id FROM capture_new) OR EXISTS (SELECT 1 FROM serialized_items e WHERE e.gtin = l.gtin AND e.serial = k.serial))`,
@@ -477,8 +477,8 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
        commissioned_by = LEAST(si.commissioned_by, EXCLUDED.commissioned_by),
        commissioned_last = GREATEST(si.commissioned_last, EXCLUDED.commissioned_last),
        packings = si.packings + EXCLUDED.packings,
-       first_parent = LEAST(si.first_parent COLLATE "C", EXCLUDED.first_parent),
-       last_parent = GREATEST(si.last_parent COLLATE "C", EXCLUDED.last_parent)`,
+       first_parent = LEAST(si.first_parent, EXCLUDED.first_parent),
+       last_parent = GREATEST(si.last_parent, EXCLUDED.last_parent)`,
   );
   await client.query(
     `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)
