@@ -12,7 +12,7 @@ import { arrayLiteral, toIdentifierLists } from './identifier-lists';
 import { IS_COMMISSIONING, IS_PACKING, LIST_FACTS, UNIT_FACT } from '../reconciliation/unit-facts';
 import { normaliseEvent, type CaptureProblem } from './normalise';
 import { validateDocumentShell, validateEventSchema } from './schema';
-import { DocumentStructureError, EventListSplitter } from './splitter';
+import { JsonListSplitter, MalformedBodyError } from '../lib/json-list-splitter';
 
 /**
  * Capture of one EPCIS 2.0 document, streamed: the body is read chunk by chunk, each event is
@@ -57,6 +57,20 @@ export class PayloadTooLargeError extends Error {
 }
 
 export const captureIdOf = (documentId: string | number) => `C${documentId}`;
+
+/**
+ * Where the events are: `epcisBody.eventList` of an EPCISDocument, or of an EPCISQueryDocument's
+ * results, which the REST binding says capture should take too. The header (everything else) may
+ * not pass 16 MiB: it is held in memory.
+ */
+const EVENT_LIST = {
+  paths: [
+    ['epcisBody', 'eventList'],
+    ['epcisBody', 'queryResults', 'resultsBody', 'eventList'],
+  ],
+  listName: 'event list',
+  maxHeaderBytes: 16 * 1024 * 1024,
+};
 
 const STAGE_COLUMNS =
   'rt, idx, event_id, is_declaration, type, action, event_time, tz, biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra, ' +
@@ -123,10 +137,10 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
     let declarations = 0;
     const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
     const pending: Array<{ text: Buffer | null; index: number }> = [];
-    const splitter = new EventListSplitter({
-      event: (text, index) => pending.push({ text, index }),
-      notAnObject: (index) => pending.push({ text: null, index }),
-    });
+    const splitter = new JsonListSplitter(
+      { element: (text, index, kind) => pending.push({ text: kind === 'object' ? text : null, index }) },
+      EVENT_LIST,
+    );
 
     for await (const raw of body) {
       const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
@@ -136,7 +150,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
       try {
         utf8.decode(chunk, { stream: true });
       } catch {
-        throw new DocumentStructureError('the body is not valid UTF-8', bytes - chunk.length);
+        throw new MalformedBodyError('the body is not valid UTF-8', bytes - chunk.length);
       }
       await write(file, chunk);
       splitter.write(chunk);
@@ -186,7 +200,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
     try {
       utf8.decode();
     } catch {
-      throw new DocumentStructureError('the body is not valid UTF-8', bytes);
+      throw new MalformedBodyError('the body is not valid UTF-8', bytes);
     }
     const header = splitter.end();
     for (const p of validateDocumentShell(header)) problems.add({ field: p.field, reason: p.reason });
@@ -201,7 +215,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
 
     if (problems.total > 0) {
       await client.query('ROLLBACK');
-      return { ok: false, events: splitter.events, totalProblems: problems.total, problems: problems.items };
+      return { ok: false, events: splitter.elements, totalProblems: problems.total, problems: problems.items };
     }
 
     const sha256 = hash.digest('hex');
@@ -210,7 +224,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
       await client.query('ROLLBACK');
       return { ...existing, duplicateDocument: true };
     }
-    const result = await apply(client, { sha256, bytes, events: splitter.events, declarations, capturedBy: opts.capturedBy, tmpFile, batches: sortedBatches(batches) });
+    const result = await apply(client, { sha256, bytes, events: splitter.elements, declarations, capturedBy: opts.capturedBy, tmpFile, batches: sortedBatches(batches) });
     await client.query('COMMIT');
     return { ...result, identifiers };
   } catch (err) {

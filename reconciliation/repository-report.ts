@@ -7,9 +7,7 @@ import type { Pool } from '../db/pool';
 import { copyValue } from '../epcis/copy-text';
 import { PayloadTooLargeError } from '../epcis/capture';
 import { findBatch, type BatchRow } from './batches';
-import { ReportSplitter, ReportSyntaxError } from './report-splitter';
-
-export { ReportSyntaxError };
+import { JsonListSplitter, jsonStringValue } from '../lib/json-list-splitter';
 
 /**
  * A repository report (what EMVS / the DSCSA partner acknowledged), streamed: the body is parsed
@@ -25,6 +23,9 @@ export interface ReportProblem {
 }
 
 const headerSchema = repositoryReportSchema.omit({ serials: true });
+
+/** The serials are cut out of the body one by one; the rest, a few scalar fields, may not pass 1 MiB. */
+const REPORTED_SERIALS = { paths: [['serials']], listName: '"serials" array', maxHeaderBytes: 1024 * 1024 };
 
 export type StoreReportResult =
   | { ok: true; reportId: string; batch: BatchRow; target: string; reportedAt: string; serials: number }
@@ -76,16 +77,18 @@ export async function storeRepositoryReport(
     };
     const gtins = new Map<string, number>();
     let rows = '';
-    const splitter = new ReportSplitter({
-      notAString: (index) => problem(`serials.${index}`, 'must be a string'),
-      serial: (value, index) => {
+    const splitter = new JsonListSplitter({
+      element: (text, index, kind) => {
+        if (kind !== 'string') return problem(`serials.${index}`, 'must be a string');
+        const value = jsonStringValue(text as Buffer);
+        if (value === null) return problem(`serials.${index}`, 'is not a valid JSON string');
         const s = checkReportedSerial(value);
         if ('error' in s) return problem(`serials.${index}`, `${JSON.stringify(value.slice(0, 60))} ${s.error}`);
         if (s.gtin !== null && !gtins.has(s.gtin)) gtins.set(s.gtin, index);
         // Once anything is wrong nothing will be stored: keep validating, stop staging.
         if (totalProblems === 0) rows += `${copyValue(s.serial)}\n`;
       },
-    });
+    }, REPORTED_SERIALS);
 
     let bytes = 0;
     for await (const raw of body as AsyncIterable<Buffer | string>) {
@@ -100,10 +103,10 @@ export async function storeRepositoryReport(
       }
       if (copyFailed) throw copyFailed;
     }
-    const header = splitter.end();
+    const header = splitter.end() as Record<string, unknown>;
     if (rows && totalProblems === 0) await write(copy, rows);
     rows = '';
-    const serialCount = splitter.serials;
+    const serialCount = splitter.elements;
     const done = once(copy, 'finish');
     copy.end();
     await done;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { auditApiCalls } from '../../audit/middleware';
 import { captureDocument, PayloadTooLargeError } from '../../epcis/capture';
-import { DocumentStructureError } from '../../epcis/splitter';
+import { MalformedBodyError } from '../../lib/json-list-splitter';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
 import { HttpProblem, notFound } from '../problem';
@@ -53,7 +53,7 @@ export function epcisRoutes(ctx: ApiContext): Router {
         res.set('Connection', 'close');
         throw tooLarge(err.limit);
       }
-      if (err instanceof DocumentStructureError) {
+      if (err instanceof MalformedBodyError) {
         throw new HttpProblem(400, 'Bad Request', `The body is not a well-formed EPCIS document: ${err.message} (byte ${err.offset}).`, {
           type: 'epcisException:ValidationException',
           errors: [{ field: '(document)', reason: err.message }],

@@ -6,7 +6,8 @@ import { READER_ROLES } from '../../domain/roles';
 import { PayloadTooLargeError } from '../../epcis/capture';
 import { findBatch, type BatchRow } from '../../reconciliation/batches';
 import { reconcileBatch } from '../../reconciliation/reconcile';
-import { ReportSyntaxError, storeRepositoryReport } from '../../reconciliation/repository-report';
+import { MalformedBodyError } from '../../lib/json-list-splitter';
+import { storeRepositoryReport } from '../../reconciliation/repository-report';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
 import { badRequest, conflict, HttpProblem, notFound } from '../problem';
@@ -113,7 +114,7 @@ export function repositoryReportRoutes(ctx: ApiContext): Router {
         res.set('Connection', 'close');
         throw reportTooLarge(err.limit);
       }
-      if (err instanceof ReportSyntaxError) throw badRequest(`The request body is invalid: ${err.message}.`, [{ path: '(body)', message: err.message }]);
+      if (err instanceof MalformedBodyError) throw badRequest(`The request body is invalid: ${err.message} (byte ${err.offset}).`, [{ path: '(body)', message: err.message }]);
       throw err;
     }
     if (!r.ok) {

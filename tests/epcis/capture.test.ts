@@ -151,6 +151,20 @@ describe('POST /epcis/capture', () => {
     expect(res.body.type).toBe('epcisException:CaptureLimitExceededException');
   });
 
+  it('refuses a document broken between its events or cut short, saying where, and stores nothing', async () => {
+    const before = await eventCount();
+    const whole = JSON.stringify(doc([commissioning(`urn:uuid:${tag}-broken-1`, [sgtin(30)]), commissioning(`urn:uuid:${tag}-broken-2`, [sgtin(31)])]));
+    const noComma = whole.replace('},{"type"', '} {"type"');
+    const send = (text: string) => request(stack.app).post('/epcis/capture').set('Content-Type', 'application/ld+json').set('X-API-Key', CAPTURE_KEY).send(text).expect(400);
+    const broken = await send(noComma);
+    expect(broken.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(broken.body.detail).toBe(`The body is not a well-formed EPCIS document: a missing comma between elements of the event list (byte ${noComma.indexOf(' {"type"') + 1}).`);
+    expect(broken.body.errors).toEqual([{ field: '(document)', reason: 'a missing comma between elements of the event list' }]);
+    const cut = await send(whole.slice(0, -3));
+    expect(cut.body.detail).toBe(`The body is not a well-formed EPCIS document: the body ends before it is complete (byte ${whole.length - 3}).`);
+    expect(await eventCount()).toBe(before);
+  });
+
   it('refuses a repository report past the size limit (413), declared or streamed', async () => {
     const serials = Array.from({ length: 3000 }, (_, i) => `S${i}`);
     const body = JSON.stringify({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials });

@@ -122,8 +122,19 @@ describe('reconciliation of a batch with planted discrepancies', () => {
 
   it('refuses a malformed report, and a reconciliation reader without credentials', async () => {
     const url = `/batches/${encodeURIComponent(LOT)}/repository-reports`;
-    const bad = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send('{"target":"EMVS","serials":["A1",').expect(400);
+    const cut = '{"target":"EMVS","serials":["A1",';
+    const bad = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send(cut).expect(400);
     expect(bad.headers['content-type']).toMatch(/problem\+json/);
+    expect(bad.body.detail).toBe(`The request body is invalid: the body ends before it is complete (byte ${cut.length}).`);
+    const noComma = '{"target":"EMVS","reportedAt":"2026-01-02T00:00:00Z","serials":["A1" "A2"]}';
+    const split = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send(noComma).expect(400);
+    expect(split.body.errors).toEqual([{ path: '(body)', message: 'a missing comma between elements of the "serials" array' }]);
+    expect(split.body.detail).toContain(`(byte ${noComma.indexOf('"A2"')})`);
+    const notStrings = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials: ['A1', 7, { s: 'A3' }] }).expect(400);
+    expect(notStrings.body.errors).toEqual([
+      { path: 'serials.1', message: 'must be a string' },
+      { path: 'serials.2', message: 'must be a string' },
+    ]);
     const noSerials = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z' }).expect(400);
     expect(noSerials.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'serials' })]));
     await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(401);

@@ -1,0 +1,274 @@
+/**
+ * Cuts one array out of a JSON body that arrives in chunks, without ever holding the body: a
+ * million-unit EPCIS document or repository report is a hundred megabytes, and the API must stay
+ * within a few hundred. Each element of the list is handed out as its own JSON text, to be parsed
+ * by the caller (JSON.parse is native and fast); everything outside the list, the header, is kept
+ * as a small skeleton whose list is empty, and parsed at the end.
+ *
+ * It tracks only what it needs: strings (so brackets and commas inside them do not count), nesting,
+ * the keys of the first few levels (to recognise the list by its path), and the commas between the
+ * list's elements. Grammar errors inside an element or the header surface when that part is parsed;
+ * a broken structure (unbalanced brackets, a missing comma in the list, text after the end) stops it
+ * at once.
+ */
+
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+
+const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/** The body is not JSON of the expected shape; `offset` is the byte at which that became clear. */
+export class MalformedBodyError extends Error {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
+    super(message);
+  }
+}
+
+export type ListElementKind = 'object' | 'array' | 'string' | 'scalar';
+
+export interface ListSink {
+  /** An element of the list with its index: its JSON text, or null for a number, boolean or null. */
+  element(text: Buffer | null, index: number, kind: ListElementKind): void;
+}
+
+export interface ListSplitterOptions {
+  /** Where the list may sit: each a chain of object keys from the root. */
+  paths: ReadonlyArray<readonly string[]>;
+  /** How errors name the list ("event list", "serials"). */
+  listName: string;
+  /** The header is held in memory, so it may not grow past this. */
+  maxHeaderBytes: number;
+}
+
+interface Frame {
+  array: boolean;
+  /** The key under which this container sits in its parent object (null for array items and the root). */
+  key: string | null;
+  /** For objects: the next string is a key. */
+  expectKey: boolean;
+  /** For objects: the most recent key read. */
+  lastKey: string | null;
+}
+
+/** Where the splitter is, directly inside the list, between its elements. */
+const LIST_OPENED = 0;
+const AFTER_ELEMENT = 1;
+const AFTER_COMMA = 2;
+
+/** The value of a JSON string's text, or null when the text is not a valid JSON string. */
+export function jsonStringValue(text: Buffer): string | null {
+  if (!text.includes(BACKSLASH)) return text.toString('utf8', 1, text.length - 1);
+  try {
+    return JSON.parse(text.toString('utf8')) as string;
+  } catch {
+    return null;
+  }
+}
+
+export class JsonListSplitter {
+  private readonly stack: Frame[] = [];
+  private readonly keyDepth: number;
+  private inString = false;
+  private escape = false;
+  private offset = 0;
+  private done = false;
+  private listsSeen = 0;
+
+  /** Depth (stack length) of the list while inside it; -1 outside. */
+  private listDepth = -1;
+  private listState = LIST_OPENED;
+  private index = 0;
+  /** The element being cut out: the chunks of its text so far, and what it is. */
+  private element: Buffer[] | null = null;
+  private elementKind: ListElementKind | null = null;
+
+  private readonly skeleton: Buffer[] = [];
+  private skeletonBytes = 0;
+  private keyBytes: Buffer[] | null = null;
+
+  constructor(
+    private readonly sink: ListSink,
+    private readonly options: ListSplitterOptions,
+  ) {
+    this.keyDepth = Math.max(...options.paths.map((p) => p.length));
+  }
+
+  /** How many elements the list has had so far. */
+  get elements(): number {
+    return this.index;
+  }
+
+  write(chunk: Buffer): void {
+    let skelStart = this.listDepth === -1 ? 0 : -1;
+    let elStart = this.element ? 0 : -1;
+    let keyStart = this.keyBytes ? 0 : -1;
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i] as number;
+      if (this.inString) {
+        if (this.escape) this.escape = false;
+        else if (b === BACKSLASH) this.escape = true;
+        else if (b === QUOTE) {
+          this.inString = false;
+          if (keyStart !== -1) {
+            (this.keyBytes as Buffer[]).push(chunk.subarray(keyStart, i + 1));
+            this.finishKey();
+            keyStart = -1;
+          } else if (this.elementKind === 'string') {
+            this.emit(chunk.subarray(elStart, i + 1));
+            elStart = -1;
+          }
+        }
+        continue;
+      }
+      if (isSpace(b)) continue;
+      if (this.done) throw this.error('text after the end of the body', i);
+      const depth = this.stack.length;
+      if (depth === 0 && b !== OPEN_OBJECT) throw this.error('the body is not a JSON object', i);
+
+      if (depth === this.listDepth) {
+        if (this.elementKind === 'scalar') {
+          // The letters of a number, true, false or null run on to the comma or bracket after them.
+          if (b === QUOTE || b === OPEN_OBJECT || b === OPEN_ARRAY) {
+            throw this.error(`a missing comma between elements of the ${this.options.listName}`, i);
+          }
+          if (b !== COMMA && b !== CLOSE_ARRAY && b !== CLOSE_OBJECT) continue;
+          this.elementKind = null;
+        }
+        if (b === COMMA) {
+          if (this.listState !== AFTER_ELEMENT) throw this.error(`a comma without an element before it in the ${this.options.listName}`, i);
+          this.listState = AFTER_COMMA;
+          continue;
+        }
+        if (b === CLOSE_ARRAY) {
+          if (this.listState === AFTER_COMMA) throw this.error(`a comma before the end of the ${this.options.listName}`, i);
+          this.stack.pop();
+          this.listDepth = -1;
+          skelStart = i;
+          continue;
+        }
+        if (b === CLOSE_OBJECT) throw this.error('unbalanced brackets', i);
+        if (this.listState === AFTER_ELEMENT) throw this.error(`a missing comma between elements of the ${this.options.listName}`, i);
+        this.listState = AFTER_ELEMENT;
+        if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
+          this.element = [];
+          this.elementKind = b === OPEN_OBJECT ? 'object' : 'array';
+          elStart = i;
+          this.stack.push({ array: b === OPEN_ARRAY, key: null, expectKey: b === OPEN_OBJECT, lastKey: null });
+        } else if (b === QUOTE) {
+          this.element = [];
+          this.elementKind = 'string';
+          elStart = i;
+          this.inString = true;
+        } else {
+          this.elementKind = 'scalar';
+          this.sink.element(null, this.index++, 'scalar');
+        }
+        continue;
+      }
+
+      if (b === QUOTE) {
+        this.inString = true;
+        const top = this.stack[depth - 1];
+        if (!this.element && depth <= this.keyDepth && top && !top.array && top.expectKey) {
+          this.keyBytes = [];
+          keyStart = i;
+        }
+        continue;
+      }
+      if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
+        const parent = this.stack[depth - 1];
+        const key = !this.element && parent && !parent.array ? parent.lastKey : null;
+        this.stack.push({ array: b === OPEN_ARRAY, key, expectKey: b === OPEN_OBJECT, lastKey: null });
+        if (b === OPEN_ARRAY && !this.element && depth <= this.keyDepth && this.atListPath()) {
+          if (this.listsSeen++ > 0) throw this.error(`the body has more than one ${this.options.listName}`, i);
+          // Keep "[" in the skeleton and leave the elements out of it.
+          if (skelStart !== -1) this.keep(chunk.subarray(skelStart, i + 1), i);
+          skelStart = -1;
+          this.listDepth = this.stack.length;
+          this.listState = LIST_OPENED;
+        }
+        continue;
+      }
+      if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
+        const top = this.stack.pop();
+        if (!top || top.array !== (b === CLOSE_ARRAY)) throw this.error('unbalanced brackets', i);
+        if (this.stack.length === 0) this.done = true;
+        else if (this.element && this.stack.length === this.listDepth) {
+          this.emit(chunk.subarray(elStart, i + 1));
+          elStart = -1;
+        }
+        continue;
+      }
+      if (b === COMMA) {
+        const top = this.stack[depth - 1];
+        if (top && !top.array) top.expectKey = true;
+      }
+      // ':' and the letters of numbers, true, false and null need no tracking.
+    }
+    if (skelStart !== -1 && this.listDepth === -1) this.keep(chunk.subarray(skelStart), n);
+    if (elStart !== -1 && this.element) this.element.push(chunk.subarray(elStart));
+    if (keyStart !== -1 && this.keyBytes) this.keyBytes.push(chunk.subarray(keyStart));
+    this.offset += n;
+  }
+
+  /** The header: the body with an empty list. Throws when the body was cut short. */
+  end(): unknown {
+    if (this.stack.length > 0 || !this.done) throw new MalformedBodyError('the body ends before it is complete', this.offset);
+    try {
+      return JSON.parse(Buffer.concat(this.skeleton).toString('utf8'));
+    } catch (e) {
+      throw new MalformedBodyError(`the body outside its ${this.options.listName} is not valid JSON: ${(e as Error).message}`, this.offset);
+    }
+  }
+
+  private emit(last: Buffer): void {
+    const parts = this.element as Buffer[];
+    parts.push(last);
+    const text = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    const kind = this.elementKind as ListElementKind;
+    this.element = null;
+    this.elementKind = null;
+    this.sink.element(text, this.index++, kind);
+  }
+
+  private finishKey(): void {
+    const raw = Buffer.concat(this.keyBytes as Buffer[]).toString('utf8');
+    this.keyBytes = null;
+    const top = this.stack[this.stack.length - 1];
+    if (!top) return;
+    try {
+      top.lastKey = JSON.parse(raw) as string;
+    } catch {
+      top.lastKey = null;
+    }
+    top.expectKey = false;
+  }
+
+  /** Whether the array just opened sits at one of the list's paths. */
+  private atListPath(): boolean {
+    const depth = this.stack.length - 1;
+    return this.options.paths.some((path) => path.length === depth && path.every((key, j) => this.stack[j + 1]?.key === key));
+  }
+
+  private keep(part: Buffer, i: number): void {
+    this.skeletonBytes += part.length;
+    if (this.skeletonBytes > this.options.maxHeaderBytes) {
+      throw this.error(`the body outside its ${this.options.listName} exceeds ${this.options.maxHeaderBytes} bytes`, i);
+    }
+    // Copy: the request's chunk must not be kept alive for the sake of a few header bytes.
+    this.skeleton.push(Buffer.from(part));
+  }
+
+  private error(message: string, i: number): MalformedBodyError {
+    return new MalformedBodyError(message, this.offset + i);
+  }
+}
