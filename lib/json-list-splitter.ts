@@ -112,23 +112,23 @@ export class JsonListSplitter {
     let keyStart = this.keyBytes ? 0 : -1;
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
-      const b = chunk[i] as number;
       if (this.inString) {
-        if (this.escape) this.escape = false;
-        else if (b === BACKSLASH) this.escape = true;
-        else if (b === QUOTE) {
-          this.inString = false;
-          if (keyStart !== -1) {
-            (this.keyBytes as Buffer[]).push(chunk.subarray(keyStart, i + 1));
-            this.finishKey();
-            keyStart = -1;
-          } else if (this.elementKind === 'string') {
-            this.emit(chunk.subarray(elStart, i + 1));
-            elStart = -1;
-          }
+        // Most of a document is inside strings: jump to the quote that ends this one.
+        const end = this.closingQuote(chunk, i);
+        if (end === -1) break;
+        i = end;
+        this.inString = false;
+        if (keyStart !== -1) {
+          (this.keyBytes as Buffer[]).push(chunk.subarray(keyStart, i + 1));
+          this.finishKey();
+          keyStart = -1;
+        } else if (this.elementKind === 'string') {
+          this.emit(chunk.subarray(elStart, i + 1));
+          elStart = -1;
         }
         continue;
       }
+      const b = chunk[i] as number;
       if (isSpace(b)) continue;
       if (this.done) throw this.error('text after the end of the body', i);
       const depth = this.stack.length;
@@ -227,6 +227,29 @@ export class JsonListSplitter {
       return JSON.parse(Buffer.concat(this.skeleton).toString('utf8'));
     } catch (e) {
       throw new MalformedBodyError(`the body outside its ${this.options.listName} is not valid JSON: ${(e as Error).message}`, this.offset);
+    }
+  }
+
+  /**
+   * The position of the quote that ends the string under way, searching from `from`; -1 when the
+   * string goes on past this chunk. A quote ends the string unless an odd run of backslashes comes
+   * right before it; `escape` carries a run's oddness from one chunk to the next.
+   */
+  private closingQuote(chunk: Buffer, from: number): number {
+    let start = from;
+    if (this.escape) {
+      this.escape = false;
+      start++;
+    }
+    for (let q = chunk.indexOf(QUOTE, start); ; q = chunk.indexOf(QUOTE, q + 1)) {
+      const stop = q === -1 ? chunk.length : q;
+      let backslashes = 0;
+      while (stop - backslashes - 1 >= start && chunk[stop - backslashes - 1] === BACKSLASH) backslashes++;
+      if (q === -1) {
+        this.escape = backslashes % 2 === 1;
+        return -1;
+      }
+      if (backslashes % 2 === 0) return q;
     }
   }
 

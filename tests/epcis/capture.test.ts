@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { CAPTURE_KEY } from './helpers';
@@ -149,6 +150,21 @@ describe('POST /epcis/capture', () => {
     const big = doc(Array.from({ length: 200 }, (_, i) => commissioning(`urn:uuid:${tag}-big-${i}`, [sgtin(1000 + i)])));
     const res = await capture(big).expect(413);
     expect(res.body.type).toBe('epcisException:CaptureLimitExceededException');
+  });
+
+  it('keeps the document verbatim: the bytes sent, with their SHA-256, compressed with LZ4', async () => {
+    // Pretty-printed, with non-ASCII text in an extension field: nothing may be normalised away.
+    const events = Array.from({ length: 20 }, (_, i) => ({ ...commissioning(`urn:uuid:${tag}-verbatim-${i}`, [sgtin(100 + i)]), 'ex:note': 'Prüfung – Linie 3' }));
+    const text = `${JSON.stringify({ ...doc(events), '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld', { ex: 'https://example.com/ex/' }] }, null, 2)}\n`;
+    const res = await request(stack.app).post('/epcis/capture').set('Content-Type', 'application/ld+json').set('X-API-Key', CAPTURE_KEY).send(text).expect(202);
+    const { rows } = await stack.pool.query<{ body: string; sha256: string; bytes: number; compression: string }>(
+      'SELECT body, sha256, bytes, pg_column_compression(body) AS compression FROM epcis_documents WHERE id = $1',
+      [res.body.captureID.slice(1)],
+    );
+    expect(rows[0]!.body).toBe(text);
+    expect(rows[0]!.sha256).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(Number(rows[0]!.bytes)).toBe(Buffer.byteLength(text));
+    expect(rows[0]!.compression).toBe('lz4');
   });
 
   it('refuses a document broken between its events or cut short, saying where, and stores nothing', async () => {

@@ -87,6 +87,18 @@ describe('JSON list splitter', () => {
     expect(header).toEqual({ note: '"body": {"list": [', body: { list: [] } });
   });
 
+  it('ends a string at a quote after an even run of backslashes, wherever the chunks break', () => {
+    const list = ['\\', '\\"', 'a\\\\"b"', '"', '\\\\\\', 'end'];
+    const text = JSON.stringify({ body: { list }, tail: '\\"]}' });
+    const every = Array.from({ length: text.length }, (_, i) => i);
+    expect(split(text, every).seen.map((s) => s.value)).toEqual(list);
+    for (let at = 0; at <= text.length; at++) {
+      const { seen, header } = split(text, [at]);
+      expect(seen.map((s) => s.value)).toEqual(list);
+      expect(header).toEqual({ body: { list: [] }, tail: '\\"]}' });
+    }
+  });
+
   it('decodes a string element, escaped or not', () => {
     expect(jsonStringValue(Buffer.from('"ABC123"'))).toBe('ABC123');
     expect(jsonStringValue(Buffer.from('"A\\u0042\\"C"'))).toBe('AB"C');
