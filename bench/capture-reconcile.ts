@@ -28,6 +28,7 @@ import { createPool, type Pool } from '../db/pool';
 import { captureFile } from '../scripts/capture-client';
 import { countsFromRate, DEFAULT_CONFIG, type GeneratorConfig } from './generator/plan';
 import { generateBatch, type Manifest } from './generator/write';
+import { describeCode } from './code-version';
 import { describeMachine } from './machine';
 
 const root = path.resolve(__dirname, '..');
@@ -249,6 +250,7 @@ async function main(): Promise<void> {
     const serials = manifest.balance.commissioned;
     const results = {
       date: new Date().toISOString(),
+      code: describeCode(root),
       machine,
       batch: { units, rate, seed, unitsPerCase: config.unitsPerCase, casesPerPallet: config.casesPerPallet, documents: manifest.counts.documents, events: manifest.counts.events, epcs: manifest.counts.epcs, serials, planted: manifest.plantedByCategory },
       capture: {
@@ -315,6 +317,7 @@ function discrepancyCounts(body: ReconciliationBody): Record<string, number> {
 
 function writeResults(r: {
   date: string;
+  code: string;
   machine: Awaited<ReturnType<typeof describeMachine>>;
   batch: Record<string, unknown>;
   capture: { seconds: number; clients: number; serialsPerSecond: number; baselineCopySeconds: number; baselineSerialsPerSecond: number; ratio: number; tables: string[]; target: number; baselineCopyRows: number };
@@ -330,6 +333,8 @@ function writeResults(r: {
   const md = `# Capture and reconciliation benchmark, ${r.date}
 
 Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB; ${r.machine.os}; Node ${r.machine.node}; ${r.machine.postgres}.
+
+Code: ${r.code}.
 
 Batch: ${JSON.stringify(r.batch)}
 
