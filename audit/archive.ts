@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from '../db/pool';
 import { withTransaction } from '../db/pool';
 import { fetchRun, type RunHistory } from './history';
+import { afterSweep, MAX_RUNS_PER_SWEEP, sweepWindow, type SweepOutcome, type SweepState } from './sweep-window';
 import { appendAudit } from './trail';
 
 /**
@@ -15,6 +16,8 @@ export const UNARCHIVED_QUERY = `WorkflowType='DeviationWorkflow' AND ExecutionS
 export interface RunRef {
   workflowId: string;
   runId: string;
+  /** When the run closed (ISO 8601), as Temporal's visibility records it; absent on child runs. */
+  closeTime?: string;
 }
 
 export interface ArchiveDeps {
@@ -40,8 +43,11 @@ function closeStatus(run: RunHistory): string | undefined {
 const toDate = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
   new Date(Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6));
 
-/** Closed DeviationWorkflow runs Temporal still has that the archive does not, oldest first. */
-export async function findUnarchivedRuns(deps: ArchiveDeps, max = 500): Promise<RunRef[]> {
+/**
+ * Closed DeviationWorkflow runs Temporal still has that the archive does not: those closed since
+ * `closedSince`, or every one when it is null. At most `max` of them.
+ */
+export async function findUnarchivedRuns(deps: ArchiveDeps, max = MAX_RUNS_PER_SWEEP, closedSince: Date | null = null): Promise<RunRef[]> {
   const found: RunRef[] = [];
   let batch: RunRef[] = [];
   const flush = async () => {
@@ -51,14 +57,49 @@ export async function findUnarchivedRuns(deps: ArchiveDeps, max = 500): Promise<
     found.push(...batch.filter((r) => !archived.has(r.runId)));
     batch = [];
   };
-  // The visibility list holds only what is within retention, so this scan stays bounded by it.
-  for await (const wf of deps.temporal.workflow.list({ query: UNARCHIVED_QUERY })) {
-    batch.push({ workflowId: wf.workflowId, runId: wf.runId });
+  // (the time is formatted here from a Date, never from input: nothing else enters the query)
+  const query = closedSince ? `${UNARCHIVED_QUERY} AND CloseTime >= '${closedSince.toISOString()}'` : UNARCHIVED_QUERY;
+  for await (const wf of deps.temporal.workflow.list({ query })) {
+    batch.push({ workflowId: wf.workflowId, runId: wf.runId, ...(wf.closeTime ? { closeTime: wf.closeTime.toISOString() } : {}) });
     if (batch.length >= 200) await flush();
     if (found.length >= max) break;
   }
   await flush();
   return found.slice(0, max);
+}
+
+async function readSweepState(db: Pick<Pool, 'query'>): Promise<SweepState> {
+  const { rows } = await db.query<{ archived_before: Date; full_sweep_at: Date | null }>(
+    'SELECT archived_before, full_sweep_at FROM archive_sweep_state',
+  );
+  return { archivedBefore: rows[0]?.archived_before ?? null, fullSweepAt: rows[0]?.full_sweep_at ?? null };
+}
+
+/** The unarchived runs a sweep beginning at `listedAt` must look at (see audit/sweep-window.ts). */
+export async function findRunsToSweep(deps: ArchiveDeps, listedAt: Date): Promise<RunRef[]> {
+  const { closedSince } = sweepWindow(await readSweepState(deps.pool), listedAt);
+  return findUnarchivedRuns(deps, MAX_RUNS_PER_SWEEP, closedSince);
+}
+
+/** The advisory lock key that takes sweeps' records one at a time ("ARCHSWEP" in ASCII). */
+const SWEEP_LOCK = '4706898538470524240';
+
+/** Moves the watermark after a sweep that began at `listedAt`. */
+export async function recordSweep(deps: ArchiveDeps, listedAt: Date, outcome: SweepOutcome): Promise<SweepState> {
+  return withTransaction(deps.pool, async (client) => {
+    // (one record at a time: a sweep started by hand alongside the scheduled one cannot overwrite a
+    // failed run's close time with a later time worked out from the same starting state)
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SWEEP_LOCK]);
+    const next = afterSweep(await readSweepState(client), listedAt, outcome);
+    if (next.archivedBefore) {
+      await client.query(
+        `INSERT INTO archive_sweep_state (archived_before, full_sweep_at) VALUES ($1, $2)
+         ON CONFLICT (only_row) DO UPDATE SET archived_before = EXCLUDED.archived_before, full_sweep_at = EXCLUDED.full_sweep_at, updated_at = now()`,
+        [next.archivedBefore, next.fullSweepAt],
+      );
+    }
+    return next;
+  });
 }
 
 export interface ArchivedRun extends RunRef {
@@ -125,16 +166,22 @@ export async function archiveClosedDeviations(deps: ArchiveDeps): Promise<Archiv
 
 /** Activities of the ArchiveClosedDeviations workflow (workflows/archive.ts). */
 export interface ArchiveActivities {
-  findUnarchivedDeviationRuns(): Promise<RunRef[]>;
+  /** Without `listedAt` (sweeps begun before the watermark existed): every closed run. */
+  findUnarchivedDeviationRuns(listedAt?: string): Promise<RunRef[]>;
   archiveDeviationRun(ref: RunRef): Promise<Array<{ workflowId: string; runId: string; sha256: string; inserted: boolean }>>;
+  recordArchiveSweep(sweep: { listedAt: string; complete: boolean; failedCloseTimes: string[] }): Promise<{ archivedBefore: string | null }>;
 }
 
 export function createArchiveActivities(deps: ArchiveDeps): ArchiveActivities {
   return {
-    findUnarchivedDeviationRuns: () => findUnarchivedRuns(deps),
+    findUnarchivedDeviationRuns: (listedAt) => (listedAt ? findRunsToSweep(deps, new Date(listedAt)) : findUnarchivedRuns(deps)),
     async archiveDeviationRun(ref) {
       const runs = await archiveDeviationRun(deps, ref);
       return runs.map(({ workflowId, runId, sha256, inserted }) => ({ workflowId, runId, sha256, inserted }));
+    },
+    async recordArchiveSweep({ listedAt, complete, failedCloseTimes }) {
+      const next = await recordSweep(deps, new Date(listedAt), { complete, failedCloseTimes: failedCloseTimes.map((t) => new Date(t)) });
+      return { archivedBefore: next.archivedBefore?.toISOString() ?? null };
     },
   };
 }

@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import request from 'supertest';
 import { createArchiveActivities } from '../../audit/archive';
 import { ARCHIVE_SCHEDULE_ID, ensureArchiveSchedule } from '../../audit/archive-schedule';
+import { FULL_SWEEP_EVERY_MS, VISIBILITY_LAG_MS } from '../../audit/sweep-window';
 import { readZip, verifyEvidencePackage } from '../../audit/evidence/verify';
 import { sha256Hex } from '../../audit/history';
 import { eventually } from '../helpers/eventually';
@@ -162,6 +163,43 @@ it('archives a closed deviation, and after Temporal deletes it still exports, re
   expect(replayed.stderr).toMatch(/verdict: deterministic/);
   expect(replayed.status).toBe(0);
 }, 240_000);
+
+it('sweeps only what closed since its watermark, moves the watermark, and lists every closed run once a day', async () => {
+  const id = await openAndClose();
+  await eventually(async () => {
+    for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId='${id}' AND ExecutionStatus!='Running'` })) return wf.closeTime;
+    return undefined;
+  }, 30_000, 500);
+  const sweep = (kind: string) =>
+    stack.temporal.workflow.execute('ArchiveClosedDeviations', { workflowId: `archive-${kind}-${id}`, taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive` });
+  const setState = (archivedBefore: Date, fullSweepAt: Date) =>
+    stack.pool.query(
+      `INSERT INTO archive_sweep_state (archived_before, full_sweep_at) VALUES ($1, $2)
+       ON CONFLICT (only_row) DO UPDATE SET archived_before = EXCLUDED.archived_before, full_sweep_at = EXCLUDED.full_sweep_at`,
+      [archivedBefore, fullSweepAt],
+    );
+  const state = async () => (await stack.pool.query<{ archived_before: Date; full_sweep_at: Date }>('SELECT archived_before, full_sweep_at FROM archive_sweep_state')).rows[0]!;
+  const isArchived = async () => Boolean((await stack.pool.query('SELECT 1 FROM workflow_archives WHERE workflow_id = $1', [id])).rowCount);
+
+  // A watermark past the deviation's close, and a full sweep done lately: the sweep does not list it,
+  // and leaves the watermark a little before its own start.
+  const lastFull = new Date(Date.now() - 60_000);
+  await setState(new Date(Date.now() + 3_600_000), lastFull);
+  const started = Date.now();
+  await sweep('incremental');
+  expect(await isArchived()).toBe(false);
+  const moved = await state();
+  expect(moved.archived_before.getTime()).toBeGreaterThanOrEqual(started - VISIBILITY_LAG_MS - 5_000);
+  expect(moved.archived_before.getTime()).toBeLessThanOrEqual(Date.now() - VISIBILITY_LAG_MS);
+  expect(moved.full_sweep_at).toEqual(lastFull);
+
+  // The same watermark, but the last full sweep a day ago: this one lists every closed run, and archives it.
+  await setState(new Date(Date.now() + 3_600_000), new Date(Date.now() - FULL_SWEEP_EVERY_MS - 60_000));
+  const fullStarted = Date.now();
+  await sweep('full');
+  expect(await isArchived()).toBe(true);
+  expect((await state()).full_sweep_at.getTime()).toBeGreaterThanOrEqual(fullStarted - 5_000);
+}, 120_000);
 
 it('keeps the evidence for auditors and QA: other roles are refused', async () => {
   const production = await signedInUser(stack.app, stack.pool, { roles: ['production'] });

@@ -6,7 +6,16 @@ import { quietTemporalRuntime } from '../helpers/bundle';
 
 /** The replay suite catches a non-deterministic change: every recorded history against deliberately altered code. */
 const dir = path.join(__dirname, 'histories');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+// The altered code changes the deviation workflow: the histories of deviations (not of archive sweeps).
+const workflowType = (file: string) =>
+  runsFromFile(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))).runs[0]?.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json') && workflowType(f) === 'DeviationWorkflow')
+  .sort();
+
+it('has deviation histories to alter', () => {
+  expect(files.length).toBeGreaterThanOrEqual(5);
+});
 let altered: ReplayBundle;
 beforeAll(async () => {
   quietTemporalRuntime();
