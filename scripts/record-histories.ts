@@ -11,7 +11,8 @@
  *       NAME.before-PATCH.json: the old deviation the patch must keep replaying (docs/replay.md)
  *
  * Recorded histories are kept as the API's history export ({workflowId, runs: [...]}), each run
- * in the CLI's proto3 JSON.
+ * in the CLI's proto3 JSON. The change controls a scenario's deviation starts are recorded beside it,
+ * as NAME.change-control-N.json.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -127,6 +128,21 @@ async function main(opts: Options): Promise<void> {
         const meta = { scenario: scenario.name, description: scenario.description, ...(opts.suffix ? { recordedWith: opts.suffix } : {}) };
         writeFileSync(file, `${JSON.stringify({ ...meta, ...JSON.parse(recordToJson(record)) }, null, 2)}\n`);
         log(`${scenario.name}: ${id}, ${record.runs.length} run(s), ${record.runs.reduce((n, r) => n + (r.history.events?.length ?? 0), 0)} events in ${Math.round((Date.now() - started) / 1000)} s → ${path.relative(root, file)}`);
+        // The change controls the deviation started, each a workflow of its own: NAME[.SUFFIX].change-control-N.json.
+        const children = record.runs.flatMap((r) =>
+          (r.history.events ?? []).flatMap((e) => {
+            const child = e.childWorkflowExecutionStartedEventAttributes;
+            return child?.workflowExecution?.workflowId && child.workflowType?.name === 'ChangeControlWorkflow' ? [child.workflowExecution.workflowId] : [];
+          }),
+        );
+        for (const [n, childId] of children.entries()) {
+          const childRecord = await loadWorkflowRecord({ temporal, pool }, childId);
+          if (!childRecord) throw new Error(`${scenario.name}: no history for change control ${childId}`);
+          const childFile = file.replace(/\.json$/, `.change-control-${n + 1}.json`);
+          const childMeta = { ...meta, description: `change control ${n + 1} of: ${scenario.description}`, deviationId: id };
+          writeFileSync(childFile, `${JSON.stringify({ ...childMeta, ...JSON.parse(recordToJson(childRecord)) }, null, 2)}\n`);
+          log(`${scenario.name}: change control ${childId} → ${path.relative(root, childFile)}`);
+        }
       }
     });
   } finally {
