@@ -69,10 +69,10 @@ export async function findUnarchivedRuns(deps: ArchiveDeps, max = MAX_RUNS_PER_S
 }
 
 async function readSweepState(db: Pick<Pool, 'query'>): Promise<SweepState> {
-  const { rows } = await db.query<{ archived_before: Date; full_sweep_at: Date | null }>(
-    'SELECT archived_before, full_sweep_at FROM archive_sweep_state',
+  const { rows } = await db.query<{ archived_before: Date; full_sweep_at: Date | null; updated_at: Date }>(
+    'SELECT archived_before, full_sweep_at, updated_at FROM archive_sweep_state',
   );
-  return { archivedBefore: rows[0]?.archived_before ?? null, fullSweepAt: rows[0]?.full_sweep_at ?? null };
+  return { archivedBefore: rows[0]?.archived_before ?? null, fullSweepAt: rows[0]?.full_sweep_at ?? null, recordedAt: rows[0]?.updated_at ?? null };
 }
 
 /** The unarchived runs a sweep beginning at `listedAt` must look at (see audit/sweep-window.ts). */
@@ -87,8 +87,7 @@ const SWEEP_LOCK = '4706898538470524240';
 /** Moves the watermark after a sweep that began at `listedAt`. */
 export async function recordSweep(deps: ArchiveDeps, listedAt: Date, outcome: SweepOutcome): Promise<SweepState> {
   return withTransaction(deps.pool, async (client) => {
-    // (one record at a time: a sweep started by hand alongside the scheduled one cannot overwrite a
-    // failed run's close time with a later time worked out from the same starting state)
+    // (one record at a time, each worked out from the one before: see afterSweep)
     await client.query('SELECT pg_advisory_xact_lock($1)', [SWEEP_LOCK]);
     const next = afterSweep(await readSweepState(client), listedAt, outcome);
     if (next.archivedBefore) {
@@ -113,7 +112,13 @@ export interface ArchivedRun extends RunRef {
  * Stores one closed run (idempotent: an archived run is left as it is). Returns the child
  * workflows it started, so their histories are archived with it.
  */
-export async function archiveRun(deps: ArchiveDeps, ref: RunRef, deviationId = ref.workflowId): Promise<ArchivedRun> {
+export async function archiveRun(
+  deps: ArchiveDeps,
+  ref: RunRef,
+  deviationId = ref.workflowId,
+  /** Called with the run's children before the run itself is stored. */
+  beforeStoring: (children: RunRef[]) => Promise<void> = async () => undefined,
+): Promise<ArchivedRun> {
   const run = await fetchRun(deps.temporal, ref.workflowId, ref.runId);
   const status = closeStatus(run);
   if (!status) throw new Error(`${ref.workflowId} run ${ref.runId} is still running: only closed runs are archived`);
@@ -122,7 +127,9 @@ export async function archiveRun(deps: ArchiveDeps, ref: RunRef, deviationId = r
   const type = started.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
   const children = events
     .map((e) => e.childWorkflowExecutionStartedEventAttributes?.workflowExecution)
-    .filter((e): e is { workflowId: string; runId: string } => Boolean(e?.workflowId && e.runId));
+    .filter((e): e is { workflowId: string; runId: string } => Boolean(e?.workflowId && e.runId))
+    .map((e) => ({ workflowId: e.workflowId, runId: e.runId }));
+  await beforeStoring(children);
   const inserted = await withTransaction(deps.pool, async (db) => {
     const { rowCount } = await db.query(
       `INSERT INTO workflow_archives (deviation_id, workflow_id, run_id, workflow_type, status, started_at, closed_at, event_count, history, sha256)
@@ -145,13 +152,18 @@ export async function archiveRun(deps: ArchiveDeps, ref: RunRef, deviationId = r
   return { ...ref, sha256: run.sha256, inserted, children };
 }
 
-/** Archives a deviation run and, depth first, the child workflows it started. */
+/**
+ * Archives a deviation run and the child workflows it started, children first: a run is stored only
+ * once everything it started is, so that a child that cannot be archived now keeps its deviation
+ * run out of the archive too, and a later sweep (which skips archived runs) tries both again.
+ */
 export async function archiveDeviationRun(deps: ArchiveDeps, ref: RunRef): Promise<ArchivedRun[]> {
   const done: ArchivedRun[] = [];
-  const visit = async (r: RunRef) => {
-    const archived = await archiveRun(deps, r, ref.workflowId);
+  const visit = async (r: RunRef): Promise<void> => {
+    const archived = await archiveRun(deps, r, ref.workflowId, async (children) => {
+      for (const child of children) await visit(child);
+    });
     done.push(archived);
-    for (const child of archived.children) await visit(child);
   };
   await visit(ref);
   return done;

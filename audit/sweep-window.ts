@@ -23,6 +23,8 @@ export interface SweepState {
   archivedBefore: Date | null;
   /** When the last sweep that listed every closed run began. */
   fullSweepAt: Date | null;
+  /** When a sweep last recorded this state. */
+  recordedAt: Date | null;
 }
 
 /** The runs a sweep beginning at `listedAt` lists: those closed since `closedSince`, or every one when null. */
@@ -38,11 +40,18 @@ export interface SweepOutcome {
   failedCloseTimes: Date[];
 }
 
-/** The state after a sweep that began at `listedAt` from `state`. */
+/**
+ * The state after a sweep that began at `listedAt`, given the state as it is now. When another sweep
+ * recorded after this one began (one started by hand beside the scheduled one), the watermark never
+ * moves past where that one left it: it may have been held back for a run this sweep never listed.
+ */
 export function afterSweep(state: SweepState, listedAt: Date, outcome: SweepOutcome): SweepState {
   if (!outcome.complete) return state;
   let archivedBefore = listedAt.getTime() - VISIBILITY_LAG_MS;
   for (const t of outcome.failedCloseTimes) archivedBefore = Math.min(archivedBefore, t.getTime());
+  if (state.archivedBefore && state.recordedAt && state.recordedAt.getTime() > listedAt.getTime()) {
+    archivedBefore = Math.min(archivedBefore, state.archivedBefore.getTime());
+  }
   const full = sweepWindow(state, listedAt).closedSince === null;
-  return { archivedBefore: new Date(archivedBefore), fullSweepAt: full ? listedAt : state.fullSweepAt };
+  return { archivedBefore: new Date(archivedBefore), fullSweepAt: full ? listedAt : state.fullSweepAt, recordedAt: state.recordedAt };
 }

@@ -22,6 +22,12 @@ const COMMA = 0x2c;
 
 const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
+/**
+ * Deeper nesting is refused: each level costs a little memory, and a body of nothing but brackets
+ * would otherwise exhaust the process long before the size limit. EPCIS events nest a few levels.
+ */
+export const MAX_DEPTH = 128;
+
 /** The body is not JSON of the expected shape; `offset` is the byte at which that became clear. */
 export class MalformedBodyError extends Error {
   constructor(
@@ -65,12 +71,18 @@ const AFTER_COMMA = 2;
 
 /** The value of a JSON string's text, or null when the text is not a valid JSON string. */
 export function jsonStringValue(text: Buffer): string | null {
-  if (!text.includes(BACKSLASH)) return text.toString('utf8', 1, text.length - 1);
+  // (the usual serial has neither escapes nor the control characters JSON forbids raw)
+  if (!text.includes(BACKSLASH) && !hasControlByte(text)) return text.toString('utf8', 1, text.length - 1);
   try {
     return JSON.parse(text.toString('utf8')) as string;
   } catch {
     return null;
   }
+}
+
+function hasControlByte(text: Buffer): boolean {
+  for (let i = 0; i < text.length; i++) if ((text[i] as number) < 0x20) return true;
+  return false;
 }
 
 export class JsonListSplitter {
@@ -162,7 +174,7 @@ export class JsonListSplitter {
           this.element = [];
           this.elementKind = b === OPEN_OBJECT ? 'object' : 'array';
           elStart = i;
-          this.stack.push({ array: b === OPEN_ARRAY, key: null, expectKey: b === OPEN_OBJECT, lastKey: null });
+          this.push({ array: b === OPEN_ARRAY, key: null, expectKey: b === OPEN_OBJECT, lastKey: null }, i);
         } else if (b === QUOTE) {
           this.element = [];
           this.elementKind = 'string';
@@ -187,7 +199,7 @@ export class JsonListSplitter {
       if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
         const parent = this.stack[depth - 1];
         const key = !this.element && parent && !parent.array ? parent.lastKey : null;
-        this.stack.push({ array: b === OPEN_ARRAY, key, expectKey: b === OPEN_OBJECT, lastKey: null });
+        this.push({ array: b === OPEN_ARRAY, key, expectKey: b === OPEN_OBJECT, lastKey: null }, i);
         if (b === OPEN_ARRAY && !this.element && depth <= this.keyDepth && this.atListPath()) {
           if (this.listsSeen++ > 0) throw this.error(`the body has more than one ${this.options.listName}`, i);
           // Keep "[" in the skeleton and leave the elements out of it.
@@ -261,6 +273,11 @@ export class JsonListSplitter {
     this.element = null;
     this.elementKind = null;
     this.sink.element(text, this.index++, kind);
+  }
+
+  private push(frame: Frame, i: number): void {
+    if (this.stack.length >= MAX_DEPTH) throw this.error(`the body nests deeper than ${MAX_DEPTH} levels`, i);
+    this.stack.push(frame);
   }
 
   private finishKey(): void {

@@ -62,7 +62,7 @@ export interface BatchOnLine {
   status: string;
   /** When the batch's master data arrived. */
   createdAt: string;
-  /** When its production began: its first commissioning event captured; with none, createdAt. */
+  /** When its production began: its first live commissioning event. */
   producedFrom: string;
 }
 
@@ -70,19 +70,20 @@ export interface BatchOnLine {
  * Batches made on a packaging line since a date (effectiveness checks look at the batches made after
  * CAPA completion). A batch is dated by its first live commissioning event, the start of its
  * production, not by its master data: a planned batch is often registered ahead, and one registered
- * before the CAPA but made after it is just the evidence the check needs. A batch with nothing
- * captured yet is dated by its master data.
+ * before the CAPA but made after it is just the evidence the check needs. A batch with no
+ * commissioning captured has not been made, as far as anyone can show, and is not evidence of
+ * anything: it is left out.
  */
 export async function listBatchesOnLine(pool: Pick<Pool, 'query'>, line: string, since: Date): Promise<BatchOnLine[]> {
   const { rows } = await pool.query<{ lot: string; gtin: string; line: string; status: string; createdAt: Date; producedFrom: Date }>(
-    `SELECT b.lot, b.gtin, b.line, b.status, b.created_at AS "createdAt", COALESCE(p.first, b.created_at) AS "producedFrom"
+    `SELECT b.lot, b.gtin, b.line, b.status, b.created_at AS "createdAt", p.first AS "producedFrom"
        FROM batches b
-       LEFT JOIN LATERAL (
+       CROSS JOIN LATERAL (
          SELECT min(l.event_time) AS first
            FROM epcis_event_identifiers l JOIN epcis_events e ON e.id = l.event_pk AND NOT e.retracted
           WHERE l.gtin = b.gtin AND l.lot = b.lot AND l.kind = 'sgtin' AND ${IS_COMMISSIONING('l')}
-       ) p ON true
-      WHERE b.line = $1 AND COALESCE(p.first, b.created_at) >= $2
+       ) p
+      WHERE b.line = $1 AND p.first >= $2
       ORDER BY 6, b.lot, b.gtin`,
     [line, since],
   );

@@ -9,7 +9,7 @@ import { startStack, testConfig, type TestStack } from '../helpers/stack';
  * Which batches an effectiveness check looks at: those a line made since CAPA completion, dated by
  * the start of their production (their first commissioning event), not by when their master data
  * arrived. A planned batch registered before the CAPA but made after it counts; one registered after
- * but made before does not.
+ * but made before does not; one with nothing commissioned is no evidence and does not count either.
  */
 let stack: TestStack;
 beforeAll(async () => {
@@ -44,20 +44,21 @@ async function batch(lot: string, opts: { registered: Date; commissioned?: Date[
   }
 }
 
-it('dates a batch by its first commissioning event, or by its master data when nothing was captured', async () => {
+it('dates a batch by its first live commissioning event, and leaves out batches with none', async () => {
   await auth(request(stack.app).post('/products')).send({ gtin, name: 'Effectiveness line test', unitsPerCase: 10, casesPerPallet: 10 }).expect(201);
   const since = daysAgo(3);
-  await batch(`P${tag}A`, { registered: daysAgo(10), commissioned: [daysAgo(1), daysAgo(2)] }); // planned ahead, made after: counts
+  const aStarted = daysAgo(2);
+  await batch(`P${tag}A`, { registered: daysAgo(10), commissioned: [daysAgo(1), aStarted] }); // planned ahead, made after: counts
   await batch(`P${tag}B`, { registered: daysAgo(1), commissioned: [daysAgo(5)] }); // registered late, made before: does not
-  await batch(`P${tag}C`, { registered: daysAgo(1) }); // nothing captured yet, registered after: counts
-  await batch(`P${tag}D`, { registered: daysAgo(10) }); // nothing captured, registered before: does not
+  await batch(`P${tag}C`, { registered: daysAgo(1), commissioned: [daysAgo(0.5)] }); // registered and made after: counts
+  await batch(`P${tag}D`, { registered: daysAgo(1) }); // registered after, nothing made: no evidence
   await batch(`P${tag}E`, { registered: daysAgo(10), commissioned: [daysAgo(1)], onLine: `${line}-OTHER` }); // another line
-  // Its only commissioning retracted by an error declaration: dated by its master data, which is old.
-  await batch(`P${tag}F`, { registered: daysAgo(10), commissioned: [daysAgo(1)], retracted: true });
+  // Its only commissioning retracted by an error declaration: nothing made after all.
+  await batch(`P${tag}F`, { registered: daysAgo(1), commissioned: [daysAgo(1)], retracted: true });
 
   const found = await listBatchesOnLine(stack.pool, line, since);
   expect(found.map((b) => b.lot)).toEqual([`P${tag}A`, `P${tag}C`]);
   const a = found.find((b) => b.lot === `P${tag}A`)!;
-  expect(new Date(a.producedFrom).getTime()).toBeCloseTo(daysAgo(2).getTime(), -4);
+  expect(a.producedFrom).toBe(aStarted.toISOString());
   expect(new Date(a.createdAt).getTime()).toBeLessThan(since.getTime());
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { JsonListSplitter, MalformedBodyError, jsonStringValue, type ListElementKind } from '../../lib/json-list-splitter';
+import { JsonListSplitter, MAX_DEPTH, MalformedBodyError, jsonStringValue, type ListElementKind } from '../../lib/json-list-splitter';
 
 /**
  * The splitter that capture and repository reports share: whatever the chunking, it hands out
@@ -103,6 +103,9 @@ describe('JSON list splitter', () => {
     expect(jsonStringValue(Buffer.from('"ABC123"'))).toBe('ABC123');
     expect(jsonStringValue(Buffer.from('"A\\u0042\\"C"'))).toBe('AB"C');
     expect(jsonStringValue(Buffer.from('"bad \\x escape"'))).toBeNull();
+    // A raw control character is not valid inside a JSON string, escapes or not.
+    expect(jsonStringValue(Buffer.from('"AB\n1"'))).toBeNull();
+    expect(jsonStringValue(Buffer.from('"AB\u0001\\u0041"'))).toBeNull();
   });
 
   it.each([
@@ -125,6 +128,14 @@ describe('JSON list splitter', () => {
     const e = refusal(text);
     expect(e.message).toContain(message);
     expect(e.offset).toBe(offset);
+  });
+
+  it('refuses nesting deeper than its limit, in an element or in the header, before it costs memory', () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    // The root object, "body", the list and the element's own levels: MAX_DEPTH in all is accepted.
+    expect(split(`{"body":{"list":[${deep(MAX_DEPTH - 3)}]}}`).count).toBe(1);
+    expect(refusal(`{"body":{"list":[${deep(MAX_DEPTH - 2)}]}}`).message).toBe(`the body nests deeper than ${MAX_DEPTH} levels`);
+    expect(refusal(`{"x":${deep(MAX_DEPTH)},"body":{"list":[]}}`).offset).toBe(5 + MAX_DEPTH - 1);
   });
 
   it('refuses a header past its size limit, however long the list', () => {
