@@ -105,12 +105,11 @@ export interface ArchivedRun extends RunRef {
   sha256: string;
   /** False when another archiver stored it first (the row is the same). */
   inserted: boolean;
-  children: RunRef[];
 }
 
 /**
- * Stores one closed run (idempotent: an archived run is left as it is). Returns the child
- * workflows it started, so their histories are archived with it.
+ * Stores one closed run (idempotent: an archived run is left as it is), after handing the child
+ * workflows it started to `beforeStoring`.
  */
 export async function archiveRun(
   deps: ArchiveDeps,
@@ -149,7 +148,7 @@ export async function archiveRun(
     }
     return Boolean(rowCount);
   });
-  return { ...ref, sha256: run.sha256, inserted, children };
+  return { ...ref, sha256: run.sha256, inserted };
 }
 
 /**
