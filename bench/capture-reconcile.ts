@@ -7,7 +7,7 @@
  *                  baseline: one plain SQL aggregate over the same tables
  *   memory         the API process's peak RSS (kernel high-water mark)
  * Runs in a database of its own (created and migrated here, dropped at the end unless BENCH_KEEP_DB=1).
- * Results: bench/results/capture-reconcile-<date>.{json,md}. Never part of the test suite.
+ * Results: bench/results/capture-reconcile-<date and time>.{json,md}. Never part of the test suite.
  *
  * Environment: BENCH_UNITS (default 1000000), BENCH_RATE (0.005), BENCH_SEED (1), BENCH_CAPTURE_CLIENTS
  * (2: documents sent by two clients at once, each waiting for its answer before its next document),
@@ -326,8 +326,8 @@ function writeResults(r: {
 }): void {
   const dir = path.join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  // Date and time: a second run on the same day must not overwrite the first.
-  const name = `capture-reconcile-${r.date.slice(0, 16).replace(':', '')}`;
+  // Date and time to the second: a run takes under a minute, and no run may overwrite another.
+  const name = `capture-reconcile-${r.date.slice(0, 19).replace(/:/g, '')}`;
   writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
   const ok = (b: boolean) => (b ? 'met' : '**missed**');
   const md = `# Capture and reconciliation benchmark, ${r.date}
