@@ -141,7 +141,11 @@ export class JsonListSplitter {
         continue;
       }
       const b = chunk[i] as number;
-      if (isSpace(b)) continue;
+      if (isSpace(b)) {
+        // A space ends a number, true, false or null: "[1 2]" is two elements with no comma between them.
+        if (this.elementKind === 'scalar' && this.stack.length === this.listDepth) this.elementKind = null;
+        continue;
+      }
       if (this.done) throw this.error('text after the end of the body', i);
       const depth = this.stack.length;
       if (depth === 0 && b !== OPEN_OBJECT) throw this.error('the body is not a JSON object', i);

@@ -120,6 +120,8 @@ describe('JSON list splitter', () => {
     ['two lists', '{"body":{"list":[],"list":[]}}', 'the body has more than one list', 26],
     ['a missing comma between objects', '{"body":{"list":[{} {}]}}', 'a missing comma between elements of the list', 20],
     ['a missing comma after a number', '{"body":{"list":[1 "a"]}}', 'a missing comma between elements of the list', 19],
+    ['two numbers with only a space between them', '{"body":{"list":[1 2]}}', 'a missing comma between elements of the list', 19],
+    ['two literals with only a newline between them', '{"body":{"list":[true\nnull]}}', 'a missing comma between elements of the list', 22],
     ['a leading comma', '{"body":{"list":[,1]}}', 'a comma without an element before it in the list', 17],
     ['two commas', '{"body":{"list":[1,,2]}}', 'a comma without an element before it in the list', 19],
     ['a trailing comma', '{"body":{"list":[1,]}}', 'a comma before the end of the list', 19],
