@@ -11,7 +11,8 @@
  *
  * Environment: BENCH_UNITS (default 1000000), BENCH_RATE (0.005), BENCH_SEED (1), BENCH_CAPTURE_CLIENTS
  * (2: documents sent by two clients at once, each waiting for its answer before its next document),
- * BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres).
+ * BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_API_CPU_PROFILE (a directory for the API
+ * process's CPU profile; profiling slows it, so such a run's figures are not results).
  */
 import { fork } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,9 +49,12 @@ interface ApiProcess {
   stop(): Promise<void>;
 }
 
+/** BENCH_API_CPU_PROFILE=DIR: the API process writes a V8 CPU profile there when it stops (for where Node's time goes). */
+const profileDir = process.env.BENCH_API_CPU_PROFILE ? path.resolve(process.env.BENCH_API_CPU_PROFILE) : null;
+
 async function startApi(databaseUrl: string, apiKey: string): Promise<ApiProcess> {
   const child = fork(path.join(__dirname, 'api-process.ts'), [], {
-    execArgv: [...API_HEAP_FLAGS, '--import', 'tsx'],
+    execArgv: [...API_HEAP_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx'],
     env: { ...process.env, DATABASE_URL: databaseUrl, CAPTURE_API_KEY: apiKey, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -279,7 +283,11 @@ async function main(): Promise<void> {
       },
       memory: { peakRssMB: mb(rssEnd.maxRss), peakRssAfterCaptureMB: mb(rssAfterCapture.maxRss), sampledPeakMB: mb(rssEnd.peakSampled), target: TARGETS.peakRssMB },
     };
-    writeResults(results);
+    if (profileDir) {
+      console.log(`[bench] profiled run: capture ${results.capture.serialsPerSecond} serials/s, reconciliation ${results.reconciliation.seconds} s`);
+      console.log(`[bench] results not written (profiling slows the API); its CPU profile goes to ${profileDir}`);
+    }
+    else writeResults(results);
   } finally {
     await apiProcess.stop();
     await pool.end();
