@@ -64,7 +64,7 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/batches/{lot}/repository-reports', summary: 'What EMVS / the DSCSA partner acknowledged', roles: ['integration'], body: repositoryReportSchema },
   { method: 'get', path: '/batches/{lot}/reconciliation', summary: 'Reconcile a batch: balance and every discrepancy', roles: ['any reader role', 'integration'] },
   { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', roles: ['integration'] },
-  { method: 'post', path: '/epcis/capture', summary: 'Capture an EPCIS 2.0 document (validated whole, all or nothing)', roles: ['integration'], produces: 'application/json' },
+  { method: 'post', path: '/epcis/capture', summary: 'Capture an EPCIS 2.0 document (validated whole, all or nothing; 503 with Retry-After when it collided with another transaction and may be sent again)', roles: ['integration'], produces: 'application/json' },
   { method: 'get', path: '/epcis/capture/{captureId}', summary: 'A capture job', roles: ['integration'] },
 ];
 

@@ -10,6 +10,8 @@ export interface CaptureAnswer {
   status: number;
   body: unknown;
   location?: string;
+  /** Seconds the server asked to wait before sending again (a 503's Retry-After), when it said. */
+  retryAfter?: number;
   ms: number;
 }
 
@@ -38,7 +40,8 @@ export function captureFile(
           } catch {
             // not JSON: keep the text
           }
-          resolve({ status: res.statusCode ?? 0, body, location: res.headers.location, ms: performance.now() - started });
+          const retryAfter = /^\d{1,6}$/.test(res.headers['retry-after'] ?? '') ? Number(res.headers['retry-after']) : undefined;
+          resolve({ status: res.statusCode ?? 0, body, location: res.headers.location, retryAfter, ms: performance.now() - started });
         });
         res.on('error', reject);
       },

@@ -4,7 +4,8 @@
  * Sends EPCIS 2.0 documents to a running API's POST /epcis/capture, one after another, streamed from
  * disk, with a progress bar over the bytes of all files, then a summary (events, serials, seconds).
  * Going through the API keeps one validation and one transaction per document for every client.
- * The API key defaults to CAPTURE_API_KEY from the environment.
+ * The API key defaults to CAPTURE_API_KEY from the environment. A document the API rolled back because
+ * it collided with another transaction (503 with Retry-After) is sent again.
  */
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -31,6 +32,13 @@ function countsOf(body: unknown): { events: number; serials: number } {
   return { events: typeof b.events === 'number' ? b.events : 0, serials: typeof b.identifiers === 'number' ? b.identifiers : 0 };
 }
 
+/**
+ * A 503 with Retry-After is a capture the server rolled back, nothing stored (api/routes/epcis.ts):
+ * the file is sent again after the wait asked for, up to this many times in all.
+ */
+const MAX_ATTEMPTS = 4;
+const MAX_WAIT_SECONDS = 30;
+
 async function main(): Promise<void> {
   const files = positionals;
   const sizes = files.map((f) => statSync(f).size);
@@ -43,7 +51,13 @@ async function main(): Promise<void> {
   bar.start(total, 0, { file: '', events: 0, serials: 0 });
   const problems: string[] = [];
   for (const file of files) {
-    const r = await captureFile(values.url as string, file, headers, (n) => bar.update((sent += n), { file }));
+    const before = sent;
+    let r = await captureFile(values.url as string, file, headers, (n) => bar.update((sent += n), { file }));
+    for (let attempt = 1; r.status === 503 && r.retryAfter !== undefined && attempt < MAX_ATTEMPTS; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(r.retryAfter as number, MAX_WAIT_SECONDS) * 1000));
+      sent = before;
+      r = await captureFile(values.url as string, file, headers, (n) => bar.update((sent += n), { file }));
+    }
     if (r.status >= 200 && r.status < 300) {
       const c = countsOf(r.body);
       summary.events += c.events;

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { auditApiCalls } from '../../audit/middleware';
+import { isTransactionConflict } from '../../db/errors';
 import { captureDocument, PayloadTooLargeError } from '../../epcis/capture';
 import { MalformedBodyError } from '../../lib/json-list-splitter';
 import { requireCaptureAccess } from '../capture-auth';
@@ -58,6 +59,17 @@ export function epcisRoutes(ctx: ApiContext): Router {
           type: 'epcisException:ValidationException',
           errors: [{ field: '(document)', reason: err.message }],
         });
+      }
+      if (isTransactionConflict(err)) {
+        // Captures lock units in one order, so this takes another writer that does not (an instance
+        // of an older release during a rolling deploy, a hand-run statement). The document is whole
+        // or absent, and a re-sent event is not applied twice: sending it again is safe.
+        res.set('Retry-After', '1');
+        throw new HttpProblem(
+          503,
+          'Service Unavailable',
+          'The capture collided with another transaction under way and was rolled back; nothing was stored. Send the same document again.',
+        );
       }
       throw err;
     }

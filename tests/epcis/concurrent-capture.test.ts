@@ -207,6 +207,52 @@ describe('documents captured at the same time', () => {
     expect(rows).toEqual([{ n: 3 }]);
   });
 
+  it('answer 503 with Retry-After when the database rolls one back as a deadlock victim, keep nothing of it, and take it when sent again', async () => {
+    // A writer that locks units out of capture's order (here: this test's own session) can still
+    // deadlock with a capture. PostgreSQL rolls back the session whose wait began first, the
+    // capture, provided the circle closes within its deadlock_timeout (1 s); on a machine too slow
+    // for that, the test's session is rolled back instead and the test arranges it again.
+    let answer: request.Response | undefined;
+    let units: [number, number] = [0, 0];
+    let observation: ObjectEvent | undefined;
+    for (let attempt = 0; attempt < 3 && answer?.status !== 503; attempt++) {
+      units = [80 + 2 * attempt, 81 + 2 * attempt];
+      expect((await capture([object(55, 'ADD', units)])).status).toBe(202);
+      observation = object(56, 'OBSERVE', units);
+      const holder = await stack.pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(units[1])]);
+        const observing = capture([observation]).then((r) => r);
+        const holderPid = await backendPid(holder);
+        // The capture writes units in key order: it holds the first and waits for the second ...
+        await waitFor(async () => (await blockedBy(holderPid)).length, 1);
+        // ... and this session now waits for the first: a circle.
+        await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(units[0])]).catch(() => undefined);
+        answer = await observing;
+        await holder.query('ROLLBACK');
+      } finally {
+        holder.release();
+      }
+    }
+    expect(answer?.status).toBe(503);
+    expect(answer?.headers['retry-after']).toBe('1');
+    expect(answer?.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(answer?.body.detail).toContain('nothing was stored');
+
+    const state = async () => {
+      const { rows: events } = await stack.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM epcis_events WHERE event_id = $1', [observation!.eventID]);
+      const { rows: statuses } = await stack.pool.query<{ status: string }>(
+        'SELECT status FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial',
+        [gtin, units.map(serial)],
+      );
+      return { events: events[0]!.n, statuses: statuses.map((r) => r.status) };
+    };
+    expect(await state()).toEqual({ events: 0, statuses: ['commissioned', 'commissioned'] });
+    expectAccepted([await capture([observation])]);
+    expect(await state()).toEqual({ events: 1, statuses: ['observed', 'observed'] });
+  });
+
   it('order units by event time even before the common era (the order key never goes negative)', async () => {
     // 0001-01-01T00:00+14:00 is 1 BC in UTC: a valid date-time of the standard.
     const early = object(0, 'ADD', [11, 12], { eventTime: '0001-01-01T00:00:00+14:00', eventTimeZoneOffset: '+14:00' });

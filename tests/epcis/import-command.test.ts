@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,9 +56,9 @@ afterAll(async () => {
   await stack.stop();
 });
 
-function runImport(files: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runImport(files: string[], url = baseUrl): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--url', baseUrl, '--api-key', CAPTURE_KEY, ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--url', url, '--api-key', CAPTURE_KEY, ...files], {
       cwd: root,
       env: { ...process.env, CI: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,5 +98,63 @@ describe('npm run import', () => {
     expect(stderr).toContain('eventIndex');
     // The good file still went in (again: the same document is recognised, nothing applied twice).
     expect(stdout).toContain('1 documents captured, 1 refused');
+  });
+
+  /**
+   * A stand-in for the API that answers the first `busy` requests as the capture route does when
+   * the database rolled a capture back (503, Retry-After), then accepts; the import command is the
+   * unit under test here (the real route's 503 is tested in concurrent-capture.test.ts).
+   */
+  async function busyApi(busy: number): Promise<{ url: string; bodies: number[]; close: () => Promise<void> }> {
+    const bodies: number[] = [];
+    const standIn = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        bodies.push(bytes);
+        if (bodies.length <= busy) {
+          res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': '1' });
+          res.end(JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'rolled back; nothing was stored' }));
+        } else {
+          res.writeHead(202, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ success: true, events: 3, identifiers: 7 }));
+        }
+      });
+    });
+    standIn.listen(0, '127.0.0.1');
+    await new Promise((resolve) => standIn.once('listening', resolve));
+    return {
+      url: `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`,
+      bodies,
+      close: () => new Promise((resolve) => standIn.close(() => resolve())),
+    };
+  }
+
+  it('sends a document again, whole, when the API answers 503 with Retry-After', async () => {
+    const file = path.join(dir, manifest.files.documents[0]!);
+    const api = await busyApi(1);
+    try {
+      const { code, stdout, stderr } = await runImport([file], api.url);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      expect(stdout).toContain('1 documents captured, 0 refused: 3 events naming 7 serials and SSCCs');
+      const size = readFileSync(file).length;
+      expect(api.bodies).toEqual([size, size]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('gives up on a document after four attempts answered 503, naming it', async () => {
+    const file = path.join(dir, manifest.files.documents[0]!);
+    const api = await busyApi(10);
+    try {
+      const { code, stdout, stderr } = await runImport([file], api.url);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`${file}: HTTP 503`);
+      expect(stdout).toContain('0 documents captured, 1 refused');
+      expect(api.bodies).toHaveLength(4);
+    } finally {
+      await api.close();
+    }
   });
 });
