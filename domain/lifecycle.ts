@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoDateTime } from './iso-time';
 import { lotNumberSchema } from './deviation';
 import { riskAssessmentSchema, rootCauseAnalysisSchema } from './rca';
 
@@ -9,7 +10,6 @@ import { riskAssessmentSchema, rootCauseAnalysisSchema } from './rca';
  */
 const text = z.string().trim().min(1).max(5000);
 const shortText = z.string().trim().min(1).max(300);
-const isoDateTime = z.iso.datetime({ offset: true });
 
 /** Who completed a step. Until electronic signatures land this is the person's login, given by the caller. */
 export const actorSchema = z.string().trim().min(1).max(100);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEpc, parseGtin, parseLot, parseSerial } from './gs1';
+import { isoDate, isoDateTime } from './iso-time';
 
 /** Request shapes for serialization master data (products, batches, repository reports). */
 
@@ -41,7 +42,7 @@ export const batchSchema = z
   .object({
     lot: lotSchema,
     gtin: gtinSchema,
-    expiry: z.iso.date(),
+    expiry: isoDate,
     plannedQuantity: z.number().int().min(1).max(10_000_000),
     line: z.string().trim().min(1).max(50),
     status: z.enum(BATCH_STATUSES).optional(),
@@ -68,7 +69,7 @@ const reportedSerial = z.string().transform((v, ctx) => {
 export const repositoryReportSchema = z
   .object({
     target: z.enum(['EMVS', 'DSCSA']),
-    reportedAt: z.iso.datetime({ offset: true }),
+    reportedAt: isoDateTime,
     serials: z.array(reportedSerial).max(10_000_000),
     /** Where two products share the lot; may also name the lot again (it must then match the path). */
     gtin: gtinSchema.optional(),

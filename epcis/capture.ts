@@ -180,7 +180,7 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
         if (problems.total > 0) continue;
         rows += copyRow([
           'E', index, n.eventId, n.isDeclaration, n.type, n.action, n.eventTime, n.eventTzOffset, n.bizStep, n.disposition,
-          n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, JSON.stringify(n.extra),
+          n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, n.extraJson,
           null, null, null, null, null, null, null, null, null, null,
         ]);
         identifiers += n.epcs.length;

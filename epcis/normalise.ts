@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { parseEpc, parseLot } from '../domain/gs1';
+import { unstorableTimeReason } from '../domain/iso-time';
 
 /**
  * Turns one schema-valid EPCIS 2.0 event into the rows capture stores: the event's own columns and
@@ -45,7 +46,8 @@ export interface NormalisedEvent {
   parentId: string | null;
   lot: string | null;
   expiry: string | null;
-  extra: Record<string, unknown>;
+  /** The event's other fields (extensions included), as JSON for the jsonb column. */
+  extraJson: string;
   epcs: EpcRow[];
 }
 
@@ -93,9 +95,9 @@ export function cbvValue(value: unknown, kind: 'BizStep' | 'Disp'): string | nul
   return value;
 }
 
-/** A Digital Link path naming an SGTIN (/01/…/21/…) or SSCC (/00/…): it must then parse as one. */
-const DL_INSTANCE = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/(?:01\/[^/]+\/(?:10\/[^/]+\/)?21\/|00\/)/i;
-const DL_LGTIN = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/01\/[^/]+\/10\/[^/?#]+$/i;
+/** A Digital Link path naming an SGTIN (/01/…[/22/…][/10/…]/21/…) or SSCC (/00/…): it must then parse as one. */
+const DL_INSTANCE = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/(?:01\/[^/]+\/(?:22\/[^/]+\/)?(?:10\/[^/]+\/)?21\/|00\/)/i;
+const DL_LGTIN = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/01\/[^/]+\/(?:22\/[^/]+\/)?10\/[^/?#]+$/i;
 const GS1_URN = /^urn:epc:(?:id:(?:sgtin|sscc)|class:lgtin):/i;
 
 /**
@@ -139,11 +141,15 @@ function ilmdValue(ilmd: unknown, keys: string[]): unknown {
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/** A calendar date of the proleptic Gregorian calendar (worked out here: Date.UTC reads years 0–99 as 1900–1999). */
 function validDate(s: string): boolean {
   const m = ISO_DATE.exec(s);
   if (!m) return false;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] as number));
 }
 
 /**
@@ -162,7 +168,9 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
   const bizStep = cbvValue(event.bizStep, 'BizStep');
   const disposition = cbvValue(event.disposition, 'Disp');
   const eventTime = String(event.eventTime);
-  if (Number.isNaN(Date.parse(eventTime))) problems.push({ eventIndex: index, field: 'eventTime', reason: 'is not a date-time' });
+  // (the schema has checked the form, leap seconds included, which Date.parse would refuse)
+  const timeReason = unstorableTimeReason(eventTime);
+  if (timeReason) problems.push({ eventIndex: index, field: 'eventTime', reason: timeReason });
 
   const isCommissioning = type === 'ObjectEvent' && action === 'ADD';
   let lot: string | null = null;
@@ -176,8 +184,10 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
   }
   const rawExpiry = ilmdValue(ilmd, EXPIRY_KEYS);
   if (rawExpiry !== undefined) {
-    if (typeof rawExpiry === 'string' && validDate(rawExpiry)) expiry = rawExpiry;
-    else problems.push({ eventIndex: index, field: 'ilmd.itemExpirationDate', reason: 'must be a date (YYYY-MM-DD)' });
+    const reason =
+      typeof rawExpiry !== 'string' || !validDate(rawExpiry) ? 'must be a date (YYYY-MM-DD)' : unstorableTimeReason(rawExpiry);
+    if (reason) problems.push({ eventIndex: index, field: 'ilmd.itemExpirationDate', reason });
+    else expiry = rawExpiry as string;
   }
 
   const parentRaw = typeof event.parentID === 'string' ? event.parentID : null;
@@ -231,6 +241,10 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
 
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(event)) if (!NORMALISED_FIELDS.has(k)) extra[k] = v;
+  const extraJson = JSON.stringify(extra);
+  if (extraJson.includes('\\u') && JSONB_UNREADABLE.test(extraJson)) {
+    problems.push({ eventIndex: index, field: unreadableField(extra) ?? '(event)', reason: 'holds U+0000 or an unpaired surrogate, which cannot be stored' });
+  }
   const readPoint = (event.readPoint as { id?: unknown } | undefined)?.id;
   const bizLocation = (event.bizLocation as { id?: unknown } | undefined)?.id;
   return {
@@ -247,7 +261,36 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
     parentId: parentRaw,
     lot,
     expiry,
-    extra,
+    extraJson,
     epcs,
   };
+}
+
+/**
+ * JSON.stringify writes U+0000 and unpaired surrogates as \u escapes, which PostgreSQL's jsonb
+ * refuses to read: an escape preceded by an even run of backslashes (an odd one is an escaped
+ * backslash followed by the letters).
+ */
+const JSONB_UNREADABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/;
+
+/** The path of the first key or string in `value` that jsonb cannot hold (for the problem's field). */
+function unreadableField(value: unknown, path = ''): string | null {
+  const bad = (s: string) => JSONB_UNREADABLE.test(JSON.stringify(s));
+  if (typeof value === 'string') return bad(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unreadableField(value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const here = path ? `${path}.${k}` : k;
+      if (bad(k)) return here;
+      const found = unreadableField(v, here);
+      if (found !== null) return found;
+    }
+  }
+  return null;
 }

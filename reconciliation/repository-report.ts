@@ -130,6 +130,10 @@ export async function storeRepositoryReport(
       await client.query('ROLLBACK');
       return { ok: false, kind: 'invalid', detail: 'The report names another lot than the path.', problems: [{ path: 'lot', message: `must be ${opts.lot}` }], totalProblems: 1 };
     }
+    if (r.gtin !== undefined && opts.gtin !== undefined && r.gtin !== opts.gtin) {
+      await client.query('ROLLBACK');
+      return { ok: false, kind: 'invalid', detail: 'The report names another GTIN than the query.', problems: [{ path: 'gtin', message: `must be ${opts.gtin}` }], totalProblems: 1 };
+    }
     const gtin = opts.gtin ?? r.gtin;
     const found = await findBatch(client, opts.lot, gtin);
     if ('missing' in found || 'ambiguous' in found) {

@@ -1,12 +1,12 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { isoDateTime } from '../../domain/iso-time';
 import { auditCsvHeader, auditCsvLine, queryAudit, streamAudit, verifyAuditTrail } from '../../audit/trail';
 import type { Role } from '../../domain/roles';
 import { authenticate, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { parseOr400 } from '../validate';
 
-const isoDateTime = z.iso.datetime({ offset: true });
 /** The cursor is the last row's id, opaque to clients so the paging scheme can change. */
 const cursorSchema = z
   .string()

@@ -1,4 +1,4 @@
-import { parseLot, parseSerial, type Lot, type Serial } from './cset82';
+import { isCset82, parseLot, parseSerial, type Lot, type Serial } from './cset82';
 import { clip, parseGtin, parseSscc, type Gtin14, type Sscc18 } from './keys';
 import { Gs1Error, fail, ok, type Result } from './result';
 
@@ -67,7 +67,11 @@ export function parseDigitalLink(uri: string): Result<DigitalLinkKey> {
     if (at < 0) return fail('bad_uri', `"${clip(uri, 80)}": AI ${ai} is not a key qualifier of a GTIN`);
     if (at <= last) return fail('bad_uri', `"${clip(uri, 80)}": key qualifiers must appear once each in the order 22, 10, 21`);
     last = at;
-    if (ai === '10') {
+    if (ai === '22') {
+      // A consumer product variant (AI 22): up to 20 characters of CSET 82; it qualifies the GTIN
+      // but is not part of the SGTIN or LGTIN it names.
+      if (value.length > 20 || !isCset82(value)) return fail('bad_uri', `"${clip(uri, 80)}": AI 22 must be 1–20 characters of GS1 CSET 82`);
+    } else if (ai === '10') {
       const r = parseLot(value);
       if (!r.ok) return r;
       lot = r.value;

@@ -220,4 +220,66 @@ describe('POST /epcis/capture', () => {
     expect(rows.find((r) => r.role === 'parent')).toMatchObject({ kind: 'sscc', epc: formatSsccUrn(sscc), key: sscc });
     expect(rows.filter((r) => r.role === 'epc').map((r) => r.key).sort()).toEqual([`${tag}10`, `${tag}"A,B%`, `${tag}DL'1`].sort());
   });
+
+  it('refuses, with their reasons and nothing stored, values the schema allows but the database cannot hold; takes a leap second', async () => {
+    const before = await eventCount();
+    const at = (i: number, more: Record<string, unknown>) => ({ ...commissioning(`urn:uuid:${tag}-store-${i}`, [sgtin(300 + i)]), ...more });
+    const res = await capture(
+      doc([
+        at(0, { eventTime: '2020-12-31T23:59:60Z' }),
+        at(1, { eventTime: '0000-06-01T00:00:00Z' }),
+        at(2, { eventTime: '2026-11-23T06:00:00+16:00' }),
+        at(3, { 'ex:note': 'a\u0000b' }),
+        at(4, { 'ex:reading': { values: ['ok', '\ud800'] } }),
+        at(5, { ilmd: { 'cbvmda:lotNumber': `L${tag}`, 'cbvmda:itemExpirationDate': '0000-12-31' } }),
+      ]),
+    ).expect(400);
+    expect(res.body.errors.map((e: { eventIndex: number; field: string; reason: string }) => [e.eventIndex, e.field, e.reason])).toEqual([
+      [1, 'eventTime', expect.stringContaining('year 0000')],
+      [2, 'eventTime', expect.stringContaining('UTC offset of 16 hours')],
+      [3, 'ex:note', expect.stringContaining('U+0000 or an unpaired surrogate')],
+      [4, 'ex:reading.values[1]', expect.stringContaining('U+0000 or an unpaired surrogate')],
+      [5, 'ilmd.itemExpirationDate', expect.stringContaining('year 0000')],
+    ]);
+    expect(await eventCount()).toBe(before);
+    // The leap second alone is stored (PostgreSQL reads 23:59:60 as the next minute's start).
+    await capture(doc([at(0, { eventTime: '2020-12-31T23:59:60Z' })])).expect(202);
+    const { rows } = await stack.pool.query(`SELECT event_time FROM epcis_events WHERE event_id = $1`, [`urn:uuid:${tag}-store-0`]);
+    expect(rows.map((r) => (r.event_time as Date).toISOString())).toEqual(['2021-01-01T00:00:00.000Z']);
+  });
+
+  it('reads a Digital Link with a consumer product variant (AI 22) as the SGTIN it names, and checks it', async () => {
+    const link = `https://id.gs1.org/01/04012345111118/22/2A/21/${tag}CPV1`;
+    await capture(doc([commissioning(`urn:uuid:${tag}-cpv`, [link])])).expect(202);
+    const { rows } = await stack.pool.query(`SELECT si.status, b.lot FROM serialized_items si JOIN batches b ON b.id = si.batch_id WHERE si.gtin = $1 AND si.serial = $2`, [
+      '04012345111118',
+      `${tag}CPV1`,
+    ]);
+    expect(rows).toEqual([{ status: 'commissioned', lot: `L${tag}` }]);
+    const wrong = await capture(doc([commissioning(`urn:uuid:${tag}-cpv-bad`, [`https://id.gs1.org/01/04012345111119/22/2A/21/${tag}CPV2`])])).expect(400);
+    expect(wrong.body.errors).toEqual([{ eventIndex: 0, field: 'epcList[0]', reason: expect.stringContaining('check digit') }]);
+  });
+
+  it('refuses a batch or repository report dated in the year 0000, and a report naming another GTIN than its query, storing nothing', async () => {
+    const gtin = withCheckDigit('0401234533333');
+    const other = withCheckDigit('0401234533334');
+    const lot = `M${tag}`;
+    const post = (path: string, body: object) => request(stack.app).post(path).set('X-API-Key', CAPTURE_KEY).send(body);
+    await post('/products', { gtin, name: 'Year check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true }).expect(201);
+    const batch = { lot, gtin, expiry: '0000-12-31', plannedQuantity: 10, line: 'L1' };
+    const refusedBatch = await post('/batches', batch).expect(400);
+    expect(refusedBatch.body.errors).toEqual([{ path: 'expiry', message: expect.stringContaining('year 0000') }]);
+    expect((await stack.pool.query('SELECT 1 FROM batches WHERE lot = $1', [lot])).rows).toEqual([]);
+    await post('/batches', { ...batch, expiry: '2028-12-31' }).expect(201);
+
+    const reports = `/batches/${lot}/repository-reports?gtin=${gtin}`;
+    const report = { target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: [`${tag}R1`] };
+    const yearZero = await post(reports, { ...report, reportedAt: '0000-01-01T00:00:00Z' }).expect(400);
+    expect(yearZero.body.errors).toEqual([{ path: 'reportedAt', message: expect.stringContaining('year 0000') }]);
+    const twoGtins = await post(reports, { ...report, gtin: other }).expect(400);
+    expect(twoGtins.body.errors).toEqual([{ path: 'gtin', message: `must be ${gtin}` }]);
+    const stored = await stack.pool.query('SELECT count(*)::int AS n FROM repository_reports r JOIN batches b ON b.id = r.batch_id WHERE b.lot = $1', [lot]);
+    expect(stored.rows).toEqual([{ n: 0 }]);
+    await post(reports, { ...report, gtin }).expect(201);
+  });
 });

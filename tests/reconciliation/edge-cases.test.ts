@@ -9,7 +9,8 @@ import { CAPTURE_KEY } from '../epcis/helpers';
  * between cases, cases emptied whole (re-packed or not), a child added twice to one case, a packing
  * event retracted by an error declaration, duplicate commissioning (in two events, and twice within
  * one event), a unit in two cases of which one is emptied, loose shipping of a product without
- * aggregation, and a repository report that omits a released unit.
+ * aggregation, a repository report that omits a released unit, and a case holding a unit of
+ * another batch of the same product.
  *
  * Each scenario is a hand-made batch of a few units; the balance and the complete list of findings
  * are worked out by hand from the definitions in the doc comment of reconciliation/reconcile.ts
@@ -134,6 +135,7 @@ async function scenario(name: string, opts: { aggregationRequired?: boolean } = 
     unaccounted: (i: number): Finding => ({ category: 'unaccounted', kind: 'unaccounted', serial: serial(i), sgtin: unit(i), ssccs: null }),
     missingReport: (i: number): Finding => ({ category: 'missing_report', kind: 'missing_report', serial: serial(i), sgtin: unit(i), ssccs: null }),
     duplicate: (i: number): Finding => ({ category: 'duplicate_serial', kind: 'duplicate_serial', serial: serial(i), sgtin: unit(i), ssccs: null }),
+    foreignChild: (i: number, c: number): Finding => ({ category: 'aggregation_error', kind: 'foreign_child', serial: serial(i), sgtin: unit(i), ssccs: [sscc(c)] }),
     sort: sortFindings,
   };
   const balance = (b: Partial<Record<'commissioned' | 'packed' | 'rejected' | 'sampled' | 'destroyed' | 'unaccounted', number>>) => ({
@@ -283,6 +285,19 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
     const r = await s.reconcile();
     expect(r.balance).toEqual(s.balance({ commissioned: 7, packed: 6, unaccounted: 1 }));
     expect(r.findings).toEqual(s.expected.sort([s.expected.missingReport(6), s.expected.unaccounted(7)]));
+  });
+
+  it('11. a case of the batch holding a unit of another batch of the same product: one foreign_child, and the case is full', async () => {
+    const s = await scenario('SAMEGTIN');
+    // Unit 9 is commissioned in another lot of this product (its batch created from the ilmd), then
+    // packed by mistake with units 1 and 2 of this batch: same GTIN, so only the batch tells it apart.
+    const otherLot = { ...s.events.commission(0, [9]), ilmd: { 'cbvmda:lotNumber': `Y${tag}SAMEGTIN`, 'cbvmda:itemExpirationDate': '2029-01-31' } };
+    await s.capture([otherLot, s.events.commission(1, [1, 2]), s.events.pack(2, 1, [1, 2, 9])]);
+    await s.report([1, 2]);
+    const r = await s.reconcile();
+    // The case holds three children (the packing level): no case_count. Unit 9 counts in its own batch, not here.
+    expect(r.balance).toEqual(s.balance({ commissioned: 2, packed: 2 }));
+    expect(r.findings).toEqual([s.expected.foreignChild(9, 1)]);
   });
 
   it('10. documents sent at the same time, packing before commissioning among them: the same balance and findings as one after another', async () => {

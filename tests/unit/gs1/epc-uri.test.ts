@@ -88,6 +88,14 @@ describe('GS1 Digital Link URIs', () => {
     );
   });
 
+  it('reads a consumer product variant (AI 22) before the lot and serial, and checks it as CSET 82', () => {
+    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/22/2A/21/6789'))).toEqual({ kind: 'sgtin', gtin: '80614141123458', serial: '6789' });
+    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/22/2A/10/L1'))).toEqual({ kind: 'lgtin', gtin: '80614141123458', lot: 'L1' });
+    expect(parseEpc('https://id.gs1.org/01/80614141123458/21/6789/22/2A')).toMatchObject({ ok: false, error: { code: 'bad_uri' } });
+    expect(parseEpc('https://id.gs1.org/01/80614141123458/22/a~b/21/6789')).toMatchObject({ ok: false, error: { code: 'bad_uri', message: expect.stringContaining('AI 22') } });
+    expect(parseEpc(`https://id.gs1.org/01/80614141123458/22/${'V'.repeat(21)}/21/6789`)).toMatchObject({ ok: false, error: { code: 'bad_uri' } });
+  });
+
   it('refuses a GTIN alone, qualifiers out of order, an unknown qualifier and bad keys', () => {
     expect(parseEpc('https://id.gs1.org/01/80614141123458')).toMatchObject({ ok: false, error: { code: 'bad_uri' } });
     expect(parseEpc('https://id.gs1.org/01/80614141123458/21/1/10/L')).toMatchObject({ ok: false, error: { code: 'bad_uri' } });

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * ISO 8601 dates and date-times as the product stores them. RFC 3339 (and so the EPCIS schema and
+ * zod) allows two things PostgreSQL refuses to read: the year 0000 (1 BC), and a UTC offset of 16
+ * hours or more. Such a value is refused with its reason, here and at capture, rather than failing
+ * at the database as a server error. (Real offsets run from -12:00 to +14:00.)
+ */
+const YEAR_ZERO = 'the year 0000 cannot be stored; use a date from 0001-01-01 on';
+const FAR_OFFSET = 'a UTC offset of 16 hours or more cannot be stored';
+
+/** Why an RFC 3339 date or date-time (already of that form) cannot be stored; null when it can. */
+export function unstorableTimeReason(value: string): string | null {
+  if (value.startsWith('0000')) return YEAR_ZERO;
+  const offset = /([+-])(\d{2}):?\d{2}$/.exec(value);
+  if (offset && value.length > 10 && Number(offset[2]) >= 16) return FAR_OFFSET;
+  return null;
+}
+
+const storable = <T extends z.ZodType<string>>(schema: T) =>
+  schema.superRefine((v, ctx) => {
+    const reason = unstorableTimeReason(v);
+    if (reason) ctx.addIssue({ code: 'custom', message: reason });
+  });
+
+export const isoDate = storable(z.iso.date());
+export const isoDateTime = storable(z.iso.datetime({ offset: true }));
