@@ -2,18 +2,19 @@ import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { authenticate, requireRole } from './auth';
 import type { ApiContext } from './context';
-import type { Role } from '../domain/roles';
+import { CAPTURE_ROLES, type Role } from '../domain/roles';
 
 /**
  * Who may capture EPCIS events: the shared CAPTURE_API_KEY from configuration (line systems that
- * predate user accounts), or a signed-in caller — an API key or session — holding the integration
- * role (or one of `roles` where given: the readers of what capture produced). One middleware, so
- * the shared key can be retired by deleting its branch.
+ * predate user accounts; unset it once each has an integration key of its own), or a signed-in
+ * caller — an API key or session — holding a capture role, integration or production (or one of
+ * `roles` where given: the readers of what capture produced). One middleware, so the shared key
+ * can be retired by deleting its branch.
  */
 export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>, ...roles: Role[]): RequestHandler {
   const shared = ctx.config.CAPTURE_API_KEY ? Buffer.from(ctx.config.CAPTURE_API_KEY) : null;
   const signedIn = authenticate(ctx);
-  const integration = requireRole(...(roles.length ? roles : ['integration' as const]));
+  const integration = requireRole(...(roles.length ? roles : CAPTURE_ROLES));
   return (req, res, next) => {
     const key = req.get('X-API-Key');
     if (shared && key !== undefined && req.get('Authorization') === undefined) {

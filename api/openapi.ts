@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { openDeviationSchema } from '../domain/deviation';
 import { batchSchema, productSchema, repositoryReportSchema } from '../domain/master-data';
+import { CAPTURE_ROLES } from '../domain/roles';
 import { changePasswordSchema, createApiKeySchema, createUserSchema, loginRequestSchema, updateUserSchema } from '../domain/users';
 import { auditQuerySchema } from './routes/audit';
 import { listDeviationsQuerySchema } from './routes/deviations';
@@ -59,13 +60,13 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/signatures/verify', summary: 'Recompute the signature ledger hash chain', roles: ['qa_head', 'auditor', 'admin'] },
   { method: 'get', path: '/audit', summary: 'Audit trail, paged; CSV with format=csv', roles: ['auditor', 'qa_head', 'admin'], query: auditQuerySchema },
   { method: 'get', path: '/audit/verify', summary: 'Recompute the audit trail hash chain', roles: ['auditor', 'qa_head', 'admin'] },
-  { method: 'post', path: '/products', summary: 'Product master data', roles: ['integration'], body: productSchema },
-  { method: 'post', path: '/batches', summary: 'Batch master data', roles: ['integration'], body: batchSchema },
-  { method: 'post', path: '/batches/{lot}/repository-reports', summary: 'What EMVS / the DSCSA partner acknowledged', roles: ['integration'], body: repositoryReportSchema },
+  { method: 'post', path: '/products', summary: 'Product master data', roles: CAPTURE_ROLES, body: productSchema },
+  { method: 'post', path: '/batches', summary: 'Batch master data', roles: CAPTURE_ROLES, body: batchSchema },
+  { method: 'post', path: '/batches/{lot}/repository-reports', summary: 'What EMVS / the DSCSA partner acknowledged', roles: CAPTURE_ROLES, body: repositoryReportSchema },
   { method: 'get', path: '/batches/{lot}/reconciliation', summary: 'Reconcile a batch: balance and every discrepancy', roles: ['any reader role', 'integration'] },
-  { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', roles: ['integration'] },
-  { method: 'post', path: '/epcis/capture', summary: 'Capture an EPCIS 2.0 document (validated whole, all or nothing; 503 with Retry-After when it collided with another transaction and may be sent again)', roles: ['integration'], produces: 'application/json' },
-  { method: 'get', path: '/epcis/capture/{captureId}', summary: 'A capture job', roles: ['integration'] },
+  { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', roles: CAPTURE_ROLES },
+  { method: 'post', path: '/epcis/capture', summary: 'Capture an EPCIS 2.0 document (validated whole, all or nothing; 503 with Retry-After when it collided with another transaction and may be sent again)', roles: CAPTURE_ROLES, produces: 'application/json' },
+  { method: 'get', path: '/epcis/capture/{captureId}', summary: 'A capture job', roles: CAPTURE_ROLES },
 ];
 
 const PROBLEM = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };

@@ -28,6 +28,13 @@ export type Role = (typeof ROLES)[number];
 export const API_KEY_ROLES = ['integration', 'auditor'] as const satisfies readonly Role[];
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
+/**
+ * Who may capture EPCIS documents and post serialization master data and repository reports:
+ * machine clients (integration), and production, the people who run the packaging lines (an
+ * operator loading a line's file by hand).
+ */
+export const CAPTURE_ROLES = ['integration', 'production'] as const satisfies readonly Role[];
+
 /** Roles that change nothing: a caller holding only these is refused every change. */
 export const READ_ONLY_ROLES = ['auditor'] as const satisfies readonly Role[];
 

@@ -1,10 +1,11 @@
 /**
- * npm run import -- [--url http://localhost:3000] [--api-key KEY] FILE…
+ * npm run import -- [--url http://localhost:3000] [--api-key KEY | --token SESSION_TOKEN] FILE…
  *
  * Sends EPCIS 2.0 documents to a running API's POST /epcis/capture, one after another, streamed from
  * disk, with a progress bar over the bytes of all files, then a summary (events, serials, seconds).
  * Going through the API keeps one validation and one transaction per document for every client.
- * The API key defaults to CAPTURE_API_KEY from the environment. A document the API rolled back because
+ * The API key defaults to CAPTURE_API_KEY from the environment; a person of the production role
+ * signs in and passes the session token instead. A document the API rolled back because
  * it collided with another transaction (503 with Retry-After) is sent again.
  */
 import { statSync } from 'node:fs';
@@ -17,12 +18,13 @@ const { values, positionals } = parseArgs({
   options: {
     url: { type: 'string', default: process.env.API_URL ?? `http://localhost:${process.env.PORT ?? 3000}` },
     'api-key': { type: 'string', default: process.env.CAPTURE_API_KEY },
+    token: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help || positionals.length === 0) {
-  process.stdout.write('usage: npm run import -- [--url http://localhost:3000] [--api-key KEY] FILE…\n');
+  process.stdout.write('usage: npm run import -- [--url http://localhost:3000] [--api-key KEY | --token SESSION_TOKEN] FILE…\n');
   process.exit(values.help ? 0 : 2);
 }
 
@@ -43,7 +45,11 @@ async function main(): Promise<void> {
   const files = positionals;
   const sizes = files.map((f) => statSync(f).size);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const headers: Record<string, string> = values['api-key'] ? { 'X-API-Key': values['api-key'] } : {};
+  const headers: Record<string, string> = values.token
+    ? { Authorization: `Bearer ${values.token}` }
+    : values['api-key']
+      ? { 'X-API-Key': values['api-key'] }
+      : {};
   const bar = new SingleBar({ format: 'import |{bar}| {percentage}% {file} {events} events, {serials} identifiers', hideCursor: true }, Presets.shades_classic);
   const started = performance.now();
   const summary = { events: 0, serials: 0, documents: 0, refused: 0 };

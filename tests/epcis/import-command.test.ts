@@ -8,6 +8,7 @@ import request from 'supertest';
 import { DEFAULT_CONFIG, PLANT_KINDS } from '../../bench/generator/plan';
 import { generateBatch, type Manifest } from '../../bench/generator/write';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
+import { signedInUser } from '../helpers/users';
 import { CAPTURE_KEY } from './helpers';
 
 /**
@@ -56,9 +57,9 @@ afterAll(async () => {
   await stack.stop();
 });
 
-function runImport(files: string[], url = baseUrl): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runImport(files: string[], url = baseUrl, credentials = ['--api-key', CAPTURE_KEY]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--url', url, '--api-key', CAPTURE_KEY, ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--url', url, ...credentials, ...files], {
       cwd: root,
       env: { ...process.env, CI: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,6 +87,18 @@ describe('npm run import', () => {
     // What was imported reconciles to the generator's own balance.
     const res = await request(stack.app).get(`/batches/${encodeURIComponent(LOT)}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(200);
     expect(res.body.balance).toEqual(manifest.balance);
+  });
+
+  it('imports as a signed-in production operator with --token, and is refused (403) with another role', async () => {
+    const file = path.join(dir, manifest.files.documents[0]!);
+    const operator = await signedInUser(stack.app, stack.pool, { roles: ['production'] });
+    const asOperator = await runImport([file], baseUrl, ['--token', operator.token]);
+    expect({ code: asOperator.code, stderr: asOperator.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(asOperator.stdout).toContain('1 documents captured, 0 refused');
+    const lead = await signedInUser(stack.app, stack.pool, { roles: ['qa_lead'] });
+    const asLead = await runImport([file], baseUrl, ['--token', lead.token]);
+    expect(asLead.code).toBe(1);
+    expect(asLead.stderr).toContain(`${file}: HTTP 403`);
   });
 
   it('fails with the refused file and its problems named, after sending the others', async () => {

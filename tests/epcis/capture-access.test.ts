@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { withCheckDigit, formatSgtinUrn } from '../../domain/gs1';
+import { startStack, testConfig, type TestStack } from '../helpers/stack';
+import { bearer, createApiKey, signedInUser } from '../helpers/users';
+import { CAPTURE_KEY } from './helpers';
+
+/**
+ * Who may capture and post serialization master data: machine clients (an integration API key, or
+ * the configured shared key) and the production role (packaging-line operators, signed in). Every
+ * other role is refused, and a refused capture stores nothing.
+ */
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY }) });
+});
+afterAll(async () => {
+  await stack.stop();
+});
+
+const tag = `A${Date.now().toString(36).toUpperCase()}`;
+const gtin = withCheckDigit('0765432200001');
+const document = (id: string) =>
+  JSON.stringify({
+    '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'],
+    type: 'EPCISDocument',
+    schemaVersion: '2.0',
+    creationDate: '2026-11-23T06:00:00Z',
+    epcisBody: {
+      eventList: [
+        {
+          type: 'ObjectEvent',
+          eventID: id,
+          eventTime: '2026-11-23T06:00:00Z',
+          eventTimeZoneOffset: '+00:00',
+          action: 'ADD',
+          bizStep: 'commissioning',
+          epcList: [formatSgtinUrn(gtin, `${tag}${id.slice(-4)}`)],
+          ilmd: { 'cbvmda:lotNumber': `L${tag}`, 'cbvmda:itemExpirationDate': '2028-11-30' },
+        },
+      ],
+    },
+  });
+const capture = (headers: Record<string, string>, id = `urn:uuid:${randomUUID()}`) =>
+  request(stack.app).post('/epcis/capture').set(headers).set('Content-Type', 'application/ld+json').send(document(id));
+const capturedBy = async (id: string) =>
+  (
+    await stack.pool.query<{ captured_by: string }>(
+      'SELECT d.captured_by FROM epcis_documents d JOIN epcis_events e ON e.document_id = d.id WHERE e.event_id = $1',
+      [id],
+    )
+  ).rows.map((r) => r.captured_by);
+
+describe('capture access', () => {
+  it('takes a document from a signed-in production operator and records who captured it', async () => {
+    const operator = await signedInUser(stack.app, stack.pool, { roles: ['production'] });
+    const id = `urn:uuid:${randomUUID()}`;
+    await capture(bearer(operator.token), id).expect(202);
+    expect(await capturedBy(id)).toEqual([operator.login]);
+    await request(stack.app)
+      .post('/products')
+      .set(bearer(operator.token))
+      .send({ gtin, name: 'Access check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true })
+      .expect(201);
+  });
+
+  it('takes a document from an integration API key and from the configured shared key', async () => {
+    const key = await createApiKey(stack.pool, { roles: ['integration'] });
+    const byKey = `urn:uuid:${randomUUID()}`;
+    await capture({ 'X-API-Key': key.key }, byKey).expect(202);
+    expect((await capturedBy(byKey))[0]).toMatch(/^api-key:/);
+    const byShared = `urn:uuid:${randomUUID()}`;
+    await capture({ 'X-API-Key': CAPTURE_KEY }, byShared).expect(202);
+    expect(await capturedBy(byShared)).toEqual(['api-key:capture']);
+  });
+
+  it('refuses every other role (403) and anonymous callers (401), storing nothing', async () => {
+    for (const role of ['qa_lead', 'qa_approver', 'investigator', 'auditor', 'admin'] as const) {
+      const person = await signedInUser(stack.app, stack.pool, { roles: [role] });
+      const id = `urn:uuid:${randomUUID()}`;
+      const res = await capture(bearer(person.token), id).expect(403);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(await capturedBy(id)).toEqual([]);
+      await request(stack.app).post('/batches').set(bearer(person.token)).send({ lot: `L${tag}${role}`, gtin, expiry: '2028-11-30', plannedQuantity: 1, line: 'L1' }).expect(403);
+    }
+    const monitoring = await createApiKey(stack.pool, { roles: ['auditor'] });
+    await capture({ 'X-API-Key': monitoring.key }).expect(403);
+    await capture({}).expect(401);
+  });
+});
