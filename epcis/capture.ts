@@ -169,12 +169,16 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
           continue;
         }
         const schemaProblems = validateEventSchema(event);
-        if (schemaProblems.length) {
-          for (const p of schemaProblems) problems.add({ eventIndex: index, ...p });
-          continue;
-        }
+        for (const p of schemaProblems) problems.add({ eventIndex: index, ...p });
+        // An event the schema refused is still checked for what only the GS1 rules catch (a wrong
+        // check digit, a bad lot), so that the answer lists every problem, each field once.
         const found: CaptureProblem[] = [];
         const n = normaliseEvent(event as Record<string, unknown>, index, found);
+        if (schemaProblems.length) {
+          const flagged = new Set(schemaProblems.map((p) => p.field));
+          for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(p);
+          continue;
+        }
         for (const p of found) problems.add(p);
         // Once anything is wrong nothing will be stored: keep validating, stop staging.
         if (problems.total > 0) continue;

@@ -131,11 +131,14 @@ describe('POST /epcis/capture', () => {
         { ...commissioning(`urn:uuid:${tag}-5`, [sgtin(5)]), action: 'MOVE' },
         { ...commissioning(`urn:uuid:${tag}-6`, ['https://id.gs1.org/01/04012345111112/21/X1']) },
         'not an event',
+        // refused by the schema and by its GTIN's check digit: both are listed
+        { ...commissioning(`urn:uuid:${tag}-7`, ['https://id.gs1.org/01/04012345111112/21/X2']), action: 'MOVE' },
       ]),
     ).expect(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     const where = res.body.errors.map((e: { eventIndex: number; field: string }) => `${e.eventIndex}:${e.field}`);
-    expect(where).toEqual(expect.arrayContaining(['1:epcList[0]', '2:action', '3:epcList[0]', '4:(event)']));
+    expect(where).toEqual(expect.arrayContaining(['1:epcList[0]', '2:action', '3:epcList[0]', '4:(event)', '5:action', '5:epcList[0]']));
+    expect(where.filter((w: string) => w === '5:epcList[0]')).toHaveLength(1);
     expect(res.body.errors.some((e: { eventIndex: number }) => e.eventIndex === 0)).toBe(false);
     expect(res.body.totalProblems).toBe(res.body.errors.length);
     expect(await eventCount()).toBe(before);
