@@ -12,8 +12,11 @@ const FAR_OFFSET = 'a UTC offset of 16 hours or more cannot be stored';
 /** Why an RFC 3339 date or date-time (already of that form) cannot be stored; null when it can. */
 export function unstorableTimeReason(value: string): string | null {
   if (value.startsWith('0000')) return YEAR_ZERO;
-  const offset = /([+-])(\d{2}):?\d{2}$/.exec(value);
-  if (offset && value.length > 10 && Number(offset[2]) >= 16) return FAR_OFFSET;
+  // The offset ends the time part: hours, then minutes with or without a colon, or none (RFC 3339's
+  // grammar wants minutes; the EPCIS schema's format check takes "+16" too).
+  const time = value.search(/[Tt ]/);
+  const offset = time < 0 ? null : /[+-](\d{2})(?::?\d{2})?$/.exec(value.slice(time));
+  if (offset && Number(offset[1]) >= 16) return FAR_OFFSET;
   return null;
 }
 

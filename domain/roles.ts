@@ -29,9 +29,10 @@ export const API_KEY_ROLES = ['integration', 'auditor'] as const satisfies reado
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
 /**
- * Who may capture EPCIS documents and post serialization master data and repository reports:
- * machine clients (integration), and production, the people who run the packaging lines (an
- * operator loading a line's file by hand).
+ * Who may capture EPCIS documents: machine clients (integration), and production, the people who
+ * run the packaging lines (an operator loading a line's file by hand). Master data, repository
+ * reports and error declarations, which decide findings about the lines' work, stay with
+ * integration clients.
  */
 export const CAPTURE_ROLES = ['integration', 'production'] as const satisfies readonly Role[];
 

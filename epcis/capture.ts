@@ -28,6 +28,11 @@ export interface CaptureOptions {
   capturedBy: string;
   /** Problems listed in the answer; the count of all of them is always given. */
   maxProblems?: number;
+  /**
+   * Whether the capturer may send error declarations, which retract captured events (and so the
+   * findings they gave): integration clients yes, line operators no. Default true.
+   */
+  mayRetract?: boolean;
 }
 
 export interface CaptureSuccess {
@@ -173,13 +178,21 @@ export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | s
         // An event the schema refused is still checked for what only the GS1 rules catch (a wrong
         // check digit, a bad lot), so that the answer lists every problem, each field once.
         const found: CaptureProblem[] = [];
-        const n = normaliseEvent(event as Record<string, unknown>, index, found);
         if (schemaProblems.length) {
+          try {
+            normaliseEvent(event as Record<string, unknown>, index, found);
+          } catch {
+            // (a shape too far from an event to read further: its schema problems say enough)
+          }
           const flagged = new Set(schemaProblems.map((p) => p.field));
           for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(p);
           continue;
         }
+        const n = normaliseEvent(event as Record<string, unknown>, index, found);
         for (const p of found) problems.add(p);
+        if (n.isDeclaration && opts.mayRetract === false) {
+          problems.add({ eventIndex: index, field: 'errorDeclaration', reason: 'retracts a captured event; only an integration client may send error declarations' });
+        }
         // Once anything is wrong nothing will be stored: keep validating, stop staging.
         if (problems.total > 0) continue;
         rows += copyRow([

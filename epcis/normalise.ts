@@ -95,9 +95,13 @@ export function cbvValue(value: unknown, kind: 'BizStep' | 'Disp'): string | nul
   return value;
 }
 
-/** A Digital Link path naming an SGTIN (/01/…[/22/…][/10/…]/21/…) or SSCC (/00/…): it must then parse as one. */
-const DL_INSTANCE = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/(?:01\/[^/]+\/(?:22\/[^/]+\/)?(?:10\/[^/]+\/)?21\/|00\/)/i;
-const DL_LGTIN = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/01\/[^/]+\/(?:22\/[^/]+\/)?10\/[^/?#]+$/i;
+/**
+ * A Digital Link path that claims an SGTIN (/01/… with /21/…), an LGTIN (/01/… with /10/…) or an
+ * SSCC (/00/…): it must then parse as one, so a wrong check digit or qualifiers out of order are
+ * refused rather than stored as some other URI.
+ */
+const DL_INSTANCE = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/(?:01\/[^/?#]+(?:\/[^/?#]+)*\/21\/|00\/)/i;
+const DL_LGTIN = /^https?:\/\/[^/]+(?:\/[^?#]*)?\/01\/[^/?#]+(?:\/[^/?#]+)*\/10\//i;
 const GS1_URN = /^urn:epc:(?:id:(?:sgtin|sscc)|class:lgtin):/i;
 
 /**
@@ -122,6 +126,10 @@ function classify(
     return row;
   }
   const v = r.value;
+  if (wantClass && v.kind !== 'lgtin') {
+    problems.push({ eventIndex: index, field: field(), reason: 'must name a class (GTIN and lot), not an instance' });
+    return row;
+  }
   row.kind = v.kind;
   if (v.kind === 'sgtin') {
     row.gtin = v.gtin;
@@ -163,11 +171,12 @@ export function contentEventId(event: unknown): string {
 /** Normalises one event; problems found are appended to `problems` (the event is then not stored). */
 export function normaliseEvent(event: Record<string, unknown>, index: number, problems: CaptureProblem[]): NormalisedEvent {
   const before = problems.length;
-  const type = String(event.type);
+  // (strings after the schema's check; an event it refused is still read here, so nothing is assumed)
+  const type = typeof event.type === 'string' ? event.type : '';
   const action = typeof event.action === 'string' ? event.action : null;
   const bizStep = cbvValue(event.bizStep, 'BizStep');
   const disposition = cbvValue(event.disposition, 'Disp');
-  const eventTime = String(event.eventTime);
+  const eventTime = typeof event.eventTime === 'string' ? event.eventTime : '';
   // (the schema has checked the form, leap seconds included, which Date.parse would refuse)
   const timeReason = unstorableTimeReason(eventTime);
   if (timeReason) problems.push({ eventIndex: index, field: 'eventTime', reason: timeReason });
@@ -253,7 +262,7 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
     type,
     action,
     eventTime,
-    eventTzOffset: String(event.eventTimeZoneOffset),
+    eventTzOffset: typeof event.eventTimeZoneOffset === 'string' ? event.eventTimeZoneOffset : '',
     bizStep,
     disposition,
     readPoint: typeof readPoint === 'string' ? readPoint : null,

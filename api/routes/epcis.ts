@@ -48,7 +48,11 @@ export function epcisRoutes(ctx: ApiContext): Router {
     }
     let result;
     try {
-      result = await captureDocument(ctx.pool, req, { maxBytes: ctx.config.MAX_BODY_BYTES, capturedBy: req.user?.login ?? 'unknown' });
+      result = await captureDocument(ctx.pool, req, {
+        maxBytes: ctx.config.MAX_BODY_BYTES,
+        capturedBy: req.user?.login ?? 'unknown',
+        mayRetract: req.user?.roles.includes('integration') ?? false,
+      });
     } catch (err) {
       if (err instanceof PayloadTooLargeError) {
         res.set('Connection', 'close');

@@ -25,8 +25,9 @@ async function batchOr4xx(ctx: ApiContext, lot: string, gtin?: string): Promise<
 /** Serialization master data (products, batches), repository reports and batch reconciliation. */
 export function masterDataRoutes(ctx: ApiContext): Router {
   const router = Router();
-  // Master data and repository reports come from the same machine clients as EPCIS capture.
-  const access = requireCaptureAccess(ctx);
+  // Master data and repository reports come from the machine clients that capture (not from line
+  // operators: a batch's status and what the repository acknowledged decide findings about their work).
+  const access = requireCaptureAccess(ctx, 'integration');
   // The reconciliation report is read by people (every reader role) and by the machine clients.
   const readers = requireCaptureAccess(ctx, ...READER_ROLES, 'integration');
 
@@ -91,7 +92,8 @@ const reportTooLarge = (limit: number) =>
  */
 export function repositoryReportRoutes(ctx: ApiContext): Router {
   const router = Router();
-  const access = requireCaptureAccess(ctx);
+  // (integration only, like master data: what the repository acknowledged removes missing-report findings)
+  const access = requireCaptureAccess(ctx, 'integration');
   const audit = auditApiCalls(ctx.pool, ctx.log);
 
   router.post('/batches/:lot/repository-reports', access, audit, async (req, res) => {

@@ -6,9 +6,10 @@ import { bearer, createApiKey, signedInUser } from '../helpers/users';
 import { CAPTURE_KEY } from './helpers';
 
 /**
- * Who may capture and post serialization master data: machine clients (an integration API key, or
- * the configured shared key) and the production role (packaging-line operators, signed in). Every
- * other role is refused, and a refused capture stores nothing.
+ * Who may capture: machine clients (an integration API key, or the configured shared key) and the
+ * production role (packaging-line operators, signed in). Master data, repository reports and error
+ * declarations stay with integration clients. Every other role is refused, and a refused capture
+ * stores nothing.
  */
 let stack: TestStack;
 beforeAll(async () => {
@@ -57,11 +58,28 @@ describe('capture access', () => {
     const id = `urn:uuid:${randomUUID()}`;
     await capture(bearer(operator.token), id).expect(202);
     expect(await capturedBy(id)).toEqual([operator.login]);
-    await request(stack.app)
-      .post('/products')
-      .set(bearer(operator.token))
-      .send({ gtin, name: 'Access check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true })
-      .expect(201);
+  });
+
+  it('leaves to integration clients what decides findings about the lines: master data, repository reports, error declarations', async () => {
+    const operator = await signedInUser(stack.app, stack.pool, { roles: ['production'] });
+    const product = { gtin, name: 'Access check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true };
+    await request(stack.app).post('/products').set(bearer(operator.token)).send(product).expect(403);
+    await request(stack.app).post(`/batches/L${tag}/repository-reports`).set(bearer(operator.token)).send({ target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: [] }).expect(403);
+
+    // An event captured by the line, then an operator's attempt to retract it: refused whole, nothing stored.
+    const id = `urn:uuid:${randomUUID()}`;
+    await capture({ 'X-API-Key': CAPTURE_KEY }, id).expect(202);
+    const event = JSON.parse(document(id)).epcisBody.eventList[0];
+    const retraction = JSON.parse(document(id));
+    retraction.epcisBody.eventList = [{ ...event, errorDeclaration: { declarationTime: '2026-11-23T07:00:00Z', reason: 'incorrect_data' } }];
+    const refused = await request(stack.app).post('/epcis/capture').set(bearer(operator.token)).set('Content-Type', 'application/ld+json').send(JSON.stringify(retraction)).expect(400);
+    expect(refused.body.errors).toEqual([{ eventIndex: 0, field: 'errorDeclaration', reason: expect.stringContaining('only an integration client') }]);
+    const retracted = async () => (await stack.pool.query('SELECT retracted FROM epcis_events WHERE event_id = $1 AND NOT is_declaration', [id])).rows;
+    expect(await retracted()).toEqual([{ retracted: false }]);
+    // The same declaration from an integration client retracts the event.
+    const key = await createApiKey(stack.pool, { roles: ['integration'] });
+    await request(stack.app).post('/epcis/capture').set('X-API-Key', key.key).set('Content-Type', 'application/ld+json').send(JSON.stringify(retraction)).expect(202);
+    expect(await retracted()).toEqual([{ retracted: true }]);
   });
 
   it('takes a document from an integration API key and from the configured shared key', async () => {

@@ -133,12 +133,15 @@ describe('POST /epcis/capture', () => {
         'not an event',
         // refused by the schema and by its GTIN's check digit: both are listed
         { ...commissioning(`urn:uuid:${tag}-7`, ['https://id.gs1.org/01/04012345111112/21/X2']), action: 'MOVE' },
+        // refused by the schema (not an object) and by the GTIN rules (no lot): listed once
+        { ...commissioning(`urn:uuid:${tag}-8`, [sgtin(6)]), ilmd: 'x' },
       ]),
     ).expect(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     const where = res.body.errors.map((e: { eventIndex: number; field: string }) => `${e.eventIndex}:${e.field}`);
     expect(where).toEqual(expect.arrayContaining(['1:epcList[0]', '2:action', '3:epcList[0]', '4:(event)', '5:action', '5:epcList[0]']));
     expect(where.filter((w: string) => w === '5:epcList[0]')).toHaveLength(1);
+    expect(where.filter((w: string) => w === '6:ilmd')).toHaveLength(1);
     expect(res.body.errors.some((e: { eventIndex: number }) => e.eventIndex === 0)).toBe(false);
     expect(res.body.totalProblems).toBe(res.body.errors.length);
     expect(await eventCount()).toBe(before);
@@ -261,6 +264,9 @@ describe('POST /epcis/capture', () => {
     expect(rows).toEqual([{ status: 'commissioned', lot: `L${tag}` }]);
     const wrong = await capture(doc([commissioning(`urn:uuid:${tag}-cpv-bad`, [`https://id.gs1.org/01/04012345111119/22/2A/21/${tag}CPV2`])])).expect(400);
     expect(wrong.body.errors).toEqual([{ eventIndex: 0, field: 'epcList[0]', reason: expect.stringContaining('check digit') }]);
+    // Qualifiers out of order are refused too, not stored as some other URI.
+    const disordered = await capture(doc([commissioning(`urn:uuid:${tag}-cpv-order`, [`https://id.gs1.org/01/04012345111118/10/L1/22/2A/21/${tag}CPV3`])])).expect(400);
+    expect(disordered.body.errors).toEqual([{ eventIndex: 0, field: 'epcList[0]', reason: expect.stringContaining('order 22, 10, 21') }]);
   });
 
   it('refuses a batch or repository report dated in the year 0000, and a report naming another GTIN than its query, storing nothing', async () => {

@@ -7,11 +7,13 @@ describe('storable dates and times', () => {
     ['0000-12-31T23:59:59Z', 'year 0000'],
     ['2026-11-23T06:00:00+16:00', 'UTC offset of 16 hours'],
     ['2026-11-23T06:00:00-23:59', 'UTC offset of 16 hours'],
+    ['2026-11-23T06:00:00+16', 'UTC offset of 16 hours'],
+    ['2026-11-23T06:00:00.5+1600', 'UTC offset of 16 hours'],
   ])('refuses %s (%s)', (value, reason) => {
     expect(unstorableTimeReason(value)).toContain(reason);
   });
 
-  it.each(['0001-01-01', '9999-12-31', '2026-11-23T06:00:00+15:59', '2026-11-23T06:00:00-12:00', '2020-12-31T23:59:60Z', '2026-11-23T06:00:00.123456789Z', '2026-11-23'])(
+  it.each(['0001-01-01', '9999-12-31', '2026-11-23T06:00:00+15:59', '2026-11-23T06:00:00+15', '2026-11-23T06:00:00-12:00', '2020-12-31T23:59:60Z', '2026-11-23T06:00:00.123456789Z', '2026-11-23'])(
     'takes %s',
     (value) => {
       expect(unstorableTimeReason(value)).toBeNull();
