@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG, PLANT_KINDS } from '../../bench/generator/plan';
 import { generateBatch, type Manifest } from '../../bench/generator/write';
 import { as, createCast, type Cast } from '../helpers/actors';
 import { newDeviationRequest } from '../helpers/fixtures';
+import { sendGeneratedBatch } from '../helpers/generated-batch';
 import { compressedPolicy, eventually, startStack, testConfig, type TestStack } from '../helpers/stack';
 import { CAPTURE_KEY } from '../epcis/helpers';
 
@@ -28,16 +29,7 @@ beforeAll(async () => {
     { ...DEFAULT_CONFIG, seed: 21, units: 400, unitsPerCase: 10, casesPerPallet: 5, lot: LOT, eventsPerDocument: 60, plants: Object.fromEntries(PLANT_KINDS.map((k) => [k, 1])), outcomes: { rejected: 1, sampled: 1, destroyed: 1 } },
     dir,
   );
-  const auth = (r: request.Test) => r.set('X-API-Key', CAPTURE_KEY);
-  for (const p of manifest.products) await auth(request(stack.app).post('/products')).send(p).expect(201);
-  for (const b of manifest.batches) await auth(request(stack.app).post('/batches')).send(b).expect(201);
-  for (const doc of manifest.files.documents) {
-    await auth(request(stack.app).post('/epcis/capture')).set('Content-Type', 'application/json').send(readFileSync(path.join(dir, doc), 'utf8')).expect(202);
-  }
-  for (const rep of manifest.files.repositoryReports) {
-    const body = JSON.parse(readFileSync(path.join(dir, rep), 'utf8'));
-    await auth(request(stack.app).post(`/batches/${encodeURIComponent(body.lot)}/repository-reports`)).send(body).expect(201);
-  }
+  await sendGeneratedBatch(stack.app, dir, manifest, CAPTURE_KEY);
 });
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });

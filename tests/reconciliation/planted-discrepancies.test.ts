@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig } from '../../bench/generator/plan';
 import { generateBatch, type Manifest } from '../../bench/generator/write';
 import { createReconciliationActivities } from '../../activities/reconciliation';
+import { sendGeneratedBatch } from '../helpers/generated-batch';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { CAPTURE_KEY } from '../epcis/helpers';
 
@@ -19,14 +20,6 @@ let manifest: Manifest;
 
 const SEED = 7;
 const LOT = `LOT-T${Date.now().toString(36).toUpperCase().slice(-6)}`;
-
-async function captureFile(file: string) {
-  return request(stack.app)
-    .post('/epcis/capture')
-    .set('Content-Type', 'application/json')
-    .set('X-API-Key', CAPTURE_KEY)
-    .send(readFileSync(file, 'utf8'));
-}
 
 beforeAll(async () => {
   stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY }) });
@@ -43,17 +36,7 @@ beforeAll(async () => {
     outcomes: { rejected: 3, sampled: 2, destroyed: 4 },
   };
   manifest = await generateBatch(config, dir);
-  const auth = (r: request.Test) => r.set('X-API-Key', CAPTURE_KEY);
-  for (const p of manifest.products) await auth(request(stack.app).post('/products')).send(p).expect(201);
-  for (const b of manifest.batches) await auth(request(stack.app).post('/batches')).send(b).expect(201);
-  for (const doc of manifest.files.documents) {
-    const res = await captureFile(path.join(dir, doc));
-    if (res.status !== 202) throw new Error(`${doc}: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
-  }
-  for (const rep of manifest.files.repositoryReports) {
-    const body = JSON.parse(readFileSync(path.join(dir, rep), 'utf8'));
-    await auth(request(stack.app).post(`/batches/${encodeURIComponent(body.lot)}/repository-reports`)).send(body).expect(201);
-  }
+  await sendGeneratedBatch(stack.app, dir, manifest, CAPTURE_KEY);
 });
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
