@@ -168,7 +168,11 @@ export function contentEventId(event: unknown): string {
   return `ni:///sha-256;${createHash('sha256').update(canonicalize(event) ?? '').digest('hex')}`;
 }
 
-/** Normalises one event; problems found are appended to `problems` (the event is then not stored). */
+/**
+ * Normalises one event; problems found are appended to `problems` (the event is then not stored).
+ * Capture also runs it on an event the schema refused, for the GS1 problems alone, so it assumes
+ * nothing of the fields' types.
+ */
 export function normaliseEvent(event: Record<string, unknown>, index: number, problems: CaptureProblem[]): NormalisedEvent {
   const before = problems.length;
   // (strings after the schema's check; an event it refused is still read here, so nothing is assumed)
