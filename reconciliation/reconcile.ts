@@ -13,7 +13,7 @@ import { IS_PACKING, LIST_FACTS, UNIT_FACT } from './unit-facts';
  *
  * Balance — each unit lands in exactly one bucket, the first that applies:
  *   destroyed   an ObjectEvent DELETE with bizStep destroying or disposition destroyed
- *   sampled     an event with bizStep sampling
+ *   sampled     an event with bizStep sampling (naming the unit, or taking it out of its package)
  *   rejected    any other ObjectEvent DELETE (decommissioning at the line)
  *   packed      it currently has a parent (AggregationEvent ADD not undone by a DELETE); for a product
  *               that does not require aggregation, also a unit observed after commissioning (shipped loose).
@@ -32,7 +32,10 @@ import { IS_PACKING, LIST_FACTS, UNIT_FACT } from './unit-facts';
  *                      batch; when the batch has no report at all, one finding for the whole batch
  *   lost_packaging     a unit in a package of this batch that was never commissioned anywhere
  *   unaccounted        commissioned and then nothing at all
- * A package belongs to the batch whose units are at least half of its children.
+ * "Observed after commissioning" is an event other than an ADD naming the unit, at or after its
+ * commissioning: an earlier reading does not count. A package belongs to the batch whose units are
+ * at least half of its children; a package split half and half belongs to both, and each batch's
+ * report names the other's units in it (a mixed case concerns both batches).
  */
 
 export interface ReconcileInput {
@@ -67,7 +70,13 @@ const EPC = `COALESCE(x.epc_prefix || k.serial, k.epc_whole)`;
  * commissioned once, in this batch, by events none of which was retracted.
  */
 const PLAIN_WHERE = `si.batch_id = $2 AND si.gtin = $1 AND si.commissionings = 1 AND si.facts & ${UNIT_FACT.recheck} = 0`;
-const PLAIN_UNITS = `SELECT si.serial, (si.facts & ~${UNIT_FACT.recheck}) | ${UNIT_FACT.commissioned} AS f, 1 AS n_comm, si.packings AS n_add,
+/**
+ * A unit whose latest event is its commissioning was not observed after it: an observation before
+ * it (a reading ahead of the commissioning record) does not make the unit shipped loose or
+ * unaggregated.
+ */
+const OBSERVED_BEFORE = `CASE WHEN si.status = 'commissioned' THEN ${UNIT_FACT.observed} ELSE 0 END`;
+const PLAIN_UNITS = `SELECT si.serial, (si.facts & ~(${UNIT_FACT.recheck} | ${OBSERVED_BEFORE})) | ${UNIT_FACT.commissioned} AS f, 1 AS n_comm, si.packings AS n_add,
        si.commissioned_by AS comm_first, si.commissioned_by AS comm_last, si.first_parent AS p_min, si.last_parent AS p_max`;
 /** One bit per fact about a unit (r_notable.f, r_units_x.f, serialized_items.facts). */
 const F = UNIT_FACT;
@@ -235,12 +244,17 @@ async function run(
     // from the live events.
     await q(
       `INSERT INTO r_units_x
-       SELECT s.serial, bit_or(s.f), sum(s.c)::int, sum(s.a)::int, min(s.event_pk), max(s.event_pk),
+       SELECT s.serial,
+              -- observed counts only at or after the unit's commissioning in this batch
+              (bit_or(s.f) & ~${F.observed}) | CASE WHEN max(s.seen_at) >= min(s.comm_at) THEN ${F.observed} ELSE 0 END,
+              sum(s.c)::int, sum(s.a)::int, min(s.event_pk), max(s.event_pk),
               (min(s.parent COLLATE "C")) COLLATE "default", (max(s.parent COLLATE "C")) COLLATE "default"
          FROM (SELECT k.serial,
                       CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN ${F.commissioned}
                            WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' THEN ${F.otherBatch}
                            ELSE ${LIST_FACTS('x')} END AS f,
+                      CASE WHEN NOT (x.event_type = 'ObjectEvent' AND x.action = 'ADD') AND (${LIST_FACTS('x')}) & ${F.observed} <> 0 THEN x.event_time END AS seen_at,
+                      CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN x.event_time END AS comm_at,
                       CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN 1 ELSE 0 END AS c,
                       CASE WHEN ${IS_PACKING('x')} THEN 1 ELSE 0 END AS a,
                       CASE WHEN x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.lot = $2 THEN x.event_pk END AS event_pk,
@@ -250,7 +264,7 @@ async function run(
                   AND (x.role = 'epc' OR (x.role = 'child' AND x.event_type = 'AggregationEvent' AND x.parent IS NOT NULL))
                   AND k.serial IN (SELECT serial FROM r_recheck WHERE retracted)
                UNION ALL
-               SELECT r.serial, ${F.reported}, 0, 0, NULL, NULL
+               SELECT r.serial, ${F.reported}, NULL, NULL, 0, 0, NULL, NULL
                  FROM repository_report_serials r WHERE r.batch_id = $4 AND r.serial IN (SELECT serial FROM r_recheck WHERE retracted)) s
         GROUP BY s.serial
        HAVING bit_or(s.f) & ${F.commissioned} <> 0`,

@@ -9,7 +9,7 @@ export const UNIT_FACT = {
   otherBatch: 2,
   /** An ObjectEvent DELETE with bizStep destroying or disposition destroyed. */
   destroyed: 4,
-  /** An event with bizStep sampling (not an ADD). */
+  /** An event with bizStep sampling (not an ADD), naming the unit itself or taking it out of (or seeing it in) its package. */
   sampled: 8,
   /** Any ObjectEvent DELETE. */
   rejected: 16,
@@ -37,7 +37,8 @@ export const LIST_FACTS = (x: string) => `CASE
     | (CASE WHEN ${x}.event_type = 'ObjectEvent' AND ${x}.action = 'DELETE' THEN ${UNIT_FACT.rejected} ELSE 0 END)
     | (CASE WHEN ${x}.action IS DISTINCT FROM 'ADD' THEN ${UNIT_FACT.observed} ELSE 0 END)
   WHEN ${x}.role = 'child' AND ${x}.event_type = 'AggregationEvent' AND ${x}.parent IS NOT NULL THEN
-    CASE WHEN ${x}.action = 'ADD' THEN ${UNIT_FACT.packed} WHEN ${x}.action = 'DELETE' THEN ${UNIT_FACT.unpacked} ELSE ${UNIT_FACT.observed} END
+      (CASE WHEN ${x}.action = 'ADD' THEN ${UNIT_FACT.packed} WHEN ${x}.action = 'DELETE' THEN ${UNIT_FACT.unpacked} ELSE ${UNIT_FACT.observed} END)
+    | (CASE WHEN ${x}.action IS DISTINCT FROM 'ADD' AND ${x}.biz_step = 'sampling' THEN ${UNIT_FACT.sampled} ELSE 0 END)
   ELSE 0 END`;
 
 /** True for an identifier-list row `x` that commissions its SGTINs. */

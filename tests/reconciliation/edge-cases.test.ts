@@ -300,6 +300,39 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
     expect(r.findings).toEqual([s.expected.foreignChild(9, 1)]);
   });
 
+  it('12. a unit taken out of its case for sampling: sampled, not unaccounted; the case is short', async () => {
+    const s = await scenario('SAMPLEOUT');
+    await s.capture([s.events.commission(0, [1, 2, 3, 4, 5, 6]), s.events.pack(1, 1, [1, 2, 3]), s.events.pack(2, 2, [4, 5, 6])]);
+    // An AggregationEvent DELETE with bizStep sampling: the unit leaves its case as a sample.
+    await s.capture([{ ...s.events.unpack(3, 1, [3]), bizStep: 'sampling' }]);
+    await s.report([1, 2, 3, 4, 5, 6]);
+    const r = await s.reconcile();
+    expect(r.balance).toEqual(s.balance({ commissioned: 6, packed: 5, sampled: 1 }));
+    expect(r.findings).toEqual([s.expected.caseCount(1)]);
+  });
+
+  it('13. a unit read before its commissioning and not after: not observed after commissioning, so unaccounted, not shipped loose', async () => {
+    const s = await scenario('EARLYREAD', { aggregationRequired: false });
+    // Unit 1 is read at minute 0, commissioned with unit 2 at minute 5; unit 3 is read after commissioning.
+    await s.capture([s.events.observe(0, [1], 'inspecting', 'active'), s.events.commission(5, [1, 2, 3]), s.events.observe(6, [3], 'shipping', 'in_transit')]);
+    await s.report([1, 2, 3]);
+    const r = await s.reconcile();
+    expect(r.balance).toEqual(s.balance({ commissioned: 3, packed: 1, unaccounted: 2 }));
+    expect(r.findings).toEqual(s.expected.sort([s.expected.unaccounted(1), s.expected.unaccounted(2)]));
+  });
+
+  it('14. the same early reading for a unit whose facts are worked out from the live events (another event naming it was retracted)', async () => {
+    const s = await scenario('EARLYRETRACT');
+    const mistake = s.events.observe(7, [1], 'inspecting', 'active');
+    await s.capture([s.events.observe(0, [1], 'inspecting', 'active'), s.events.commission(5, [1, 2, 3]), s.events.pack(6, 1, [2, 3]), mistake]);
+    await s.capture([{ ...mistake, errorDeclaration: { declarationTime: '2026-11-23T08:30:00Z', reason: 'incorrect_data' } }]);
+    await s.report([1, 2, 3]);
+    const r = await s.reconcile();
+    // Aggregation required: were the reading at minute 0 counted, unit 1 would be unaggregated.
+    expect(r.balance).toEqual(s.balance({ commissioned: 3, packed: 2, unaccounted: 1 }));
+    expect(r.findings).toEqual(s.expected.sort([s.expected.unaccounted(1), s.expected.caseCount(1)]));
+  });
+
   it('10. documents sent at the same time, packing before commissioning among them: the same balance and findings as one after another', async () => {
     const s = await scenario('CONCURRENT');
     const units = Array.from({ length: 30 }, (_, i) => i + 1);
