@@ -3,7 +3,7 @@ import request from 'supertest';
 import { withCheckDigit, formatSgtinUrn } from '../../domain/gs1';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { bearer, createApiKey, signedInUser } from '../helpers/users';
-import { CAPTURE_KEY } from './helpers';
+import { CAPTURE_KEY, epcisDocument } from './helpers';
 
 /**
  * Who may capture: machine clients (an integration API key, or the configured shared key) and the
@@ -22,26 +22,20 @@ afterAll(async () => {
 const tag = `A${Date.now().toString(36).toUpperCase()}`;
 const gtin = withCheckDigit('0765432200001');
 const document = (id: string) =>
-  JSON.stringify({
-    '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'],
-    type: 'EPCISDocument',
-    schemaVersion: '2.0',
-    creationDate: '2026-11-23T06:00:00Z',
-    epcisBody: {
-      eventList: [
-        {
-          type: 'ObjectEvent',
-          eventID: id,
-          eventTime: '2026-11-23T06:00:00Z',
-          eventTimeZoneOffset: '+00:00',
-          action: 'ADD',
-          bizStep: 'commissioning',
-          epcList: [formatSgtinUrn(gtin, `${tag}${id.slice(-4)}`)],
-          ilmd: { 'cbvmda:lotNumber': `L${tag}`, 'cbvmda:itemExpirationDate': '2028-11-30' },
-        },
-      ],
-    },
-  });
+  JSON.stringify(
+    epcisDocument([
+      {
+        type: 'ObjectEvent',
+        eventID: id,
+        eventTime: '2026-11-23T06:00:00Z',
+        eventTimeZoneOffset: '+00:00',
+        action: 'ADD',
+        bizStep: 'commissioning',
+        epcList: [formatSgtinUrn(gtin, `${tag}${id.slice(-4)}`)],
+        ilmd: { 'cbvmda:lotNumber': `L${tag}`, 'cbvmda:itemExpirationDate': '2028-11-30' },
+      },
+    ]),
+  );
 const capture = (headers: Record<string, string>, id = `urn:uuid:${randomUUID()}`) =>
   request(stack.app).post('/epcis/capture').set(headers).set('Content-Type', 'application/ld+json').send(document(id));
 const capturedBy = async (id: string) =>

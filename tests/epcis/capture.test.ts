@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
-import { CAPTURE_KEY } from './helpers';
+import { CAPTURE_KEY, epcisDocument } from './helpers';
 import { formatSsccUrn, withCheckDigit } from '../../domain/gs1';
 
 let stack: TestStack;
@@ -14,13 +14,7 @@ afterAll(async () => {
 
 const tag = Date.now().toString(36).toUpperCase();
 const sgtin = (i: number) => `urn:epc:id:sgtin:4012345.011111.${tag}${i}`;
-const doc = (events: unknown[]) => ({
-  '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'],
-  type: 'EPCISDocument',
-  schemaVersion: '2.0',
-  creationDate: '2026-11-23T06:00:00Z',
-  epcisBody: { eventList: events },
-});
+const doc = (events: unknown[]) => epcisDocument(events);
 const commissioning = (id: string, epcs: string[], lot = `L${tag}`) => ({
   type: 'ObjectEvent',
   eventID: id,

@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import request from 'supertest';
 import { formatSgtinUrn, withCheckDigit } from '../../domain/gs1';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
-import { CAPTURE_KEY } from './helpers';
+import { CAPTURE_KEY, epcisDocument } from './helpers';
 
 /**
  * Documents captured at the same time lock the units they touch in one order (epcis/capture.ts), so
@@ -41,7 +41,7 @@ const capture = (events: unknown[]) =>
     .post('/epcis/capture')
     .set('Content-Type', 'application/ld+json')
     .set('X-API-Key', CAPTURE_KEY)
-    .send(JSON.stringify({ '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument', schemaVersion: '2.0', creationDate: at(0), epcisBody: { eventList: events } }));
+    .send(JSON.stringify(epcisDocument(events, at(0))));
 
 /** Captures of this database waiting for a lock: on units (writing serialized_items), or their turn behind an error declaration. */
 async function capturesWaitingForLocks(): Promise<number> {

@@ -27,3 +27,14 @@ export function officialValidator(): (doc: unknown) => boolean {
   const validate = ajv.compile(load(path.join(dir, 'EPCIS-JSON-Schema-root.json')));
   return (doc) => validate(doc) as boolean;
 }
+
+/** An EPCISDocument (EPCIS 2.0 JSON-LD) holding `eventList`, as a capture client sends it. */
+export function epcisDocument(eventList: unknown[], creationDate = '2026-11-23T06:00:00Z') {
+  return {
+    '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'],
+    type: 'EPCISDocument',
+    schemaVersion: '2.0',
+    creationDate,
+    epcisBody: { eventList },
+  };
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { formatSgtinUrn, withCheckDigit } from '../../domain/gs1';
 import { listBatchesOnLine } from '../../reconciliation';
-import { CAPTURE_KEY } from '../epcis/helpers';
+import { CAPTURE_KEY, epcisDocument } from '../epcis/helpers';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 
 /**
@@ -39,7 +39,7 @@ async function batch(lot: string, opts: { registered: Date; commissioned?: Date[
     const eventList = opts.retracted ? [commissioning, retraction] : [commissioning];
     await auth(request(stack.app).post('/epcis/capture'))
       .set('Content-Type', 'application/ld+json')
-      .send(JSON.stringify({ '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument', schemaVersion: '2.0', creationDate: new Date().toISOString(), epcisBody: { eventList } }))
+      .send(JSON.stringify(epcisDocument(eventList, new Date().toISOString())))
       .expect(202);
   }
 }

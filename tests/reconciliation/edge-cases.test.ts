@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { formatEpcDigitalLink, formatSgtinUrn, formatSsccUrn, parseEpc, unwrap, withCheckDigit } from '../../domain/gs1';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
-import { CAPTURE_KEY } from '../epcis/helpers';
+import { CAPTURE_KEY, epcisDocument } from '../epcis/helpers';
 
 /**
  * Reconciliation edge cases that the planted-discrepancy batch does not reach: children moved
@@ -91,13 +91,7 @@ async function scenario(name: string, opts: { aggregationRequired?: boolean } = 
   };
 
   const post = (list: unknown[]) => {
-    const body = {
-      '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'],
-      type: 'EPCISDocument',
-      schemaVersion: '2.0',
-      creationDate: '2026-11-23T09:00:00Z',
-      epcisBody: { eventList: list },
-    };
+    const body = epcisDocument(list, '2026-11-23T09:00:00Z');
     return auth(request(stack.app).post('/epcis/capture')).set('Content-Type', 'application/ld+json').send(JSON.stringify(body));
   };
   const capture = async (list: unknown[]) => {

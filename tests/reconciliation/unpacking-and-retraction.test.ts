@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { formatSgtinUrn, formatSsccUrn, withCheckDigit } from '../../domain/gs1';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
-import { CAPTURE_KEY } from '../epcis/helpers';
+import { CAPTURE_KEY, epcisDocument } from '../epcis/helpers';
 
 /**
  * The cases reconciliation cannot read off a unit's summary and works out event by event: a child
@@ -49,7 +49,7 @@ async function scenario(name: string) {
     }),
   };
   const capture = async (list: unknown[]) => {
-    const body = { '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld'], type: 'EPCISDocument', schemaVersion: '2.0', creationDate: at(59), epcisBody: { eventList: list } };
+    const body = epcisDocument(list, at(59));
     const res = await auth(request(stack.app).post('/epcis/capture')).set('Content-Type', 'application/ld+json').send(JSON.stringify(body));
     expect(res.status).toBe(202);
   };
