@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { freeText, lineText } from './text';
 
 export const SYMPTOMS = ['duplicate_serials', 'aggregation_error', 'missing_report', 'lost_packaging', 'other'] as const;
 export const SEVERITIES = ['critical', 'major', 'minor'] as const;
@@ -14,12 +15,12 @@ export const lotNumberSchema = z
   .max(20)
   .regex(/^[!-~]+$/, 'a lot number is 1–20 printable ASCII characters without spaces');
 
-const personSchema = z.string().trim().min(1).max(100);
+const personSchema = lineText(100);
 
 /** What a QA lead (or monitoring) supplies to open a deviation. */
 export const openDeviationSchema = z
   .object({
-    title: z.string().trim().min(3).max(200),
+    title: lineText(200, 3),
     symptom: z.enum(SYMPTOMS),
     severity: z.enum(SEVERITIES),
     batches: z
@@ -27,11 +28,11 @@ export const openDeviationSchema = z
       .min(1, 'at least one affected batch')
       .max(500)
       .refine((lots) => new Set(lots).size === lots.length, 'each batch is listed once'),
-    description: z.string().trim().min(1).max(10_000),
+    description: freeText(10_000),
     /** Taken from the signed-in user; a machine client (monitoring) may name the person responsible. */
     reportedBy: personSchema.optional(),
     source: z.enum(['manual', 'reconciliation', 'spc']).default('manual'),
-    lines: z.array(z.string().trim().min(1).max(50)).max(50).default([]),
+    lines: z.array(lineText(50)).max(50).default([]),
     gtins: z.array(z.string().regex(/^\d{14}$/, 'a GTIN-14')).max(100).default([]),
   })
   .strict();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { freeText, lineText, safeString } from './text';
 import { isoDateTime } from './iso-time';
 import { lotNumberSchema } from './deviation';
 import { riskAssessmentSchema, rootCauseAnalysisSchema } from './rca';
@@ -8,19 +9,19 @@ import { riskAssessmentSchema, rootCauseAnalysisSchema } from './rca';
  * workflow's Update validators validate the same payloads again, so nothing malformed reaches
  * history even when a client talks to Temporal directly.
  */
-const text = z.string().trim().min(1).max(5000);
-const shortText = z.string().trim().min(1).max(300);
+const text = freeText(5000);
+const shortText = lineText(300);
 
 /** Who completed a step. Until electronic signatures land this is the person's login, given by the caller. */
-export const actorSchema = z.string().trim().min(1).max(100);
+export const actorSchema = lineText(100);
 
 /** What the API builds after re-authenticating the signer; the workflow stores it as given. */
 export const signatureSchema = z
   .object({
-    signerId: z.string().min(1).max(100),
-    login: z.string().min(1).max(100),
-    printedName: z.string().min(1).max(200),
-    roles: z.array(z.string().min(1).max(50)).min(1).max(20),
+    signerId: safeString().min(1).max(100),
+    login: safeString().min(1).max(100),
+    printedName: safeString().min(1).max(200),
+    roles: z.array(safeString().min(1).max(50)).min(1).max(20),
     meaning: z.enum(['authored', 'reviewed', 'approved', 'verified', 'rejected']),
     signedAt: isoDateTime,
     recordHash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -116,7 +117,7 @@ export const recordDispositionSchema = z
   .strict();
 
 export const requestExtensionSchema = z
-  .object({ deadline: z.string().min(1).max(60), newDueAt: isoDateTime, justification: text })
+  .object({ deadline: z.string().regex(/^[A-Za-z0-9:_-]{1,60}$/, 'a deadline key such as T3 or r1:investigation'), newDueAt: isoDateTime, justification: text })
   .strict();
 
 export const cancelDeviationSchema = z.object({ justification: text, signature: signatureSchema }).strict();

@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { freeText, safeString } from './text';
 
 /**
  * Root-cause analysis in structured form. The schemas check shape; the refinements check the
  * rules an investigator would be held to (a fault tree with one top event, no cycles, every
  * leaf a basic event).
  */
-const text = z.string().trim().min(1).max(2000);
+const text = freeText(2000);
+/** A node of a fault tree is named by a short identifier (it appears in gates' child lists and in messages). */
+const nodeId = safeString().min(1).max(50);
 
 export const fiveWhySchema = z
   .object({
@@ -41,8 +44,8 @@ export const fishboneSchema = z
   });
 
 const faultTreeNodeSchema = z.discriminatedUnion('type', [
-  z.object({ id: z.string().min(1).max(50), type: z.literal('basic'), label: text, probability: z.number().min(0).max(1).optional() }).strict(),
-  z.object({ id: z.string().min(1).max(50), type: z.enum(['and', 'or']), label: text, children: z.array(z.string().min(1)).min(1) }).strict(),
+  z.object({ id: nodeId, type: z.literal('basic'), label: text, probability: z.number().min(0).max(1).optional() }).strict(),
+  z.object({ id: nodeId, type: z.enum(['and', 'or']), label: text, children: z.array(nodeId).min(1).max(50) }).strict(),
 ]);
 export type FaultTreeNode = z.infer<typeof faultTreeNodeSchema>;
 
@@ -91,10 +94,10 @@ export function faultTreeProblems(top: string, nodes: FaultTreeNode[]): string[]
 export const faultTreeSchema = z
   .object({
     method: z.literal('fault_tree'),
-    top: z.string().min(1),
+    top: nodeId,
     nodes: z.array(faultTreeNodeSchema).min(2).max(200),
     /** The basic events confirmed as root causes. */
-    rootCauses: z.array(z.string().min(1)).min(1),
+    rootCauses: z.array(nodeId).min(1).max(200),
   })
   .strict()
   .superRefine((ft, ctx) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeString } from './text';
 
 /** The meaning of a signature, shown with it (21 CFR 11.50(a)(3)). */
 export const SIGNATURE_MEANINGS = ['authored', 'reviewed', 'approved', 'verified', 'rejected'] as const;
@@ -12,16 +13,16 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** What a caller supplies to append one signature to the ledger (validated before any I/O). */
 export const signatureEntrySchema = z
   .object({
-    taskId: z.string().min(1).max(200),
-    deviationId: z.string().min(1).max(100),
+    taskId: safeString().min(1).max(200),
+    deviationId: safeString().min(1).max(100),
     signerId: z.uuid(),
-    login: z.string().min(1).max(64),
-    printedName: z.string().min(1).max(200),
+    login: safeString().min(1).max(64),
+    printedName: safeString().min(1).max(200),
     meaning: z.enum(SIGNATURE_MEANINGS),
     /** UTC; defaults to the time of the append. Kept to the millisecond, the precision the hash covers. */
     signedAt: z.coerce.date().optional(),
     recordHash: z.string().regex(SHA256_HEX, 'a lower-case SHA-256 hex digest'),
-    comment: z.string().max(2000).nullish(),
+    comment: safeString({ multiline: true }).max(5000).nullish(),
   })
   .strict();
 export type SignatureEntry = z.input<typeof signatureEntrySchema>;

@@ -12,6 +12,9 @@ import { temporalBinaries } from '../lib/temporal-binaries';
 import { migrate } from '../db/migrate';
 
 const root = path.resolve(__dirname, '..');
+const RESTART_LIMIT = 5;
+const RESTART_WINDOW_MS = 5 * 60_000;
+const RESTART_DELAY_MS = 1000;
 const say = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
 
 async function main(): Promise<void> {
@@ -44,15 +47,30 @@ async function main(): Promise<void> {
   const env = { ...process.env, TEMPORAL_ADDRESS: devServer?.address ?? config.TEMPORAL_ADDRESS };
   const children: ChildProcess[] = [];
   let stopping = false;
+  /**
+   * Starts a process and starts it again when it exits on its own: a worker stopped by its SDK
+   * would otherwise leave every deviation's clocks waiting. A process that keeps failing at
+   * once (bad configuration) is not restarted for ever: after RESTART_LIMIT restarts within
+   * RESTART_WINDOW_MS everything stops, non-zero.
+   */
+  const restarts = new Map<string, number[]>();
   const launch = (entry: string, nodeFlags: readonly string[] = []) => {
     const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(root, entry)], { env, stdio: 'inherit' });
-    child.once('exit', (code) => {
-      if (!stopping) {
-        say(`${entry} exited with ${code}; stopping everything`);
-        void shutdown(1);
-      }
-    });
     children.push(child);
+    child.once('exit', (code, signal) => {
+      children.splice(children.indexOf(child), 1);
+      if (stopping) return;
+      const now = Date.now();
+      const recent = (restarts.get(entry) ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+      if (recent.length >= RESTART_LIMIT) {
+        say(`${entry} exited with ${code ?? signal} ${recent.length + 1} times within ${RESTART_WINDOW_MS / 1000} s; stopping everything`);
+        void shutdown(1);
+        return;
+      }
+      restarts.set(entry, [...recent, now]);
+      say(`${entry} exited with ${code ?? signal}; starting it again`);
+      setTimeout(() => !stopping && launch(entry, nodeFlags), RESTART_DELAY_MS);
+    });
   };
 
   async function shutdown(code: number): Promise<void> {

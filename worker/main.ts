@@ -8,6 +8,10 @@ import { senderFromConfig, startNotificationDispatcher } from '../notifications/
 import { connectTemporalClient } from '../lib/temporal';
 import { ensureArchiveSchedule } from '../audit/archive-schedule';
 
+/** Set when an operator asked the worker to stop; any other end of run() is a failure. */
+let stopRequested = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (stopRequested = true));
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('worker', config.LOG_LEVEL);
@@ -33,12 +37,20 @@ async function main(): Promise<void> {
     temporal,
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
-  // Runtime's shutdown signals make run() resolve once in-flight tasks finish.
-  await worker.run();
+  // Runtime's shutdown signals make run() resolve once in-flight tasks finish. A worker that
+  // stops on its own (the SDK's core shut it down) must not look like a clean stop: it exits
+  // non-zero so that whatever supervises it (npm start, the compose file, an orchestrator)
+  // starts a new one, and /health reports no poller meanwhile.
+  let failure: unknown = null;
+  await worker.run().catch((err: unknown) => (failure = err));
   await stopNotifications();
   await connection.close();
   await temporal.connection.close();
   await pool.end();
+  if (failure || !stopRequested) {
+    log.error({ err: failure ? String(failure) : undefined }, 'worker stopped without being asked to; exiting for a restart');
+    process.exit(1);
+  }
   log.info('worker stopped');
 }
 

@@ -64,6 +64,13 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     return { by: step.by, at: s.signedAt, comment: step.comment, signature: { ...s, ledgerHash: stored.ledgerHash } };
   }
 
+  /**
+   * Signatures accepted but not yet in the record (the ledger append is awaited first): claimed
+   * before anything awaits, so a concurrent second request is refused instead of counted twice.
+   */
+  const approvalsInFlight: string[] = [];
+  let verifying = false;
+
   setHandler(msg.getChangeControlQuery, () => record);
 
   setHandler(
@@ -82,7 +89,9 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     msg.approveChangeControl,
     async (arg) => {
       const step = parseStep(steps.signChangeControlSchema, arg);
-      record.approvals.push(await signed(step, 'approve'));
+      approvalsInFlight.push(step.by);
+      const approval = await signed(step, 'approve').finally(() => approvalsInFlight.splice(approvalsInFlight.indexOf(step.by), 1));
+      record.approvals.push(approval);
       if (record.approvals.length >= approvalsNeeded()) record.status = 'implementation';
       return record;
     },
@@ -91,7 +100,8 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
         const step = parseStep(steps.signChangeControlSchema, arg);
         inStatus('approval');
         checkSignature(step, 'approved');
-        if (record.approvals.some((a) => a.by === step.by)) refuse(REFUSAL.duties, 'a dual approval needs two different people');
+        if (record.approvals.some((a) => a.by === step.by) || approvalsInFlight.includes(step.by)) refuse(REFUSAL.duties, 'a dual approval needs two different people');
+        if (record.approvals.length + approvalsInFlight.length >= approvalsNeeded()) refuse(REFUSAL.stage, `change control ${record.id} already has the approvals it needs`);
         if (step.by === record.impactAssessment?.by) refuse(REFUSAL.duties, 'the author of the impact assessment cannot approve it');
       },
     },
@@ -112,7 +122,8 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     msg.verifyChangeControl,
     async (arg) => {
       const step = parseStep(steps.signChangeControlSchema, arg);
-      record.verification = await signed(step, 'verify');
+      verifying = true;
+      record.verification = await signed(step, 'verify').finally(() => (verifying = false));
       record.status = 'closed';
       return record;
     },
@@ -120,6 +131,7 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
       validator: (arg) => {
         const step = parseStep(steps.signChangeControlSchema, arg);
         inStatus('verification');
+        if (verifying) refuse(REFUSAL.stage, `a verification of ${record.id} is being recorded`);
         checkSignature(step, 'verified');
         if (step.by === record.implementation?.by) refuse(REFUSAL.duties, 'the implementer cannot verify their own change');
       },

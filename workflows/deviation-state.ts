@@ -155,3 +155,22 @@ export function signedRecord(state: DeviationState, task: SignoffTask): Record<s
 export function cancellationRecord(state: DeviationState, justification: string): Record<string, unknown> {
   return { deviation: state.id, action: 'cancel', stage: state.stage, justification, batches: state.batches };
 }
+
+/**
+ * Separation of duties for one signer of one task, as the workflow's validator and the API's
+ * inbox and pre-check all apply it: null when this person may sign (or reject) it.
+ */
+export function signerDutyProblem(state: DeviationState, task: SignoffTask, signer: { login: string; roles: readonly string[] }): string | null {
+  if (!task.roles.some((r) => signer.roles.includes(r))) return `signing ${task.id} needs one of the roles ${task.roles.join(', ')}`;
+  if (task.gate !== 'containment_verification' && signer.login === state.reportedBy) return `the initiator of ${state.id} cannot sign its ${task.gate.replace(/_/g, ' ')}`;
+  if (task.signatures.some((s) => s.login === signer.login)) return 'a dual approval needs two different people';
+  if (task.gate === 'investigation_approval') {
+    const round = state.rounds.find((r) => r.number === task.round);
+    if (round?.investigation.report?.by === signer.login) return 'the author of the report cannot approve it';
+  }
+  if (task.gate === 'extension_approval') {
+    const extension = state.deadlines.find((d) => d.key === task.subject)?.extensions?.find((e) => e.taskId === task.id);
+    if (extension?.requestedBy === signer.login) return 'the person who requested an extension cannot approve it';
+  }
+  return null;
+}

@@ -4,7 +4,7 @@ import * as steps from '../domain/lifecycle';
 import { riskClassOf } from '../domain/rca';
 import { ChangeControlWorkflow } from './change-control';
 import { humanDuration, isoAfter, msUntil, nowIso, waitUntil } from './clocks';
-import { initialState, isTerminal, minutesBetween, newRound, openHolds, requiredRegulatoryRecipients, snapshotOf } from './deviation-state';
+import { initialState, isTerminal, minutesBetween, newRound, openHolds, requiredRegulatoryRecipients, signerDutyProblem, snapshotOf } from './deviation-state';
 import * as msg from './messages';
 import { parseStep, refuse } from './refusals';
 import type {
@@ -30,6 +30,8 @@ const reconciliation = proxyActivities<activities.ReconciliationActivities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes' },
 });
 
+/** Who may complete a CAPA action someone else owns. */
+const CAPA_COMPLETERS_BESIDE_OWNER = ['qa_lead', 'qa_head'];
 /** Overdue reminders before the escalation to the backup role. */
 const REMINDERS_BEFORE_ESCALATION = 3;
 const { REFUSAL } = msg;
@@ -71,6 +73,8 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     act.notify({ dedupeKey: `${state.id}:${key}`, deviationId: state.id, kind, recipients, subject, body: { deviation: state.id, title: state.title, ...body } });
 
   const cancelled = () => Boolean(state.cancellation);
+  /** What an accepted step answers (see StepResult: never the whole state). */
+  const stepResult = (): msg.StepResult => ({ id: state.id, stage: state.stage, version: state.version });
   /** Waits for a step of the lifecycle; a cancellation ends the wait and the lifecycle. */
   const waitFor = async (done: () => boolean) => {
     await condition(() => done() || cancelled());
@@ -295,12 +299,38 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   };
   /** Roles and separation of duties, checked again here whatever the API checked. */
   const checkSigner = (task: SignoffTask, signature: Signature) => {
-    if (!task.roles.some((r) => signature.roles.includes(r))) refuse(REFUSAL.duties, `signing ${task.id} needs one of the roles ${task.roles.join(', ')}`);
-    if (task.gate !== 'containment_verification' && signature.login === state.reportedBy) refuse(REFUSAL.duties, `the initiator of ${state.id} cannot sign its ${task.gate.replace(/_/g, ' ')}`);
-    if (task.signatures.some((s) => s.login === signature.login)) refuse(REFUSAL.duties, 'a dual approval needs two different people');
-    const round = state.rounds.find((r) => r.number === task.round);
-    if (task.gate === 'investigation_approval' && round?.investigation.report?.by === signature.login) refuse(REFUSAL.duties, 'the author of the report cannot approve it');
+    const problem = signerDutyProblem(state, task, signature);
+    if (problem) refuse(REFUSAL.duties, problem);
   };
+  /**
+   * Decisions accepted but not yet applied: the ledger append is awaited before a signature lands
+   * in the state, so without this a second request arriving meanwhile passes the same checks
+   * (the same person twice, an approval and a rejection together). A decision is claimed here in
+   * the handler's first synchronous step, before anything awaits; validators read the claims.
+   */
+  const decisionsInFlight = new Map<string, { rejecting: boolean; signers: string[] }>();
+  const claimDecision = (task: SignoffTask, login: string, rejecting: boolean) => {
+    const claim = decisionsInFlight.get(task.id) ?? { rejecting: false, signers: [] };
+    claim.rejecting ||= rejecting;
+    claim.signers.push(login);
+    decisionsInFlight.set(task.id, claim);
+  };
+  const releaseDecision = (task: SignoffTask, login: string) => {
+    const claim = decisionsInFlight.get(task.id);
+    if (!claim) return;
+    claim.signers = claim.signers.filter((s) => s !== login);
+    if (claim.signers.length === 0) decisionsInFlight.delete(task.id);
+  };
+  /** Refuses a decision that would collide with one in flight on the same task. */
+  const checkNoCollision = (task: SignoffTask, login: string, rejecting: boolean) => {
+    const claim = decisionsInFlight.get(task.id);
+    if (cancelling) refuse(REFUSAL.stage, `${state.id} is being cancelled`);
+    if (!claim) return;
+    if (claim.signers.includes(login)) refuse(REFUSAL.duties, `${login} is already signing ${task.id}`);
+    if (claim.rejecting || rejecting) refuse(REFUSAL.stage, `another decision on ${task.id} is being recorded`);
+    if (task.signatures.length + claim.signers.length >= task.signaturesRequired) refuse(REFUSAL.stage, `${task.id} already has the signatures it needs`);
+  };
+  let cancelling = false;
   const gateRule = (task: SignoffTask) => {
     const round = state.rounds.find((r) => r.number === task.round);
     if (task.gate === 'capa_plan_approval') {
@@ -368,14 +398,19 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     async (arg) => {
       const step = parseStep(steps.signTaskSchema, arg);
       const task = state.tasks.find((t) => t.id === step.taskId)!;
-      const signature = await ledger(task, step.signature as Signature);
-      task.signatures.push(signature);
-      if (task.signatures.length >= task.signaturesRequired) {
-        task.status = 'signed';
-        applySignedGate(task, signature);
+      claimDecision(task, step.signature.login, false);
+      try {
+        const signature = await ledger(task, step.signature as Signature);
+        task.signatures.push(signature);
+        if (task.signatures.length >= task.signaturesRequired) {
+          task.status = 'signed';
+          applySignedGate(task, signature);
+        }
+        changed();
+        return { id: state.id, stage: state.stage, version: state.version, task: `${state.id}.${task.id}`, signature };
+      } finally {
+        releaseDecision(task, step.signature.login);
       }
-      changed();
-      return state;
     },
     {
       validator: (arg) => {
@@ -385,6 +420,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
         if (step.signature.meaning !== task.meaning) refuse(REFUSAL.invalid, `this task asks for the meaning "${task.meaning}"`);
         checkSigner(task, step.signature as Signature);
+        checkNoCollision(task, step.signature.login, false);
         gateRule(task);
       },
     },
@@ -395,7 +431,8 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     async (arg) => {
       const step = parseStep(steps.rejectTaskSchema, arg);
       const task = state.tasks.find((t) => t.id === step.taskId)!;
-      const signature = await ledger(task, step.signature as Signature);
+      claimDecision(task, step.signature.login, true);
+      const signature = await ledger(task, step.signature as Signature).finally(() => releaseDecision(task, step.signature.login));
       task.status = 'rejected';
       task.rejection = { signature, reason: step.reason };
       const round = state.rounds.find((r) => r.number === task.round);
@@ -423,7 +460,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
           openTask(task.gate, signoffDue());
       }
       changed();
-      return state;
+      return { id: state.id, stage: state.stage, version: state.version, task: `${state.id}.${task.id}`, signature };
     },
     {
       validator: (arg) => {
@@ -433,6 +470,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
         if (step.signature.meaning !== 'rejected') refuse(REFUSAL.invalid, 'a rejection is signed with the meaning "rejected"');
         checkSigner(task, step.signature as Signature);
+        checkNoCollision(task, step.signature.login, true);
       },
     },
   );
@@ -461,7 +499,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       const at = nowIso();
       for (const item of step.items) round.investigation.evidence.push({ ...item, addedBy: step.by, addedAt: at });
       changed();
-      return state;
+      return stepResult();
     },
     { validator: (arg) => (parseStep(steps.addEvidenceSchema, arg), openInvestigation()) },
   );
@@ -472,7 +510,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       const step = parseStep(steps.addContributionSchema, arg);
       roundOrRefuse().investigation.contributions.push({ function: step.function, summary: step.summary, by: step.by, at: nowIso() });
       changed();
-      return state;
+      return stepResult();
     },
     { validator: (arg) => (parseStep(steps.addContributionSchema, arg), openInvestigation()) },
   );
@@ -483,7 +521,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       const step = parseStep(steps.recordRootCauseAnalysisSchema, arg);
       roundOrRefuse().investigation.analyses.push({ analysis: step.analysis, by: step.by, at: nowIso() });
       changed();
-      return state;
+      return stepResult();
     },
     { validator: (arg) => (parseStep(steps.recordRootCauseAnalysisSchema, arg), openInvestigation()) },
   );
@@ -494,7 +532,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       const step = parseStep(steps.recordRiskAssessmentSchema, arg);
       roundOrRefuse().investigation.risk = { assessment: step.assessment, riskClass: riskClassOf(step.assessment), by: step.by, at: nowIso() };
       changed();
-      return state;
+      return stepResult();
     },
     { validator: (arg) => (parseStep(steps.recordRiskAssessmentSchema, arg), openInvestigation()) },
   );
@@ -519,7 +557,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       changed();
       void regulatoryClock(regulatory, index);
       await notify(`regulatory:${index + 1}:start`, 'regulatory_notification_required', ['role:qa_head', 'role:qa_lead'], `${state.id}: product ${step.finding.replace('_', ' ')} (${step.framework.toUpperCase()}): notify ${regulatory.required.join(', ')} by ${regulatory.dueAt}`, { required: regulatory.required, dueAt: regulatory.dueAt });
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -542,7 +580,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         open.late = Date.parse(recordedAt) > Date.parse(open.dueAt);
       }
       changed();
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -561,7 +599,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       round.investigation.report = { by: step.by, at: nowIso(), summary: step.summary, rootCause: step.rootCause };
       changed();
       openTask('investigation_approval', Date.parse(round.investigation.dueAt) > Date.now() ? round.investigation.dueAt : signoffDue());
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -607,7 +645,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         ...(step.changeControl ? { changeControl: { ...step.changeControl } } : {}),
       });
       changed();
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -626,9 +664,17 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       action.status = 'completed';
       action.completion = { by: step.by, at: nowIso(), evidence: step.evidence, evidenceRefs: step.evidenceRefs };
       changed();
-      return state;
+      return stepResult();
     },
-    { validator: (arg) => void implementing(parseStep(steps.completeCapaActionSchema, arg).actionId) },
+    {
+      validator: (arg) => {
+        const step = parseStep(steps.completeCapaActionSchema, arg);
+        const action = implementing(step.actionId);
+        if (step.by !== action.owner && !step.roles?.some((r) => CAPA_COMPLETERS_BESIDE_OWNER.includes(r))) {
+          refuse(REFUSAL.duties, `only the owner of ${action.id} or QA may complete it`);
+        }
+      },
+    },
   );
 
   setHandler(
@@ -639,7 +685,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       action.status = 'cancelled';
       action.cancellation = { by: step.by, at: nowIso(), justification: step.justification };
       changed();
-      return state;
+      return stepResult();
     },
     { validator: (arg) => void implementing(parseStep(steps.cancelCapaActionSchema, arg).actionId) },
   );
@@ -651,7 +697,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       const step = parseStep(steps.decideEffectivenessSchema, arg);
       roundOrRefuse().effectiveness.decision = { by: step.by, at: nowIso(), effective: step.effective, rationale: step.rationale };
       changed();
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -663,17 +709,21 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
+  const dispositionsInFlight = new Set<string>();
   setHandler(
     msg.recordDisposition,
     async (arg) => {
       const step = parseStep(steps.recordDispositionSchema, arg);
       const hold = state.containment.holds.find((h) => h.lot === step.lot)!;
-      const result = await act.disposeHold({ deviationId: state.id, lot: step.lot, disposition: step.disposition, by: step.by, reason: step.reason });
+      dispositionsInFlight.add(step.lot);
+      const disposed = await act
+        .disposeHold({ deviationId: state.id, lot: step.lot, disposition: step.disposition, by: step.by, reason: step.reason })
+        .finally(() => dispositionsInFlight.delete(step.lot));
       hold.disposition = step.disposition;
-      hold.disposedAt = result.disposedAt;
+      hold.disposedAt = disposed.disposedAt;
       hold.disposedBy = step.by;
       changed();
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -681,6 +731,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         inStage('closure');
         const hold = state.containment.holds.find((h) => h.lot === step.lot) ?? refuse(REFUSAL.notFound, `batch ${step.lot} is not held by ${state.id}`);
         if (hold.disposition) refuse(REFUSAL.stage, `batch ${step.lot} already has a disposition (${hold.disposition})`);
+        if (dispositionsInFlight.has(step.lot)) refuse(REFUSAL.stage, `a disposition of batch ${step.lot} is being recorded`);
       },
     },
   );
@@ -696,7 +747,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
         { from: deadline.dueAt, to: new Date(step.newDueAt).toISOString(), justification: step.justification, requestedBy: step.by, requestedAt: nowIso(), taskId: task.id, status: 'pending' },
       ];
       changed();
-      return state;
+      return stepResult();
     },
     {
       validator: (arg) => {
@@ -716,16 +767,18 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     async (arg) => {
       const step = parseStep(steps.cancelDeviationSchema, arg);
       const fromStage = state.stage;
+      cancelling = true;
       const signature = await ledger(null, step.signature as Signature);
       state.cancellation = { by: step.by, at: signature.signedAt, justification: step.justification, fromStage, signature };
       for (const t of state.tasks) if (t.status === 'open') t.status = 'cancelled';
       changed();
-      return state;
+      return { id: state.id, stage: state.stage, version: state.version, task: `${state.id}.cancel`, signature };
     },
     {
       validator: (arg) => {
         const step = parseStep(steps.cancelDeviationSchema, arg);
-        if (state.cancellation) refuse(REFUSAL.stage, 'the deviation is already being cancelled');
+        if (state.cancellation || cancelling) refuse(REFUSAL.stage, 'the deviation is already being cancelled');
+        if (decisionsInFlight.size > 0) refuse(REFUSAL.stage, 'a signature is being recorded; try again in a moment');
         if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
         if (step.signature.meaning !== 'approved') refuse(REFUSAL.invalid, 'a cancellation is signed with the meaning "approved"');
         if (!['qa_lead', 'qa_head'].some((r) => step.signature.roles.includes(r))) refuse(REFUSAL.duties, 'a cancellation needs a QA lead or the head of QA');

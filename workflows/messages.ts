@@ -1,33 +1,49 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type * as steps from '../domain/lifecycle';
-import type { ChangeControlRecord, DeviationState } from './types';
+import type { ChangeControlRecord, DeviationState, Signature, Stage } from './types';
 
 /**
  * Every message a deviation understands, shared by the workflow and the API. Human input enters
  * only through Updates; each has a validator, so a refused step leaves no trace in history.
  */
-export type Step<S extends z.ZodType> = z.input<S> & { by: string };
+export type Step<S extends z.ZodType> = z.input<S> & { by: string; roles?: string[] };
+
+/**
+ * What an accepted step answers. An Update's result is stored in history with the step, so it
+ * carries what the caller needs (where the deviation stands), never the whole state: returning
+ * the state made every step add the whole record to history again.
+ */
+export interface StepResult {
+  id: string;
+  stage: Stage;
+  version: number;
+}
+/** A signature or rejection answers with the signature as stored (with its ledger hash). */
+export interface SignatureResult extends StepResult {
+  task: string;
+  signature: Signature;
+}
 
 export const getStateQuery = defineQuery<DeviationState>('getState');
 
-export const addEvidence = defineUpdate<DeviationState, [Step<typeof steps.addEvidenceSchema>]>('addEvidence');
-export const addContribution = defineUpdate<DeviationState, [Step<typeof steps.addContributionSchema>]>('addContribution');
-export const recordRootCauseAnalysis = defineUpdate<DeviationState, [Step<typeof steps.recordRootCauseAnalysisSchema>]>('recordRootCauseAnalysis');
-export const recordRiskAssessment = defineUpdate<DeviationState, [Step<typeof steps.recordRiskAssessmentSchema>]>('recordRiskAssessment');
-export const reportSuspectProduct = defineUpdate<DeviationState, [Step<typeof steps.reportSuspectProductSchema>]>('reportSuspectProduct');
-export const recordRegulatoryNotification = defineUpdate<DeviationState, [Step<typeof steps.recordRegulatoryNotificationSchema>]>('recordRegulatoryNotification');
-export const submitInvestigationReport = defineUpdate<DeviationState, [Step<typeof steps.submitInvestigationReportSchema>]>('submitInvestigationReport');
-export const addCapaAction = defineUpdate<DeviationState, [Step<typeof steps.addCapaActionSchema>]>('addCapaAction');
-export const completeCapaAction = defineUpdate<DeviationState, [Step<typeof steps.completeCapaActionSchema>]>('completeCapaAction');
-export const cancelCapaAction = defineUpdate<DeviationState, [Step<typeof steps.cancelCapaActionSchema>]>('cancelCapaAction');
-export const decideEffectiveness = defineUpdate<DeviationState, [Step<typeof steps.decideEffectivenessSchema>]>('decideEffectiveness');
-export const recordDisposition = defineUpdate<DeviationState, [Step<typeof steps.recordDispositionSchema>]>('recordDisposition');
+export const addEvidence = defineUpdate<StepResult, [Step<typeof steps.addEvidenceSchema>]>('addEvidence');
+export const addContribution = defineUpdate<StepResult, [Step<typeof steps.addContributionSchema>]>('addContribution');
+export const recordRootCauseAnalysis = defineUpdate<StepResult, [Step<typeof steps.recordRootCauseAnalysisSchema>]>('recordRootCauseAnalysis');
+export const recordRiskAssessment = defineUpdate<StepResult, [Step<typeof steps.recordRiskAssessmentSchema>]>('recordRiskAssessment');
+export const reportSuspectProduct = defineUpdate<StepResult, [Step<typeof steps.reportSuspectProductSchema>]>('reportSuspectProduct');
+export const recordRegulatoryNotification = defineUpdate<StepResult, [Step<typeof steps.recordRegulatoryNotificationSchema>]>('recordRegulatoryNotification');
+export const submitInvestigationReport = defineUpdate<StepResult, [Step<typeof steps.submitInvestigationReportSchema>]>('submitInvestigationReport');
+export const addCapaAction = defineUpdate<StepResult, [Step<typeof steps.addCapaActionSchema>]>('addCapaAction');
+export const completeCapaAction = defineUpdate<StepResult, [Step<typeof steps.completeCapaActionSchema>]>('completeCapaAction');
+export const cancelCapaAction = defineUpdate<StepResult, [Step<typeof steps.cancelCapaActionSchema>]>('cancelCapaAction');
+export const decideEffectiveness = defineUpdate<StepResult, [Step<typeof steps.decideEffectivenessSchema>]>('decideEffectiveness');
+export const recordDisposition = defineUpdate<StepResult, [Step<typeof steps.recordDispositionSchema>]>('recordDisposition');
 /** Sign-off tasks: every gate of the lifecycle is passed by an electronic signature. */
-export const signTask = defineUpdate<DeviationState, [Step<typeof steps.signTaskSchema>]>('signTask');
-export const rejectTask = defineUpdate<DeviationState, [Step<typeof steps.rejectTaskSchema>]>('rejectTask');
-export const requestExtension = defineUpdate<DeviationState, [Step<typeof steps.requestExtensionSchema>]>('requestExtension');
-export const cancelDeviation = defineUpdate<DeviationState, [Step<typeof steps.cancelDeviationSchema>]>('cancelDeviation');
+export const signTask = defineUpdate<SignatureResult, [Step<typeof steps.signTaskSchema>]>('signTask');
+export const rejectTask = defineUpdate<SignatureResult, [Step<typeof steps.rejectTaskSchema>]>('rejectTask');
+export const requestExtension = defineUpdate<StepResult, [Step<typeof steps.requestExtensionSchema>]>('requestExtension');
+export const cancelDeviation = defineUpdate<SignatureResult, [Step<typeof steps.cancelDeviationSchema>]>('cancelDeviation');
 
 /** Change control child workflow. */
 export const getChangeControlQuery = defineQuery<ChangeControlRecord>('getChangeControl');

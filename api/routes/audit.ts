@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { lineText } from '../../domain/text';
 import { isoDateTime } from '../../domain/iso-time';
 import { auditCsvHeader, auditCsvLine, queryAudit, streamAudit, verifyAuditTrail } from '../../audit/trail';
 import type { Role } from '../../domain/roles';
@@ -23,8 +24,8 @@ const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url
 
 export const auditQuerySchema = z
   .object({
-    deviation: z.string().trim().min(1).max(100).optional(),
-    actor: z.string().trim().min(1).max(200).optional(),
+    deviation: lineText(100).optional(),
+    actor: lineText(200).optional(),
     from: isoDateTime.optional(),
     to: isoDateTime.optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { lineText } from '../../domain/text';
 import { DEVIATION_ID_PATTERN, SEVERITIES, openDeviationSchema } from '../../domain/deviation';
 import { STAGES } from '../../workflows/types';
 import type { ApiContext } from '../context';
@@ -9,13 +10,13 @@ import { notFound } from '../problem';
 import { openDeviation, queryState } from '../services/deviations';
 import { parseOr400 } from '../validate';
 
-export const idempotencyKeySchema = z.string().trim().min(1).max(200).optional();
+export const idempotencyKeySchema = lineText(200).optional();
 
 export const listDeviationsQuerySchema = z
   .object({
     stage: z.enum(STAGES).optional(),
     severity: z.enum(SEVERITIES).optional(),
-    batch: z.string().min(1).max(20).optional(),
+    batch: lineText(20).optional(),
     overdue: z.enum(['true', 'false']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
     offset: z.coerce.number().int().min(0).default(0),

@@ -80,7 +80,8 @@ export function lifecycleRoutes(ctx: ApiContext): Router {
       const id = deviationId(req.params.id);
       const body = { ...(req.body ?? {}), ...(route.params?.(req) ?? {}) };
       const step = parseOr400(route.schema, body);
-      await executeStep(ctx, id, route.update, { ...step, by: currentUser(req).login } as never);
+      const user = currentUser(req);
+      await executeStep(ctx, id, route.update, { ...step, by: user.login, roles: [...user.roles] } as never);
       const state = await queryState(ctx, id);
       res.json({ id, stage: state.stage, deviation: state });
     });

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { lineText } from '../../domain/text';
 import { READER_ROLES, USER_ROLES } from '../../domain/roles';
 import { GATES } from '../../workflows/types';
 import { authenticate, currentUser, requireRole } from '../auth';
@@ -12,7 +13,7 @@ export const inboxQuerySchema = z
   .object({
     status: z.enum(['open', 'signed', 'rejected', 'cancelled']).default('open'),
     gate: z.enum(GATES).optional(),
-    deviation: z.string().max(40).optional(),
+    deviation: lineText(40).optional(),
     overdue: z.enum(['true', 'false']).optional(),
     /** `mine` (default): tasks for the caller's roles; `all`: every task (QA head, auditor). */
     scope: z.enum(['mine', 'all']).default('mine'),
@@ -56,13 +57,13 @@ export function taskRoutes(ctx: ApiContext): Router {
   router.post('/tasks/:id/sign', auth, requireRole(...signers), async (req, res) => {
     const body = parseOr400(signBodySchema, req.body ?? {});
     const result = await signTask(ctx, currentUser(req), String(req.params.id), body, req.ip);
-    res.status(201).json({ task: String(req.params.id), signature: result.signature, stage: result.deviation.stage });
+    res.status(201).json({ task: String(req.params.id), signature: result.signature, stage: result.stage });
   });
 
   router.post('/tasks/:id/reject', auth, requireRole(...signers), async (req, res) => {
     const body = parseOr400(rejectBodySchema, req.body ?? {});
     const result = await rejectTask(ctx, currentUser(req), String(req.params.id), body, req.ip);
-    res.status(201).json({ task: String(req.params.id), signature: result.signature, stage: result.deviation.stage });
+    res.status(201).json({ task: String(req.params.id), signature: result.signature, stage: result.stage });
   });
 
   return router;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { freeText, lineText, safeString } from '../../domain/text';
 import type { AuthenticatedUser } from '../../auth/types';
 import { canonicalRecordHash, reauthenticate } from '../../signatures';
 import type { Signature } from '../../workflows/types';
@@ -6,17 +7,17 @@ import type { ApiContext } from '../context';
 import { HttpProblem } from '../problem';
 
 /** Re-authentication at every signature (11.200): the password again, never stored or logged. */
-export const passwordSchema = z.string().min(1).max(1000);
+export const passwordSchema = safeString({ multiline: true }).min(1).max(1000);
 
 /** Both components of 11.200(a)(1) at every signing: the user ID and the password. */
-const credentials = { login: z.string().trim().min(1).max(64), password: passwordSchema };
+const credentials = { login: lineText(64), password: passwordSchema };
 
 export const signBodySchema = z
-  .object({ meaning: z.enum(['reviewed', 'approved', 'verified']), comment: z.string().trim().min(1).max(2000).optional(), ...credentials })
+  .object({ meaning: z.enum(['reviewed', 'approved', 'verified']), comment: freeText(2000).optional(), ...credentials })
   .strict();
-export const rejectBodySchema = z.object({ reason: z.string().trim().min(1).max(5000), ...credentials }).strict();
-export const signChangeControlBodySchema = z.object({ comment: z.string().trim().min(1).max(2000).optional(), ...credentials }).strict();
-export const cancelBodySchema = z.object({ justification: z.string().trim().min(1).max(5000), ...credentials }).strict();
+export const rejectBodySchema = z.object({ reason: freeText(5000), ...credentials }).strict();
+export const signChangeControlBodySchema = z.object({ comment: freeText(2000).optional(), ...credentials }).strict();
+export const cancelBodySchema = z.object({ justification: freeText(5000), ...credentials }).strict();
 
 /**
  * Checks the signer's password again and builds the signature manifestation (printed name, UTC

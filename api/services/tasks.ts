@@ -1,5 +1,5 @@
 import type { AuthenticatedUser } from '../../auth/types';
-import { cancellationRecord, signedRecord } from '../../workflows/deviation-state';
+import { cancellationRecord, signedRecord, signerDutyProblem } from '../../workflows/deviation-state';
 import * as msg from '../../workflows/messages';
 import type { DeviationState, SignoffTask } from '../../workflows/types';
 import type { ApiContext } from '../context';
@@ -23,9 +23,8 @@ export async function findTask(ctx: ApiContext, ref: string): Promise<{ state: D
 /** The API's own checks before re-authentication, so a refused signer never spends a password attempt. */
 function precheck(user: AuthenticatedUser, state: DeviationState, task: SignoffTask, ref: string): void {
   if (task.status !== 'open') throw conflict(`Task ${ref} is already ${task.status}.`);
-  if (!task.roles.some((r) => (user.roles as string[]).includes(r))) throw forbidden(`Signing ${ref} needs one of the roles: ${task.roles.join(', ')}.`);
-  if (task.gate !== 'containment_verification' && user.login === state.reportedBy) throw forbidden(`The initiator of ${state.id} cannot sign its gates.`);
-  if (task.signatures.some((s) => s.login === user.login)) throw forbidden('A dual approval needs two different people.');
+  const problem = signerDutyProblem(state, task, user);
+  if (problem) throw forbidden(`${problem[0]!.toUpperCase()}${problem.slice(1)}.`);
 }
 
 export async function signTask(
@@ -39,8 +38,7 @@ export async function signTask(
   precheck(user, state, task, ref);
   if (body.meaning !== task.meaning) throw conflict(`Task ${ref} asks for the meaning "${task.meaning}".`);
   const signature = await buildSignature(ctx, user, body, task.meaning, signedRecord(state, task), { taskId: ref, deviationId: state.id }, remoteAddress, body.comment);
-  const after = await executeStep(ctx, state.id, msg.signTask, { by: user.login, taskId: task.id, signature });
-  return { signature: after.tasks.find((t) => t.id === task.id)!.signatures.at(-1)!, deviation: after };
+  return executeStep(ctx, state.id, msg.signTask, { by: user.login, roles: [...user.roles], taskId: task.id, signature });
 }
 
 export async function rejectTask(
@@ -53,8 +51,7 @@ export async function rejectTask(
   const { state, task } = await findTask(ctx, ref);
   precheck(user, state, task, ref);
   const signature = await buildSignature(ctx, user, body, 'rejected', signedRecord(state, task), { taskId: ref, deviationId: state.id }, remoteAddress, body.reason);
-  const after = await executeStep(ctx, state.id, msg.rejectTask, { by: user.login, taskId: task.id, signature, reason: body.reason });
-  return { signature: after.tasks.find((t) => t.id === task.id)!.rejection!.signature, deviation: after };
+  return executeStep(ctx, state.id, msg.rejectTask, { by: user.login, roles: [...user.roles], taskId: task.id, signature, reason: body.reason });
 }
 
 export async function cancelDeviation(

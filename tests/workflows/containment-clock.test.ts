@@ -27,7 +27,8 @@ beforeAll(async () => {
 /** Containment is confirmed by signing its sign-off task (the first task of every deviation). */
 async function confirm(handle: WorkflowHandle) {
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
-  return handle.executeUpdate(msg.signTask, { args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }] });
+  await handle.executeUpdate(msg.signTask, { args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }] });
+  return handle.query(msg.getStateQuery);
 }
 afterAll(async () => {
   await pool?.end();

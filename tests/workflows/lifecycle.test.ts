@@ -39,7 +39,8 @@ async function signGate(handle: WorkflowHandle, gate: Gate, signer: TestUser, me
   const state = await until(handle, (s) => s.tasks.some((t) => t.gate === gate && t.status === 'open'));
   const task = state.tasks.find((t) => t.gate === gate && t.status === 'open')!;
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
-  return handle.executeUpdate(msg.signTask, { args: [{ by: signer.login, taskId: task.id, signature: signatureOf(signer, meaning, signedAt) }] });
+  await handle.executeUpdate(msg.signTask, { args: [{ by: signer.login, taskId: task.id, signature: signatureOf(signer, meaning, signedAt) }] });
+  return handle.query(msg.getStateQuery);
 }
 afterAll(async () => {
   await pool?.end();
@@ -259,14 +260,16 @@ it('suspected falsified product: a 24-hour regulatory clock with reminders and e
     await expect(
       handle.executeUpdate(msg.reportSuspectProduct, { args: [{ by: 'inv', framework: 'eu_fmd', finding: 'illegitimate', details: 'x' }] }),
     ).rejects.toBeInstanceOf(WorkflowUpdateFailedError); // EU FMD speaks of suspected falsification
-    let s = await handle.executeUpdate(msg.reportSuspectProduct, { args: [{ by: 'inv', framework: 'eu_fmd', finding: 'suspected_falsified', details: 'Pack verified as already decommissioned at a pharmacy in Lyon' }] });
+    await handle.executeUpdate(msg.reportSuspectProduct, { args: [{ by: 'inv', framework: 'eu_fmd', finding: 'suspected_falsified', details: 'Pack verified as already decommissioned at a pharmacy in Lyon' }] });
+    let s = await handle.query(msg.getStateQuery);
     expect(s.regulatory[0]).toMatchObject({ framework: 'eu_fmd', required: ['national_competent_authority'], late: false });
     await handle.executeUpdate(msg.recordRegulatoryNotification, { args: [{ by: people.qaLead.login, recipient: 'emvo_alert', reference: 'EMVS-ALERT-9912', summary: 'Alert raised in the national system' }] });
     await env.sleep('25 hours');
     s = await handle.query(msg.getStateQuery);
     expect(s.slaBreaches.map((b) => b.clock)).toEqual(['regulatory:1']);
     expect(s.deadlines.find((d) => d.key === 'regulatory:1')).toMatchObject({ reminders: 2, overdue: true, escalated: true });
-    s = await handle.executeUpdate(msg.recordRegulatoryNotification, { args: [{ by: people.qaLead.login, recipient: 'national_competent_authority', reference: 'ANSM-2026-0042', summary: 'Suspected falsified medicinal product reported' }] });
+    await handle.executeUpdate(msg.recordRegulatoryNotification, { args: [{ by: people.qaLead.login, recipient: 'national_competent_authority', reference: 'ANSM-2026-0042', summary: 'Suspected falsified medicinal product reported' }] });
+    s = await handle.query(msg.getStateQuery);
     expect(s.regulatory[0]).toMatchObject({ late: true });
     expect(s.regulatory[0]!.completedAt).toBeDefined();
     expect(s.regulatory[0]!.notifications.map((n) => n.recipient)).toEqual(['emvo_alert', 'national_competent_authority']);
