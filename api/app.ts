@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { auditApiCalls } from '../audit/middleware';
+import { jsonBodies } from './body-limits';
 import type { ApiContext } from './context';
 import { HttpProblem, problemHandler } from './problem';
 import { auditRoutes } from './routes/audit';
@@ -23,9 +24,10 @@ export function createApp(ctx: ApiContext): Express {
   app.set('query parser', 'simple');
   app.use(epcisRoutes(ctx)); // EPCIS capture streams its own body: mounted before the JSON parser
   app.use(repositoryReportRoutes(ctx)); // so do repository reports (millions of serials)
-  app.use(express.json({ limit: ctx.config.MAX_BODY_BYTES, type: ['application/json', 'application/*+json', 'application/ld+json'] }));
+  // Every other body: at most 1 MiB and 64 levels deep, refused before any handler or the audit middleware.
+  app.use(jsonBodies({ stallMs: ctx.config.BODY_STALL_TIMEOUT_MS }));
 
-  app.use(auditApiCalls(ctx.pool, ctx.log));
+  app.use(auditApiCalls(ctx));
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRoutes(ctx));

@@ -5,6 +5,7 @@ import { connectTemporalClient } from '../lib/temporal';
 import { createPool } from '../db/pool';
 import { loadPolicy } from '../lib/policy';
 import { createApp } from './app';
+import { createApiServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -13,7 +14,10 @@ async function main(): Promise<void> {
   const temporal = await connectTemporalClient(config);
   const policy = loadPolicy(config.POLICY_FILE);
   const app = createApp({ config, pool, temporal, log, policy });
-  const server = app.listen(config.PORT, () => {
+  if (config.NODE_ENV === 'production' && !config.AUDIT_HMAC_KEY) {
+    log.warn('AUDIT_HMAC_KEY is not set: the audit trail\'s body digests use a key drawn for this process and cannot be checked once it stops');
+  }
+  const server = createApiServer(app, config).listen(config.PORT, () => {
     log.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);
   });
 

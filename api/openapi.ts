@@ -13,7 +13,7 @@ import { cancelBodySchema, rejectBodySchema, signBodySchema } from './services/s
  * The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with, so
  * the document cannot drift from what the API accepts. Served at GET /openapi.json.
  */
-interface Operation {
+export interface Operation {
   method: 'get' | 'post' | 'patch' | 'delete' | 'options';
   path: string;
   summary: string;
@@ -27,8 +27,8 @@ interface Operation {
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
 
-const OPERATIONS: Operation[] = [
-  { method: 'get', path: '/health', summary: 'PostgreSQL and Temporal both answer (200) or not (503)', public: true },
+export const OPERATIONS: Operation[] = [
+  { method: 'get', path: '/health', summary: 'PostgreSQL and Temporal answer and a worker polls the deviation task queue (200), or not (503)', public: true },
   { method: 'get', path: '/openapi.json', summary: 'This document', public: true },
   { method: 'post', path: '/auth/login', summary: 'Sign in: an opaque session token', body: loginRequestSchema, public: true },
   { method: 'post', path: '/auth/logout', summary: 'End the session' },
@@ -63,7 +63,8 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/products', summary: 'Product master data', roles: ['integration'], body: productSchema },
   { method: 'post', path: '/batches', summary: 'Batch master data', roles: ['integration'], body: batchSchema },
   { method: 'post', path: '/batches/{lot}/repository-reports', summary: 'What EMVS / the DSCSA partner acknowledged', roles: ['integration'], body: repositoryReportSchema },
-  { method: 'get', path: '/batches/{lot}/reconciliation', summary: 'Reconcile a batch: balance and every discrepancy', roles: ['any reader role', 'integration'] },
+  { method: 'post', path: '/batches/{lot}/reconciliation', summary: 'Run a batch reconciliation and store its report (201, the report)', roles: ['any role but auditor', 'integration'] },
+  { method: 'get', path: '/batches/{lot}/reconciliation', summary: 'The latest stored reconciliation report of a batch (404 naming the POST when none)', roles: ['any reader role', 'integration'] },
   { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', roles: CAPTURE_ROLES },
   { method: 'post', path: '/epcis/capture', summary: 'Capture an EPCIS 2.0 document (validated whole, all or nothing; 503 with Retry-After when it collided with another transaction and may be sent again)', roles: CAPTURE_ROLES, produces: 'application/json' },
   { method: 'get', path: '/epcis/capture/{captureId}', summary: 'A capture job', roles: CAPTURE_ROLES },

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Pool } from '../db/pool';
-import { appendAudit } from './trail';
+import type { AppConfig } from '../lib/config';
+import { appendAudit, type AuditEntry } from './trail';
 
 const CHANGING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const DEVIATION_IN_PATH = /\/deviations\/(DEV-\d{4}-\d{6})(?:[/?]|$)/;
@@ -24,39 +25,102 @@ function reasonOf(body: unknown): string | null {
   return null;
 }
 
-/** SHA-256 of the canonical JSON body: proves what was sent without copying passwords into the trail. */
-function bodyHash(body: unknown): string | null {
+/** Fields that carry a secret (compared without case), dropped at any depth before the body is digested. */
+const SECRET_FIELDS = new Set(['password', 'currentpassword', 'newpassword', 'token', 'apikey', 'key', 'secret']);
+
+/**
+ * The body without its secrets. Recursion is bounded: the JSON body parser refuses bodies nested
+ * deeper than 64 levels, and the streamed routes leave req.body unset.
+ */
+export function withoutSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSecrets);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([field]) => !SECRET_FIELDS.has(field.toLowerCase()))
+      .map(([field, v]) => [field, withoutSecrets(v)]),
+  );
+}
+
+/**
+ * HMAC-SHA-256 of the canonical JSON body, secrets removed: proves what was sent without letting a
+ * reader of the trail confirm a guessed password (a plain hash of a body holding one would).
+ */
+export function bodyHmac(body: unknown, key: Buffer): string | null {
   if (body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)) return null;
-  return createHash('sha256').update(canonicalize(body) ?? '').digest('hex');
+  return createHmac('sha256', key).update(canonicalize(withoutSecrets(body)) ?? '').digest('hex');
+}
+
+let processKey: Buffer | undefined;
+
+/** The configured key, or (development, tests, a production that forgot it) one drawn for this process. */
+export function auditHmacKey(config: Pick<AppConfig, 'AUDIT_HMAC_KEY'>): Buffer {
+  if (config.AUDIT_HMAC_KEY) return Buffer.from(config.AUDIT_HMAC_KEY, 'utf8');
+  processKey ??= randomBytes(32);
+  return processKey;
+}
+
+export interface AuditMiddlewareContext {
+  pool: Pool;
+  log: { error: (obj: object, msg: string) => void };
+  config: Pick<AppConfig, 'AUDIT_HMAC_KEY'>;
+}
+
+/** What is known of the request before its handler runs (and so before anything is changed). */
+interface Before {
+  path: string;
+  reason: string | null;
+  bodyHmac: string | null;
+}
+
+function entryFor(req: Request, res: Response, before: Before): AuditEntry {
+  const { path } = before;
+  const location = res.getHeader('location');
+  const deviationId = DEVIATION_IN_PATH.exec(path)?.[1] ?? (typeof location === 'string' ? DEVIATION_IN_PATH.exec(location)?.[1] : undefined) ?? null;
+  return {
+    actor: actorOf(req),
+    action: `${req.method} ${req.route?.path ? String(req.baseUrl ?? '') + String(req.route.path) : path}`,
+    entityType: 'api_call',
+    entityId: path,
+    deviationId,
+    reason: before.reason,
+    details: { method: req.method, path, status: res.statusCode, bodyHmac: before.bodyHmac, ...(typeof location === 'string' ? { location } : {}) },
+  };
 }
 
 /**
  * Appends one audit row for every API call that changed something (POST/PUT/PATCH/DELETE answered
  * below 400). The row is written before the response is released, so a client that saw success
  * can count on its audit row; if the append fails the response still goes out (the change has
- * happened) and the failure is logged as an error for operations to act on.
+ * happened) and the failure is logged as an error for operations to act on. Whatever could fail
+ * on the body (its digest) is done before the handler runs: a request that cannot be audited is
+ * refused before it changes anything, and nothing is left to throw inside res.end.
  */
-export function auditApiCalls(pool: Pool, log: { error: (obj: object, msg: string) => void }): RequestHandler {
+export function auditApiCalls(ctx: AuditMiddlewareContext): RequestHandler {
+  const { pool, log } = ctx;
+  const key = auditHmacKey(ctx.config);
   return (req, res, next) => {
     if (!CHANGING_METHODS.has(req.method)) return next();
-    const path = req.originalUrl.split('?')[0] ?? req.originalUrl;
+    let before: Before;
+    try {
+      before = { path: req.originalUrl.split('?')[0] ?? req.originalUrl, reason: reasonOf(req.body), bodyHmac: bodyHmac(req.body, key) };
+    } catch (err) {
+      return next(err);
+    }
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     let ending = false;
     res.end = ((...args: unknown[]) => {
       if (ending || res.statusCode >= 400) return end(...args);
       ending = true;
-      const location = res.getHeader('location');
-      const deviationId = DEVIATION_IN_PATH.exec(path)?.[1] ?? (typeof location === 'string' ? DEVIATION_IN_PATH.exec(location)?.[1] : undefined) ?? null;
-      appendAudit(pool, {
-        actor: actorOf(req),
-        action: `${req.method} ${req.route?.path ? String(req.baseUrl ?? '') + String(req.route.path) : path}`,
-        entityType: 'api_call',
-        entityId: path,
-        deviationId,
-        reason: reasonOf(req.body),
-        details: { method: req.method, path, status: res.statusCode, bodySha256: bodyHash(req.body), ...(typeof location === 'string' ? { location } : {}) },
-      })
-        .catch((err: unknown) => log.error({ err: String(err), method: req.method, path }, 'audit trail append failed'))
+      let entry: AuditEntry;
+      try {
+        entry = entryFor(req, res, before);
+      } catch (err) {
+        log.error({ err: String(err), method: req.method, path: before.path }, 'audit trail entry could not be built');
+        return end(...args);
+      }
+      appendAudit(pool, entry)
+        .catch((err: unknown) => log.error({ err: String(err), method: req.method, path: before.path }, 'audit trail append failed'))
         .finally(() => end(...args));
       return res;
     }) as Response['end'];

@@ -3,7 +3,7 @@
  * measured in the same run on the same rows:
  *   capture        POST /epcis/capture of every generated document, through a separate API process
  *                  baseline: PostgreSQL's raw COPY of the rows capture wrote, into tables with the same indexes
- *   reconciliation GET /batches/:lot/reconciliation
+ *   reconciliation POST /batches/:lot/reconciliation
  *                  baseline: one plain SQL aggregate over the same tables
  *   memory         the API process's peak RSS (kernel high-water mark)
  * Runs in a database of its own (created and migrated here, dropped at the end unless BENCH_KEEP_DB=1).
@@ -239,8 +239,8 @@ async function main(): Promise<void> {
     // Reconciliation through the API, twice: the second run must give the same content hash.
     const reconcile = async () => {
       const t0 = performance.now();
-      const r = await api(apiProcess.baseUrl, 'GET', `/batches/${encodeURIComponent(config.lot)}/reconciliation`, auth);
-      expectOk('GET reconciliation', r);
+      const r = await api(apiProcess.baseUrl, 'POST', `/batches/${encodeURIComponent(config.lot)}/reconciliation`, auth);
+      expectOk('POST reconciliation', r);
       return { seconds: (performance.now() - t0) / 1000, body: r.body as ReconciliationBody };
     };
     const rec1 = await reconcile();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { freeText, lineText } from './text';
+import { freeText, lineText, safeString } from './text';
 
 export const SYMPTOMS = ['duplicate_serials', 'aggregation_error', 'missing_report', 'lost_packaging', 'other'] as const;
 export const SEVERITIES = ['critical', 'major', 'minor'] as const;
@@ -8,8 +8,7 @@ export type Symptom = (typeof SYMPTOMS)[number];
 export type Severity = (typeof SEVERITIES)[number];
 
 /** Lot numbers follow GS1 AI (10): up to 20 characters, no control characters or spaces at the ends. */
-export const lotNumberSchema = z
-  .string()
+export const lotNumberSchema = safeString()
   .trim()
   .min(1)
   .max(20)

@@ -33,6 +33,31 @@ const envSchema = z.object({
   NOTIFICATION_WEBHOOK_URL: z.string().url().optional(),
   /** When set, each webhook request carries an HMAC-SHA256 of its body (X-Signature header). */
   NOTIFICATION_WEBHOOK_SECRET: z.string().min(16).optional(),
+  /**
+   * Key of the HMAC-SHA-256 the audit trail keeps of each request body (details.bodyHmac), secrets
+   * removed. Production must set it (32+ random characters, kept secret and stable): unset, each
+   * process draws a random key, and its digests can no longer be checked once it stops.
+   */
+  AUDIT_HMAC_KEY: z.string().min(32).optional(),
+  /** Time a client has to send a request's headers. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
+  /**
+   * Time a client has to send a whole request. Streamed uploads (EPCIS capture, repository reports)
+   * of hundreds of MB count too, so this is an hour; what drops a slow client is BODY_STALL_TIMEOUT_MS.
+   */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60 * 60_000),
+  /** An idle keep-alive connection is closed after this long. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  /** A request body from which no byte arrives for this long is dropped (nothing of it stored). */
+  BODY_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Failed sign-ins (or current-password checks) for one login, within SIGN_IN_WINDOW_MINUTES, that lock it (21 CFR 11.300(d)). */
+  SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  /** Failed sign-ins from one client address (an IPv6 /64), within SIGN_IN_WINDOW_MINUTES, that lock the address. */
+  SIGN_IN_ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** The window in which sign-in failures count. */
+  SIGN_IN_WINDOW_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /** How long a locked login or address is refused, even with the right password. */
+  SIGN_IN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

@@ -6,6 +6,7 @@ import { MalformedBodyError } from '../../lib/json-list-splitter';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
 import { HttpProblem, notFound } from '../problem';
+import { streamedBody, streamProblem } from '../streamed-body';
 
 /** Headers of the EPCIS 2.0 REST binding that describe this capture interface. */
 function bindingHeaders(ctx: ApiContext): Record<string, string> {
@@ -24,13 +25,16 @@ const tooLarge = (limit: number) =>
 
 /**
  * EPCIS 2.0 capture (REST binding: POST /capture). The body is streamed, not parsed by the JSON
- * body parser, so this router is mounted before it. Validation is all-or-nothing: 400 problem+json
- * listing every problem (event index, field, reason), or 202 with the capture job's Location.
+ * body parser, so this router is mounted before it. The caller is authenticated before a byte of
+ * the body is read, and a database connection is taken only once the body's first bytes have
+ * arrived; a body that stalls is dropped (408) with nothing stored. Validation is all-or-nothing:
+ * 400 problem+json listing every problem (event index, field, reason), or 202 with the capture
+ * job's Location.
  */
 export function epcisRoutes(ctx: ApiContext): Router {
   const router = Router();
   const access = requireCaptureAccess(ctx);
-  const audit = auditApiCalls(ctx.pool, ctx.log);
+  const audit = auditApiCalls(ctx);
 
   router.options('/epcis/capture', access, (_req, res) => {
     res.set({ ...bindingHeaders(ctx), Allow: 'OPTIONS, POST' }).status(204).end();
@@ -48,12 +52,15 @@ export function epcisRoutes(ctx: ApiContext): Router {
     }
     let result;
     try {
-      result = await captureDocument(ctx.pool, req, {
+      const body = await streamedBody(req, ctx.config.BODY_STALL_TIMEOUT_MS);
+      result = await captureDocument(ctx.pool, body, {
         maxBytes: ctx.config.MAX_BODY_BYTES,
         capturedBy: req.user?.login ?? 'unknown',
         mayRetract: req.user?.roles.includes('integration') ?? false,
       });
     } catch (err) {
+      const dropped = streamProblem(err, res);
+      if (dropped) throw dropped;
       if (err instanceof PayloadTooLargeError) {
         res.set('Connection', 'close');
         throw tooLarge(err.limit);

@@ -1,8 +1,9 @@
-import { Router } from 'express';
+import { Readable } from 'node:stream';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { auditApiCalls } from '../../audit/middleware';
-import { batchSchema, gtinSchema, productSchema } from '../../domain/master-data';
-import { READER_ROLES } from '../../domain/roles';
+import { batchSchema, gtinSchema, lotSchema, productSchema } from '../../domain/master-data';
+import { READ_ONLY_ROLES, READER_ROLES, type Role } from '../../domain/roles';
 import { PayloadTooLargeError } from '../../epcis/capture';
 import { findBatch, type BatchRow } from '../../reconciliation/batches';
 import { reconcileBatch } from '../../reconciliation/reconcile';
@@ -11,9 +12,53 @@ import { storeRepositoryReport } from '../../reconciliation/repository-report';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
 import { badRequest, conflict, HttpProblem, notFound } from '../problem';
+import { streamedBody, streamProblem } from '../streamed-body';
 import { parseOr400 } from '../validate';
 
 const batchQuerySchema = z.object({ gtin: gtinSchema.optional() }).strict();
+
+/** The lot named in the path, as a GS1 lot (a NUL or any other control character is refused, 400). */
+function lotParam(req: Request): string {
+  const parsed = lotSchema.safeParse(String(req.params.lot));
+  if (!parsed.success) throw badRequest('The lot in the path is invalid.', parsed.error.issues.map((i) => ({ path: 'lot', message: i.message })));
+  return parsed.data;
+}
+
+/**
+ * Who may run a reconciliation, which stores a report: every reader role except the read-only
+ * ones (an auditor reads the stored reports), and machine clients.
+ */
+const RECONCILIATION_RUNNERS: Role[] = [...READER_ROLES.filter((r) => !(READ_ONLY_ROLES as readonly string[]).includes(r)), 'integration'];
+
+/** Discrepancies listed in an answer; the counts always cover all of them. */
+const LISTED_DISCREPANCIES = 10_000;
+
+/** A stored reconciliation report as the API gives it: its summary and (up to 10,000 of) its discrepancies. */
+async function storedReport(ctx: ApiContext, reportId: string) {
+  const { rows: reports } = await ctx.pool.query<{ summary: Record<string, unknown>; deviation_id: string | null }>(
+    'SELECT summary, deviation_id FROM reconciliation_reports WHERE id = $1',
+    [reportId],
+  );
+  const report = reports[0];
+  if (!report) throw notFound(`No reconciliation report ${reportId}.`);
+  const { rows } = await ctx.pool.query(
+    `SELECT category, kind, sgtin, gtin, serial, ssccs, detail FROM reconciliation_discrepancies WHERE report_id = $1 ORDER BY seq LIMIT $2`,
+    [reportId, LISTED_DISCREPANCIES],
+  );
+  return { ...report.summary, deviationId: report.deviation_id, discrepancyList: rows, discrepancyListTruncated: rows.length === LISTED_DISCREPANCIES };
+}
+
+/** The newest report stored for the batch (run through the API or by a deviation's workflow), if any. */
+async function latestReportId(ctx: ApiContext, batch: BatchRow): Promise<string | null> {
+  const { rows } = await ctx.pool.query<{ id: string }>(
+    `SELECT id FROM reconciliation_reports WHERE lot = $1 AND gtin = $2 AND batch_id = $3
+      ORDER BY generated_at DESC, length(id) DESC, id DESC LIMIT 1`,
+    [batch.lot, batch.gtin, batch.id],
+  );
+  return rows[0]?.id ?? null;
+}
+
+const reconciliationUrl = (batch: BatchRow) => `/batches/${encodeURIComponent(batch.lot)}/reconciliation?gtin=${batch.gtin}`;
 
 async function batchOr4xx(ctx: ApiContext, lot: string, gtin?: string): Promise<BatchRow> {
   const r = await findBatch(ctx.pool, lot, gtin);
@@ -30,6 +75,7 @@ export function masterDataRoutes(ctx: ApiContext): Router {
   const access = requireCaptureAccess(ctx, 'integration');
   // The reconciliation report is read by people (every reader role) and by the machine clients.
   const readers = requireCaptureAccess(ctx, ...READER_ROLES, 'integration');
+  const runners = requireCaptureAccess(ctx, ...RECONCILIATION_RUNNERS);
 
   router.post('/products', access, async (req, res) => {
     const p = parseOr400(productSchema, req.body);
@@ -69,15 +115,26 @@ export function masterDataRoutes(ctx: ApiContext): Router {
       .json({ ...b, status: b.status ?? 'planned' });
   });
 
-  router.get('/batches/:lot/reconciliation', readers, async (req, res) => {
+  /** Runs a reconciliation of the batch now and stores its report (201, the report). */
+  router.post('/batches/:lot/reconciliation', runners, async (req, res) => {
+    const lot = lotParam(req);
     const q = parseOr400(batchQuerySchema, req.query, 'query string');
-    const batch = await batchOr4xx(ctx, String(req.params.lot), q.gtin);
+    const batch = await batchOr4xx(ctx, lot, q.gtin);
     const summary = await reconcileBatch(ctx.pool, { lot: batch.lot, gtin: batch.gtin });
-    const { rows } = await ctx.pool.query(
-      `SELECT category, kind, sgtin, gtin, serial, ssccs, detail FROM reconciliation_discrepancies WHERE report_id = $1 ORDER BY seq LIMIT 10000`,
-      [summary.reportId],
-    );
-    res.json({ ...summary, discrepancyList: rows, discrepancyListTruncated: rows.length === 10000 });
+    res.status(201).location(reconciliationUrl(batch)).json(await storedReport(ctx, summary.reportId));
+  });
+
+  /** The latest stored report of the batch; reading it runs nothing and stores nothing. */
+  router.get('/batches/:lot/reconciliation', readers, async (req, res) => {
+    const lot = lotParam(req);
+    const q = parseOr400(batchQuerySchema, req.query, 'query string');
+    const batch = await batchOr4xx(ctx, lot, q.gtin);
+    const reportId = await latestReportId(ctx, batch);
+    if (!reportId) {
+      const run = `POST ${reconciliationUrl(batch)}`;
+      throw new HttpProblem(404, 'Not Found', `Batch ${batch.lot} (GTIN ${batch.gtin}) has not been reconciled yet; run a reconciliation with ${run}.`, { run });
+    }
+    res.json(await storedReport(ctx, reportId));
   });
 
   return router;
@@ -94,9 +151,12 @@ export function repositoryReportRoutes(ctx: ApiContext): Router {
   const router = Router();
   // (integration only, like master data: what the repository acknowledged removes missing-report findings)
   const access = requireCaptureAccess(ctx, 'integration');
-  const audit = auditApiCalls(ctx.pool, ctx.log);
+  const audit = auditApiCalls(ctx);
 
+  // Authenticated before a byte of the body is read; a connection is taken once its first bytes
+  // have arrived, and a body that stalls is dropped (408) with nothing stored.
   router.post('/batches/:lot/repository-reports', access, audit, async (req, res) => {
+    const lot = lotParam(req);
     const q = parseOr400(batchQuerySchema, req.query, 'query string');
     const type = (req.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
@@ -107,11 +167,13 @@ export function repositoryReportRoutes(ctx: ApiContext): Router {
       res.set('Connection', 'close');
       throw reportTooLarge(ctx.config.MAX_BODY_BYTES);
     }
-    const lot = String(req.params.lot);
     let r;
     try {
-      r = await storeRepositoryReport(ctx.pool, req, { lot, gtin: q.gtin, maxBytes: ctx.config.MAX_BODY_BYTES });
+      const body = await streamedBody(req, ctx.config.BODY_STALL_TIMEOUT_MS);
+      r = await storeRepositoryReport(ctx.pool, Readable.from(body), { lot, gtin: q.gtin, maxBytes: ctx.config.MAX_BODY_BYTES });
     } catch (err) {
+      const dropped = streamProblem(err, res);
+      if (dropped) throw dropped;
       if (err instanceof PayloadTooLargeError) {
         res.set('Connection', 'close');
         throw reportTooLarge(err.limit);

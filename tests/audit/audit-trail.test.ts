@@ -81,7 +81,7 @@ describe('audit middleware and GET /audit', () => {
       deviationId: id,
       details: { method: 'POST', path: '/deviations', status: 201, location: `/deviations/${id}` },
     });
-    expect(res.body.items[0].details.bodySha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(res.body.items[0].details.bodyHmac).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('pages with a cursor, filters by actor and time, and refuses bad filters', async () => {

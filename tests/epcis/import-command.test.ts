@@ -85,7 +85,7 @@ describe('npm run import', () => {
       .reduce((n, e) => n + ((e.epcList as unknown[] | undefined)?.length ?? 0) + ((e.childEPCs as unknown[] | undefined)?.length ?? 0) + (e.parentID ? 1 : 0), 0);
     expect(stdout).toContain(`${files.length} documents captured, 0 refused: ${manifest.counts.events} events naming ${named} serials and SSCCs`);
     // What was imported reconciles to the generator's own balance.
-    const res = await request(stack.app).get(`/batches/${encodeURIComponent(LOT)}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(200);
+    const res = await request(stack.app).post(`/batches/${encodeURIComponent(LOT)}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(201);
     expect(res.body.balance).toEqual(manifest.balance);
   });
 

@@ -104,7 +104,7 @@ async function scenario(name: string, opts: { aggregationRequired?: boolean } = 
       .send({ target: 'EMVS', reportedAt: '2026-11-23T09:30:00Z', serials: units.map(serial), gtin })
       .expect(201);
   const reconcile = async () => {
-    const res = await auth(request(stack.app).get(`/batches/${encodeURIComponent(lot)}/reconciliation`)).expect(200);
+    const res = await auth(request(stack.app).post(`/batches/${encodeURIComponent(lot)}/reconciliation`)).expect(201);
     expect(res.body.discrepancyListTruncated).toBe(false);
     const list = (res.body.discrepancyList as Array<Finding & { gtin: string | null }>).map((f) => {
       // Every finding is about this batch's product (foreign children aside, which no scenario has).

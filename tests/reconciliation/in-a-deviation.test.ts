@@ -50,7 +50,7 @@ it('reconciles the batch a deviation names during containment: the summary on th
   const { rows } = await stack.pool.query('SELECT deviation_id, content_hash FROM reconciliation_reports WHERE id = $1', [summary.reportId]);
   expect(rows).toEqual([{ deviation_id: id, content_hash: summary.contentHash }]);
   // The same data reconciled through the API gives the same content hash.
-  const direct = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set(as(cast.auditor)).expect(200);
+  const direct = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set(as(cast.qaLead)).expect(201);
   expect(direct.body.contentHash).toBe(summary.contentHash);
 
   // In the history: the activity, scheduled with a heartbeat timeout, returning the summary only.

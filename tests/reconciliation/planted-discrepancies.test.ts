@@ -49,7 +49,7 @@ const key = (f: { category: string; kind: string; serial?: string | null; ssccs?
 
 describe('reconciliation of a batch with planted discrepancies', () => {
   it('finds exactly the planted discrepancies and the expected balance', async () => {
-    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(200);
+    const res = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(201);
     expect(res.body.balance).toEqual(manifest.balance);
     const b = res.body.balance;
     expect(b.commissioned).toBe(b.packed + b.rejected + b.sampled + b.destroyed + b.unaccounted);
@@ -69,8 +69,8 @@ describe('reconciliation of a batch with planted discrepancies', () => {
   });
 
   it('gives the same content hash when nothing changed, and a new report ID', async () => {
-    const first = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(200);
-    const second = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(200);
+    const first = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(201);
+    const second = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(201);
     expect(second.body.contentHash).toBe(first.body.contentHash);
     expect(second.body.reportId).not.toBe(first.body.reportId);
     const { rows } = await stack.pool.query('SELECT content_hash FROM reconciliation_reports WHERE id = $1', [first.body.reportId]);
@@ -121,19 +121,20 @@ describe('reconciliation of a batch with planted discrepancies', () => {
     const noSerials = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z' }).expect(400);
     expect(noSerials.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'serials' })]));
     await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(401);
+    await request(stack.app).post(`/batches/${LOT}/reconciliation`).expect(401);
   });
 
   it('answers 404 for an unknown lot and 409 when a lot is shared without ?gtin=', async () => {
-    await request(stack.app).get('/batches/NO-SUCH-LOT/reconciliation').set('X-API-Key', CAPTURE_KEY).expect(404);
+    await request(stack.app).post('/batches/NO-SUCH-LOT/reconciliation').set('X-API-Key', CAPTURE_KEY).expect(404);
     const other = manifest.products[1].gtin;
     await request(stack.app)
       .post('/batches')
       .set('X-API-Key', CAPTURE_KEY)
       .send({ lot: LOT, gtin: other, expiry: '2028-01-31', plannedQuantity: 10, line: 'L9' })
       .expect(201);
-    const res = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(409);
+    const res = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(409);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
-    const withGtin = await request(stack.app).get(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(200);
+    const withGtin = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(201);
     expect(withGtin.body.balance).toEqual(manifest.balance);
   });
 });

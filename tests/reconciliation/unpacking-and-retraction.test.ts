@@ -56,7 +56,7 @@ async function scenario(name: string) {
   const report = (units: number[]) =>
     auth(request(stack.app).post(`/batches/${encodeURIComponent(lot)}/repository-reports`)).send({ target: 'EMVS', reportedAt: at(58), serials: units.map(serial), gtin }).expect(201);
   const reconcile = async () => {
-    const res = await auth(request(stack.app).get(`/batches/${encodeURIComponent(lot)}/reconciliation`)).expect(200);
+    const res = await auth(request(stack.app).post(`/batches/${encodeURIComponent(lot)}/reconciliation`)).expect(201);
     const findings = (res.body.discrepancyList as Array<{ kind: string; serial: string | null; ssccs: string[] | null }>)
       .map((f) => `${f.kind} ${f.serial ?? ''} ${(f.ssccs ?? []).join(',')}`.trim())
       .sort();

@@ -1,0 +1,98 @@
+import type { Readable } from 'node:stream';
+import type { Response } from 'express';
+import { HttpProblem } from './problem';
+
+/**
+ * Bodies of the streamed routes (EPCIS capture, repository reports), which go straight into a
+ * database transaction as they arrive. A connection is taken only once the body has brought its
+ * first STREAM_FIRST_BYTES (or ended), so clients that open a request and trickle or send nothing
+ * hold sockets, never the pool; and a client from which nothing arrives for the stall timeout is
+ * dropped, its transaction rolled back.
+ */
+
+/** What a body must bring before a connection is taken: a trickle of a byte a second needs 18 hours. */
+export const STREAM_FIRST_BYTES = 64 * 1024;
+
+export class BodyStalledError extends Error {
+  constructor(readonly stallMs: number) {
+    super(`no data of the request body arrived for ${stallMs} ms`);
+  }
+}
+
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the connection closed before the request body was complete');
+  }
+}
+
+/** Resolves once the stream has data or has ended; rejects when it fails, closes, or stalls. */
+function dataOrEnd(stream: Readable, stallMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      clearTimeout(timer);
+      stream.off('readable', onReadable).off('end', onReadable).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReadable = () => settle();
+    const onError = (err: Error) => settle(err);
+    const onClose = () => settle(new ClientGoneError());
+    const timer = setTimeout(() => settle(new BodyStalledError(stallMs)), stallMs);
+    stream.on('readable', onReadable).on('end', onReadable).on('error', onError).on('close', onClose);
+  });
+}
+
+/**
+ * The stream's chunks, pulled with read() rather than its async iterator: leaving the iterator
+ * early destroys the socket, and a route that refuses a body part-way (413) still answers.
+ */
+async function* chunksOf(stream: Readable, stallMs: number): AsyncGenerator<Buffer> {
+  for (;;) {
+    const chunk = stream.read() as Buffer | string | null;
+    if (chunk !== null) {
+      yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      continue;
+    }
+    if (stream.readableEnded) return;
+    if (stream.destroyed) throw new ClientGoneError();
+    await dataOrEnd(stream, stallMs);
+  }
+}
+
+/**
+ * Waits for the body's first STREAM_FIRST_BYTES (or its end), then gives the whole body as chunks.
+ * Call it before taking a database connection; every later wait for data is bounded by `stallMs`
+ * too, and a stall surfaces as a BodyStalledError from the iteration (the consumer rolls back).
+ */
+export async function streamedBody(stream: Readable, stallMs: number): Promise<AsyncIterable<Buffer>> {
+  const chunks = chunksOf(stream, stallMs);
+  const head: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < STREAM_FIRST_BYTES) {
+    const next = await chunks.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    head.push(next.value);
+    size += next.value.length;
+  }
+  return (async function* () {
+    // (shifted, so the first bytes are not kept for the length of the request)
+    while (head.length) yield head.shift()!;
+    if (!ended) yield* chunks;
+  })();
+}
+
+/** The answer to a streamed body that stalled or went away, or null for any other error. */
+export function streamProblem(err: unknown, res: Response): HttpProblem | null {
+  if (err instanceof BodyStalledError) {
+    res.set('Connection', 'close');
+    return new HttpProblem(408, 'Request Timeout', `No data arrived for ${err.stallMs} ms; the request was dropped and nothing of it was stored.`);
+  }
+  if (err instanceof ClientGoneError) {
+    return new HttpProblem(400, 'Bad Request', 'The connection closed before the body was complete; nothing of it was stored.');
+  }
+  return null;
+}
