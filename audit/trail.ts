@@ -212,7 +212,27 @@ export interface AuditVerification {
   lastHash: string;
   /** The first row that does not hold, and why. */
   firstProblem?: { id: string; problem: string };
+  /** Rows written before body digests left secrets out (see carriesLegacySecretDigest). */
+  legacySecretDigests: { rows: number; ids: string[] };
 }
+
+/**
+ * Routes whose request body carried a password (sign-in, every electronic signature, password
+ * changes and user creation), as the API's call rows name them in `action`.
+ */
+const SECRET_BEARING_ACTION = /^POST \/(auth\/login|users(\/:id\/password)?|tasks\/:id\/(sign|reject)|deviations\/:id\/(cancel|change-controls\/:cc\/(approve|verify)))$/;
+
+/**
+ * A row of the trail holding the plain SHA-256 of a body that carried a password. Until the
+ * digest became an HMAC without secret fields, `details.bodySha256` let anyone who can read the
+ * trail confirm a guessed password. The trail is append-only, so such rows stay; the
+ * verification lists them so the exposure can be assessed (and the passwords of the people who
+ * signed in or signed before then changed).
+ */
+export function carriesLegacySecretDigest(row: Pick<AuditRow, 'action' | 'details'>): boolean {
+  return typeof row.details?.bodySha256 === 'string' && SECRET_BEARING_ACTION.test(row.action);
+}
+const LEGACY_IDS_LISTED = 100;
 
 /**
  * Recomputes every hash in id order and checks each row names its predecessor's hash: an edited
@@ -222,21 +242,26 @@ export async function verifyAuditTrail(pool: Pool): Promise<AuditVerification> {
   let expectedPrev = GENESIS_HASH;
   let count = 0;
   let afterId = '0';
+  const legacySecretDigests = { rows: 0, ids: [] as string[] };
   for (;;) {
     const { rows } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE id > $1 ORDER BY audit_trail.id LIMIT 1000`, [afterId]);
     for (const r of rows) {
       const row = fromDb(r);
       count += 1;
       if (row.prevHash !== expectedPrev) {
-        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'prev_hash does not match the preceding row: a row was removed, inserted or reordered' } };
+        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'prev_hash does not match the preceding row: a row was removed, inserted or reordered' }, legacySecretDigests };
       }
       const { id: _id, hash, ...content } = row;
       if (auditHash(content) !== hash) {
-        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'content does not match its hash: the row was altered' } };
+        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'content does not match its hash: the row was altered' }, legacySecretDigests };
+      }
+      if (carriesLegacySecretDigest(row)) {
+        legacySecretDigests.rows += 1;
+        if (legacySecretDigests.ids.length < LEGACY_IDS_LISTED) legacySecretDigests.ids.push(row.id);
       }
       expectedPrev = hash;
     }
-    if (rows.length < 1000) return { ok: true, rows: count, lastHash: expectedPrev };
+    if (rows.length < 1000) return { ok: true, rows: count, lastHash: expectedPrev, legacySecretDigests };
     afterId = rows[rows.length - 1]!.id;
   }
 }

@@ -5,6 +5,7 @@
  *   verify-package evidence.zip   check an evidence package offline: manifest hashes, nothing missing or added
  *   history DEV-2026-000123       print the history export (all runs) to stdout
  *   archive                       archive every closed deviation not yet archived, now
+ *   verify-trail                  recompute the audit trail's hash chain; list rows whose body digest can reveal a password
  * Exit status: 0 when the check holds, 1 when it does not, 2 when it could not run.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { historyFromJsonObject, type History } from '../audit/history-json';
 import { loadWorkflowRecord, recordToJson } from '../audit/history';
 import { currentWorkflowBundle, replayWorkflow, type ReplayVerdict } from '../audit/replay';
 import { verifyEvidencePackage } from '../audit/evidence/verify';
+import { verifyAuditTrail } from '../audit/trail';
 
 const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
 
@@ -91,8 +93,20 @@ async function main(argv: string[]): Promise<number> {
         out({ archived: archived.filter((a) => a.inserted).map(({ workflowId, runId, sha256 }) => ({ workflowId, runId, sha256 })) });
         return 0;
       });
+    case 'verify-trail':
+      return withServices(async ({ pool }) => {
+        const result = await verifyAuditTrail(pool);
+        out(result);
+        if (result.legacySecretDigests.rows > 0) {
+          process.stderr.write(
+            `${result.legacySecretDigests.rows} row(s) keep the plain SHA-256 of a body that carried a password (written before digests became keyed HMACs); ` +
+              'they stay (the trail is append-only): restrict who reads them and have the people concerned change their passwords\n',
+          );
+        }
+        return result.ok ? 0 : 1;
+      });
     default:
-      process.stderr.write('commands: replay DEV-… | replay --file history.json | verify-package file.zip | history DEV-… | archive\n');
+      process.stderr.write('commands: replay DEV-… | replay --file history.json | verify-package file.zip | history DEV-… | archive | verify-trail\n');
       return 2;
   }
 }
