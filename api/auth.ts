@@ -24,17 +24,41 @@ export const unauthorized = (detail = 'Sign in first: send a valid session token
   new HttpProblem(401, 'Unauthorized', detail);
 export const forbidden = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
 
+/**
+ * A throttled or locked sign-in (or current-password check) is answered 429 with Retry-After, not
+ * 401: the client learns to wait instead of retrying at once. The answer is the same whichever
+ * counter refused (the login or the address) and whether or not the login names anybody, since a
+ * login that names nobody is locked just the same; so it tells nothing about which accounts exist.
+ */
+export function tooManyAttempts(res: Response, retryAfterSeconds: number): HttpProblem {
+  res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  return new HttpProblem(429, 'Too Many Requests', 'Too many failed attempts: sign-in is locked for a while. Try again later.');
+}
+
 function refuse(res: Response, next: NextFunction, problem: HttpProblem): void {
   if (problem.status === 401) res.set('WWW-Authenticate', 'Bearer realm="gxp-deviation-engine"');
   next(problem);
 }
 
+/** The one refusal a session whose password must change gets, on every route but the few it may use. */
+export const passwordMustChangeFirst = () =>
+  forbidden('Your password was reset by an administrator: change it first (POST /users/{your id}/password). Until then only that, GET /me and POST /auth/logout are open.');
+
+export interface AuthenticateOptions {
+  /**
+   * The routes a session may use while its password must change (after an administrator's
+   * reset): its own password change, sign-out and GET /me. Everything else answers 403.
+   */
+  allowWhilePasswordMustChange?: (req: Request, user: AuthenticatedUser) => boolean;
+}
+
 /**
  * Identifies the caller from `Authorization: Bearer <session token>` or `X-API-Key: <key>` and sets
  * `req.user`; anything else, an expired, idle, revoked or unknown credential, answers 401. The
- * answer never says which of these it was.
+ * answer never says which of these it was. A session whose password must change is refused (403)
+ * unless the route allows it, so every route behind authenticate() enforces the change.
  */
-export function authenticate(ctx: Pick<ApiContext, 'pool' | 'config'>): RequestHandler {
+export function authenticate(ctx: Pick<ApiContext, 'pool' | 'config'>, opts: AuthenticateOptions = {}): RequestHandler {
   return async (req, res, next) => {
     const header = req.get('Authorization');
     const apiKey = req.get('X-API-Key');
@@ -49,7 +73,8 @@ export function authenticate(ctx: Pick<ApiContext, 'pool' | 'config'>): RequestH
     if (!match) return refuse(res, next, unauthorized());
     const session = await resolveSession(ctx.pool, match[1]!, ctx.config.SESSION_IDLE_MINUTES);
     if (!session) return refuse(res, next, unauthorized('The session has expired or is not valid: sign in again.'));
-    const { sessionId, ...user } = session;
+    const { sessionId, passwordMustChange, ...user } = session;
+    if (passwordMustChange && !opts.allowWhilePasswordMustChange?.(req, user)) return refuse(res, next, passwordMustChangeFirst());
     req.user = user;
     req.sessionId = sessionId;
     return next();

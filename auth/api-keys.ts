@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { appendAudit } from '../audit/trail';
+import { withTransaction, type Pool } from '../db/pool';
 import type { ApiKeyRole } from '../domain/roles';
 import { sha256Hex } from './sessions';
 import type { AuthenticatedUser, Queryable } from './types';
@@ -19,7 +21,10 @@ export interface ApiKeyView {
 const KEY_COLUMNS = `id, name, key_prefix AS "keyPrefix", roles, created_by AS "createdBy", created_at AS "createdAt",
   last_used_at AS "lastUsedAt", revoked_at AS "revokedAt"`;
 
-/** Creates a key; the returned `key` is the only time anybody sees it. */
+/**
+ * Creates a key, without an audit row (createApiKeyWithAudit writes one); the returned `key` is the
+ * only time anybody sees it.
+ */
 export async function createApiKey(
   db: Queryable,
   input: { name: string; roles: ApiKeyRole[] },
@@ -32,6 +37,25 @@ export async function createApiKey(
     [input.name, key.slice(0, KEY_PREFIX.length + 6), sha256Hex(key), input.roles, createdBy],
   );
   return { ...rows[0]!, key };
+}
+
+/** Who acts on keys: a signed-in administrator (their id is kept on the key, their login in the trail). */
+export interface KeyAdministrator {
+  id: string;
+  login: string;
+}
+
+/** Creates a key and its `api_key.created` audit row in one transaction; the trail never sees the key. */
+export async function createApiKeyWithAudit(
+  pool: Pool,
+  input: { name: string; roles: ApiKeyRole[] },
+  by: KeyAdministrator,
+): Promise<ApiKeyView & { key: string }> {
+  return withTransaction(pool, async (client) => {
+    const { key, ...view } = await createApiKey(client, input, by.id);
+    await appendAudit(client, { actor: by.login, action: 'api_key.created', entityType: 'api_key', entityId: view.id, after: view });
+    return { ...view, key };
+  });
 }
 
 export async function resolveApiKey(db: Queryable, key: string): Promise<AuthenticatedUser | null> {
@@ -50,11 +74,26 @@ export async function listApiKeys(db: Queryable): Promise<ApiKeyView[]> {
   return rows;
 }
 
-/** Revoked keys stay on record (who made them, who revoked them); false when no live key has that id. */
-export async function revokeApiKey(db: Queryable, id: string, revokedBy: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE api_keys SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL`,
-    [id, revokedBy],
-  );
-  return (rowCount ?? 0) > 0;
+/**
+ * Revokes a key, with its `api_key.revoked` audit row in the same transaction. Revoked keys stay on
+ * record (who made them, who revoked them); false when no live key has that id.
+ */
+export async function revokeApiKey(pool: Pool, id: string, by: KeyAdministrator): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<ApiKeyView>(
+      `UPDATE api_keys SET revoked_at = now(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING ${KEY_COLUMNS}`,
+      [id, by.id],
+    );
+    const revoked = rows[0];
+    if (!revoked) return false;
+    await appendAudit(client, {
+      actor: by.login,
+      action: 'api_key.revoked',
+      entityType: 'api_key',
+      entityId: id,
+      before: { revokedAt: null },
+      after: revoked,
+    });
+    return true;
+  });
 }

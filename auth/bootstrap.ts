@@ -1,3 +1,4 @@
+import { appendAudit } from '../audit/trail';
 import { withTransaction, type Pool } from '../db/pool';
 import { createUserSchema } from '../domain/users';
 import type { UserView } from './types';
@@ -23,6 +24,8 @@ export async function bootstrapAdmin(
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('gxp'), hashtext('bootstrap_admin'))`);
     const { rowCount } = await client.query(`SELECT 1 FROM users WHERE 'admin' = ANY (roles) LIMIT 1`);
     if (rowCount) throw new AdminExistsError();
-    return createUser(client, request);
+    const user = await createUser(client, request);
+    await appendAudit(client, { actor: 'system', action: 'user.created', entityType: 'user', entityId: user.id, after: user, details: { via: 'bootstrap-admin' } });
+    return user;
   });
 }

@@ -1,3 +1,4 @@
+import { appendAudit } from '../audit/trail';
 import { withTransaction, type Pool } from '../db/pool';
 import { USER_ID_PATTERN } from '../domain/users';
 import { enqueueNotification } from '../notifications/outbox';
@@ -125,11 +126,26 @@ async function lockedNow(pool: Pool, userId: string): Promise<ReauthResult> {
   return { status: 'locked', lockedUntil: rows[0]!.lockedUntil };
 }
 
-/** Lifts a signing lock (an administrator, after looking into it). */
-export async function unlockSigning(pool: Pool, userId: string): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    `UPDATE users SET signing_locked_until = NULL, signing_failures_reset_at = now() WHERE id = $1`,
-    [userId],
-  );
-  return (rowCount ?? 0) > 0;
+/**
+ * Lifts a signing lock (an administrator, after looking into it), with its `user.signing_unlocked`
+ * audit row in the same transaction; false when there is no such user.
+ */
+export async function unlockSigning(pool: Pool, userId: string, actor = 'system'): Promise<boolean> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ lockedUntil: Date | null }>(
+      `SELECT signing_locked_until AS "lockedUntil" FROM users WHERE id = $1 FOR UPDATE`,
+      [userId],
+    );
+    if (!rows[0]) return false;
+    await client.query(`UPDATE users SET signing_locked_until = NULL, signing_failures_reset_at = now() WHERE id = $1`, [userId]);
+    await appendAudit(client, {
+      actor,
+      action: 'user.signing_unlocked',
+      entityType: 'user',
+      entityId: userId,
+      before: { signingLockedUntil: rows[0].lockedUntil },
+      after: { signingLockedUntil: null },
+    });
+    return true;
+  });
 }

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { appendAudit } from '../audit/trail';
+import { withTransaction, type Pool } from '../db/pool';
 import type { AuthenticatedUser, Queryable } from './types';
 
 /** Tokens carry a recognisable prefix so secret scanners can find one pasted where it should not be. */
@@ -38,6 +40,8 @@ export async function createSession(
 
 export interface ResolvedSession extends AuthenticatedUser {
   sessionId: string;
+  /** Set by an administrator's reset: until the user chooses a password, the session may do little else. */
+  passwordMustChange: boolean;
 }
 
 /**
@@ -55,14 +59,25 @@ export async function resolveSession(db: Queryable, token: string, idleMinutes: 
         AND s.revoked_at IS NULL
         AND s.expires_at > now()
         AND s.last_seen_at > now() - make_interval(mins => $2)
-      RETURNING s.id::text AS "sessionId", u.id, u.login, u.printed_name AS "printedName", u.roles, 'user' AS kind`,
+      RETURNING s.id::text AS "sessionId", u.id, u.login, u.printed_name AS "printedName", u.roles, 'user' AS kind,
+                u.password_must_change AS "passwordMustChange"`,
     [sha256Hex(token), idleMinutes],
   );
   return rows[0] ?? null;
 }
 
-export async function revokeSession(db: Queryable, sessionId: string): Promise<void> {
-  await db.query(`UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [sessionId]);
+/** True when this call ended the session (false when it had ended already). */
+export async function revokeSession(db: Queryable, sessionId: string): Promise<boolean> {
+  const { rowCount } = await db.query(`UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [sessionId]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Sign-out: the session ends and the audit trail says so, in one transaction, or neither happens. */
+export async function endSession(pool: Pool, sessionId: string, actor: string): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    if (!(await revokeSession(client, sessionId))) return;
+    await appendAudit(client, { actor, action: 'session.revoked', entityType: 'session', entityId: sessionId, details: { reason: 'sign_out' } });
+  });
 }
 
 /** Ends every session of a user (deactivation, password reset), optionally keeping the caller's own. */

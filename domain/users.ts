@@ -1,15 +1,18 @@
 import { z } from 'zod';
 import { API_KEY_ROLES, USER_ROLES } from './roles';
+import { lineText, safeString } from './text';
 
 /** Logins are case-insensitive identities, so they are kept lower case; `@` and `.` allow e-mail-like logins. */
-export const loginSchema = z
-  .string()
+export const loginSchema = safeString()
   .trim()
   .toLowerCase()
   .regex(/^[a-z0-9][a-z0-9._@-]{2,63}$/, 'a login is 3–64 characters: letters, digits, ".", "_", "@", "-"');
 
 /** The name printed with every signature (21 CFR 11.50(a)(1)). */
-export const printedNameSchema = z.string().trim().min(1).max(200);
+export const printedNameSchema = lineText(200);
+
+/** One line, then the shape of an address (zod's own e-mail pattern); the message never quotes the value. */
+export const emailSchema = lineText(320, 3).regex(z.regexes.email, 'not an e-mail address');
 
 const rolesOf = <R extends readonly [string, ...string[]]>(roles: R) =>
   z
@@ -54,13 +57,17 @@ function personalPasswordProblems(password: string, person: { login?: string; pr
   return problems;
 }
 
-const passwordField = z.string().max(4 * PASSWORD_MAX_LENGTH);
+/**
+ * Any storable text: no control character (not even a tab) and no lone surrogate, which scrypt
+ * would hash as U+FFFD, making two different passwords one.
+ */
+const passwordField = safeString().max(4 * PASSWORD_MAX_LENGTH);
 
 export const createUserSchema = z
   .object({
     login: loginSchema,
     printedName: printedNameSchema,
-    email: z.email().max(320),
+    email: emailSchema,
     roles: userRolesSchema,
     password: passwordField.superRefine((password, ctx) => {
       for (const message of genericPasswordProblems(password)) ctx.addIssue({ code: 'custom', message });
@@ -76,7 +83,7 @@ export type CreateUserRequest = z.infer<typeof createUserSchema>;
 export const updateUserSchema = z
   .object({
     printedName: printedNameSchema.optional(),
-    email: z.email().max(320).optional(),
+    email: emailSchema.optional(),
     roles: userRolesSchema.optional(),
     active: z.boolean().optional(),
   })
@@ -94,10 +101,14 @@ export const changePasswordSchema = z
   .strict();
 export type ChangePasswordRequest = z.infer<typeof changePasswordSchema>;
 
-/** Sign-in takes anything string-shaped: a malformed login is just a wrong login (401), never a hint (400). */
+/**
+ * Sign-in takes any storable string as a login: a malformed login is just a wrong login (401),
+ * never a hint (400). Only text that could not be stored or logged (controls, lone surrogates) is
+ * refused with 400, and that says nothing about any account.
+ */
 export const loginRequestSchema = z
   .object({
-    login: z.string().max(320),
+    login: safeString().max(320),
     password: passwordField,
   })
   .strict();
@@ -105,7 +116,7 @@ export type LoginRequest = z.infer<typeof loginRequestSchema>;
 
 export const createApiKeySchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: lineText(200),
     roles: rolesOf(API_KEY_ROLES).default(['integration']),
   })
   .strict();

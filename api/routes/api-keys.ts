@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys';
+import { createApiKeyWithAudit, listApiKeys, revokeApiKey } from '../../auth/api-keys';
 import { createApiKeySchema } from '../../domain/users';
 import { authenticate, currentUser, forbidden, requireRole } from '../auth';
 import type { ApiContext } from '../context';
@@ -18,7 +18,7 @@ export function apiKeyRoutes(ctx: ApiContext): Router {
     // A key is answerable to a person: keys do not mint keys.
     if (caller.kind !== 'user') throw forbidden('API keys are created by a signed-in administrator.');
     const body = parseOr400(createApiKeySchema, req.body);
-    const created = await createApiKey(ctx.pool, body, caller.id);
+    const created = await createApiKeyWithAudit(ctx.pool, body, { id: caller.id, login: caller.login });
     ctx.log.info({ apiKeyId: created.id, name: created.name, roles: created.roles, by: caller.login }, 'API key created');
     res.status(201).location(`/api-keys/${created.id}`).set('Cache-Control', 'no-store').json(created);
   });
@@ -31,7 +31,7 @@ export function apiKeyRoutes(ctx: ApiContext): Router {
     const caller = currentUser(req);
     if (caller.kind !== 'user') throw forbidden('API keys are revoked by a signed-in administrator.');
     const id = String(req.params.id);
-    if (!KEY_ID_PATTERN.test(id) || !(await revokeApiKey(ctx.pool, id, caller.id))) throw notFound(`No live API key ${id}.`);
+    if (!KEY_ID_PATTERN.test(id) || !(await revokeApiKey(ctx.pool, id, { id: caller.id, login: caller.login }))) throw notFound(`No live API key ${id}.`);
     ctx.log.info({ apiKeyId: id, by: caller.login }, 'API key revoked');
     res.status(204).end();
   });

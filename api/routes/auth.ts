@@ -1,48 +1,72 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { createSession, revokeSession } from '../../auth/sessions';
-import { checkCredentials, getUser } from '../../auth/users';
-import { loginRequestSchema } from '../../domain/users';
-import { authenticate, currentUser, requireRole, unauthorized } from '../auth';
+import { recordSecurityEvent, SECURITY_EVENTS } from '../../auth/security-log';
+import { createSession, endSession } from '../../auth/sessions';
+import { signInPolicy } from '../../auth/sign-in-throttle';
+import { getUser, signIn } from '../../auth/users';
+import { loginRequestSchema, type LoginRequest } from '../../domain/users';
+import { authenticate, currentUser, requireRole, tooManyAttempts, unauthorized } from '../auth';
 import type { ApiContext } from '../context';
-import { badRequest } from '../problem';
+import { badRequest, zodProblems } from '../problem';
 import { parseOr400 } from '../validate';
 
-const securityLogQuerySchema = z
+export const securityLogQuerySchema = z
   .object({
-    event: z.enum(['login_failed', 'signature_reauth_failed', 'signing_locked', 'password_change_failed']).optional(),
+    event: z.enum(SECURITY_EVENTS).optional(),
     userId: z.uuid().optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     beforeId: z.coerce.number().int().min(1).optional(),
   })
   .strict();
 
+/**
+ * The body, or a 400 that is also kept in the security log: a sign-in with unstorable text is a
+ * refused sign-in. The log gets a storable copy of the login (auth/security-log.ts), never the password.
+ */
+async function loginBodyOr400(ctx: ApiContext, req: Request): Promise<LoginRequest> {
+  const parsed = loginRequestSchema.safeParse(req.body);
+  if (parsed.success) return parsed.data;
+  const problems = zodProblems(parsed.error);
+  const typed: unknown = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>).login : undefined;
+  await recordSecurityEvent(
+    ctx.pool,
+    'login_failed',
+    { login: typeof typed === 'string' ? typed : null, remoteAddress: req.ip },
+    { reason: 'invalid_request', fields: problems.map((p) => p.path) },
+  );
+  throw badRequest('The request body is invalid.', problems);
+}
+
 /** Sign-in, sign-out, who am I; and the security log for those who review it. */
 export function authRoutes(ctx: ApiContext): Router {
   const router = Router();
   const auth = authenticate(ctx);
+  // Signing out and asking who one is stay open while the password must change.
+  const authEvenIfPasswordMustChange = authenticate(ctx, { allowWhilePasswordMustChange: () => true });
+  const policy = signInPolicy(ctx.config);
 
   router.post('/auth/login', async (req, res) => {
-    const body = parseOr400(loginRequestSchema, req.body);
-    const user = await checkCredentials(ctx.pool, body.login, body.password, req.ip);
+    const body = await loginBodyOr400(ctx, req);
+    const result = await signIn(ctx.pool, body.login, body.password, req.ip, policy);
+    if (result.status === 'throttled') throw tooManyAttempts(res, result.retryAfterSeconds);
     // One answer for an unknown login, a wrong password and a deactivated account.
-    if (!user) throw unauthorized('The login or password is not correct.');
+    if (result.status === 'wrong') throw unauthorized('The login or password is not correct.');
     const session = await createSession(
       ctx.pool,
-      user.id,
+      result.user.id,
       { idleMinutes: ctx.config.SESSION_IDLE_MINUTES, maxHours: ctx.config.SESSION_MAX_HOURS },
       req.ip,
     );
-    res.status(200).set('Cache-Control', 'no-store').json({ ...session, user });
+    res.status(200).set('Cache-Control', 'no-store').json({ ...session, user: result.user });
   });
 
-  router.post('/auth/logout', auth, async (req, res) => {
+  router.post('/auth/logout', authEvenIfPasswordMustChange, async (req, res) => {
     if (!req.sessionId) throw badRequest('API keys have no session to end; an administrator revokes a key.');
-    await revokeSession(ctx.pool, req.sessionId);
+    await endSession(ctx.pool, req.sessionId, currentUser(req).login);
     res.status(204).end();
   });
 
-  router.get('/me', auth, async (req, res) => {
+  router.get('/me', authEvenIfPasswordMustChange, async (req, res) => {
     const caller = currentUser(req);
     if (caller.kind === 'api_key') return void res.json(caller);
     const user = await getUser(ctx.pool, caller.id);

@@ -1,8 +1,9 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { unlockSigning } from '../../auth/reauth';
-import { createUser, getUser, LastAdminError, listUsers, LoginTakenError, PasswordPolicyError, setPassword, updateUser } from '../../auth/users';
+import { signInPolicy } from '../../auth/sign-in-throttle';
+import { createUserWithAudit, getUser, LastAdminError, listUsers, LoginTakenError, PasswordPolicyError, setPassword, updateUser } from '../../auth/users';
 import { changePasswordSchema, createUserSchema, updateUserSchema, USER_ID_PATTERN } from '../../domain/users';
-import { authenticate, currentUser, forbidden, requireRole } from '../auth';
+import { authenticate, currentUser, forbidden, requireRole, tooManyAttempts, type AuthenticatedUser } from '../auth';
 import type { ApiContext } from '../context';
 import { badRequest, conflict, notFound } from '../problem';
 import { parseOr400 } from '../validate';
@@ -22,15 +23,21 @@ function asProblem(err: unknown, field = 'password'): unknown {
   return err;
 }
 
+/** A session whose password must change may still change it: its own, nobody else's. */
+const changingOwnPassword = (req: Request, user: AuthenticatedUser) => String(req.params.id ?? '').toLowerCase() === user.id;
+
 /** User administration (admin); auditors read. */
 export function userRoutes(ctx: ApiContext): Router {
   const router = Router();
   const auth = authenticate(ctx);
+  const authForPasswordChange = authenticate(ctx, { allowWhilePasswordMustChange: changingOwnPassword });
+  const policy = signInPolicy(ctx.config);
 
   router.post('/users', auth, requireRole('admin'), async (req, res) => {
     const body = parseOr400(createUserSchema, req.body);
-    const user = await createUser(ctx.pool, body).catch((err) => Promise.reject(asProblem(err)));
-    ctx.log.info({ userId: user.id, login: user.login, roles: user.roles, by: currentUser(req).login }, 'user created');
+    const by = currentUser(req).login;
+    const user = await createUserWithAudit(ctx.pool, body, by).catch((err) => Promise.reject(asProblem(err)));
+    ctx.log.info({ userId: user.id, login: user.login, roles: user.roles, by }, 'user created');
     res.status(201).location(`/users/${user.id}`).json(user);
   });
 
@@ -47,14 +54,15 @@ export function userRoutes(ctx: ApiContext): Router {
   router.patch('/users/:id', auth, requireRole('admin'), async (req, res) => {
     const id = userId(String(req.params.id));
     const patch = parseOr400(updateUserSchema, req.body);
-    const user = await updateUser(ctx.pool, id, patch).catch((err) => Promise.reject(asProblem(err)));
+    const by = currentUser(req).login;
+    const user = await updateUser(ctx.pool, id, patch, by).catch((err) => Promise.reject(asProblem(err)));
     if (!user) throw notFound(`No user ${id}.`);
-    ctx.log.info({ userId: id, changed: Object.keys(patch), by: currentUser(req).login }, 'user changed');
+    ctx.log.info({ userId: id, changed: Object.keys(patch), by }, 'user changed');
     res.json(user);
   });
 
   /** People change their own password (giving the current one); an administrator resets anybody else's. */
-  router.post('/users/:id/password', auth, async (req, res) => {
+  router.post('/users/:id/password', authForPasswordChange, async (req, res) => {
     const id = userId(String(req.params.id));
     const caller = currentUser(req);
     const body = parseOr400(changePasswordSchema, req.body);
@@ -65,23 +73,24 @@ export function userRoutes(ctx: ApiContext): Router {
     if (self && body.currentPassword === undefined) {
       throw badRequest('The request body is invalid.', [{ path: 'currentPassword', message: 'your current password is required' }]);
     }
-    const result = await setPassword(
-      ctx.pool,
-      id,
-      body.newPassword,
-      self ? { kind: 'self', currentPassword: body.currentPassword!, keepSessionId: req.sessionId, remoteAddress: req.ip } : { kind: 'admin_reset' },
-    ).catch((err) => Promise.reject(asProblem(err, 'newPassword')));
-    if (result === null) throw notFound(`No user ${id}.`);
+    const how = self
+      ? { kind: 'self' as const, currentPassword: body.currentPassword ?? '', keepSessionId: req.sessionId, remoteAddress: req.ip }
+      : { kind: 'admin_reset' as const };
+    const result = await setPassword(ctx.pool, id, body.newPassword, how, caller.login, policy).catch((err) => Promise.reject(asProblem(err, 'newPassword')));
+    if (result.status === 'no_such_user') throw notFound(`No user ${id}.`);
+    // Guessing the current password here counts against the login as at sign-in, and locks it the same way.
+    if (result.status === 'throttled') throw tooManyAttempts(res, result.retryAfterSeconds);
     // 403, not 401: the session is fine, the proof of knowing the current password is not.
-    if (result === 'wrong_current_password') throw forbidden('The current password is not correct.');
+    if (result.status === 'wrong_current_password') throw forbidden('The current password is not correct.');
     ctx.log.info({ userId: id, reset: !self, by: caller.login }, 'password set');
     res.status(204).end();
   });
 
   router.post('/users/:id/unlock-signing', auth, requireRole('admin'), async (req, res) => {
     const id = userId(String(req.params.id));
-    if (!(await unlockSigning(ctx.pool, id))) throw notFound(`No user ${id}.`);
-    ctx.log.info({ userId: id, by: currentUser(req).login }, 'signing unlocked');
+    const by = currentUser(req).login;
+    if (!(await unlockSigning(ctx.pool, id, by))) throw notFound(`No user ${id}.`);
+    ctx.log.info({ userId: id, by }, 'signing unlocked');
     res.status(204).end();
   });
 
