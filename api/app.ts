@@ -22,6 +22,7 @@ export function createApp(ctx: ApiContext): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (ctx.config.TRUST_PROXY_HOPS) app.set('trust proxy', ctx.config.TRUST_PROXY_HOPS);
   app.use(epcisRoutes(ctx)); // EPCIS capture streams its own body: mounted before the JSON parser
   app.use(repositoryReportRoutes(ctx)); // so do repository reports (millions of serials)
   // Every other body: at most 1 MiB and 64 levels deep, refused before any handler or the audit middleware.

@@ -4,6 +4,7 @@ import { batchSchema, productSchema, repositoryReportSchema } from '../domain/ma
 import { CAPTURE_ROLES } from '../domain/roles';
 import { changePasswordSchema, createApiKeySchema, createUserSchema, loginRequestSchema, updateUserSchema } from '../domain/users';
 import { auditQuerySchema } from './routes/audit';
+import { securityLogQuerySchema } from './routes/auth';
 import { listDeviationsQuerySchema } from './routes/deviations';
 import { CHANGE_CONTROL_ROUTES, STEP_ROUTES } from './routes/lifecycle';
 import { inboxQuerySchema } from './routes/tasks';
@@ -33,7 +34,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/auth/login', summary: 'Sign in: an opaque session token', body: loginRequestSchema, public: true },
   { method: 'post', path: '/auth/logout', summary: 'End the session' },
   { method: 'get', path: '/me', summary: 'The signed-in user' },
-  { method: 'get', path: '/security-log', summary: 'Failed sign-ins and signatures, lockouts', roles: ['admin', 'auditor', 'qa_head'] },
+  { method: 'get', path: '/security-log', summary: 'Failed sign-ins and signatures, lockouts', roles: ['admin', 'auditor', 'qa_head'], query: securityLogQuerySchema },
   { method: 'post', path: '/users', summary: 'Create a user', roles: ['admin'], body: createUserSchema },
   { method: 'get', path: '/users', summary: 'List users', roles: ['admin', 'auditor'] },
   { method: 'get', path: '/users/{id}', summary: 'One user', roles: ['admin', 'auditor'] },

@@ -58,6 +58,12 @@ const envSchema = z.object({
   SIGN_IN_WINDOW_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
   /** How long a locked login or address is refused, even with the right password. */
   SIGN_IN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  /**
+   * Behind a reverse proxy, how many proxy hops to trust for the client's address (X-Forwarded-For).
+   * Unset, the address is the connection's peer: behind a proxy every client would share the
+   * proxy's address, and so its sign-in limit.
+   */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(1).max(10).optional(),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;
