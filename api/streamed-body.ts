@@ -96,3 +96,30 @@ export function streamProblem(err: unknown, res: Response): HttpProblem | null {
   }
   return null;
 }
+
+/**
+ * Streamed uploads that hold a database connection at once, per API process. A client that has
+ * sent its first bytes holds its connection for as long as it keeps sending, a byte just inside
+ * every stall timeout if it likes; bounding how many may do so keeps the rest of the pool for
+ * sign-in, signatures and /health. Past the bound, an upload is answered 503 with Retry-After
+ * before it takes a connection (the import command sends it again).
+ */
+const slotsInUse = new WeakMap<object, { used: number }>();
+
+export function takeUploadSlot(owner: object, max: number, res: Response): () => void {
+  const slots = slotsInUse.get(owner) ?? { used: 0 };
+  slotsInUse.set(owner, slots);
+  if (slots.used >= max) {
+    res.set('Retry-After', String(UPLOAD_RETRY_AFTER_S));
+    res.set('Connection', 'close');
+    throw new HttpProblem(503, 'Service Unavailable', `${max} uploads are being stored right now; send this one again in a moment. Nothing of it was stored.`);
+  }
+  slots.used += 1;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    slots.used -= 1;
+  };
+}
+const UPLOAD_RETRY_AFTER_S = 5;

@@ -50,6 +50,12 @@ const envSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   /** A request body from which no byte arrives for this long is dropped (nothing of it stored). */
   BODY_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /**
+   * Streamed uploads (EPCIS capture, repository reports) storing at once per API process, each
+   * holding a database connection: kept below the API's pool of 10 so that sign-in, signatures and
+   * /health always find one. Past it an upload is answered 503 with Retry-After.
+   */
+  STREAMED_UPLOADS_MAX: z.coerce.number().int().min(1).max(100).default(4),
   /** Failed sign-ins (or current-password checks) for one login, within SIGN_IN_WINDOW_MINUTES, that lock it (21 CFR 11.300(d)). */
   SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** Failed sign-ins from one client address (an IPv6 /64), within SIGN_IN_WINDOW_MINUTES, that lock the address. */

@@ -3,7 +3,7 @@ import type * as activities from '../activities/types';
 import * as steps from '../domain/lifecycle';
 import { msUntil, nowIso, waitUntil } from './clocks';
 import * as msg from './messages';
-import { parseStep, refuse } from './refusals';
+import { parseStep, refuse, setUpdate } from './refusals';
 import type { Attribution, ChangeControlInput, ChangeControlRecord, Signature } from './types';
 
 const act = proxyActivities<activities.NotificationActivities & activities.SignatureActivities>({
@@ -73,7 +73,7 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
 
   setHandler(msg.getChangeControlQuery, () => record);
 
-  setHandler(
+  setUpdate(
     msg.recordImpactAssessment,
     (arg) => {
       const step = parseStep(steps.impactAssessmentSchema, arg);
@@ -85,7 +85,7 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     { validator: (arg) => (parseStep(steps.impactAssessmentSchema, arg), inStatus('impact_assessment')) },
   );
 
-  setHandler(
+  setUpdate(
     msg.approveChangeControl,
     async (arg) => {
       const step = parseStep(steps.signChangeControlSchema, arg);
@@ -107,7 +107,7 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.recordImplementation,
     (arg) => {
       const step = parseStep(steps.recordImplementationSchema, arg);
@@ -118,7 +118,7 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     { validator: (arg) => (parseStep(steps.recordImplementationSchema, arg), inStatus('implementation')) },
   );
 
-  setHandler(
+  setUpdate(
     msg.verifyChangeControl,
     async (arg) => {
       const step = parseStep(steps.signChangeControlSchema, arg);

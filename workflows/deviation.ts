@@ -6,7 +6,7 @@ import { ChangeControlWorkflow } from './change-control';
 import { humanDuration, isoAfter, msUntil, nowIso, waitUntil } from './clocks';
 import { initialState, isTerminal, minutesBetween, newRound, openHolds, requiredRegulatoryRecipients, signerDutyProblem, snapshotOf } from './deviation-state';
 import * as msg from './messages';
-import { parseStep, refuse } from './refusals';
+import { parseStep, refuse, setUpdate } from './refusals';
 import type {
   CapaAction,
   Deadline,
@@ -393,7 +393,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     }
   }
 
-  setHandler(
+  setUpdate(
     msg.signTask,
     async (arg) => {
       const step = parseStep(steps.signTaskSchema, arg);
@@ -426,7 +426,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.rejectTask,
     async (arg) => {
       const step = parseStep(steps.rejectTaskSchema, arg);
@@ -491,7 +491,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
 
   setHandler(msg.getStateQuery, () => state);
 
-  setHandler(
+  setUpdate(
     msg.addEvidence,
     (arg) => {
       const step = parseStep(steps.addEvidenceSchema, arg);
@@ -504,7 +504,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     { validator: (arg) => (parseStep(steps.addEvidenceSchema, arg), openInvestigation()) },
   );
 
-  setHandler(
+  setUpdate(
     msg.addContribution,
     (arg) => {
       const step = parseStep(steps.addContributionSchema, arg);
@@ -515,7 +515,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     { validator: (arg) => (parseStep(steps.addContributionSchema, arg), openInvestigation()) },
   );
 
-  setHandler(
+  setUpdate(
     msg.recordRootCauseAnalysis,
     (arg) => {
       const step = parseStep(steps.recordRootCauseAnalysisSchema, arg);
@@ -526,7 +526,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     { validator: (arg) => (parseStep(steps.recordRootCauseAnalysisSchema, arg), openInvestigation()) },
   );
 
-  setHandler(
+  setUpdate(
     msg.recordRiskAssessment,
     (arg) => {
       const step = parseStep(steps.recordRiskAssessmentSchema, arg);
@@ -537,7 +537,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     { validator: (arg) => (parseStep(steps.recordRiskAssessmentSchema, arg), openInvestigation()) },
   );
 
-  setHandler(
+  setUpdate(
     msg.reportSuspectProduct,
     async (arg) => {
       const step = parseStep(steps.reportSuspectProductSchema, arg);
@@ -568,7 +568,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.recordRegulatoryNotification,
     (arg) => {
       const step = parseStep(steps.recordRegulatoryNotificationSchema, arg);
@@ -591,7 +591,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.submitInvestigationReport,
     (arg) => {
       const step = parseStep(steps.submitInvestigationReportSchema, arg);
@@ -627,7 +627,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     return action;
   };
 
-  setHandler(
+  setUpdate(
     msg.addCapaAction,
     (arg) => {
       const step = parseStep(steps.addCapaActionSchema, arg);
@@ -656,7 +656,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.completeCapaAction,
     (arg) => {
       const step = parseStep(steps.completeCapaActionSchema, arg);
@@ -677,7 +677,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.cancelCapaAction,
     (arg) => {
       const step = parseStep(steps.cancelCapaActionSchema, arg);
@@ -691,7 +691,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   );
 
   let awaitingEffectivenessDecision = false;
-  setHandler(
+  setUpdate(
     msg.decideEffectiveness,
     (arg) => {
       const step = parseStep(steps.decideEffectivenessSchema, arg);
@@ -710,7 +710,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   );
 
   const dispositionsInFlight = new Set<string>();
-  setHandler(
+  setUpdate(
     msg.recordDisposition,
     async (arg) => {
       const step = parseStep(steps.recordDispositionSchema, arg);
@@ -736,7 +736,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.requestExtension,
     (arg) => {
       const step = parseStep(steps.requestExtensionSchema, arg);
@@ -762,7 +762,7 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     },
   );
 
-  setHandler(
+  setUpdate(
     msg.cancelDeviation,
     async (arg) => {
       const step = parseStep(steps.cancelDeviationSchema, arg);

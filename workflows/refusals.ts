@@ -1,4 +1,5 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
 import { isStorableText, storableCopy } from '../domain/text';
 import { REFUSAL } from './messages';
@@ -42,4 +43,46 @@ export function parseStep<S extends z.ZodType>(schema: S, arg: unknown): z.outpu
     refuse(REFUSAL.invalid, detail);
   }
   return { ...(parsed.data as object), ...actor } as z.output<S> & Actor;
+}
+
+/**
+ * The error as the worker can send it: a failure whose message holds a lone surrogate cannot be
+ * encoded, and the SDK's core answers by shutting the whole worker down. Refusals are storable
+ * already; this catches anything else a handler or validator might throw with the caller's text.
+ */
+export function storableFailure(err: unknown): unknown {
+  if (!(err instanceof Error) || storableCopy(err.message) === err.message) return err;
+  if (err instanceof ApplicationFailure) {
+    return ApplicationFailure.create({ type: err.type ?? undefined, message: storableCopy(err.message), nonRetryable: err.nonRetryable ?? undefined });
+  }
+  const copy = new Error(storableCopy(err.message));
+  copy.name = err.name;
+  return copy;
+}
+
+/**
+ * Registers an Update with its validator, both guarded by storableFailure. Registering every
+ * Update through here keeps the guard from being forgotten on the next one.
+ */
+export function setUpdate<Ret, Args extends unknown[]>(
+  def: UpdateDefinition<Ret, Args>,
+  handler: (...args: Args) => Ret | Promise<Ret>,
+  options: { validator: (...args: Args) => void },
+): void {
+  const guardedHandler = (...args: Args): Ret | Promise<Ret> => {
+    try {
+      const result = handler(...args);
+      return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(storableFailure(err))) : result;
+    } catch (err) {
+      throw storableFailure(err);
+    }
+  };
+  const guardedValidator = (...args: Args): void => {
+    try {
+      options.validator(...args);
+    } catch (err) {
+      throw storableFailure(err);
+    }
+  };
+  setHandler(def, guardedHandler, { validator: guardedValidator });
 }

@@ -6,7 +6,7 @@ import { MalformedBodyError } from '../../lib/json-list-splitter';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
 import { HttpProblem, notFound } from '../problem';
-import { streamedBody, streamProblem } from '../streamed-body';
+import { streamedBody, streamProblem, takeUploadSlot } from '../streamed-body';
 
 /** Headers of the EPCIS 2.0 REST binding that describe this capture interface. */
 function bindingHeaders(ctx: ApiContext): Record<string, string> {
@@ -51,8 +51,10 @@ export function epcisRoutes(ctx: ApiContext): Router {
       throw tooLarge(ctx.config.MAX_BODY_BYTES);
     }
     let result;
+    let releaseSlot = () => undefined as void;
     try {
       const body = await streamedBody(req, ctx.config.BODY_STALL_TIMEOUT_MS);
+      releaseSlot = takeUploadSlot(ctx, ctx.config.STREAMED_UPLOADS_MAX, res);
       result = await captureDocument(ctx.pool, body, {
         maxBytes: ctx.config.MAX_BODY_BYTES,
         capturedBy: req.user?.login ?? 'unknown',
@@ -83,6 +85,8 @@ export function epcisRoutes(ctx: ApiContext): Router {
         );
       }
       throw err;
+    } finally {
+      releaseSlot();
     }
     if (!result.ok) {
       throw new HttpProblem(400, 'Bad Request', `The document was refused whole: ${result.totalProblems} problem(s); nothing was stored.`, {

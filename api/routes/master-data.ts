@@ -12,7 +12,7 @@ import { storeRepositoryReport } from '../../reconciliation/repository-report';
 import { requireCaptureAccess } from '../capture-auth';
 import type { ApiContext } from '../context';
 import { badRequest, conflict, HttpProblem, notFound } from '../problem';
-import { streamedBody, streamProblem } from '../streamed-body';
+import { streamedBody, streamProblem, takeUploadSlot } from '../streamed-body';
 import { parseOr400 } from '../validate';
 
 const batchQuerySchema = z.object({ gtin: gtinSchema.optional() }).strict();
@@ -168,8 +168,10 @@ export function repositoryReportRoutes(ctx: ApiContext): Router {
       throw reportTooLarge(ctx.config.MAX_BODY_BYTES);
     }
     let r;
+    let releaseSlot = () => undefined as void;
     try {
       const body = await streamedBody(req, ctx.config.BODY_STALL_TIMEOUT_MS);
+      releaseSlot = takeUploadSlot(ctx, ctx.config.STREAMED_UPLOADS_MAX, res);
       r = await storeRepositoryReport(ctx.pool, Readable.from(body), { lot, gtin: q.gtin, maxBytes: ctx.config.MAX_BODY_BYTES });
     } catch (err) {
       const dropped = streamProblem(err, res);
@@ -180,6 +182,8 @@ export function repositoryReportRoutes(ctx: ApiContext): Router {
       }
       if (err instanceof MalformedBodyError) throw badRequest(`The request body is invalid: ${err.message} (byte ${err.offset}).`, [{ path: '(body)', message: err.message }]);
       throw err;
+    } finally {
+      releaseSlot();
     }
     if (!r.ok) {
       if (r.kind === 'missing') throw notFound(`No batch with lot ${r.lot}${r.gtin ? ` and GTIN ${r.gtin}` : ''}.`);
