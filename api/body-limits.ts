@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { badRequest, HttpProblem } from './problem';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../lib/json-bytes';
 
 /**
  * The JSON body parser of every route but the streamed ones (EPCIS capture and repository
@@ -18,12 +19,6 @@ const JSON_BODY_DEADLINE_MS = 60_000;
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 /**
  * Whether JSON text nests arrays and objects deeper than `limit`, found by counting brackets
