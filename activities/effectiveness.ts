@@ -3,7 +3,7 @@ import { decideEffectiveness } from '../domain/effectiveness';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
 import type { EffectivenessResult } from '../workflows/types';
 import { listBatchesOnLine } from '../reconciliation';
-import type { InvestigationSupportActivities, ReconciliationActivities } from './types';
+import type { InvestigationSupportActivities, ReconciliationActivities } from '../workflows/activity-contracts';
 
 type Input = Parameters<InvestigationSupportActivities['evaluateEffectiveness']>[0];
 

@@ -1,6 +1,6 @@
 import { appendAudit } from '../audit/trail';
 import { withTransaction, type Pool } from '../db/pool';
-import type { HoldActivities } from './types';
+import type { HoldActivities } from '../workflows/activity-contracts';
 
 interface HoldRow {
   id: string;

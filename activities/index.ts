@@ -5,7 +5,7 @@ import { createReadModelActivities } from './read-model';
 import { createReconciliationActivities } from './reconciliation';
 import { createInvestigationSupportActivities } from './investigation-support';
 import { createSignatureActivities } from './signatures';
-import type { AllActivities } from './types';
+import type { AllActivities } from '../workflows/activity-contracts';
 
 export interface ActivityDeps {
   pool: Pool;

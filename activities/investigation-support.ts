@@ -2,7 +2,7 @@ import type { Pool } from '../db/pool';
 import { evaluateEffectiveness } from './effectiveness';
 import { findRecurrences } from './recurrence';
 import { traceShipments } from './trace';
-import type { InvestigationSupportActivities, ReconciliationActivities } from './types';
+import type { InvestigationSupportActivities, ReconciliationActivities } from '../workflows/activity-contracts';
 
 export function createInvestigationSupportActivities(
   pool: Pool,

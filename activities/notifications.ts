@@ -1,6 +1,6 @@
 import { appendAudit } from '../audit/trail';
 import { withTransaction, type Pool } from '../db/pool';
-import type { NotificationActivities } from './types';
+import type { NotificationActivities } from '../workflows/activity-contracts';
 
 export function createNotificationActivities(pool: Pool): NotificationActivities {
   return {

@@ -1,6 +1,6 @@
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import type { DeviationSnapshot } from '../workflows/types';
-import type { ReadModelActivities } from './types';
+import type { ReadModelActivities } from '../workflows/activity-contracts';
 
 export function createReadModelActivities(pool: Pool): ReadModelActivities {
   return {

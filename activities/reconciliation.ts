@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from '../db/pool';
 import { AmbiguousBatchError, reconcileBatch } from '../reconciliation/reconcile';
-import type { ReconciliationActivities } from './types';
+import type { ReconciliationActivities } from '../workflows/activity-contracts';
 
 /**
  * Reconciliation as an activity: the summary and the stored report's ID go back to the workflow,

@@ -1,7 +1,7 @@
 import { appendAudit } from '../audit/trail';
 import { withTransaction, type Pool } from '../db/pool';
 import { appendSignature } from '../signatures';
-import type { SignatureActivities } from './types';
+import type { SignatureActivities } from '../workflows/activity-contracts';
 
 export function createSignatureActivities(pool: Pool): SignatureActivities {
   return {

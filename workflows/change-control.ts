@@ -1,7 +1,7 @@
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
-import type * as activities from '../activities/types';
+import type * as activities from './activity-contracts';
 import * as steps from '../domain/lifecycle';
-import { msUntil, nowIso, waitUntil } from './clocks';
+import { nowIso, runClock } from './clocks';
 import * as msg from './messages';
 import { parseStep, refuse, setUpdate } from './refusals';
 import type { Attribution, ChangeControlInput, ChangeControlRecord, Signature } from './types';
@@ -142,14 +142,22 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
   const notify = (key: string, kind: string, recipients: string[], subject: string) =>
     act.notify({ dedupeKey: `${input.deviationId}:${input.id}:${key}`, deviationId: input.deviationId, kind, recipients, subject, body: { changeControl: input.id, dueAt: record.dueAt } });
 
-  if (!(await waitUntil(closed, msUntil(record.dueAt)))) {
-    record.overdue = true;
-    await notify('overdue', 'overdue', [record.owner, 'role:validation'], `Change control ${input.deviationId}-${input.id} is overdue`);
-    while (!(await waitUntil(closed, input.reminderIntervalMs))) {
-      record.reminders += 1;
-      await notify(`reminder:${record.reminders}`, 'overdue_reminder', [record.owner, 'role:validation', ...(record.reminders >= 3 ? ['role:qa_head'] : [])], `Reminder ${record.reminders}: change control ${input.deviationId}-${input.id} is overdue`);
-    }
-  }
+  // Chased like every due date of the lifecycle: overdue at its due date, then reminded, the head of QA from the third reminder.
+  await runClock({
+    done: closed,
+    dueMs: () => Date.parse(record.dueAt),
+    due: async () => {
+      record.overdue = true;
+      await notify('overdue', 'overdue', [record.owner, 'role:validation'], `Change control ${input.deviationId}-${input.id} is overdue`);
+    },
+    overdue: {
+      everyMs: input.reminderIntervalMs,
+      remind: async () => {
+        record.reminders += 1;
+        await notify(`reminder:${record.reminders}`, 'overdue_reminder', [record.owner, 'role:validation', ...(record.reminders >= 3 ? ['role:qa_head'] : [])], `Reminder ${record.reminders}: change control ${input.deviationId}-${input.id} is overdue`);
+      },
+    },
+  });
   await condition(closed);
   return record;
 }

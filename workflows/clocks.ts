@@ -33,3 +33,53 @@ export function humanDuration(ms: number): string {
   if (h < 48) return `${h} hours`;
   return `${Math.round(ms / 86_400_000)} days`;
 }
+
+/**
+ * What a clock does at each of its moments; the skeleton (runClock) decides when. Containment's
+ * 60 minutes, the regulatory notification window, every sign-off task's due date, CAPA actions
+ * and change controls all run on it.
+ */
+export interface ClockHooks {
+  /** The clock stops for good (its step is done, or the deviation ended). */
+  done(): boolean;
+  /** The due date, in ms; an approved extension may move it, and the clock starts over. */
+  dueMs(): number;
+  /** Reminders before the due date: their times (absolute ms, asked at each start), `skipPast` leaving out those already past. */
+  before?: { atMs(dueMs: number): readonly number[]; skipPast: boolean; remind(n: number): Promise<void> };
+  /** The due date passed unmet: overdue, or an SLA breach. */
+  due(dueMs: number): Promise<void>;
+  /** Reminders repeated after the due date until done or moved; without them the clock just waits. */
+  overdue?: { everyMs: number; remind(dueMs: number): Promise<void> };
+  /** The due date moved after it had passed: no longer overdue until the new one passes. */
+  moved?(): void;
+}
+
+/** Runs one clock until its step is done: reminders, the due date, then reminders while overdue. */
+export async function runClock(h: ClockHooks): Promise<void> {
+  for (;;) {
+    const due = h.dueMs();
+    const settled = () => h.done() || h.dueMs() !== due;
+    let reachedDue = true;
+    for (const [i, at] of (h.before?.atMs(due) ?? []).entries()) {
+      if (h.before!.skipPast && at - Date.now() <= 0) continue;
+      if (await waitUntil(settled, at - Date.now())) {
+        reachedDue = false;
+        break;
+      }
+      await h.before!.remind(i + 1);
+    }
+    const passedUnmet = reachedDue && !(await waitUntil(settled, due - Date.now()));
+    if (passedUnmet) {
+      await h.due(due);
+      if (h.overdue) {
+        const { everyMs, remind } = h.overdue;
+        while (!(await waitUntil(settled, everyMs))) await remind(due);
+      } else {
+        await condition(settled);
+      }
+    }
+    if (h.done()) return;
+    // Only a date that had passed needs undoing; one moved before it passed just starts over.
+    if (passedUnmet) h.moved?.();
+  }
+}

@@ -3,6 +3,7 @@ import type { ResolvedPolicy } from '../domain/policy';
 import type { RiskAssessment, RootCauseAnalysis } from '../domain/rca';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
 import type { ImpactAssessment } from '../domain/lifecycle';
+import type { Gate } from './deviation/gates';
 
 export const STAGES = [
   'detection',
@@ -44,15 +45,8 @@ export interface Signature {
   ledgerHash?: string;
 }
 
-export const GATES = [
-  'containment_verification',
-  'investigation_approval',
-  'capa_plan_approval',
-  'effectiveness_verification',
-  'closure_approval',
-  'extension_approval',
-] as const;
-export type Gate = (typeof GATES)[number];
+// The gates are defined, with everything about each, in one table (deviation/gates.ts).
+export { GATES, type Gate } from './deviation/gates';
 
 /** A sign-off task: one gate of the lifecycle waiting for its electronic signature(s). */
 export interface SignoffTask {

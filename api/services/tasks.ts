@@ -1,5 +1,6 @@
 import type { AuthenticatedUser } from '../../auth/types';
-import { cancellationRecord, signedRecord, signerDutyProblem } from '../../workflows/deviation-state';
+import { signedRecord, signerDutyProblem } from '../../workflows/deviation/gates';
+import { cancellationRecord } from '../../workflows/deviation/state';
 import * as msg from '../../workflows/messages';
 import type { DeviationState, SignoffTask } from '../../workflows/types';
 import type { ApiContext } from '../context';

@@ -6,7 +6,7 @@ import { createNotificationActivities } from '../../activities/notifications';
 import { createReadModelActivities } from '../../activities/read-model';
 import { findRecurrences } from '../../activities/recurrence';
 import { createSignatureActivities } from '../../activities/signatures';
-import type { AllActivities } from '../../activities/types';
+import type { AllActivities } from '../../workflows/activity-contracts';
 import type { Pool } from '../../db/pool';
 import { PRODUCTION_POLICY, resolvePolicy, type Policy } from '../../domain/policy';
 import type { DeviationInput } from '../../workflows/types';

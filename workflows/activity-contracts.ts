@@ -1,9 +1,10 @@
 import type { EffectivenessCriteria } from '../domain/policy';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
-import type { DeviationSnapshot, EffectivenessResult, Recurrence, TraceResult } from '../workflows/types';
+import type { DeviationSnapshot, EffectivenessResult, Recurrence, TraceResult } from './types';
 
 /**
- * Activity signatures, imported by workflows as types only (workflow code must not import I/O).
+ * The activities' contracts: workflows import them as types only (workflow code must not import
+ * I/O), and activities/ implements them.
  * Each family is implemented in its own file by a factory that receives its dependencies.
  * Every activity is idempotent: retried, it has the effect of one call.
  */

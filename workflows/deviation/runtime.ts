@@ -1,0 +1,94 @@
+import { condition, proxyActivities } from '@temporalio/workflow';
+import type { ResolvedPolicy } from '../../domain/policy';
+import type * as activities from '../activity-contracts';
+import { nowIso } from '../clocks';
+import { REFUSAL, type StepResult } from '../messages';
+import { refuse } from '../refusals';
+import type { DeviationInput, DeviationState, InvestigationRound, Stage } from '../types';
+import { initialState, snapshotOf } from './state';
+
+export const act = proxyActivities<
+  activities.ReadModelActivities & activities.HoldActivities & activities.NotificationActivities & activities.InvestigationSupportActivities & activities.SignatureActivities
+>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+export const reconciliation = proxyActivities<activities.ReconciliationActivities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes' },
+});
+
+/** Raised inside the workflow when a QA lead cancels the deviation; caught at the top. */
+export class DeviationCancelled extends Error {}
+
+/** One running deviation: its state, and what every part of the workflow does with it. */
+export interface Deviation {
+  readonly state: DeviationState;
+  readonly policy: ResolvedPolicy;
+  /** Every change bumps the version; the read model keeps only the newest. */
+  changed(): void;
+  moveTo(to: Stage, by: string, reason: string): void;
+  /** An outbox notification, once per key however often the workflow retries. */
+  notify(key: string, kind: string, recipients: string[], subject: string, body?: Record<string, unknown>): Promise<void>;
+  cancelled(): boolean;
+  /** Waits for a step of the lifecycle; a cancellation ends the wait and the lifecycle. */
+  waitFor(done: () => boolean): Promise<void>;
+  currentRound(): InvestigationRound | undefined;
+  roundOrRefuse(): InvestigationRound;
+  /** What an accepted step answers (see StepResult: never the whole state). */
+  stepResult(): StepResult;
+  /** Resolves once the read model holds the latest version. */
+  published(): Promise<void>;
+  /** What handlers and the lifecycle tell each other beyond the state. */
+  flags: {
+    /** A cancellation is accepted and its signature being recorded. */
+    cancelling: boolean;
+    /** Effectiveness could not be evaluated on data; QA decides. */
+    awaitingEffectivenessDecision: boolean;
+    /** The effectiveness verification was rejected, with this reason. */
+    effectivenessRejected: string | null;
+  };
+}
+
+/** The deviation's state and the publisher that keeps the read model current. */
+export function startDeviation(input: DeviationInput): Deviation {
+  const state = initialState(input);
+  let published = 0;
+  const changed = () => {
+    state.version += 1;
+  };
+  // One publisher keeps the read model current; a retried or late write never overwrites a newer version.
+  void (async () => {
+    for (;;) {
+      await condition(() => state.version > published);
+      const version = state.version;
+      await act.recordDeviationSnapshot(snapshotOf(state));
+      published = version;
+    }
+  })();
+  const cancelled = () => Boolean(state.cancellation);
+  const currentRound = (): InvestigationRound | undefined => state.rounds[state.rounds.length - 1];
+  return {
+    state,
+    policy: input.policy,
+    changed,
+    moveTo(to, by, reason) {
+      state.transitions.push({ from: state.stage, to, at: nowIso(), by, reason });
+      state.stage = to;
+      changed();
+    },
+    notify: (key, kind, recipients, subject, body = {}) =>
+      act.notify({ dedupeKey: `${state.id}:${key}`, deviationId: state.id, kind, recipients, subject, body: { deviation: state.id, title: state.title, ...body } }),
+    cancelled,
+    async waitFor(done) {
+      await condition(() => done() || cancelled());
+      if (cancelled()) throw new DeviationCancelled();
+    },
+    currentRound,
+    roundOrRefuse: () => currentRound() ?? refuse(REFUSAL.stage, 'no investigation round is open'),
+    stepResult: () => ({ id: state.id, stage: state.stage, version: state.version }),
+    published: () => condition(() => published === state.version),
+    flags: { cancelling: false, awaitingEffectivenessDecision: false, effectivenessRejected: null },
+  };
+}
