@@ -15,7 +15,7 @@ import { lifecycleRoutes } from './routes/lifecycle';
 import { epcisRoutes } from './routes/epcis';
 import { masterDataRoutes, repositoryReportRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
-import { openApiDocument } from './openapi';
+import { openApiRoutes } from './openapi';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(ctx: ApiContext): Express {
@@ -29,8 +29,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(jsonBodies({ stallMs: ctx.config.BODY_STALL_TIMEOUT_MS }));
 
   app.use(auditApiCalls(ctx));
-  const openapi = openApiDocument();
-  app.get('/openapi.json', (_req, res) => void res.json(openapi));
+  app.use(openApiRoutes(ctx));
   app.use(healthRoutes(ctx));
   app.use(deviationRoutes(ctx));
   app.use(evidenceRoutes(ctx));

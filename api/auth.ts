@@ -87,13 +87,28 @@ export function authenticate(ctx: Pick<ApiContext, 'pool' | 'config'>, opts: Aut
  */
 export function requireRole(...roles: Role[]): RequestHandler {
   if (roles.length === 0) throw new Error('requireRole needs at least one role');
-  return (req, res, next) => {
+  const check: RequestHandler = (req, res, next) => {
     if (!req.user) return refuse(res, next, unauthorized());
     if (!hasAnyRole(req.user.roles, roles)) {
       return refuse(res, next, forbidden(`This needs one of the roles: ${roles.join(', ')}.`));
     }
     return next();
   };
+  return checksRoles(check, roles);
+}
+
+/** The roles each role check lets through, so a test can compare them with the OpenAPI document. */
+const ROLE_CHECKS = new WeakMap<object, readonly Role[]>();
+
+/** Records that `handler` lets through exactly the callers holding one of `roles`. */
+export function checksRoles<H extends RequestHandler>(handler: H, roles: readonly Role[]): H {
+  ROLE_CHECKS.set(handler, [...roles]);
+  return handler;
+}
+
+/** The roles a middleware made by requireRole (or requireCaptureAccess) lets through; undefined for any other handler. */
+export function rolesCheckedBy(handler: unknown): readonly Role[] | undefined {
+  return typeof handler === 'function' ? ROLE_CHECKS.get(handler) : undefined;
 }
 
 /** The signed-in caller, for handlers behind authenticate(); a 401 if the route forgot it. */

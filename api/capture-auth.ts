@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { authenticate, requireRole } from './auth';
+import { authenticate, checksRoles, requireRole } from './auth';
 import type { ApiContext } from './context';
 import { CAPTURE_ROLES, type Role } from '../domain/roles';
 
@@ -14,8 +14,9 @@ import { CAPTURE_ROLES, type Role } from '../domain/roles';
 export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>, ...roles: Role[]): RequestHandler {
   const shared = ctx.config.CAPTURE_API_KEY ? Buffer.from(ctx.config.CAPTURE_API_KEY) : null;
   const signedIn = authenticate(ctx);
-  const integration = requireRole(...(roles.length ? roles : CAPTURE_ROLES));
-  return (req, res, next) => {
+  const allowed = roles.length ? roles : [...CAPTURE_ROLES];
+  const integration = requireRole(...allowed);
+  const check: RequestHandler = (req, res, next) => {
     const key = req.get('X-API-Key');
     if (shared && key !== undefined && req.get('Authorization') === undefined) {
       const given = Buffer.from(key.trim());
@@ -26,4 +27,6 @@ export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>, .
     }
     return signedIn(req, res, (err?: unknown) => (err ? next(err) : integration(req, res, next)));
   };
+  // (the shared key stands for an integration client, which every capture route lets in)
+  return checksRoles(check, allowed);
 }

@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { isTransactionConflict } from '../db/errors';
+import type { AppConfig } from '../lib/config';
+import { MalformedBodyError, PayloadTooLargeError } from '../lib/json-list-splitter';
 import { HttpProblem } from './problem';
 
 /**
@@ -123,3 +126,66 @@ export function takeUploadSlot(owner: object, max: number, res: Response): () =>
   };
 }
 const UPLOAD_RETRY_AFTER_S = 5;
+
+/** What differs between the streamed routes: the media types they take and how they word refusals. */
+export interface StreamedUpload {
+  /** Whether the route takes a body of this media type (lower case, without its parameters). */
+  accepts(mediaType: string): boolean;
+  /** The 415's detail: the media types the route takes. */
+  unsupportedMediaType: string;
+  /** The 413 for a body over `limit` bytes. */
+  tooLarge(limit: number): HttpProblem;
+  /** The 400 for a body that is not JSON of the expected shape (or not UTF-8). */
+  malformed(err: MalformedBodyError): HttpProblem;
+  /** The 503's detail when the upload collided with another transaction and was rolled back. */
+  collided: string;
+}
+
+/**
+ * Receives a streamed upload (EPCIS capture, repository reports) and hands its body to `store`,
+ * which writes it to the database as it arrives; every way such an upload is refused is answered
+ * here, the same for each route. A wrong media type is 415 and a declared length over the limit is
+ * 413, before a byte is read. A connection is taken only once the body's first bytes have arrived
+ * (streamedBody) and while one of the process's upload slots is free (503 with Retry-After when
+ * none is). A body that stalls is dropped (408), one that goes away is 400, one that passes the
+ * limit as it arrives is 413, one that is not JSON of the expected shape is 400; and a
+ * transaction rolled back because of another under way (a deadlock) is 503 with Retry-After:
+ * nothing was stored, and the same upload may be sent again.
+ */
+export async function receiveStreamedUpload<T>(
+  ctx: { config: Pick<AppConfig, 'MAX_BODY_BYTES' | 'BODY_STALL_TIMEOUT_MS' | 'STREAMED_UPLOADS_MAX'> },
+  req: Request,
+  res: Response,
+  upload: StreamedUpload,
+  store: (body: AsyncIterable<Buffer>) => Promise<T>,
+): Promise<T> {
+  const type = (req.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!upload.accepts(type)) throw new HttpProblem(415, 'Unsupported Media Type', upload.unsupportedMediaType);
+  const declared = Number(req.get('Content-Length'));
+  if (Number.isFinite(declared) && declared > ctx.config.MAX_BODY_BYTES) {
+    res.set('Connection', 'close');
+    throw upload.tooLarge(ctx.config.MAX_BODY_BYTES);
+  }
+  let releaseSlot = () => undefined as void;
+  try {
+    const body = await streamedBody(req, ctx.config.BODY_STALL_TIMEOUT_MS);
+    releaseSlot = takeUploadSlot(ctx, ctx.config.STREAMED_UPLOADS_MAX, res);
+    return await store(body);
+  } catch (err) {
+    const dropped = streamProblem(err, res);
+    if (dropped) throw dropped;
+    if (err instanceof PayloadTooLargeError) {
+      res.set('Connection', 'close');
+      throw upload.tooLarge(err.limit);
+    }
+    if (err instanceof MalformedBodyError) throw upload.malformed(err);
+    if (isTransactionConflict(err)) {
+      // The transaction is whole or absent, and a re-sent upload is not applied twice: sending it again is safe.
+      res.set('Retry-After', '1');
+      throw new HttpProblem(503, 'Service Unavailable', upload.collided);
+    }
+    throw err;
+  } finally {
+    releaseSlot();
+  }
+}

@@ -2,7 +2,9 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from '../db/pool';
 import { withTransaction } from '../db/pool';
 import { fetchRun, type RunHistory } from './history';
-import { afterSweep, MAX_RUNS_PER_SWEEP, sweepWindow, type SweepOutcome, type SweepState } from './sweep-window';
+import { afterSweep, MAX_RUNS_PER_SWEEP, sweepWindow, type RunRef, type SweepOutcome, type SweepState } from '../domain/archive-sweep';
+
+export type { RunRef };
 import { appendAudit } from './trail';
 
 /**
@@ -13,12 +15,6 @@ import { appendAudit } from './trail';
  */
 export const UNARCHIVED_QUERY = `WorkflowType='DeviationWorkflow' AND ExecutionStatus!='Running'`;
 
-export interface RunRef {
-  workflowId: string;
-  runId: string;
-  /** When the run closed (ISO 8601), as Temporal's visibility records it; absent on child runs. */
-  closeTime?: string;
-}
 
 export interface ArchiveDeps {
   pool: Pool;
@@ -75,7 +71,7 @@ async function readSweepState(db: Pick<Pool, 'query'>): Promise<SweepState> {
   return { archivedBefore: rows[0]?.archived_before ?? null, fullSweepAt: rows[0]?.full_sweep_at ?? null, recordedAt: rows[0]?.updated_at ?? null };
 }
 
-/** The unarchived runs a sweep beginning at `listedAt` must look at (see audit/sweep-window.ts). */
+/** The unarchived runs a sweep beginning at `listedAt` must look at (see domain/archive-sweep.ts). */
 export async function findRunsToSweep(deps: ArchiveDeps, listedAt: Date): Promise<RunRef[]> {
   const { closedSince } = sweepWindow(await readSweepState(deps.pool), listedAt);
   return findUnarchivedRuns(deps, MAX_RUNS_PER_SWEEP, closedSince);
@@ -173,26 +169,4 @@ export async function archiveClosedDeviations(deps: ArchiveDeps): Promise<Archiv
   const archived: ArchivedRun[] = [];
   for (const ref of await findUnarchivedRuns(deps)) archived.push(...(await archiveDeviationRun(deps, ref)));
   return archived;
-}
-
-/** Activities of the ArchiveClosedDeviations workflow (workflows/archive.ts). */
-export interface ArchiveActivities {
-  /** Without `listedAt` (sweeps begun before the watermark existed): every closed run. */
-  findUnarchivedDeviationRuns(listedAt?: string): Promise<RunRef[]>;
-  archiveDeviationRun(ref: RunRef): Promise<Array<{ workflowId: string; runId: string; sha256: string; inserted: boolean }>>;
-  recordArchiveSweep(sweep: { listedAt: string; complete: boolean; failedCloseTimes: string[] }): Promise<{ archivedBefore: string | null }>;
-}
-
-export function createArchiveActivities(deps: ArchiveDeps): ArchiveActivities {
-  return {
-    findUnarchivedDeviationRuns: (listedAt) => (listedAt ? findRunsToSweep(deps, new Date(listedAt)) : findUnarchivedRuns(deps)),
-    async archiveDeviationRun(ref) {
-      const runs = await archiveDeviationRun(deps, ref);
-      return runs.map(({ workflowId, runId, sha256, inserted }) => ({ workflowId, runId, sha256, inserted }));
-    },
-    async recordArchiveSweep({ listedAt, complete, failedCloseTimes }) {
-      const next = await recordSweep(deps, new Date(listedAt), { complete, failedCloseTimes: failedCloseTimes.map((t) => new Date(t)) });
-      return { archivedBefore: next.archivedBefore?.toISOString() ?? null };
-    },
-  };
 }

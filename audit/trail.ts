@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
-import type { Pool, PoolClient } from '../db/pool';
+import { canonicalSha256, chainTail, lockChain, verifyChain, type HashChain } from '../db/hash-chain';
+import { isPool, withTransaction, type Pool, type PoolClient } from '../db/pool';
+import { storableCopy } from '../domain/text';
 
 /**
  * The audit trail: who did what to which record, when, with before/after where it applies and
@@ -41,18 +41,31 @@ export interface AuditRow {
   hash: string;
 }
 
-export const GENESIS_HASH = '0'.repeat(64);
-/** Advisory lock key serialising appends (any constant unique to this table). */
-const AUDIT_LOCK_KEY = 4_711_300_301;
+/** Appends take turns under an advisory lock whose key is any constant unique to this table. */
+const AUDIT_CHAIN: HashChain = { table: 'audit_trail', lock: { key: 4_711_300_301 } };
 
 /** JSON values as jsonb will give them back: undefined dropped, dates as strings. */
 function asStoredJson(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+  return value === undefined ? null : storableJson(JSON.parse(JSON.stringify(value)));
 }
+
+/**
+ * Text as PostgreSQL will hold it. A NUL is refused by text and jsonb, and a lone surrogate is
+ * stored as U+FFFD: hashing what was sent rather than what is stored would break the chain at
+ * that row. So every string of a row, keys of its JSON included, is made storable before it is
+ * hashed and written.
+ */
+function storableJson(value: unknown): unknown {
+  if (typeof value === 'string') return storableCopy(value);
+  if (Array.isArray(value)) return value.map(storableJson);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableCopy(k), storableJson(v)]));
+  return value;
+}
+const storable = (value: string | null | undefined): string | null => (value === undefined || value === null ? null : storableCopy(value));
 
 /** The hashed content of a row: every column but id and hash, times as ISO strings (ms). */
 export function auditHash(row: Omit<AuditRow, 'id' | 'hash'>): string {
-  const content = canonicalize({
+  return canonicalSha256({
     at: row.at,
     actor: row.actor,
     action: row.action,
@@ -65,11 +78,6 @@ export function auditHash(row: Omit<AuditRow, 'id' | 'hash'>): string {
     details: row.details,
     prevHash: row.prevHash,
   });
-  return createHash('sha256').update(content ?? '').digest('hex');
-}
-
-function isPool(db: Pool | PoolClient): db is Pool {
-  return typeof (db as Pool).totalCount === 'number';
 }
 
 /**
@@ -79,34 +87,21 @@ function isPool(db: Pool | PoolClient): db is Pool {
  * the true last hash.
  */
 export async function appendAudit(db: Pool | PoolClient, entry: AuditEntry): Promise<AuditRow> {
-  if (isPool(db)) {
-    const client = await db.connect();
-    try {
-      await client.query('BEGIN');
-      const row = await appendAudit(client, entry);
-      await client.query('COMMIT');
-      return row;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
-  await db.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
-  const last = await db.query<{ hash: string }>('SELECT hash FROM audit_trail ORDER BY id DESC LIMIT 1');
+  if (isPool(db)) return withTransaction(db, (client) => appendAudit(client, entry));
+  await lockChain(db, AUDIT_CHAIN);
+  const prevHash = await chainTail(db, AUDIT_CHAIN);
   const content: Omit<AuditRow, 'id' | 'hash'> = {
     at: (entry.at ?? new Date()).toISOString(),
-    actor: entry.actor,
-    action: entry.action,
-    entityType: entry.entityType,
-    entityId: entry.entityId,
-    deviationId: entry.deviationId ?? null,
+    actor: storableCopy(entry.actor),
+    action: storableCopy(entry.action),
+    entityType: storableCopy(entry.entityType),
+    entityId: storableCopy(entry.entityId),
+    deviationId: storable(entry.deviationId),
     before: asStoredJson(entry.before),
     after: asStoredJson(entry.after),
-    reason: entry.reason ?? null,
+    reason: storable(entry.reason),
     details: (asStoredJson(entry.details ?? {}) ?? {}) as Record<string, unknown>,
-    prevHash: last.rows[0]?.hash ?? GENESIS_HASH,
+    prevHash,
   };
   const hash = auditHash(content);
   const { rows } = await db.query<{ id: string }>(
@@ -239,31 +234,23 @@ const LEGACY_IDS_LISTED = 100;
  * row fails its own hash, a deleted or inserted one breaks the link.
  */
 export async function verifyAuditTrail(pool: Pool): Promise<AuditVerification> {
-  let expectedPrev = GENESIS_HASH;
-  let count = 0;
-  let afterId = '0';
   const legacySecretDigests = { rows: 0, ids: [] as string[] };
-  for (;;) {
-    const { rows } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE id > $1 ORDER BY audit_trail.id LIMIT 1000`, [afterId]);
-    for (const r of rows) {
-      const row = fromDb(r);
-      count += 1;
-      if (row.prevHash !== expectedPrev) {
-        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'prev_hash does not match the preceding row: a row was removed, inserted or reordered' }, legacySecretDigests };
-      }
-      const { id: _id, hash, ...content } = row;
-      if (auditHash(content) !== hash) {
-        return { ok: false, rows: count, lastHash: expectedPrev, firstProblem: { id: row.id, problem: 'content does not match its hash: the row was altered' }, legacySecretDigests };
-      }
-      if (carriesLegacySecretDigest(row)) {
-        legacySecretDigests.rows += 1;
-        if (legacySecretDigests.ids.length < LEGACY_IDS_LISTED) legacySecretDigests.ids.push(row.id);
-      }
-      expectedPrev = hash;
-    }
-    if (rows.length < 1000) return { ok: true, rows: count, lastHash: expectedPrev, legacySecretDigests };
-    afterId = rows[rows.length - 1]!.id;
-  }
+  const result = await verifyChain<AuditRow>({
+    page: async (after, limit) => {
+      const { rows } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE id > $1 ORDER BY audit_trail.id LIMIT $2`, [after?.id ?? '0', limit]);
+      return rows.map(fromDb);
+    },
+    hashOf: ({ id: _id, hash: _hash, ...content }) => auditHash(content),
+    verified: (row) => {
+      if (!carriesLegacySecretDigest(row)) return;
+      legacySecretDigests.rows += 1;
+      if (legacySecretDigests.ids.length < LEGACY_IDS_LISTED) legacySecretDigests.ids.push(row.id);
+    },
+  });
+  if (result.ok) return { ok: true, rows: result.rows, lastHash: result.lastHash, legacySecretDigests };
+  const problem =
+    result.problem === 'link' ? 'prev_hash does not match the preceding row: a row was removed, inserted or reordered' : 'content does not match its hash: the row was altered';
+  return { ok: false, rows: result.rows, lastHash: result.lastHash, firstProblem: { id: result.broken.id, problem }, legacySecretDigests };
 }
 
 export const AUDIT_CSV_COLUMNS = ['id', 'at', 'actor', 'action', 'entity_type', 'entity_id', 'deviation_id', 'reason', 'before', 'after', 'details', 'prev_hash', 'hash'] as const;

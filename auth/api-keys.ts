@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../audit/trail';
-import { withTransaction, type Pool } from '../db/pool';
+import { withTransaction, type Pool, type Queryable } from '../db/pool';
 import type { ApiKeyRole } from '../domain/roles';
 import { sha256Hex } from './sessions';
-import type { AuthenticatedUser, Queryable } from './types';
+import type { AuthenticatedUser } from './types';
 
 const KEY_PREFIX = 'gxpk_';
 

@@ -27,7 +27,8 @@ export async function hashPassword(password: string): Promise<string> {
 function parse(stored: string): { params: { N: number; r: number; p: number }; salt: Buffer; key: Buffer } | null {
   const match = /^scrypt\$N=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/.exec(stored);
   if (!match) return null;
-  const [, n, r, p, salt, key] = match as unknown as [string, string, string, string, string, string];
+  // (every group takes part in a match, so the defaults never apply)
+  const [, n = '', r = '', p = '', salt = '', key = ''] = match;
   const params = { N: Number(n), r: Number(r), p: Number(p) };
   // Refuse absurd parameters from a tampered row rather than let it exhaust the machine.
   if (params.N > 2 ** 20 || params.r > 32 || params.p > 16) return null;

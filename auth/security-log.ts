@@ -1,5 +1,5 @@
 import { storableCopy } from '../domain/text';
-import type { Queryable } from './types';
+import type { Queryable } from '../db/pool';
 
 /** Kept in step with the CHECK on security_log.event (migrations 0200, 1000) and GET /security-log's filter. */
 export const SECURITY_EVENTS = [
@@ -56,4 +56,27 @@ export async function recordSecurityEvent(
       JSON.stringify(storableDetail(detail)),
     ],
   );
+}
+
+export interface SecurityLogFilter {
+  event?: SecurityEvent;
+  userId?: string;
+  /** Entries older than this id (paging back in time). */
+  beforeId?: number;
+  limit: number;
+}
+
+/** Entries of the log, newest first (GET /security-log). */
+export async function listSecurityEvents(db: Queryable, f: SecurityLogFilter): Promise<unknown[]> {
+  const { rows } = await db.query(
+    `SELECT id::int AS id, at, event, user_id AS "userId", login, remote_address AS "remoteAddress", detail
+       FROM security_log
+      WHERE ($1::text IS NULL OR event = $1)
+        AND ($2::uuid IS NULL OR user_id = $2)
+        AND ($3::bigint IS NULL OR id < $3)
+      ORDER BY id DESC
+      LIMIT $4`,
+    [f.event ?? null, f.userId ?? null, f.beforeId ?? null, f.limit],
+  );
+  return rows;
 }

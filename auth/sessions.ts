@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendAudit } from '../audit/trail';
-import { withTransaction, type Pool } from '../db/pool';
-import type { AuthenticatedUser, Queryable } from './types';
+import { withTransaction, type Pool, type Queryable } from '../db/pool';
+import type { AuthenticatedUser } from './types';
 
 /** Tokens carry a recognisable prefix so secret scanners can find one pasted where it should not be. */
 const TOKEN_PREFIX = 'gxps_';

@@ -1,8 +1,4 @@
-import type { Pool, PoolClient } from '../db/pool';
 import type { Role } from '../domain/roles';
-
-/** Either the pool or a client inside the caller's transaction. */
-export type Queryable = Pool | PoolClient;
 
 /** Who is calling: a person signed in with a session, or a machine client with an API key. */
 export interface AuthenticatedUser {

@@ -1,10 +1,10 @@
 import { appendAudit } from '../audit/trail';
-import { withTransaction, type Pool } from '../db/pool';
+import { withTransaction, type Pool, type Queryable } from '../db/pool';
 import { passwordProblems, type CreateUserRequest, type UpdateUserRequest } from '../domain/users';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords';
 import { revokeUserSessions } from './sessions';
 import { DEFAULT_SIGN_IN_POLICY, guardPasswordCheck, type SignInPolicy } from './sign-in-throttle';
-import { USER_COLUMNS, type Queryable, type UserView } from './types';
+import { USER_COLUMNS, type UserView } from './types';
 
 export class LoginTakenError extends Error {
   constructor(readonly login: string) {

@@ -26,9 +26,9 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { API_HEAP_FLAGS } from '../api/heap';
 import { migrate } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
-import { captureFile } from '../scripts/capture-client';
-import { countsFromRate, DEFAULT_CONFIG, type GeneratorConfig } from './generator/plan';
-import { generateBatch, type Manifest } from './generator/write';
+import { captureFile } from '../lib/capture-client';
+import { countsFromRate, DEFAULT_CONFIG, type GeneratorConfig } from '../lib/generator/plan';
+import { generateBatch, type Manifest } from '../lib/generator/write';
 import { describeCode } from './code-version';
 import { describeMachine } from './machine';
 

@@ -1,23 +1,112 @@
-import { Pool, type PoolClient } from 'pg';
+import { Pool, type ClientBase, type PoolClient } from 'pg';
 
-export type { Pool, PoolClient };
+export type { ClientBase, Pool, PoolClient };
+
+/** Either the pool or a client inside the caller's transaction. */
+export type Queryable = Pool | PoolClient;
 
 export function createPool(databaseUrl: string, max = 10): Pool {
   return new Pool({ connectionString: databaseUrl, max, application_name: 'gxp-deviation-engine' });
 }
 
-/** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** Whether PostgreSQL answers (GET /health). */
+export async function pingDatabase(pool: Pool): Promise<void> {
+  await pool.query('SELECT 1');
+}
+
+/** True for a pool, false for one client (a pool's own or one connected alone). */
+export function isPool(db: Pool | ClientBase): db is Pool {
+  return typeof (db as Pool).totalCount === 'number';
+}
+
+/** What a transaction's work may tell withTransaction besides its result. */
+export interface TransactionControl {
+  /**
+   * End with ROLLBACK although the work succeeded: a refused document or report answers with its
+   * problems and keeps nothing.
+   */
+  rollBackOnReturn(): void;
+  /**
+   * Set while a COPY is in progress: the connection then accepts nothing else, not even ROLLBACK,
+   * so a failure discards the connection (which ends the transaction on the server) instead.
+   */
+  copyInProgress: boolean;
+}
+
+export interface TransactionOptions {
+  /** How the transaction begins, when not with the defaults. */
+  isolation?: 'REPEATABLE READ' | 'SERIALIZABLE';
+}
+
+/**
+ * Runs `work` in one transaction: committed when it resolves, rolled back when it throws (or when
+ * the work asked for it). Given the pool, it takes a connection for the transaction and releases
+ * it after; given a client (outside any transaction), it uses that client and leaves it connected.
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient, tx: TransactionControl) => Promise<T>,
+  options?: TransactionOptions,
+): Promise<T>;
+export async function withTransaction<C extends ClientBase, T>(
+  client: C,
+  work: (client: C, tx: TransactionControl) => Promise<T>,
+  options?: TransactionOptions,
+): Promise<T>;
+// (Both overloads meet here: of the client, only query() is used, which every client has.)
+export async function withTransaction<T>(
+  db: Pool | PoolClient,
+  work: (client: PoolClient, tx: TransactionControl) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  if (!isPool(db)) return inTransaction(db, work, options);
+  const client = await db.connect();
+  let discarded: Error | undefined;
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
+    return await inTransaction(client, work, options, (err) => (discarded = err));
+  } finally {
+    client.release(discarded);
+  }
+}
+
+async function inTransaction<T>(
+  client: PoolClient,
+  work: (client: PoolClient, tx: TransactionControl) => Promise<T>,
+  options: TransactionOptions,
+  discard?: (err: Error) => void,
+): Promise<T> {
+  let rollBack = false;
+  const tx: TransactionControl = { rollBackOnReturn: () => void (rollBack = true), copyInProgress: false };
+  await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
+  try {
+    const result = await work(client, tx);
+    await client.query(rollBack ? 'ROLLBACK' : 'COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    if (tx.copyInProgress && discard) discard(err instanceof Error ? err : new Error(String(err)));
+    else await client.query('ROLLBACK').catch(() => undefined);
     throw err;
-  } finally {
-    client.release();
+  }
+}
+
+/**
+ * Runs `work` under a savepoint of the transaction the client is in: on failure only the work is
+ * undone and the caller's transaction goes on. Null (nothing run) when the client is in no
+ * transaction, so the caller can open one of its own.
+ */
+export async function withSavepoint<T>(client: PoolClient, name: string, work: () => Promise<T>): Promise<{ result: T } | null> {
+  try {
+    await client.query(`SAVEPOINT ${name}`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '25P01') throw err; // 25P01: not inside a transaction
+    return null;
+  }
+  try {
+    const result = await work();
+    await client.query(`RELEASE SAVEPOINT ${name}`);
+    return { result };
+  } catch (err) {
+    await client.query(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
+    throw err;
   }
 }

@@ -3,6 +3,7 @@ import { freeText, lineText, safeString } from './text';
 import { isoDateTime } from './iso-time';
 import { lotNumberSchema } from './deviation';
 import { riskAssessmentSchema, rootCauseAnalysisSchema } from './rca';
+import { SHA256_HEX, SIGNATURE_MEANINGS } from './signatures';
 
 /**
  * Payloads of every lifecycle step. The API validates request bodies with these schemas and the
@@ -22,9 +23,9 @@ export const signatureSchema = z
     login: safeString().min(1).max(100),
     printedName: safeString().min(1).max(200),
     roles: z.array(safeString().min(1).max(50)).min(1).max(20),
-    meaning: z.enum(['authored', 'reviewed', 'approved', 'verified', 'rejected']),
+    meaning: z.enum(SIGNATURE_MEANINGS),
     signedAt: isoDateTime,
-    recordHash: z.string().regex(/^[0-9a-f]{64}$/),
+    recordHash: z.string().regex(SHA256_HEX),
     comment: text.optional(),
   })
   .strict();

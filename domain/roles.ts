@@ -42,6 +42,9 @@ export const READ_ONLY_ROLES = ['auditor'] as const satisfies readonly Role[];
 /** Every role except integration may read deviations, tasks and the ledger. */
 export const READER_ROLES = USER_ROLES;
 
+/** Who may cancel a deviation (by electronic signature, with a justification): a QA lead or the head of QA. */
+export const CANCELLATION_ROLES = ['qa_lead', 'qa_head'] as const satisfies readonly Role[];
+
 /** Roles that may run and read the signature ledger verification. */
 export const LEDGER_VERIFIER_ROLES = ['qa_head', 'auditor', 'admin'] as const satisfies readonly Role[];
 

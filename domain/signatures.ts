@@ -5,10 +5,15 @@ import { safeString } from './text';
 export const SIGNATURE_MEANINGS = ['authored', 'reviewed', 'approved', 'verified', 'rejected'] as const;
 export type SignatureMeaning = (typeof SIGNATURE_MEANINGS)[number];
 
-export const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Meanings that record an act of the signer's own (authoring, a rejection): no sign-off task asks for them. */
+const NOT_ASKED_BY_TASKS = ['authored', 'rejected'] as const satisfies readonly SignatureMeaning[];
+/** The meanings a sign-off task asks for, to pass its gate. */
+export type TaskSignatureMeaning = Exclude<SignatureMeaning, (typeof NOT_ASKED_BY_TASKS)[number]>;
+export const TASK_SIGNATURE_MEANINGS: readonly TaskSignatureMeaning[] = SIGNATURE_MEANINGS.filter(
+  (m): m is TaskSignatureMeaning => !(NOT_ASKED_BY_TASKS as readonly string[]).includes(m),
+);
 
-/** The first ledger row's predecessor. */
-export const GENESIS_HASH = '0'.repeat(64);
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** What a caller supplies to append one signature to the ledger (validated before any I/O). */
 export const signatureEntrySchema = z

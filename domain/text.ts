@@ -33,7 +33,7 @@ export function storableCopy(value: string): string {
 function withTextRules(schema: z.ZodString, multiline: boolean): z.ZodString {
   return schema
     .refine((v) => !LONE_SURROGATE.test(v), { message: TEXT_RULES.surrogate, abort: true })
-    .refine((v) => !(multiline ? CONTROL_IN_FREE_TEXT : CONTROL_IN_LINE).test(v), { message: TEXT_RULES.control, abort: true }) as unknown as z.ZodString;
+    .refine((v) => !(multiline ? CONTROL_IN_FREE_TEXT : CONTROL_IN_LINE).test(v), { message: TEXT_RULES.control, abort: true });
 }
 
 /**

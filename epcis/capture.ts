@@ -1,18 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Pool, PoolClient } from '../db/pool';
-import { copyRow, escapeCopyBytes } from './copy-text';
+import { withTransaction, type Pool, type PoolClient, type Queryable, type TransactionControl } from '../db/pool';
+import { copyRow, escapeCopyBytes } from '../db/copy-text';
 import { arrayLiteral, toIdentifierLists } from './identifier-lists';
-import { IS_COMMISSIONING, IS_PACKING, LIST_FACTS, UNIT_FACT } from '../reconciliation/unit-facts';
+import { IS_COMMISSIONING, IS_PACKING, LIST_FACTS, UNIT_FACT } from '../db/unit-facts';
 import { normaliseEvent, type CaptureProblem } from './normalise';
 import { validateDocumentShell, validateEventSchema } from './schema';
-import { JsonListSplitter, MalformedBodyError } from '../lib/json-list-splitter';
+import { JsonListSplitter, MalformedBodyError, PayloadTooLargeError } from '../lib/json-list-splitter';
 
 /**
  * Capture of one EPCIS 2.0 document, streamed: the body is read chunk by chunk, each event is
@@ -53,12 +53,6 @@ export interface CaptureFailure {
   events: number;
   totalProblems: number;
   problems: CaptureProblem[];
-}
-
-export class PayloadTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`The document exceeds the capture limit of ${limit} bytes.`);
-  }
 }
 
 export const captureIdOf = (documentId: string | number) => `C${documentId}`;
@@ -102,176 +96,174 @@ async function finish(stream: Writable): Promise<void> {
 }
 
 export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | string>, opts: CaptureOptions): Promise<CaptureSuccess | CaptureFailure> {
-  const problems = new ProblemList(opts.maxProblems ?? 1000);
-  const client = await pool.connect();
   const tmpFile = path.join(tmpdir(), `epcis-capture-${process.pid}-${randomUUID()}.json`);
   const file = createWriteStream(tmpFile);
   const fileError = once(file, 'error').then(([e]) => e as Error);
   void fileError.catch(() => undefined);
-  let released = false;
-  // While a COPY is in progress the connection accepts nothing else (not even ROLLBACK): on an
-  // error then, the connection is discarded, which ends the transaction on the server.
-  let copyOpen = false;
   try {
-    await client.query('BEGIN');
-    // The projections aggregate and sort a document's units (a hundred thousand rows): in memory,
-    // not in temp files; and no JIT compilation, which costs more than these statements save.
-    await client.query(`SET LOCAL work_mem = '64MB'`);
-    await client.query('SET LOCAL jit = off');
-    await client.query(
-      `CREATE TEMP TABLE capture_stage (
-         rt char(1) NOT NULL, idx integer NOT NULL, event_id text COLLATE "C", is_declaration boolean, type text, action text,
-         event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
-         parent_id text, lot text, expiry date, extra jsonb,
-         -- (GS1 keys in byte order, like the columns they go to: migrations/0500)
-         role text, kind text, gtin char(14) COLLATE "C", elot text COLLATE "C", parent text COLLATE "C", epc_prefix text,
-         keys text[] COLLATE "C", epcs text[], quantities numeric[], uoms text[]
-       ) ON COMMIT DROP`,
-    );
-    const copy = client.query(copyFrom(`COPY capture_stage (${STAGE_COLUMNS}) FROM STDIN`));
-    copyOpen = true;
-    let copyFailed: Error | null = null;
-    copy.on('error', (e: Error) => {
-      copyFailed = e;
-    });
-
-    const hash = createHash('sha256');
-    const utf8 = new TextDecoder('utf-8', { fatal: true });
-    let bytes = 0;
-    let identifiers = 0;
-    let declarations = 0;
-    const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
-    const pending: Array<{ text: Buffer | null; index: number }> = [];
-    const splitter = new JsonListSplitter(
-      { element: (text, index, kind) => pending.push({ text: kind === 'object' ? text : null, index }) },
-      EVENT_LIST,
-    );
-
-    for await (const raw of body) {
-      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
-      bytes += chunk.length;
-      if (bytes > opts.maxBytes) throw new PayloadTooLargeError(opts.maxBytes);
-      hash.update(chunk);
-      try {
-        utf8.decode(chunk, { stream: true });
-      } catch {
-        throw new MalformedBodyError('the body is not valid UTF-8', bytes - chunk.length);
-      }
-      await write(file, chunk);
-      splitter.write(chunk);
-
-      let rows = '';
-      for (const { text, index } of pending) {
-        if (text === null) {
-          problems.add({ eventIndex: index, field: '(event)', reason: 'must be a JSON object' });
-          continue;
-        }
-        let event: unknown;
-        try {
-          event = JSON.parse(text.toString('utf8'));
-        } catch (e) {
-          problems.add({ eventIndex: index, field: '(event)', reason: `is not valid JSON: ${(e as Error).message}` });
-          continue;
-        }
-        const schemaProblems = validateEventSchema(event);
-        for (const p of schemaProblems) problems.add({ eventIndex: index, ...p });
-        // An event the schema refused is still checked for what only the GS1 rules catch (a wrong
-        // check digit, a bad lot), so that the answer lists every problem, each field once.
-        const found: CaptureProblem[] = [];
-        if (schemaProblems.length) {
-          try {
-            normaliseEvent(event as Record<string, unknown>, index, found);
-          } catch {
-            // (a shape too far from an event to read further: its schema problems say enough)
-          }
-          const flagged = new Set(schemaProblems.map((p) => p.field));
-          for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(p);
-          continue;
-        }
-        const n = normaliseEvent(event as Record<string, unknown>, index, found);
-        for (const p of found) problems.add(p);
-        if (n.isDeclaration && opts.mayRetract === false) {
-          problems.add({ eventIndex: index, field: 'errorDeclaration', reason: 'retracts a captured event; only an integration client may send error declarations' });
-        }
-        // Once anything is wrong nothing will be stored: keep validating, stop staging.
-        if (problems.total > 0) continue;
-        rows += copyRow([
-          'E', index, n.eventId, n.isDeclaration, n.type, n.action, n.eventTime, n.eventTzOffset, n.bizStep, n.disposition,
-          n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, n.extraJson,
-          null, null, null, null, null, null, null, null, null, null,
-        ]);
-        identifiers += n.epcs.length;
-        if (n.isDeclaration) declarations++;
-        for (const l of toIdentifierLists(n.epcs)) {
-          rows += copyRow([
-            'G', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-            l.role, l.kind, l.gtin, l.lot, l.parent, l.epcPrefix, arrayLiteral(l.keys), arrayLiteral(l.epcs), arrayLiteral(l.quantities), arrayLiteral(l.uoms),
-          ]);
-          if (l.kind === 'sgtin' && l.lot && l.gtin && n.lot === l.lot) batches.set(`${l.gtin}|${l.lot}`, { gtin: l.gtin, lot: l.lot, expiry: n.expiry });
-        }
-      }
-      pending.length = 0;
-      if (rows) await write(copy, rows);
-      if (copyFailed) throw copyFailed;
-    }
-    try {
-      utf8.decode();
-    } catch {
-      throw new MalformedBodyError('the body is not valid UTF-8', bytes);
-    }
-    const header = splitter.end();
-    for (const p of validateDocumentShell(header)) problems.add({ field: p.field, reason: p.reason });
-    const h = header as { type?: unknown };
-    if (h && typeof h === 'object' && h.type !== 'EPCISDocument' && h.type !== 'EPCISQueryDocument') {
-      problems.add({ field: 'type', reason: 'must be "EPCISDocument" (or "EPCISQueryDocument")' });
-    }
-    await finish(copy);
-    copyOpen = false;
-    if (copyFailed) throw copyFailed;
-    await finish(file);
-
-    if (problems.total > 0) {
-      await client.query('ROLLBACK');
-      return { ok: false, events: splitter.elements, totalProblems: problems.total, problems: problems.items };
-    }
-
-    const sha256 = hash.digest('hex');
-    const existing = await findDocument(client, sha256);
-    if (existing) {
-      await client.query('ROLLBACK');
-      return { ...existing, duplicateDocument: true };
-    }
-    const result = await apply(client, { sha256, bytes, events: splitter.elements, declarations, capturedBy: opts.capturedBy, tmpFile, batches: sortedBatches(batches) });
-    await client.query('COMMIT');
-    return { ...result, identifiers };
+    // While a COPY is in progress the connection accepts nothing else (not even ROLLBACK): on an
+    // error then, the connection is discarded, which ends the transaction on the server.
+    return await withTransaction(pool, (client, tx) => captureInTransaction(client, tx, body, opts, { file, tmpFile }));
   } catch (err) {
-    if (copyOpen) {
-      client.release(err instanceof Error ? err : new Error(String(err)));
-      released = true;
-      throw err;
-    }
-    await client.query('ROLLBACK').catch(() => undefined);
     // The same document sent twice at once: the second finds the first's row once it commits.
     if ((err as { code?: string }).code === '23505' && /epcis_documents_sha256/.test(String((err as { constraint?: string }).constraint))) {
-      client.release();
-      released = true;
       const sha = (err as { detail?: string }).detail?.match(/\(sha256\)=\(([0-9a-f]{64})\)/)?.[1];
       const again = sha ? await findDocument(pool, sha) : null;
       if (again) return { ...again, duplicateDocument: true };
     }
     throw err;
   } finally {
-    if (!released) client.release();
     file.destroy();
     await unlink(tmpFile).catch(() => undefined);
   }
 }
 
+/**
+ * Stages the document's events as they arrive, validates them all, and applies them when nothing
+ * is wrong; a refused or already captured document rolls the transaction back.
+ */
+async function captureInTransaction(
+  client: PoolClient,
+  tx: TransactionControl,
+  body: AsyncIterable<Buffer | string>,
+  opts: CaptureOptions,
+  { file, tmpFile }: { file: WriteStream; tmpFile: string },
+): Promise<CaptureSuccess | CaptureFailure> {
+  const problems = new ProblemList(opts.maxProblems ?? 1000);
+  // The projections aggregate and sort a document's units (a hundred thousand rows): in memory,
+  // not in temp files; and no JIT compilation, which costs more than these statements save.
+  await client.query(`SET LOCAL work_mem = '64MB'`);
+  await client.query('SET LOCAL jit = off');
+  await client.query(
+    `CREATE TEMP TABLE capture_stage (
+       rt char(1) NOT NULL, idx integer NOT NULL, event_id text COLLATE "C", is_declaration boolean, type text, action text,
+       event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
+       parent_id text, lot text, expiry date, extra jsonb,
+       -- (GS1 keys in byte order, like the columns they go to: migrations/0500)
+       role text, kind text, gtin char(14) COLLATE "C", elot text COLLATE "C", parent text COLLATE "C", epc_prefix text,
+       keys text[] COLLATE "C", epcs text[], quantities numeric[], uoms text[]
+     ) ON COMMIT DROP`,
+  );
+  const copy = client.query(copyFrom(`COPY capture_stage (${STAGE_COLUMNS}) FROM STDIN`));
+  tx.copyInProgress = true;
+  let copyFailed: Error | null = null;
+  copy.on('error', (e: Error) => {
+    copyFailed = e;
+  });
+
+  const hash = createHash('sha256');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  let bytes = 0;
+  let identifiers = 0;
+  let declarations = 0;
+  const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
+  const pending: Array<{ text: Buffer | null; index: number }> = [];
+  const splitter = new JsonListSplitter(
+    { element: (text, index, kind) => pending.push({ text: kind === 'object' ? text : null, index }) },
+    EVENT_LIST,
+  );
+
+  for await (const raw of body) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    bytes += chunk.length;
+    if (bytes > opts.maxBytes) throw new PayloadTooLargeError(opts.maxBytes);
+    hash.update(chunk);
+    try {
+      utf8.decode(chunk, { stream: true });
+    } catch {
+      throw new MalformedBodyError('the body is not valid UTF-8', bytes - chunk.length);
+    }
+    await write(file, chunk);
+    splitter.write(chunk);
+
+    let rows = '';
+    for (const { text, index } of pending) {
+      if (text === null) {
+        problems.add({ eventIndex: index, field: '(event)', reason: 'must be a JSON object' });
+        continue;
+      }
+      let event: unknown;
+      try {
+        event = JSON.parse(text.toString('utf8'));
+      } catch (e) {
+        problems.add({ eventIndex: index, field: '(event)', reason: `is not valid JSON: ${(e as Error).message}` });
+        continue;
+      }
+      const schemaProblems = validateEventSchema(event);
+      for (const p of schemaProblems) problems.add({ eventIndex: index, ...p });
+      // An event the schema refused is still checked for what only the GS1 rules catch (a wrong
+      // check digit, a bad lot), so that the answer lists every problem, each field once.
+      const found: CaptureProblem[] = [];
+      if (schemaProblems.length) {
+        try {
+          normaliseEvent(event as Record<string, unknown>, index, found);
+        } catch {
+          // (a shape too far from an event to read further: its schema problems say enough)
+        }
+        const flagged = new Set(schemaProblems.map((p) => p.field));
+        for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(p);
+        continue;
+      }
+      const n = normaliseEvent(event as Record<string, unknown>, index, found);
+      for (const p of found) problems.add(p);
+      if (n.isDeclaration && opts.mayRetract === false) {
+        problems.add({ eventIndex: index, field: 'errorDeclaration', reason: 'retracts a captured event; only an integration client may send error declarations' });
+      }
+      // Once anything is wrong nothing will be stored: keep validating, stop staging.
+      if (problems.total > 0) continue;
+      rows += copyRow([
+        'E', index, n.eventId, n.isDeclaration, n.type, n.action, n.eventTime, n.eventTzOffset, n.bizStep, n.disposition,
+        n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, n.extraJson,
+        null, null, null, null, null, null, null, null, null, null,
+      ]);
+      identifiers += n.epcs.length;
+      if (n.isDeclaration) declarations++;
+      for (const l of toIdentifierLists(n.epcs)) {
+        rows += copyRow([
+          'G', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+          l.role, l.kind, l.gtin, l.lot, l.parent, l.epcPrefix, arrayLiteral(l.keys), arrayLiteral(l.epcs), arrayLiteral(l.quantities), arrayLiteral(l.uoms),
+        ]);
+        if (l.kind === 'sgtin' && l.lot && l.gtin && n.lot === l.lot) batches.set(`${l.gtin}|${l.lot}`, { gtin: l.gtin, lot: l.lot, expiry: n.expiry });
+      }
+    }
+    pending.length = 0;
+    if (rows) await write(copy, rows);
+    if (copyFailed) throw copyFailed;
+  }
+  try {
+    utf8.decode();
+  } catch {
+    throw new MalformedBodyError('the body is not valid UTF-8', bytes);
+  }
+  const header = splitter.end();
+  for (const p of validateDocumentShell(header)) problems.add({ field: p.field, reason: p.reason });
+  const h = header as { type?: unknown };
+  if (h && typeof h === 'object' && h.type !== 'EPCISDocument' && h.type !== 'EPCISQueryDocument') {
+    problems.add({ field: 'type', reason: 'must be "EPCISDocument" (or "EPCISQueryDocument")' });
+  }
+  await finish(copy);
+  tx.copyInProgress = false;
+  if (copyFailed) throw copyFailed;
+  await finish(file);
+
+  if (problems.total > 0) {
+    tx.rollBackOnReturn();
+    return { ok: false, events: splitter.elements, totalProblems: problems.total, problems: problems.items };
+  }
+
+  const sha256 = hash.digest('hex');
+  const existing = await findDocument(client, sha256);
+  if (existing) {
+    tx.rollBackOnReturn();
+    return { ...existing, duplicateDocument: true };
+  }
+  const result = await apply(client, { sha256, bytes, events: splitter.elements, declarations, capturedBy: opts.capturedBy, tmpFile, batches: sortedBatches(batches) });
+  return { ...result, identifiers };
+}
+
 /** The lots a document creates, in key order: two documents creating the same lots at once then wait for each other in one order. */
 const sortedBatches = (batches: Map<string, { gtin: string; lot: string; expiry: string | null }>) =>
   [...batches.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, b]) => b);
-
-type Queryable = Pick<PoolClient, 'query'>;
 
 async function findDocument(db: Queryable, sha256: string): Promise<CaptureSuccess | null> {
   const { rows } = await db.query<{ id: string; event_count: number; new_events: number; captured_at: Date }>(
@@ -291,6 +283,20 @@ async function findDocument(db: Queryable, sha256: string): Promise<CaptureSucce
     duplicateDocument: true,
     capturedAt: row.captured_at.toISOString(),
   };
+}
+
+/** A stored document by its ID (the number of its capture job), for GET /epcis/capture/{captureId}. */
+export async function findCapturedDocument(
+  db: Queryable,
+  documentId: string,
+): Promise<{ documentId: string; sha256: string; events: number; newEvents: number; capturedAt: string } | null> {
+  const { rows } = await db.query<{ id: string; sha256: string; event_count: number; new_events: number; captured_at: Date }>(
+    'SELECT id, sha256, event_count, new_events, captured_at FROM epcis_documents WHERE id = $1',
+    [documentId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { documentId: row.id, sha256: row.sha256, events: row.event_count, newEvents: row.new_events, capturedAt: row.captured_at.toISOString() };
 }
 
 interface ApplyInput {

@@ -33,6 +33,13 @@ export class MalformedBodyError extends Error {
   }
 }
 
+/** The body passed the size limit of its route (`limit` bytes) while it was being read. */
+export class PayloadTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`The document exceeds the capture limit of ${limit} bytes.`);
+  }
+}
+
 export type ListElementKind = 'object' | 'array' | 'string' | 'scalar';
 
 export interface ListSink {

@@ -1,6 +1,6 @@
 -- Up Migration
 
--- Serialization data plane (DESIGN §4): master data, captured EPCIS documents and their normalised
+-- Serialization data plane: master data, captured EPCIS documents and their normalised
 -- events, repository reports and reconciliation reports. Sized for million-unit batches: the tables
 -- that grow with units (epcis_event_epcs, serialized_items) are narrow, and every index below serves
 -- a reconciliation or trace query by batch.

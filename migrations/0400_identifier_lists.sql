@@ -61,7 +61,7 @@ DROP TABLE epcis_event_epcs;
 
 -- What reconciliation needs to know of each unit, kept by capture beside its current state, so a
 -- batch is reconciled from one row per unit instead of from every identifier naming it. `facts` has
--- one bit per fact (reconciliation/unit-facts.ts names them); a unit whose summary cannot be trusted
+-- one bit per fact (db/unit-facts.ts names them); a unit whose summary cannot be trusted
 -- (commissioned more than once, or named by an event retracted later) is worked out from the
 -- events instead. Rows from before this migration carry no summary: they are all marked so.
 ALTER TABLE serialized_items

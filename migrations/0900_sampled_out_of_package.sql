@@ -4,7 +4,7 @@
 -- AggregationEvent other than ADD, with bizStep sampling, naming it as a child), is sampled:
 -- reconciliation's definition is "an event with bizStep sampling" (reconciliation/reconcile.ts).
 -- Capture used to record the fact only for events naming the unit itself, so such a unit counted
--- as unaccounted. Capture records it now (reconciliation/unit-facts.ts); the units captured before
+-- as unaccounted. Capture records it now (db/unit-facts.ts); the units captured before
 -- are given it here, from their live events. (A unit named by a retracted event is worked out from
 -- the live events by reconciliation, whatever its row says.)
 UPDATE serialized_items si SET facts = si.facts | 8

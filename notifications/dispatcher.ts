@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Pool } from '../db/pool';
+import { withTransaction, type Pool } from '../db/pool';
 import type { AppConfig } from '../lib/config';
 
 /** One outbox row as a sender sees it. */
@@ -128,10 +128,7 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
   // A row that failed in this round waits for the next one, however short its backoff.
   const seen: number[] = [];
   for (let i = 0; i < opts.batchSize; i += 1) {
-    const client = await pool.connect();
-    let handled = false;
-    try {
-      await client.query('BEGIN');
+    const handled = await withTransaction(pool, async (client) => {
       const { rows } = await client.query<NotificationMessage>(
         `SELECT id::int AS id, dedupe_key AS "dedupeKey", kind, deviation_id AS "deviationId", recipients, subject, body,
                 created_at AS "createdAt", attempts
@@ -145,11 +142,7 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
         [opts.kinds ?? null, seen],
       );
       const message = rows[0];
-      if (!message) {
-        await client.query('COMMIT');
-        break;
-      }
-      handled = true;
+      if (!message) return false;
       seen.push(message.id);
       try {
         await sender.send(message);
@@ -178,13 +171,8 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
           log.warn({ notificationId: message.id, kind: message.kind, attempts, retryInMs: delay, error, sender: sender.name }, 'notification delivery failed; will retry');
         }
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return true;
+    });
     if (!handled) break;
   }
   return round;

@@ -1,4 +1,4 @@
-import type { Queryable } from '../auth/types';
+import type { Queryable } from '../db/pool';
 
 export interface OutboxNotification {
   /** Makes a retried writer produce one notification, not two. */

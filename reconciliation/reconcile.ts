@@ -4,10 +4,10 @@ import { Client, type ClientBase } from 'pg';
 import { withTransaction, type Pool } from '../db/pool';
 import { DISCREPANCY_CATEGORIES, type DiscrepancyCategory, type ReconciliationSummary } from '../domain/reconciliation-summary';
 import { findBatch } from './batches';
-import { IS_PACKING, LIST_FACTS, UNIT_FACT } from './unit-facts';
+import { IS_PACKING, LIST_FACTS, UNIT_FACT } from '../db/unit-facts';
 
 /**
- * Reconciliation of one batch (DESIGN §4), in set-based SQL over the captured events: the batch is
+ * Reconciliation of one batch, in set-based SQL over the captured events: the batch is
  * never loaded into Node. Definitions, per distinct SGTIN commissioned in the batch (an ObjectEvent
  * ADD whose ilmd names the lot), ignoring events retracted by an error declaration:
  *
@@ -100,27 +100,27 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
   await client.connect();
   try {
     // One snapshot for every step, so the balance and the findings describe the same data.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    // Hash joins over a million rows want more than the default 4 MB.
-    await client.query(`SET LOCAL work_mem = '256MB'`);
-    // Every step joins sets of up to a million rows: hash joins, never nested loops, even when the
-    // statistics of freshly captured tables still say "empty" (autovacuum has not analysed them yet).
-    await client.query('SET LOCAL enable_nestloop = off');
-    // Group and join a million serials by hashing them, never by sorting them: a sort compares text
-    // under the database's collation, which costs seconds at this size. (The lateral unnest of each
-    // identifier list is a nested loop by nature and is planned as one regardless.)
-    await client.query('SET LOCAL enable_sort = off');
-    await client.query('SET LOCAL enable_mergejoin = off');
-    // JIT compilation costs about half a second per statement here and saves less than that.
-    await client.query('SET LOCAL jit = off');
-    // Each worker of a parallel plan would build its own copy of the million-entry hashes: on two cores, slower.
-    await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
-    const result = await run(client, input, 'found' in lookup ? lookup.found : null, step);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    return await withTransaction(
+      client,
+      async () => {
+        // Hash joins over a million rows want more than the default 4 MB.
+        await client.query(`SET LOCAL work_mem = '256MB'`);
+        // Every step joins sets of up to a million rows: hash joins, never nested loops, even when the
+        // statistics of freshly captured tables still say "empty" (autovacuum has not analysed them yet).
+        await client.query('SET LOCAL enable_nestloop = off');
+        // Group and join a million serials by hashing them, never by sorting them: a sort compares text
+        // under the database's collation, which costs seconds at this size. (The lateral unnest of each
+        // identifier list is a nested loop by nature and is planned as one regardless.)
+        await client.query('SET LOCAL enable_sort = off');
+        await client.query('SET LOCAL enable_mergejoin = off');
+        // JIT compilation costs about half a second per statement here and saves less than that.
+        await client.query('SET LOCAL jit = off');
+        // Each worker of a parallel plan would build its own copy of the million-entry hashes: on two cores, slower.
+        await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
+        return run(client, input, 'found' in lookup ? lookup.found : null, step);
+      },
+      { isolation: 'REPEATABLE READ' },
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

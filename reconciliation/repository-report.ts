@@ -3,11 +3,10 @@ import type { Readable, Writable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import { repositoryReportSchema } from '../domain/master-data';
 import { parseEpc, parseSerial } from '../domain/gs1';
-import type { Pool } from '../db/pool';
-import { copyValue } from '../epcis/copy-text';
-import { PayloadTooLargeError } from '../epcis/capture';
+import { withTransaction, type Pool } from '../db/pool';
+import { copyValue } from '../db/copy-text';
 import { findBatch, type BatchRow } from './batches';
-import { JsonListSplitter, jsonStringValue } from '../lib/json-list-splitter';
+import { JsonListSplitter, jsonStringValue, PayloadTooLargeError } from '../lib/json-list-splitter';
 
 /**
  * A repository report (what EMVS / the DSCSA partner acknowledged), streamed: the body is parsed
@@ -56,14 +55,10 @@ export async function storeRepositoryReport(
   body: Readable,
   opts: { lot: string; gtin?: string; maxBytes: number },
 ): Promise<StoreReportResult> {
-  const client = await pool.connect();
-  let copyOpen = false;
-  let released = false;
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client, tx) => {
     await client.query(`CREATE TEMP TABLE report_stage (serial text NOT NULL) ON COMMIT DROP`);
     const copy = client.query(copyFrom('COPY report_stage (serial) FROM STDIN'));
-    copyOpen = true;
+    tx.copyInProgress = true;
     let copyFailed: Error | null = null;
     copy.on('error', (e: Error) => {
       copyFailed = e;
@@ -110,7 +105,7 @@ export async function storeRepositoryReport(
     const done = once(copy, 'finish');
     copy.end();
     await done;
-    copyOpen = false;
+    tx.copyInProgress = false;
     if (copyFailed) throw copyFailed;
 
     if (!Array.isArray(header.serials)) problem('serials', 'serials' in header ? 'must be an array' : 'is required');
@@ -120,30 +115,30 @@ export async function storeRepositoryReport(
       for (const i of parsed.error.issues) problem(i.path.length ? i.path.map(String).join('.') : '(body)', i.message);
     }
     if (totalProblems > 0 || !parsed.success) {
-      await client.query('ROLLBACK');
+      tx.rollBackOnReturn();
       const bad = problems.find((p) => p.path.startsWith('serials.'));
       const detail = bad ? `The report was refused whole: ${totalProblems} problem(s), first ${bad.path}; nothing was stored.` : 'The request body is invalid.';
       return { ok: false, kind: 'invalid', detail, problems, totalProblems };
     }
     const r = parsed.data;
     if (r.lot !== undefined && r.lot !== opts.lot) {
-      await client.query('ROLLBACK');
+      tx.rollBackOnReturn();
       return { ok: false, kind: 'invalid', detail: 'The report names another lot than the path.', problems: [{ path: 'lot', message: `must be ${opts.lot}` }], totalProblems: 1 };
     }
     if (r.gtin !== undefined && opts.gtin !== undefined && r.gtin !== opts.gtin) {
-      await client.query('ROLLBACK');
+      tx.rollBackOnReturn();
       return { ok: false, kind: 'invalid', detail: 'The report names another GTIN than the query.', problems: [{ path: 'gtin', message: `must be ${opts.gtin}` }], totalProblems: 1 };
     }
     const gtin = opts.gtin ?? r.gtin;
     const found = await findBatch(client, opts.lot, gtin);
     if ('missing' in found || 'ambiguous' in found) {
-      await client.query('ROLLBACK');
+      tx.rollBackOnReturn();
       return 'missing' in found ? { ok: false, kind: 'missing', lot: opts.lot, gtin } : { ok: false, kind: 'ambiguous', lot: opts.lot, gtins: found.ambiguous };
     }
     const batch = found.found;
     const wrong = [...gtins].filter(([g]) => g !== batch.gtin).sort((a, b) => a[1] - b[1])[0];
     if (wrong) {
-      await client.query('ROLLBACK');
+      tx.rollBackOnReturn();
       return { ok: false, kind: 'invalid', detail: 'A reported SGTIN is of another product.', problems: [{ path: `serials.${wrong[1]}`, message: `GTIN is not ${batch.gtin}` }], totalProblems: 1 };
     }
     const inserted = await client.query<{ id: string }>(
@@ -156,18 +151,6 @@ export async function storeRepositoryReport(
        SELECT $1, $2, serial FROM report_stage ON CONFLICT DO NOTHING`,
       [reportId, batch.id],
     );
-    await client.query('COMMIT');
     return { ok: true, reportId, batch, target: r.target, reportedAt: r.reportedAt, serials: serialCount };
-  } catch (err) {
-    if (copyOpen) {
-      // A connection in the middle of a COPY accepts nothing else: discard it (ends the transaction).
-      client.release(err instanceof Error ? err : new Error(String(err)));
-      released = true;
-    } else {
-      await client.query('ROLLBACK').catch(() => undefined);
-    }
-    throw err;
-  } finally {
-    if (!released) client.release();
-  }
+  });
 }

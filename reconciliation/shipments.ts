@@ -1,4 +1,4 @@
-import { IS_COMMISSIONING } from './unit-facts';
+import { IS_COMMISSIONING } from '../db/unit-facts';
 import type { Pool } from '../db/pool';
 
 export interface Shipment {

@@ -7,8 +7,8 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { countsFromRate, DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig, type PlantKind } from '../bench/generator/plan';
-import { generateBatch } from '../bench/generator/write';
+import { countsFromRate, DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig, type PlantKind } from '../lib/generator/plan';
+import { generateBatch } from '../lib/generator/write';
 
 const { values } = parseArgs({
   options: {

@@ -11,7 +11,7 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import { captureFile } from './capture-client';
+import { captureFile } from '../lib/capture-client';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

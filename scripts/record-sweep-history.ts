@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { ArchiveActivities } from '../audit/archive';
+import type { ArchiveActivities } from '../workflows/activity-contracts';
 import { runFromHistory } from '../audit/history';
 import { startDevServer } from '../lib/dev-server';
 import { temporalBinaries } from '../lib/temporal-binaries';

@@ -3,5 +3,6 @@ export { canonicalRecordHash, appendSignature, verifyLedger, signaturesForDeviat
 export type { LedgerRow, LedgerVerification } from './ledger';
 export { reauthenticate, signingLockPolicy, unlockSigning } from '../auth/reauth';
 export type { ReauthResult, ReauthOptions } from '../auth/reauth';
-export { SIGNATURE_MEANINGS, GENESIS_HASH } from '../domain/signatures';
+export { SIGNATURE_MEANINGS } from '../domain/signatures';
+export { GENESIS_HASH } from '../db/hash-chain';
 export type { SignatureEntry, SignatureMeaning } from '../domain/signatures';

@@ -1,16 +1,6 @@
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
-import type { Queryable } from '../auth/types';
-import type { PoolClient } from '../db/pool';
-import { GENESIS_HASH, signatureEntrySchema, type SignatureEntry, type SignatureMeaning } from '../domain/signatures';
-
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
-
-function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('A record to hash must be JSON (not undefined or a function).');
-  return text;
-}
+import { canonicalSha256, chainTail, lockChain, verifyChain, type HashChain } from '../db/hash-chain';
+import { isPool, withSavepoint, withTransaction, type PoolClient, type Queryable } from '../db/pool';
+import { signatureEntrySchema, type SignatureEntry, type SignatureMeaning } from '../domain/signatures';
 
 /**
  * SHA-256 of the RFC 8785 canonical JSON of a record: the same content hashes the same whatever the
@@ -18,7 +8,7 @@ function canonicalJson(value: unknown): string {
  * serialised through toJSON (ISO 8601 UTC); NaN and Infinity are refused.
  */
 export function canonicalRecordHash(record: unknown): string {
-  return sha256(canonicalJson(record));
+  return canonicalSha256(record);
 }
 
 export interface LedgerRow {
@@ -39,21 +29,19 @@ export interface LedgerRow {
 
 /** What a row's hash covers: every column but id and the hash itself, prev_hash included (the chain). */
 export function ledgerRowHash(row: Omit<LedgerRow, 'id' | 'hash'>): string {
-  return sha256(
-    canonicalJson({
-      v: 1,
-      taskId: row.taskId,
-      deviationId: row.deviationId,
-      signerId: row.signerId,
-      login: row.login,
-      printedName: row.printedName,
-      meaning: row.meaning,
-      signedAt: row.signedAt.toISOString(),
-      recordHash: row.recordHash,
-      comment: row.comment,
-      prevHash: row.prevHash,
-    }),
-  );
+  return canonicalSha256({
+    v: 1,
+    taskId: row.taskId,
+    deviationId: row.deviationId,
+    signerId: row.signerId,
+    login: row.login,
+    printedName: row.printedName,
+    meaning: row.meaning,
+    signedAt: row.signedAt.toISOString(),
+    recordHash: row.recordHash,
+    comment: row.comment,
+    prevHash: row.prevHash,
+  });
 }
 
 /** A second, different signature for the same task, signer and meaning: a bug in the caller, never retried away. */
@@ -68,10 +56,10 @@ const ROW_COLUMNS = `id::int AS id, task_id AS "taskId", deviation_id AS "deviat
   comment, prev_hash AS "prevHash", hash`;
 
 // Two-key form, so this lock never collides with single-key advisory locks elsewhere (migrations use one).
-const LEDGER_LOCK = `SELECT pg_advisory_xact_lock(hashtext('gxp'), hashtext('signature_ledger'))`;
+const LEDGER_CHAIN: HashChain = { table: 'signature_ledger', lock: { names: ['gxp', 'signature_ledger'] } };
 
 async function appendLocked(client: PoolClient, entry: ReturnType<typeof signatureEntrySchema.parse>): Promise<LedgerRow> {
-  await client.query(LEDGER_LOCK);
+  await lockChain(client, LEDGER_CHAIN);
   const { rows: existing } = await client.query<LedgerRow>(
     `SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE task_id = $1 AND signer_id = $2 AND meaning = $3`,
     [entry.taskId, entry.signerId, entry.meaning],
@@ -80,7 +68,7 @@ async function appendLocked(client: PoolClient, entry: ReturnType<typeof signatu
     if (existing[0].recordHash !== entry.recordHash) throw new SignatureConflictError(existing[0]);
     return existing[0]; // a retried activity: the signature is already there
   }
-  const { rows: tail } = await client.query<{ hash: string }>(`SELECT hash FROM signature_ledger ORDER BY id DESC LIMIT 1`);
+  const prevHash = await chainTail(client, LEDGER_CHAIN);
   const content = {
     taskId: entry.taskId,
     deviationId: entry.deviationId,
@@ -92,7 +80,7 @@ async function appendLocked(client: PoolClient, entry: ReturnType<typeof signatu
     signedAt: new Date(Math.floor((entry.signedAt ?? new Date()).getTime())),
     recordHash: entry.recordHash,
     comment: entry.comment ?? null,
-    prevHash: tail[0]?.hash ?? GENESIS_HASH,
+    prevHash,
   };
   const hash = ledgerRowHash(content);
   const { rows } = await client.query<LedgerRow>(
@@ -117,40 +105,9 @@ async function appendLocked(client: PoolClient, entry: ReturnType<typeof signatu
  */
 export async function appendSignature(db: Queryable, entry: SignatureEntry): Promise<LedgerRow> {
   const parsed = signatureEntrySchema.parse(entry);
-  if (!('release' in db)) {
-    const client = await db.connect();
-    try {
-      return await ownTransaction(client, parsed);
-    } finally {
-      client.release();
-    }
-  }
-  try {
-    await db.query('SAVEPOINT signature_append');
-  } catch (err) {
-    if ((err as { code?: string }).code !== '25P01') throw err; // 25P01: not inside a transaction
-    return ownTransaction(db, parsed);
-  }
-  try {
-    const row = await appendLocked(db, parsed);
-    await db.query('RELEASE SAVEPOINT signature_append');
-    return row;
-  } catch (err) {
-    await db.query('ROLLBACK TO SAVEPOINT signature_append').catch(() => undefined);
-    throw err;
-  }
-}
-
-async function ownTransaction(client: PoolClient, entry: ReturnType<typeof signatureEntrySchema.parse>): Promise<LedgerRow> {
-  await client.query('BEGIN');
-  try {
-    const row = await appendLocked(client, entry);
-    await client.query('COMMIT');
-    return row;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  if (isPool(db)) return withTransaction(db, (client) => appendLocked(client, parsed));
+  const joined = await withSavepoint(db, 'signature_append', () => appendLocked(db, parsed));
+  return joined ? joined.result : withTransaction(db, (client) => appendLocked(client, parsed));
 }
 
 export interface LedgerVerification {
@@ -168,27 +125,23 @@ export interface LedgerVerification {
  * catching that needs the latest hash kept elsewhere, e.g. in the deviation's workflow history.)
  */
 export async function verifyLedger(db: Queryable, pageSize = 1000): Promise<LedgerVerification> {
-  let expectedPrev = GENESIS_HASH;
-  let afterId = 0;
-  let checked = 0;
-  for (;;) {
-    const { rows } = await db.query<LedgerRow>(
-      `SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE id > $1 ORDER BY id LIMIT $2`,
-      [afterId, pageSize],
-    );
-    for (const row of rows) {
-      checked += 1;
-      if (row.prevHash !== expectedPrev) {
-        return { ok: false, rows: checked, firstBrokenId: row.id, reason: `row ${row.id} does not link to the row before it (prev_hash differs from that row's hash)` };
-      }
-      if (ledgerRowHash(row) !== row.hash) {
-        return { ok: false, rows: checked, firstBrokenId: row.id, reason: `row ${row.id} does not match its hash: its content was changed after signing` };
-      }
-      expectedPrev = row.hash;
-      afterId = row.id;
-    }
-    if (rows.length < pageSize) return { ok: true, rows: checked };
-  }
+  const result = await verifyChain<LedgerRow>(
+    {
+      page: async (after, limit) => {
+        const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE id > $1 ORDER BY id LIMIT $2`, [after?.id ?? 0, limit]);
+        return rows;
+      },
+      hashOf: ledgerRowHash,
+    },
+    pageSize,
+  );
+  if (result.ok) return { ok: true, rows: result.rows };
+  const { id } = result.broken;
+  const reason =
+    result.problem === 'link'
+      ? `row ${id} does not link to the row before it (prev_hash differs from that row's hash)`
+      : `row ${id} does not match its hash: its content was changed after signing`;
+  return { ok: false, rows: result.rows, firstBrokenId: id, reason };
 }
 
 /** The signatures on one deviation, in ledger order. */

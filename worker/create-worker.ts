@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities, type ActivityDeps } from '../activities';
-import { createArchiveActivities } from '../audit/archive';
+import { createArchiveActivities } from '../activities/archive';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 

@@ -1,4 +1,6 @@
+import type { RunRef } from '../domain/archive-sweep';
 import type { EffectivenessCriteria } from '../domain/policy';
+import type { SignatureMeaning } from '../domain/signatures';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
 import type { DeviationSnapshot, EffectivenessResult, Recurrence, TraceResult } from './types';
 
@@ -66,7 +68,7 @@ export interface SignatureActivities {
     signerId: string;
     login: string;
     printedName: string;
-    meaning: 'authored' | 'reviewed' | 'approved' | 'verified' | 'rejected';
+    meaning: SignatureMeaning;
     signedAt: string;
     recordHash: string;
     comment: string | null;
@@ -79,3 +81,11 @@ export type AllActivities = ReadModelActivities &
   NotificationActivities &
   InvestigationSupportActivities &
   ReconciliationActivities;
+
+/** Activities of the ArchiveClosedDeviations workflow (workflows/archive.ts). */
+export interface ArchiveActivities {
+  /** Without `listedAt` (sweeps begun before the watermark existed): every closed run. */
+  findUnarchivedDeviationRuns(listedAt?: string): Promise<RunRef[]>;
+  archiveDeviationRun(ref: RunRef): Promise<Array<{ workflowId: string; runId: string; sha256: string; inserted: boolean }>>;
+  recordArchiveSweep(sweep: { listedAt: string; complete: boolean; failedCloseTimes: string[] }): Promise<{ archivedBefore: string | null }>;
+}

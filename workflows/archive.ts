@@ -1,6 +1,6 @@
 import { log, patched, proxyActivities } from '@temporalio/workflow';
-import type { ArchiveActivities } from '../audit/archive';
-import { MAX_RUNS_PER_SWEEP } from '../audit/sweep-window';
+import { MAX_RUNS_PER_SWEEP } from '../domain/archive-sweep';
+import type { ArchiveActivities } from './activity-contracts';
 
 const act = proxyActivities<ArchiveActivities>({
   startToCloseTimeout: '5 minutes',
@@ -14,7 +14,7 @@ const act = proxyActivities<ArchiveActivities>({
  * still missing after the retries is picked up by a later run.
  *
  * A sweep lists only the runs closed since the archive's watermark, and then moves the watermark
- * (audit/sweep-window.ts), so that a sweep's cost stays with what closed lately, not with every
+ * (domain/archive-sweep.ts), so that a sweep's cost stays with what closed lately, not with every
  * deviation of the retention period.
  */
 export async function ArchiveClosedDeviations(): Promise<{ archived: number; failed: number }> {

@@ -3,6 +3,7 @@ import type { ResolvedPolicy } from '../domain/policy';
 import type { RiskAssessment, RootCauseAnalysis } from '../domain/rca';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
 import type { ImpactAssessment } from '../domain/lifecycle';
+import type { SignatureMeaning, TaskSignatureMeaning } from '../domain/signatures';
 import type { Gate } from './deviation/gates';
 
 export const STAGES = [
@@ -36,7 +37,7 @@ export interface Signature {
   login: string;
   printedName: string;
   roles: string[];
-  meaning: 'authored' | 'reviewed' | 'approved' | 'verified' | 'rejected';
+  meaning: SignatureMeaning;
   signedAt: string;
   /** SHA-256 of the canonical content of the record signed. */
   recordHash: string;
@@ -55,7 +56,7 @@ export interface SignoffTask {
   title: string;
   /** Any of these roles may sign. */
   roles: string[];
-  meaning: 'reviewed' | 'approved' | 'verified';
+  meaning: TaskSignatureMeaning;
   signaturesRequired: number;
   createdAt: string;
   dueAt: string;

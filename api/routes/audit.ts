@@ -1,12 +1,11 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import { lineText } from '../../domain/text';
 import { isoDateTime } from '../../domain/iso-time';
 import { auditCsvHeader, auditCsvLine, queryAudit, streamAudit, verifyAuditTrail } from '../../audit/trail';
 import type { Role } from '../../domain/roles';
-import { authenticate, requireRole } from '../auth';
 import type { ApiContext } from '../context';
-import { parseOr400 } from '../validate';
+import { declaredRoutes, queryOf, type RouteSpec } from '../route';
 
 /** The cursor is the last row's id, opaque to clients so the paging scheme can change. */
 const cursorSchema = z
@@ -43,13 +42,17 @@ function wantsCsv(req: Request, format: string | undefined): boolean {
 /** Who reads the audit trail and runs its verification. */
 export const AUDIT_READER_ROLES: Role[] = ['auditor', 'qa_head', 'admin'];
 
+export const AUDIT_ROUTES = {
+  list: { method: 'get', path: '/audit', summary: 'Audit trail, paged; CSV with format=csv', roles: AUDIT_READER_ROLES, query: auditQuerySchema },
+  verify: { method: 'get', path: '/audit/verify', summary: 'Recompute the audit trail hash chain', roles: AUDIT_READER_ROLES },
+} satisfies Record<string, RouteSpec>;
+
 /** The audit trail for auditors: filtered, paged (JSON) or exported whole (CSV), and its verification. */
 export function auditRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const auth = [authenticate(ctx), requireRole(...AUDIT_READER_ROLES)];
+  const routes = declaredRoutes(ctx);
 
-  router.get('/audit', ...auth, async (req, res) => {
-    const q = parseOr400(auditQuerySchema, req.query, 'query string');
+  routes.add(AUDIT_ROUTES.list, async (req, res) => {
+    const q = queryOf(AUDIT_ROUTES.list, req);
     const filter = { deviation: q.deviation, actor: q.actor, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
     if (wantsCsv(req, q.format)) {
       // The export is the whole filtered trail (or `limit` rows), streamed page by page.
@@ -67,10 +70,10 @@ export function auditRoutes(ctx: ApiContext): Router {
     res.json({ items: page, limit, nextCursor: items.length > limit ? encodeCursor(page[page.length - 1]!.id) : null });
   });
 
-  router.get('/audit/verify', ...auth, async (_req, res) => {
+  routes.add(AUDIT_ROUTES.verify, async (_req, res) => {
     const result = await verifyAuditTrail(ctx.pool);
     res.json({ ...result, checkedAt: new Date().toISOString() });
   });
 
-  return router;
+  return routes.router;
 }

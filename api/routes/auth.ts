@@ -1,14 +1,14 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
-import { recordSecurityEvent, SECURITY_EVENTS } from '../../auth/security-log';
+import { listSecurityEvents, recordSecurityEvent, SECURITY_EVENTS } from '../../auth/security-log';
 import { createSession, endSession } from '../../auth/sessions';
 import { signInPolicy } from '../../auth/sign-in-throttle';
 import { getUser, signIn } from '../../auth/users';
 import { loginRequestSchema, type LoginRequest } from '../../domain/users';
-import { authenticate, currentUser, requireRole, tooManyAttempts, unauthorized } from '../auth';
+import { currentUser, tooManyAttempts, unauthorized } from '../auth';
 import type { ApiContext } from '../context';
 import { badRequest, zodProblems } from '../problem';
-import { parseOr400 } from '../validate';
+import { declaredRoutes, queryOf, type RouteSpec } from '../route';
 
 export const securityLogQuerySchema = z
   .object({
@@ -19,12 +19,28 @@ export const securityLogQuerySchema = z
   })
   .strict();
 
+/** Signing out and asking who one is stay open while the password must change. */
+const evenIfPasswordMustChange = () => true;
+
+export const AUTH_ROUTES = {
+  login: { method: 'post', path: '/auth/login', summary: 'Sign in: an opaque session token', body: loginRequestSchema, access: 'public' },
+  logout: { method: 'post', path: '/auth/logout', summary: 'End the session', allowWhilePasswordMustChange: evenIfPasswordMustChange },
+  me: { method: 'get', path: '/me', summary: 'The signed-in user', allowWhilePasswordMustChange: evenIfPasswordMustChange },
+  securityLog: {
+    method: 'get',
+    path: '/security-log',
+    summary: 'Failed sign-ins and signatures, lockouts',
+    roles: ['admin', 'auditor', 'qa_head'],
+    query: securityLogQuerySchema,
+  },
+} satisfies Record<string, RouteSpec>;
+
 /**
  * The body, or a 400 that is also kept in the security log: a sign-in with unstorable text is a
  * refused sign-in. The log gets a storable copy of the login (auth/security-log.ts), never the password.
  */
 async function loginBodyOr400(ctx: ApiContext, req: Request): Promise<LoginRequest> {
-  const parsed = loginRequestSchema.safeParse(req.body);
+  const parsed = AUTH_ROUTES.login.body.safeParse(req.body);
   if (parsed.success) return parsed.data;
   const problems = zodProblems(parsed.error);
   const typed: unknown = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>).login : undefined;
@@ -39,13 +55,10 @@ async function loginBodyOr400(ctx: ApiContext, req: Request): Promise<LoginReque
 
 /** Sign-in, sign-out, who am I; and the security log for those who review it. */
 export function authRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const auth = authenticate(ctx);
-  // Signing out and asking who one is stay open while the password must change.
-  const authEvenIfPasswordMustChange = authenticate(ctx, { allowWhilePasswordMustChange: () => true });
+  const routes = declaredRoutes(ctx);
   const policy = signInPolicy(ctx.config);
 
-  router.post('/auth/login', async (req, res) => {
+  routes.add(AUTH_ROUTES.login, async (req, res) => {
     const body = await loginBodyOr400(ctx, req);
     const result = await signIn(ctx.pool, body.login, body.password, req.ip, policy);
     if (result.status === 'throttled') throw tooManyAttempts(res, result.retryAfterSeconds);
@@ -60,33 +73,23 @@ export function authRoutes(ctx: ApiContext): Router {
     res.status(200).set('Cache-Control', 'no-store').json({ ...session, user: result.user });
   });
 
-  router.post('/auth/logout', authEvenIfPasswordMustChange, async (req, res) => {
+  routes.add(AUTH_ROUTES.logout, async (req, res) => {
     if (!req.sessionId) throw badRequest('API keys have no session to end; an administrator revokes a key.');
     await endSession(ctx.pool, req.sessionId, currentUser(req).login);
     res.status(204).end();
   });
 
-  router.get('/me', authEvenIfPasswordMustChange, async (req, res) => {
+  routes.add(AUTH_ROUTES.me, async (req, res) => {
     const caller = currentUser(req);
     if (caller.kind === 'api_key') return void res.json(caller);
     const user = await getUser(ctx.pool, caller.id);
     res.json({ ...user, kind: caller.kind });
   });
 
-  router.get('/security-log', auth, requireRole('admin', 'auditor', 'qa_head'), async (req, res) => {
-    const q = parseOr400(securityLogQuerySchema, req.query, 'query string');
-    const { rows } = await ctx.pool.query(
-      `SELECT id::int AS id, at, event, user_id AS "userId", login, remote_address AS "remoteAddress", detail
-         FROM security_log
-        WHERE ($1::text IS NULL OR event = $1)
-          AND ($2::uuid IS NULL OR user_id = $2)
-          AND ($3::bigint IS NULL OR id < $3)
-        ORDER BY id DESC
-        LIMIT $4`,
-      [q.event ?? null, q.userId ?? null, q.beforeId ?? null, q.limit],
-    );
-    res.json({ items: rows, limit: q.limit });
+  routes.add(AUTH_ROUTES.securityLog, async (req, res) => {
+    const q = queryOf(AUTH_ROUTES.securityLog, req);
+    res.json({ items: await listSecurityEvents(ctx.pool, q), limit: q.limit });
   });
 
-  return router;
+  return routes.router;
 }

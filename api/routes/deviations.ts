@@ -1,13 +1,15 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { lineText } from '../../domain/text';
 import { DEVIATION_ID_PATTERN, SEVERITIES, openDeviationSchema } from '../../domain/deviation';
 import { STAGES } from '../../workflows/types';
 import type { ApiContext } from '../context';
-import { authenticate, currentUser, requireRole } from '../auth';
+import { currentUser } from '../auth';
 import { READER_ROLES } from '../../domain/roles';
 import { notFound } from '../problem';
+import { bodyOf, declaredRoutes, queryOf, type RouteSpec } from '../route';
 import { openDeviation, queryState } from '../services/deviations';
+import { listDeviations } from '../services/read-model';
 import { parseOr400 } from '../validate';
 
 export const idempotencyKeySchema = lineText(200).optional();
@@ -28,14 +30,25 @@ function deviationId(raw: string): string {
   return raw;
 }
 
-export function deviationRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const auth = authenticate(ctx);
-
+export const DEVIATION_ROUTES = {
   // QA leads open deviations; monitoring opens them too, through an integration API key.
-  router.post('/deviations', auth, requireRole('qa_lead', 'integration'), async (req, res) => {
+  open: {
+    method: 'post',
+    path: '/deviations',
+    summary: 'Open a deviation (Idempotency-Key header optional)',
+    roles: ['qa_lead', 'integration'],
+    body: openDeviationSchema,
+  },
+  list: { method: 'get', path: '/deviations', summary: 'List deviations from the read model', roles: READER_ROLES, query: listDeviationsQuerySchema },
+  get: { method: 'get', path: '/deviations/:id', summary: 'A deviation: stage, deadlines, holds, tasks, rounds, signatures', roles: READER_ROLES },
+} satisfies Record<string, RouteSpec>;
+
+export function deviationRoutes(ctx: ApiContext): Router {
+  const routes = declaredRoutes(ctx);
+
+  routes.add(DEVIATION_ROUTES.open, async (req, res) => {
     const user = currentUser(req);
-    const body = parseOr400(openDeviationSchema, req.body);
+    const body = bodyOf(DEVIATION_ROUTES.open, req.body);
     if (user.kind === 'user') body.reportedBy = user.login;
     else if (!body.reportedBy) body.reportedBy = user.login;
     const key = parseOr400(idempotencyKeySchema, req.get('Idempotency-Key'), 'Idempotency-Key header');
@@ -46,28 +59,23 @@ export function deviationRoutes(ctx: ApiContext): Router {
       .json({ id: result.id, stage: result.stage });
   });
 
-  router.get('/deviations/:id', auth, requireRole(...READER_ROLES), async (req, res) => {
+  routes.add(DEVIATION_ROUTES.get, async (req, res) => {
     const state = await queryState(ctx, deviationId(String(req.params.id)));
     res.json({ id: state.id, stage: state.stage, deviation: state });
   });
 
-  router.get('/deviations', auth, requireRole(...READER_ROLES), async (req, res) => {
-    const q = parseOr400(listDeviationsQuerySchema, req.query, 'query string');
-    const { rows } = await ctx.pool.query(
-      `SELECT id, title, symptom, severity, stage, status, batches, reported_by AS "reportedBy",
-              detected_at AS "detectedAt", updated_at AS "updatedAt", sla_breached AS "slaBreached",
-              next_due_at AS "nextDueAt", overdue, lines, gtins, summary
-         FROM deviations
-        WHERE ($1::text IS NULL OR stage = $1)
-          AND ($2::text IS NULL OR severity = $2)
-          AND ($3::text IS NULL OR $3 = ANY (batches))
-          AND ($6::boolean IS NULL OR overdue = $6)
-        ORDER BY detected_at DESC, id DESC
-        LIMIT $4 OFFSET $5`,
-      [q.stage ?? null, q.severity ?? null, q.batch ?? null, q.limit, q.offset, q.overdue === undefined ? null : q.overdue === 'true'],
-    );
-    res.json({ items: rows, limit: q.limit, offset: q.offset });
+  routes.add(DEVIATION_ROUTES.list, async (req, res) => {
+    const q = queryOf(DEVIATION_ROUTES.list, req);
+    const items = await listDeviations(ctx.pool, {
+      stage: q.stage,
+      severity: q.severity,
+      batch: q.batch,
+      overdue: q.overdue === undefined ? undefined : q.overdue === 'true',
+      limit: q.limit,
+      offset: q.offset,
+    });
+    res.json({ items, limit: q.limit, offset: q.offset });
   });
 
-  return router;
+  return routes.router;
 }

@@ -1,12 +1,11 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { auditApiCalls } from '../../audit/middleware';
-import { isTransactionConflict } from '../../db/errors';
-import { captureDocument, PayloadTooLargeError } from '../../epcis/capture';
-import { MalformedBodyError } from '../../lib/json-list-splitter';
-import { requireCaptureAccess } from '../capture-auth';
+import { CAPTURE_ROLES } from '../../domain/roles';
+import { captureDocument, findCapturedDocument } from '../../epcis/capture';
 import type { ApiContext } from '../context';
 import { HttpProblem, notFound } from '../problem';
-import { streamedBody, streamProblem, takeUploadSlot } from '../streamed-body';
+import { declaredRoutes, type RouteSpec } from '../route';
+import { receiveStreamedUpload, type StreamedUpload } from '../streamed-body';
 
 /** Headers of the EPCIS 2.0 REST binding that describe this capture interface. */
 function bindingHeaders(ctx: ApiContext): Record<string, string> {
@@ -18,76 +17,62 @@ function bindingHeaders(ctx: ApiContext): Record<string, string> {
   };
 }
 
-const tooLarge = (limit: number) =>
-  new HttpProblem(413, 'Capture Payload too large', `The document exceeds the capture limit of ${limit} bytes; split it into several captures.`, {
-    type: 'epcisException:CaptureLimitExceededException',
-  });
+/** How capture refuses a document, in the words of the EPCIS REST binding. */
+const CAPTURE_UPLOAD: StreamedUpload = {
+  accepts: (type) => type === 'application/json' || type === 'application/ld+json',
+  unsupportedMediaType: 'Send the EPCISDocument as application/json or application/ld+json.',
+  tooLarge: (limit) =>
+    new HttpProblem(413, 'Capture Payload too large', `The document exceeds the capture limit of ${limit} bytes; split it into several captures.`, {
+      type: 'epcisException:CaptureLimitExceededException',
+    }),
+  malformed: (err) =>
+    new HttpProblem(400, 'Bad Request', `The body is not a well-formed EPCIS document: ${err.message} (byte ${err.offset}).`, {
+      type: 'epcisException:ValidationException',
+      errors: [{ field: '(document)', reason: err.message }],
+    }),
+  // Captures lock units in one order, so this takes another writer that does not (an instance of an
+  // older release during a rolling deploy, a hand-run statement). A re-sent event is not applied twice.
+  collided: 'The capture collided with another transaction under way and was rolled back; nothing was stored. Send the same document again.',
+};
+
+export const EPCIS_ROUTES = {
+  options: { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', access: 'capture', roles: CAPTURE_ROLES },
+  capture: {
+    method: 'post',
+    path: '/epcis/capture',
+    summary:
+      'Capture an EPCIS 2.0 document (validated whole, all or nothing; 503 with Retry-After when it collided with another transaction and may be sent again)',
+    access: 'capture',
+    roles: CAPTURE_ROLES,
+    produces: 'application/json',
+  },
+  job: { method: 'get', path: '/epcis/capture/:captureId', summary: 'A capture job', access: 'capture', roles: CAPTURE_ROLES },
+} satisfies Record<string, RouteSpec>;
 
 /**
  * EPCIS 2.0 capture (REST binding: POST /capture). The body is streamed, not parsed by the JSON
  * body parser, so this router is mounted before it. The caller is authenticated before a byte of
  * the body is read, and a database connection is taken only once the body's first bytes have
- * arrived; a body that stalls is dropped (408) with nothing stored. Validation is all-or-nothing:
- * 400 problem+json listing every problem (event index, field, reason), or 202 with the capture
- * job's Location.
+ * arrived; a body that stalls is dropped (408) with nothing stored (api/streamed-body.ts).
+ * Validation is all-or-nothing: 400 problem+json listing every problem (event index, field,
+ * reason), or 202 with the capture job's Location.
  */
 export function epcisRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const access = requireCaptureAccess(ctx);
+  const routes = declaredRoutes(ctx);
   const audit = auditApiCalls(ctx);
 
-  router.options('/epcis/capture', access, (_req, res) => {
+  routes.add(EPCIS_ROUTES.options, (_req, res) => {
     res.set({ ...bindingHeaders(ctx), Allow: 'OPTIONS, POST' }).status(204).end();
   });
 
-  router.post('/epcis/capture', access, audit, async (req, res) => {
-    const type = (req.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json' && type !== 'application/ld+json') {
-      throw new HttpProblem(415, 'Unsupported Media Type', 'Send the EPCISDocument as application/json or application/ld+json.');
-    }
-    const declared = Number(req.get('Content-Length'));
-    if (Number.isFinite(declared) && declared > ctx.config.MAX_BODY_BYTES) {
-      res.set('Connection', 'close');
-      throw tooLarge(ctx.config.MAX_BODY_BYTES);
-    }
-    let result;
-    let releaseSlot = () => undefined as void;
-    try {
-      const body = await streamedBody(req, ctx.config.BODY_STALL_TIMEOUT_MS);
-      releaseSlot = takeUploadSlot(ctx, ctx.config.STREAMED_UPLOADS_MAX, res);
-      result = await captureDocument(ctx.pool, body, {
+  routes.add(EPCIS_ROUTES.capture, audit, async (req, res) => {
+    const result = await receiveStreamedUpload(ctx, req, res, CAPTURE_UPLOAD, (body) =>
+      captureDocument(ctx.pool, body, {
         maxBytes: ctx.config.MAX_BODY_BYTES,
         capturedBy: req.user?.login ?? 'unknown',
         mayRetract: req.user?.roles.includes('integration') ?? false,
-      });
-    } catch (err) {
-      const dropped = streamProblem(err, res);
-      if (dropped) throw dropped;
-      if (err instanceof PayloadTooLargeError) {
-        res.set('Connection', 'close');
-        throw tooLarge(err.limit);
-      }
-      if (err instanceof MalformedBodyError) {
-        throw new HttpProblem(400, 'Bad Request', `The body is not a well-formed EPCIS document: ${err.message} (byte ${err.offset}).`, {
-          type: 'epcisException:ValidationException',
-          errors: [{ field: '(document)', reason: err.message }],
-        });
-      }
-      if (isTransactionConflict(err)) {
-        // Captures lock units in one order, so this takes another writer that does not (an instance
-        // of an older release during a rolling deploy, a hand-run statement). The document is whole
-        // or absent, and a re-sent event is not applied twice: sending it again is safe.
-        res.set('Retry-After', '1');
-        throw new HttpProblem(
-          503,
-          'Service Unavailable',
-          'The capture collided with another transaction under way and was rolled back; nothing was stored. Send the same document again.',
-        );
-      }
-      throw err;
-    } finally {
-      releaseSlot();
-    }
+      }),
+    );
     if (!result.ok) {
       throw new HttpProblem(400, 'Bad Request', `The document was refused whole: ${result.totalProblems} problem(s); nothing was stored.`, {
         type: 'epcisException:ValidationException',
@@ -103,30 +88,16 @@ export function epcisRoutes(ctx: ApiContext): Router {
       .json(captureJob(result));
   });
 
-  router.get('/epcis/capture/:captureId', access, async (req, res) => {
+  routes.add(EPCIS_ROUTES.job, async (req, res) => {
     const captureId = String(req.params.captureId);
     const m = /^C(\d{1,18})$/.exec(captureId);
     if (!m) throw notFound(`No capture job ${captureId}.`);
-    const { rows } = await ctx.pool.query<{ id: string; sha256: string; event_count: number; new_events: number; captured_at: Date }>(
-      'SELECT id, sha256, event_count, new_events, captured_at FROM epcis_documents WHERE id = $1',
-      [m[1]],
-    );
-    const row = rows[0];
-    if (!row) throw notFound(`No capture job ${captureId}.`);
-    res.set(bindingHeaders(ctx)).json(
-      captureJob({
-        captureId,
-        documentId: row.id,
-        sha256: row.sha256,
-        events: row.event_count,
-        newEvents: row.new_events,
-        duplicateDocument: false,
-        capturedAt: row.captured_at.toISOString(),
-      }),
-    );
+    const document = await findCapturedDocument(ctx.pool, m[1]!);
+    if (!document) throw notFound(`No capture job ${captureId}.`);
+    res.set(bindingHeaders(ctx)).json(captureJob({ captureId, ...document, duplicateDocument: false }));
   });
 
-  return router;
+  return routes.router;
 }
 
 /** The capture job document of the REST binding; capture here is synchronous, so the job is finished. */

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { DEVIATION_ID_PATTERN } from '../../domain/deviation';
 import { collectEvidence } from '../../audit/evidence/collect';
@@ -6,10 +6,9 @@ import { buildEvidencePackage } from '../../audit/evidence/package';
 import { loadWorkflowRecord, recordToJson, type WorkflowRecord } from '../../audit/history';
 import { currentWorkflowBundle, replayWorkflow } from '../../audit/replay';
 import type { Role } from '../../domain/roles';
-import { authenticate, requireRole } from '../auth';
 import type { ApiContext } from '../context';
 import { notFound } from '../problem';
-import { parseOr400 } from '../validate';
+import { declaredRoutes, queryOf, type RouteSpec } from '../route';
 
 function deviationId(raw: unknown): string {
   const id = String(raw);
@@ -30,23 +29,35 @@ const historyQuerySchema = z
   .object({ run: z.union([z.literal('first'), z.literal('latest'), z.string().regex(/^[0-9a-f-]{36}$/, 'a run ID')]).optional() })
   .strict();
 
+export const EVIDENCE_ROUTES = {
+  /**
+   * Without `run`: every run, oldest first, `{workflowId, source, runs: [{runId, sha256, events}]}`
+   * (each element of runs is itself a history file). With `run=<id>|first|latest`: that run's
+   * history byte for byte as `temporal workflow show --output json` prints it.
+   */
+  history: {
+    method: 'get',
+    path: '/deviations/:id/history',
+    summary: 'Full event history, as `temporal workflow show --output json` writes it',
+    roles: EVIDENCE_ROLES,
+    query: historyQuerySchema,
+  },
+  /** Replays every run against the workflow code this process runs; 200 with the verdict either way. */
+  replay: { method: 'post', path: '/deviations/:id/replay', summary: 'Replay the history against the deployed workflow code', roles: EVIDENCE_ROLES },
+  evidence: { method: 'get', path: '/deviations/:id/evidence', summary: 'Inspection evidence package (zip)', roles: EVIDENCE_ROLES, produces: 'application/zip' },
+} satisfies Record<string, RouteSpec>;
+
 /**
  * What an auditor reads about one deviation: its durable history (from Temporal, or the archive
  * once Temporal has dropped it), a replay of that history against the current code, and the
  * inspection evidence package.
  */
 export function evidenceRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const auth = [authenticate(ctx), requireRole(...EVIDENCE_ROLES)];
+  const routes = declaredRoutes(ctx);
 
-  /**
-   * Without `run`: every run, oldest first, `{workflowId, source, runs: [{runId, sha256, events}]}`
-   * (each element of runs is itself a history file). With `run=<id>|first|latest`: that run's
-   * history byte for byte as `temporal workflow show --output json` prints it.
-   */
-  router.get('/deviations/:id/history', ...auth, async (req, res) => {
+  routes.add(EVIDENCE_ROUTES.history, async (req, res) => {
     const id = deviationId(req.params.id);
-    const q = parseOr400(historyQuerySchema, req.query, 'query string');
+    const q = queryOf(EVIDENCE_ROUTES.history, req);
     const record = await recordOr404(ctx, id);
     res.set('X-History-Source', record.source);
     if (!q.run) {
@@ -59,15 +70,14 @@ export function evidenceRoutes(ctx: ApiContext): Router {
     res.type('application/json').send(run.text);
   });
 
-  /** Replays every run against the workflow code this process runs; 200 with the verdict either way. */
-  router.post('/deviations/:id/replay', ...auth, async (req, res) => {
+  routes.add(EVIDENCE_ROUTES.replay, async (req, res) => {
     const id = deviationId(req.params.id);
     const record = await recordOr404(ctx, id);
     const verdict = await replayWorkflow(await currentWorkflowBundle(), id, record.runs);
     res.json({ ...verdict, historySource: record.source, replayedAt: new Date().toISOString() });
   });
 
-  router.get('/deviations/:id/evidence', ...auth, async (req, res) => {
+  routes.add(EVIDENCE_ROUTES.evidence, async (req, res) => {
     const id = deviationId(req.params.id);
     const data = await collectEvidence(ctx, id);
     if (!data) throw notFound(`No deviation ${id}, neither in Temporal nor in the archive.`);
@@ -80,5 +90,5 @@ export function evidenceRoutes(ctx: ApiContext): Router {
       .send(zip);
   });
 
-  return router;
+  return routes.router;
 }

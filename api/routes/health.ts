@@ -1,6 +1,8 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { temporal as proto } from '@temporalio/proto';
+import { pingDatabase } from '../../db/pool';
 import type { ApiContext } from '../context';
+import { declaredRoutes, type RouteSpec } from '../route';
 
 const TIMEOUT_MS = 2000;
 /**
@@ -55,16 +57,25 @@ async function workerCheck(ctx: ApiContext): Promise<Check & { pollers?: number 
  * queue; otherwise 503 naming what is down. A dead worker leaves every deviation's clocks and
  * steps waiting, so it is as much an outage as a dead database.
  */
+export const HEALTH_ROUTES = {
+  health: {
+    method: 'get',
+    path: '/health',
+    summary: 'PostgreSQL and Temporal answer and a worker polls the deviation task queue (200), or not (503)',
+    access: 'public',
+  },
+} satisfies Record<string, RouteSpec>;
+
 export function healthRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  router.get('/health', async (_req, res) => {
+  const routes = declaredRoutes(ctx);
+  routes.add(HEALTH_ROUTES.health, async (_req, res) => {
     const [postgres, temporal, worker] = await Promise.all([
-      check(() => ctx.pool.query('SELECT 1')),
+      check(() => pingDatabase(ctx.pool)),
       check(() => ctx.temporal.connection.workflowService.getSystemInfo({})),
       workerCheck(ctx),
     ]);
     const ok = postgres.status === 'up' && temporal.status === 'up' && worker.status === 'up';
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal, worker } });
   });
-  return router;
+  return routes.router;
 }

@@ -1,28 +1,101 @@
-import { Router, type Request } from 'express';
-import { z } from 'zod';
+import type { Request, Router } from 'express';
+import type { z } from 'zod';
 import type { UpdateDefinition } from '@temporalio/common';
 import { DEVIATION_ID_PATTERN } from '../../domain/deviation';
 import * as steps from '../../domain/lifecycle';
-import { READER_ROLES, type Role } from '../../domain/roles';
+import { CANCELLATION_ROLES, READER_ROLES, type Role } from '../../domain/roles';
+import type { TaskSignatureMeaning } from '../../domain/signatures';
 import * as msg from '../../workflows/messages';
-import { authenticate, currentUser, requireRole } from '../auth';
+import { currentUser, type AuthenticatedUser } from '../auth';
 import type { ApiContext } from '../context';
 import { notFound } from '../problem';
+import { bodyOf, declaredRoutes, type RouteSpec } from '../route';
 import { queryState } from '../services/deviations';
 import { buildSignature, cancelBodySchema, signChangeControlBodySchema } from '../services/signing';
-import { executeStep } from '../services/steps';
+import { changeControlRecord, executeStep } from '../services/steps';
 import { cancelDeviation } from '../services/tasks';
 import { parseOr400 } from '../validate';
 
-export interface StepRoute {
+/** Who took a step, as the Update's payload names them. */
+interface Actor {
+  by: string;
+  roles?: string[];
+}
+
+interface StepCall {
+  ctx: ApiContext;
+  req: Request;
+  user: AuthenticatedUser;
+  deviationId: string;
+  /** The workflow the Update goes to: the deviation's, or its change control's. */
+  workflowId: string;
+}
+
+/**
+ * A lifecycle step that records work: an Update with a validator behind each; the caller's login is
+ * the actor. Gates are passed only by electronic signature, through /tasks (api/routes/tasks.ts).
+ */
+interface StepRoute {
+  /** Below /deviations/:id/ (a deviation's step) or /deviations/:id/change-controls/:cc/. */
   path: string;
-  schema: z.ZodObject;
-  update: UpdateDefinition<unknown, [never]>;
-  roles: Role[];
-  /** Path parameters merged into the payload (e.g. the action ID). */
+  roles: readonly Role[];
+  /** The request body's schema. */
+  body: z.ZodType;
+  /** Path parameters merged into the body (e.g. the action ID). */
   params?: (req: Request) => Record<string, string>;
-  /** Steps that are electronic signatures: the body carries login and password, not the payload. */
-  signed?: 'approved' | 'verified';
+  /** Validates the body and sends the step as its Update; the Update's answer. */
+  send(call: StepCall, body: unknown): Promise<unknown>;
+}
+
+/**
+ * A deviation's step: the body, validated, with the caller (login and roles) as the actor. The
+ * schema's output must be an input the Update takes (its validator parses it again), and the
+ * compiler checks the schema and the Update belong together.
+ */
+function deviationStep<O extends I, I, R>(
+  path: string,
+  schema: z.ZodType<O, I>,
+  update: UpdateDefinition<R, [I & Actor]>,
+  roles: readonly Role[],
+  params?: (req: Request) => Record<string, string>,
+): StepRoute {
+  return {
+    path,
+    roles,
+    body: schema,
+    params,
+    send: ({ ctx, workflowId, user }, body) => executeStep(ctx, workflowId, update, { ...parseOr400(schema, body), by: user.login, roles: [...user.roles] }),
+  };
+}
+
+/** A change control's step: the body, validated, with the caller's login as the actor. */
+function changeControlStep<O extends I, I, R>(path: string, schema: z.ZodType<O, I>, update: UpdateDefinition<R, [I & Actor]>, roles: readonly Role[]): StepRoute {
+  return {
+    path,
+    roles,
+    body: schema,
+    send: ({ ctx, workflowId, user }, body) => executeStep(ctx, workflowId, update, { ...parseOr400(schema, body), by: user.login }),
+  };
+}
+
+/** A change control's approval or verification: an electronic signature over the change control's record. */
+function signedChangeControlStep<R>(
+  path: string,
+  update: UpdateDefinition<R, [msg.Step<typeof steps.signChangeControlSchema>]>,
+  roles: readonly Role[],
+  meaning: TaskSignatureMeaning,
+): StepRoute {
+  return {
+    path,
+    roles,
+    body: signChangeControlBodySchema,
+    send: async ({ ctx, req, user, deviationId, workflowId }, body) => {
+      const { login, password, comment } = parseOr400(signChangeControlBodySchema, body);
+      const record = await changeControlRecord(ctx, workflowId);
+      const signature = await buildSignature(ctx, user, { login, password }, meaning, record, { taskId: `${workflowId}.${path}`, deviationId }, req.ip, comment);
+      return executeStep(ctx, workflowId, update, { by: user.login, ...(comment ? { comment } : {}), signature });
+    },
+  };
 }
 
 const actionParam = (req: Request) => ({ actionId: String(req.params.actionId) });
@@ -31,33 +104,66 @@ const FUNCTIONS: Role[] = ['investigator', 'qa_lead', 'production', 'it', 'valid
 const CAPA: Role[] = ['capa_owner', 'qa_lead', 'investigator'];
 const ACTION_OWNERS: Role[] = ['capa_owner', 'qa_lead', 'production', 'it', 'validation'];
 const QA_DECIDERS: Role[] = ['qa_approver', 'qa_head'];
+const CHANGE_CONTROL_SIGNERS: Role[] = ['qa_approver', 'qa_head', 'validation'];
 
-/**
- * Lifecycle steps that record work: an Update with a validator behind each; the caller's login is
- * the actor. Gates are passed only by electronic signature, through /tasks (api/routes/tasks.ts).
- */
-export const STEP_ROUTES = [
-  { path: 'evidence', schema: steps.addEvidenceSchema, update: msg.addEvidence, roles: INVESTIGATION },
-  { path: 'contributions', schema: steps.addContributionSchema, update: msg.addContribution, roles: FUNCTIONS },
-  { path: 'root-cause-analyses', schema: steps.recordRootCauseAnalysisSchema, update: msg.recordRootCauseAnalysis, roles: INVESTIGATION },
-  { path: 'risk-assessment', schema: steps.recordRiskAssessmentSchema, update: msg.recordRiskAssessment, roles: INVESTIGATION },
-  { path: 'suspect-product', schema: steps.reportSuspectProductSchema, update: msg.reportSuspectProduct, roles: [...INVESTIGATION, 'qa_head'] },
-  { path: 'regulatory-notifications', schema: steps.recordRegulatoryNotificationSchema, update: msg.recordRegulatoryNotification, roles: ['qa_lead', 'qa_head'] },
-  { path: 'investigation/report', schema: steps.submitInvestigationReportSchema, update: msg.submitInvestigationReport, roles: INVESTIGATION },
-  { path: 'capa/actions', schema: steps.addCapaActionSchema, update: msg.addCapaAction, roles: CAPA },
-  { path: 'capa/actions/:actionId/complete', schema: steps.completeCapaActionSchema, update: msg.completeCapaAction, roles: ACTION_OWNERS, params: actionParam },
-  { path: 'capa/actions/:actionId/cancel', schema: steps.cancelCapaActionSchema, update: msg.cancelCapaAction, roles: ['capa_owner', 'qa_lead'], params: actionParam },
-  { path: 'effectiveness/decide', schema: steps.decideEffectivenessSchema, update: msg.decideEffectiveness, roles: QA_DECIDERS },
-  { path: 'dispositions', schema: steps.recordDispositionSchema, update: msg.recordDisposition, roles: QA_DECIDERS },
-  { path: 'extensions', schema: steps.requestExtensionSchema, update: msg.requestExtension, roles: [...FUNCTIONS, 'capa_owner'] },
-] as unknown as StepRoute[];
+/** A deviation's steps: path (below /deviations/:id/), body schema, Update, roles. */
+const STEP_ROUTES: StepRoute[] = [
+  deviationStep('evidence', steps.addEvidenceSchema, msg.addEvidence, INVESTIGATION),
+  deviationStep('contributions', steps.addContributionSchema, msg.addContribution, FUNCTIONS),
+  deviationStep('root-cause-analyses', steps.recordRootCauseAnalysisSchema, msg.recordRootCauseAnalysis, INVESTIGATION),
+  deviationStep('risk-assessment', steps.recordRiskAssessmentSchema, msg.recordRiskAssessment, INVESTIGATION),
+  deviationStep('suspect-product', steps.reportSuspectProductSchema, msg.reportSuspectProduct, [...INVESTIGATION, 'qa_head']),
+  deviationStep('regulatory-notifications', steps.recordRegulatoryNotificationSchema, msg.recordRegulatoryNotification, ['qa_lead', 'qa_head']),
+  deviationStep('investigation/report', steps.submitInvestigationReportSchema, msg.submitInvestigationReport, INVESTIGATION),
+  deviationStep('capa/actions', steps.addCapaActionSchema, msg.addCapaAction, CAPA),
+  deviationStep('capa/actions/:actionId/complete', steps.completeCapaActionSchema, msg.completeCapaAction, ACTION_OWNERS, actionParam),
+  deviationStep('capa/actions/:actionId/cancel', steps.cancelCapaActionSchema, msg.cancelCapaAction, ['capa_owner', 'qa_lead'], actionParam),
+  deviationStep('effectiveness/decide', steps.decideEffectivenessSchema, msg.decideEffectiveness, QA_DECIDERS),
+  deviationStep('dispositions', steps.recordDispositionSchema, msg.recordDisposition, QA_DECIDERS),
+  deviationStep('extensions', steps.requestExtensionSchema, msg.requestExtension, [...FUNCTIONS, 'capa_owner']),
+];
 
-export const CHANGE_CONTROL_ROUTES = [
-  { path: 'impact-assessment', schema: steps.impactAssessmentSchema, update: msg.recordImpactAssessment, roles: ['validation', 'it'] },
-  { path: 'approve', schema: signChangeControlBodySchema, update: msg.approveChangeControl, roles: ['qa_approver', 'qa_head', 'validation'], signed: 'approved' },
-  { path: 'implementation', schema: steps.recordImplementationSchema, update: msg.recordImplementation, roles: ['production', 'it', 'validation', 'capa_owner'] },
-  { path: 'verify', schema: signChangeControlBodySchema, update: msg.verifyChangeControl, roles: ['qa_approver', 'qa_head', 'validation'], signed: 'verified' },
-] as unknown as StepRoute[];
+/** A change control's steps (below /deviations/:id/change-controls/:cc/). */
+const CHANGE_CONTROL_ROUTES: StepRoute[] = [
+  changeControlStep('impact-assessment', steps.impactAssessmentSchema, msg.recordImpactAssessment, ['validation', 'it']),
+  signedChangeControlStep('approve', msg.approveChangeControl, CHANGE_CONTROL_SIGNERS, 'approved'),
+  changeControlStep('implementation', steps.recordImplementationSchema, msg.recordImplementation, ['production', 'it', 'validation', 'capa_owner']),
+  signedChangeControlStep('verify', msg.verifyChangeControl, CHANGE_CONTROL_SIGNERS, 'verified'),
+];
+
+const stepRoute = (step: StepRoute) => ({
+  step,
+  spec: { method: 'post', path: `/deviations/:id/${step.path}`, summary: `Lifecycle step: ${step.path}`, roles: step.roles, body: step.body } satisfies RouteSpec,
+});
+const changeControlRoute = (step: StepRoute) => ({
+  step,
+  spec: {
+    method: 'post',
+    path: `/deviations/:id/change-controls/:cc/${step.path}`,
+    summary: `Change control: ${step.path}`,
+    roles: step.roles,
+    body: step.body,
+  } satisfies RouteSpec,
+});
+const DECLARED_STEPS = STEP_ROUTES.map(stepRoute);
+const DECLARED_CHANGE_CONTROL_STEPS = CHANGE_CONTROL_ROUTES.map(changeControlRoute);
+
+const CANCEL_ROUTE = {
+  method: 'post',
+  path: '/deviations/:id/cancel',
+  summary: 'Cancel with a justification and an electronic signature',
+  roles: CANCELLATION_ROLES,
+  body: cancelBodySchema,
+} satisfies RouteSpec;
+const CHANGE_CONTROL_READ_ROUTE = { method: 'get', path: '/deviations/:id/change-controls/:cc', summary: 'A change control', roles: READER_ROLES } satisfies RouteSpec;
+
+/** Every lifecycle route, in the order the router registers them. */
+export const LIFECYCLE_ROUTES: RouteSpec[] = [
+  ...DECLARED_STEPS.map((r) => r.spec),
+  CANCEL_ROUTE,
+  ...DECLARED_CHANGE_CONTROL_STEPS.map((r) => r.spec),
+  CHANGE_CONTROL_READ_ROUTE,
+];
 
 function deviationId(raw: unknown): string {
   const id = String(raw);
@@ -72,57 +178,37 @@ function changeControlId(raw: unknown): string {
 }
 
 export function lifecycleRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const auth = authenticate(ctx);
+  const routes = declaredRoutes(ctx);
 
-  for (const route of STEP_ROUTES) {
-    router.post(`/deviations/:id/${route.path}`, auth, requireRole(...route.roles), async (req, res) => {
+  for (const { step, spec } of DECLARED_STEPS) {
+    routes.add(spec, async (req, res) => {
       const id = deviationId(req.params.id);
-      const body = { ...(req.body ?? {}), ...(route.params?.(req) ?? {}) };
-      const step = parseOr400(route.schema, body);
-      const user = currentUser(req);
-      await executeStep(ctx, id, route.update, { ...step, by: user.login, roles: [...user.roles] } as never);
+      const body = { ...(req.body ?? {}), ...(step.params?.(req) ?? {}) };
+      await step.send({ ctx, req, user: currentUser(req), deviationId: id, workflowId: id }, body);
       const state = await queryState(ctx, id);
       res.json({ id, stage: state.stage, deviation: state });
     });
   }
 
-  router.post('/deviations/:id/cancel', auth, requireRole('qa_lead', 'qa_head'), async (req, res) => {
+  routes.add(CANCEL_ROUTE, async (req, res) => {
     const id = deviationId(req.params.id);
-    const body = parseOr400(cancelBodySchema, req.body ?? {});
+    const body = bodyOf(CANCEL_ROUTE, req.body ?? {});
     await cancelDeviation(ctx, currentUser(req), id, body, req.ip);
     const state = await queryState(ctx, id);
     res.json({ id, stage: state.stage, deviation: state });
   });
 
-  for (const route of CHANGE_CONTROL_ROUTES) {
-    router.post(`/deviations/:id/change-controls/:cc/${route.path}`, auth, requireRole(...route.roles), async (req, res) => {
+  for (const { step, spec } of DECLARED_CHANGE_CONTROL_STEPS) {
+    routes.add(spec, async (req, res) => {
       const id = deviationId(req.params.id);
       const workflowId = `${id}-${changeControlId(req.params.cc)}`;
-      const user = currentUser(req);
-      const body = parseOr400(route.schema, req.body ?? {}) as Record<string, unknown>;
-      let payload: Record<string, unknown> = { ...body, by: user.login };
-      if (route.signed) {
-        const { login, password, comment } = body as { login: string; password: string; comment?: string };
-        const record = await changeControlRecord(workflowId);
-        const signature = await buildSignature(ctx, user, { login, password }, route.signed, record, { taskId: `${workflowId}.${route.path}`, deviationId: id }, req.ip, comment);
-        payload = { by: user.login, ...(comment ? { comment } : {}), signature };
-      }
-      res.json(await executeStep(ctx, workflowId, route.update, payload as never));
+      res.json(await step.send({ ctx, req, user: currentUser(req), deviationId: id, workflowId }, req.body ?? {}));
     });
   }
 
-  async function changeControlRecord(workflowId: string) {
-    try {
-      return await ctx.temporal.workflow.getHandle(workflowId).query(msg.getChangeControlQuery);
-    } catch {
-      throw notFound(`No change control ${workflowId}.`);
-    }
-  }
-
-  router.get('/deviations/:id/change-controls/:cc', auth, requireRole(...READER_ROLES), async (req, res) => {
-    res.json(await changeControlRecord(`${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`));
+  routes.add(CHANGE_CONTROL_READ_ROUTE, async (req, res) => {
+    res.json(await changeControlRecord(ctx, `${deviationId(req.params.id)}-${changeControlId(req.params.cc)}`));
   });
 
-  return router;
+  return routes.router;
 }

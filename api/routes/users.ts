@@ -1,12 +1,12 @@
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import { unlockSigning } from '../../auth/reauth';
 import { signInPolicy } from '../../auth/sign-in-throttle';
 import { createUserWithAudit, getUser, LastAdminError, listUsers, LoginTakenError, PasswordPolicyError, setPassword, updateUser } from '../../auth/users';
 import { changePasswordSchema, createUserSchema, updateUserSchema, USER_ID_PATTERN } from '../../domain/users';
-import { authenticate, currentUser, forbidden, requireRole, tooManyAttempts, type AuthenticatedUser } from '../auth';
+import { currentUser, forbidden, tooManyAttempts, type AuthenticatedUser } from '../auth';
 import type { ApiContext } from '../context';
 import { badRequest, conflict, notFound } from '../problem';
-import { parseOr400 } from '../validate';
+import { bodyOf, declaredRoutes, type RouteSpec } from '../route';
 
 function userId(raw: string): string {
   if (!USER_ID_PATTERN.test(raw)) throw notFound(`No user ${raw}.`);
@@ -26,34 +26,48 @@ function asProblem(err: unknown, field = 'password'): unknown {
 /** A session whose password must change may still change it: its own, nobody else's. */
 const changingOwnPassword = (req: Request, user: AuthenticatedUser) => String(req.params.id ?? '').toLowerCase() === user.id;
 
+export const USER_ROUTES = {
+  create: { method: 'post', path: '/users', summary: 'Create a user', roles: ['admin'], body: createUserSchema },
+  list: { method: 'get', path: '/users', summary: 'List users', roles: ['admin', 'auditor'] },
+  get: { method: 'get', path: '/users/:id', summary: 'One user', roles: ['admin', 'auditor'] },
+  update: { method: 'patch', path: '/users/:id', summary: 'Change roles, printed name, active', roles: ['admin'], body: updateUserSchema },
+  /** People change their own password (giving the current one); an administrator resets anybody else's. */
+  setPassword: {
+    method: 'post',
+    path: '/users/:id/password',
+    summary: 'Change or reset a password',
+    body: changePasswordSchema,
+    allowWhilePasswordMustChange: changingOwnPassword,
+  },
+  unlockSigning: { method: 'post', path: '/users/:id/unlock-signing', summary: 'Lift a signing lock', roles: ['admin'] },
+} satisfies Record<string, RouteSpec>;
+
 /** User administration (admin); auditors read. */
 export function userRoutes(ctx: ApiContext): Router {
-  const router = Router();
-  const auth = authenticate(ctx);
-  const authForPasswordChange = authenticate(ctx, { allowWhilePasswordMustChange: changingOwnPassword });
+  const routes = declaredRoutes(ctx);
   const policy = signInPolicy(ctx.config);
 
-  router.post('/users', auth, requireRole('admin'), async (req, res) => {
-    const body = parseOr400(createUserSchema, req.body);
+  routes.add(USER_ROUTES.create, async (req, res) => {
+    const body = bodyOf(USER_ROUTES.create, req.body);
     const by = currentUser(req).login;
     const user = await createUserWithAudit(ctx.pool, body, by).catch((err) => Promise.reject(asProblem(err)));
     ctx.log.info({ userId: user.id, login: user.login, roles: user.roles, by }, 'user created');
     res.status(201).location(`/users/${user.id}`).json(user);
   });
 
-  router.get('/users', auth, requireRole('admin', 'auditor'), async (_req, res) => {
+  routes.add(USER_ROUTES.list, async (_req, res) => {
     res.json({ items: await listUsers(ctx.pool) });
   });
 
-  router.get('/users/:id', auth, requireRole('admin', 'auditor'), async (req, res) => {
+  routes.add(USER_ROUTES.get, async (req, res) => {
     const user = await getUser(ctx.pool, userId(String(req.params.id)));
     if (!user) throw notFound(`No user ${String(req.params.id)}.`);
     res.json(user);
   });
 
-  router.patch('/users/:id', auth, requireRole('admin'), async (req, res) => {
+  routes.add(USER_ROUTES.update, async (req, res) => {
     const id = userId(String(req.params.id));
-    const patch = parseOr400(updateUserSchema, req.body);
+    const patch = bodyOf(USER_ROUTES.update, req.body);
     const by = currentUser(req).login;
     const user = await updateUser(ctx.pool, id, patch, by).catch((err) => Promise.reject(asProblem(err)));
     if (!user) throw notFound(`No user ${id}.`);
@@ -61,11 +75,10 @@ export function userRoutes(ctx: ApiContext): Router {
     res.json(user);
   });
 
-  /** People change their own password (giving the current one); an administrator resets anybody else's. */
-  router.post('/users/:id/password', authForPasswordChange, async (req, res) => {
+  routes.add(USER_ROUTES.setPassword, async (req, res) => {
     const id = userId(String(req.params.id));
     const caller = currentUser(req);
-    const body = parseOr400(changePasswordSchema, req.body);
+    const body = bodyOf(USER_ROUTES.setPassword, req.body);
     const self = caller.kind === 'user' && caller.id === id;
     if (!self && !(caller.kind === 'user' && caller.roles.includes('admin'))) {
       throw forbidden('Only the user or an administrator sets a password.');
@@ -86,7 +99,7 @@ export function userRoutes(ctx: ApiContext): Router {
     res.status(204).end();
   });
 
-  router.post('/users/:id/unlock-signing', auth, requireRole('admin'), async (req, res) => {
+  routes.add(USER_ROUTES.unlockSigning, async (req, res) => {
     const id = userId(String(req.params.id));
     const by = currentUser(req).login;
     if (!(await unlockSigning(ctx.pool, id, by))) throw notFound(`No user ${id}.`);
@@ -94,5 +107,5 @@ export function userRoutes(ctx: ApiContext): Router {
     res.status(204).end();
   });
 
-  return router;
+  return routes.router;
 }

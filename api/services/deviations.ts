@@ -5,6 +5,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { readArchivedRuns } from '../../audit/history';
 import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
 import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
+import type { DeviationWorkflow } from '../../workflows/deviation';
 import { getStateQuery } from '../../workflows/messages';
 import type { DeviationInput, DeviationState, Stage } from '../../workflows/types';
 import type { ApiContext } from '../context';
@@ -79,7 +80,8 @@ export async function openDeviation(
 
   const input: DeviationInput = { ...request, reportedBy: request.reportedBy ?? 'monitoring', id, detectedAt, policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity) };
   try {
-    const handle = await ctx.temporal.workflow.start('DeviationWorkflow', {
+    // By the workflow's type (never its code, which runs only in the worker): its input is type-checked.
+    const handle = await ctx.temporal.workflow.start<typeof DeviationWorkflow>('DeviationWorkflow', {
       workflowId: id,
       taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
       args: [input],

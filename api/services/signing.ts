@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TASK_SIGNATURE_MEANINGS } from '../../domain/signatures';
 import { freeText, lineText, safeString } from '../../domain/text';
 import type { AuthenticatedUser } from '../../auth/types';
 import { canonicalRecordHash, reauthenticate } from '../../signatures';
@@ -13,7 +14,7 @@ export const passwordSchema = safeString({ multiline: true }).min(1).max(1000);
 const credentials = { login: lineText(64), password: passwordSchema };
 
 export const signBodySchema = z
-  .object({ meaning: z.enum(['reviewed', 'approved', 'verified']), comment: freeText(2000).optional(), ...credentials })
+  .object({ meaning: z.enum(TASK_SIGNATURE_MEANINGS), comment: freeText(2000).optional(), ...credentials })
   .strict();
 export const rejectBodySchema = z.object({ reason: freeText(5000), ...credentials }).strict();
 export const signChangeControlBodySchema = z.object({ comment: freeText(2000).optional(), ...credentials }).strict();

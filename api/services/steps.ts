@@ -6,7 +6,8 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
-import { REFUSAL } from '../../workflows/messages';
+import { getChangeControlQuery, REFUSAL } from '../../workflows/messages';
+import type { ChangeControlRecord } from '../../workflows/types';
 import type { ApiContext } from '../context';
 import { HttpProblem, badRequest, conflict, notFound } from '../problem';
 
@@ -57,4 +58,13 @@ function toProblem(err: unknown, workflowId: string): unknown {
     return conflict(`${workflowId} is closed; nothing can change it.`);
   }
   return err;
+}
+
+/** A change control's record, from its workflow (`<deviation>-CC<n>`); 404 when there is none. */
+export async function changeControlRecord(ctx: ApiContext, workflowId: string): Promise<ChangeControlRecord> {
+  try {
+    return await ctx.temporal.workflow.getHandle(workflowId).query(getChangeControlQuery);
+  } catch {
+    throw notFound(`No change control ${workflowId}.`);
+  }
 }

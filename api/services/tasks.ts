@@ -1,4 +1,5 @@
 import type { AuthenticatedUser } from '../../auth/types';
+import type { TaskSignatureMeaning } from '../../domain/signatures';
 import { signedRecord, signerDutyProblem } from '../../workflows/deviation/gates';
 import { cancellationRecord } from '../../workflows/deviation/state';
 import * as msg from '../../workflows/messages';
@@ -32,7 +33,7 @@ export async function signTask(
   ctx: ApiContext,
   user: AuthenticatedUser,
   ref: string,
-  body: { meaning: 'reviewed' | 'approved' | 'verified'; comment?: string; login: string; password: string },
+  body: { meaning: TaskSignatureMeaning; comment?: string; login: string; password: string },
   remoteAddress?: string,
 ) {
   const { state, task } = await findTask(ctx, ref);

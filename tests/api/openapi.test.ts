@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { z } from 'zod';
+import { rolesCheckedBy } from '../../api/auth';
 import { openDeviationSchema } from '../../domain/deviation';
 import { startStack, type TestStack } from '../helpers/stack';
 
@@ -12,24 +13,49 @@ afterAll(async () => {
 });
 
 interface Layer {
-  route?: { path: string; methods: Record<string, boolean> };
+  route?: { path: string; methods: Record<string, boolean>; stack: Array<{ handle: unknown }> };
   handle?: { stack?: Layer[] };
 }
 
-/** Every method and path the express app really serves, found by walking its routers. */
-function servedRoutes(layers: Layer[]): string[] {
+/** Every method and path the express app really serves, found by walking its routers, with the middleware of each. */
+function servedRoutes(layers: Layer[]): Array<{ key: string; handlers: unknown[] }> {
   return layers.flatMap((layer) => {
-    if (layer.route) return Object.keys(layer.route.methods).map((m) => `${m} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`);
+    if (layer.route) {
+      const { route } = layer;
+      return Object.keys(route.methods).map((m) => ({ key: `${m} ${route.path.replace(/:(\w+)/g, '{$1}')}`, handlers: route.stack.map((l) => l.handle) }));
+    }
     return layer.handle?.stack ? servedRoutes(layer.handle.stack) : [];
   });
 }
+
+const appRoutes = () => servedRoutes((stack.app as unknown as { router: { stack: Layer[] } }).router.stack);
 
 describe('GET /openapi.json', () => {
   it('documents every route the API serves, and nothing it does not', async () => {
     const doc = (await request(stack.app).get('/openapi.json').expect(200)).body;
     const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
-    const served = servedRoutes((stack.app as unknown as { router: { stack: Layer[] } }).router.stack);
+    const served = appRoutes().map((r) => r.key);
     expect([...new Set(served)].sort()).toEqual([...new Set(documented)].sort());
+  });
+
+  it('names, for every route, exactly the roles its role check lets through', async () => {
+    const doc = (await request(stack.app).get('/openapi.json').expect(200)).body;
+    const documented = Object.fromEntries(
+      Object.entries(doc.paths as Record<string, Record<string, { description?: string }>>).flatMap(([path, ops]) =>
+        Object.entries(ops).map(([m, op]) => [`${m} ${path}`, op.description?.match(/^Roles: (.+)$/)?.[1]?.split(', ').sort() ?? 'any signed-in caller, or public']),
+      ),
+    );
+    const enforced = Object.fromEntries(
+      appRoutes().map(({ key, handlers }) => {
+        const checks = handlers.map(rolesCheckedBy).filter((roles) => roles !== undefined);
+        // One role check per route at most: two would let through only callers holding a role of each.
+        expect({ key, checks: checks.length }).toEqual({ key, checks: Math.min(checks.length, 1) });
+        return [key, checks[0] ? [...checks[0]].sort() : 'any signed-in caller, or public'];
+      }),
+    );
+    expect(enforced).toEqual(documented);
+    // Every role-checked route is documented with its roles (not in words).
+    expect(Object.values(enforced).filter((roles) => roles !== 'any signed-in caller, or public').length).toBeGreaterThan(40);
   });
 
   it('takes request bodies from the schemas the routes validate with', async () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig } from '../../bench/generator/plan';
-import { generateBatch } from '../../bench/generator/write';
+import { DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig } from '../../lib/generator/plan';
+import { generateBatch } from '../../lib/generator/write';
 import { officialEpcisValidator } from './epcis-schema';
 import { keyOf, referenceReconcile } from './reference-reconcile';
 
@@ -54,7 +54,7 @@ describe('generated batches', () => {
         epcs: manifest.counts.epcs,
         reported: manifest.counts.reportedSerials,
       });
-      // Every category of DESIGN §4, and every kind of aggregation error.
+      // Every discrepancy category reconciliation reports (reconciliation/reconcile.ts), and every kind of aggregation error.
       expect(Object.keys(manifest.plantedByCategory).sort()).toEqual(['aggregation_error', 'duplicate_serial', 'lost_packaging', 'missing_report', 'unaccounted']);
       expect(new Set(manifest.planted.map((p) => p.kind))).toEqual(new Set(PLANT_KINDS));
     }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEpc, unwrap } from '../../domain/gs1';
-import type { Manifest } from '../../bench/generator/write';
+import type { Manifest } from '../../lib/generator/write';
 
 /**
  * An independent, in-memory reading of what the generator wrote, for small batches only: it

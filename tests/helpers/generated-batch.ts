@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Express } from 'express';
 import request from 'supertest';
-import type { Manifest } from '../../bench/generator/write';
+import type { Manifest } from '../../lib/generator/write';
 
 /**
- * A generated batch (bench/generator) into the product through the API, in the order a site sends
+ * A generated batch (lib/generator) into the product through the API, in the order a site sends
  * it: master data, the EPCIS documents, then what the repository acknowledged. Throws naming the
  * first thing refused.
  */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { PoolClient } from '../../db/pool';
 import { appendSignature, canonicalRecordHash, ledgerRowHash, verifyLedger, SignatureConflictError } from '../../signatures';
-import { GENESIS_HASH } from '../../domain/signatures';
+import { GENESIS_HASH } from '../../db/hash-chain';
 import { startStack, type TestStack } from '../helpers/stack';
 import { bearer, createUser, signedInUser, type TestUser } from '../helpers/users';
 

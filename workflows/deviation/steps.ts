@@ -1,5 +1,6 @@
 import * as steps from '../../domain/lifecycle';
 import { riskClassOf } from '../../domain/rca';
+import { CANCELLATION_ROLES } from '../../domain/roles';
 import { isoAfter, nowIso } from '../clocks';
 import * as msg from '../messages';
 import { parseStep, refuse, setUpdate } from '../refusals';
@@ -12,8 +13,6 @@ import { isTerminal, requiredRegulatoryRecipients } from './state';
 const { REFUSAL } = msg;
 /** Who may complete a CAPA action someone else owns. */
 const CAPA_COMPLETERS_BESIDE_OWNER = ['qa_lead', 'qa_head'];
-/** Who may cancel a deviation. */
-const CANCELLATION_SIGNERS = ['qa_lead', 'qa_head'];
 
 /**
  * The steps people take on a deviation besides signing its gates (signoffs.ts): investigation,
@@ -324,7 +323,7 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
         if (signoffs.deciding()) refuse(REFUSAL.stage, 'a signature is being recorded; try again in a moment');
         if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
         if (step.signature.meaning !== 'approved') refuse(REFUSAL.invalid, 'a cancellation is signed with the meaning "approved"');
-        if (!CANCELLATION_SIGNERS.some((r) => step.signature.roles.includes(r))) refuse(REFUSAL.duties, 'a cancellation needs a QA lead or the head of QA');
+        if (!CANCELLATION_ROLES.some((r) => step.signature.roles.includes(r))) refuse(REFUSAL.duties, 'a cancellation needs a QA lead or the head of QA');
         inStage('detection', 'containment', 'investigation', 'capa', 'change_control', 'effectiveness_check');
       },
     },

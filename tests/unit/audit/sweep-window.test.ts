@@ -1,4 +1,4 @@
-import { afterSweep, FULL_SWEEP_EVERY_MS, sweepWindow, VISIBILITY_LAG_MS, type SweepState } from '../../../audit/sweep-window';
+import { afterSweep, FULL_SWEEP_EVERY_MS, sweepWindow, VISIBILITY_LAG_MS, type SweepState } from '../../../domain/archive-sweep';
 
 /**
  * The archive sweep's watermark: which closed deviations a sweep lists, and where it leaves the

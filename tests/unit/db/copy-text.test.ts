@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { copyValue, escapeCopyBytes } from '../../../epcis/copy-text';
+import { copyValue, escapeCopyBytes } from '../../../db/copy-text';
 
 /** COPY text escaping, written the obvious way: each special character replaced by its escape. */
 const reference = (s: string) => s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');

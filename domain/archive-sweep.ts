@@ -1,5 +1,6 @@
 /**
- * How far back the every-minute archive sweep looks (workflows/archive.ts, audit/archive.ts).
+ * How far back the every-minute archive sweep looks (workflows/archive.ts, audit/archive.ts), and
+ * what it hands from one to the other.
  *
  * Listing every closed deviation each minute would grow with the years of retention. So the sweep
  * keeps a watermark: every deviation run that closed before it is archived. A sweep lists the runs
@@ -54,4 +55,12 @@ export function afterSweep(state: SweepState, listedAt: Date, outcome: SweepOutc
   }
   const full = sweepWindow(state, listedAt).closedSince === null;
   return { archivedBefore: new Date(archivedBefore), fullSweepAt: full ? listedAt : state.fullSweepAt, recordedAt: state.recordedAt };
+}
+
+/** A closed workflow run the archive sweep stores. */
+export interface RunRef {
+  workflowId: string;
+  runId: string;
+  /** When the run closed (ISO 8601), as Temporal's visibility records it; absent on child runs. */
+  closeTime?: string;
 }

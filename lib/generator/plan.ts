@@ -3,7 +3,8 @@ import type { DiscrepancyCategory } from '../../domain/reconciliation-summary';
 import { permute32, Rng } from './rng';
 
 /**
- * What the generator plants, one kind per way a batch goes wrong (DESIGN §4). Each kind is built so
+ * What the generator plants, one kind per way a batch goes wrong (the discrepancies
+ * reconciliation/reconcile.ts defines). Each kind is built so
  * that it causes exactly one discrepancy and disturbs nothing else: a structural plant takes the
  * place of a unit that was never produced, so its case still holds exactly its packing level.
  */
