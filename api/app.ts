@@ -16,6 +16,8 @@ import { epcisRoutes } from './routes/epcis';
 import { masterDataRoutes, repositoryReportRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
 import { openApiRoutes } from './openapi';
+import { sessionCookies } from './session-cookie';
+import { securityHeaders, webRoutes } from './web';
 
 /** Builds the HTTP API without listening, so tests drive it directly. */
 export function createApp(ctx: ApiContext): Express {
@@ -23,6 +25,11 @@ export function createApp(ctx: ApiContext): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (ctx.config.TRUST_PROXY_HOPS) app.set('trust proxy', ctx.config.TRUST_PROXY_HOPS);
+  app.use(securityHeaders()); // helmet on every answer: CSP, no sniffing, no framing
+  app.use(webRoutes()); // the web application: /, /app/*, /assets/* only, never an API path
+  // The browser's session: an HttpOnly, SameSite cookie read as the Bearer token, a write without
+  // the X-CSRF header refused. Before every route, capture included.
+  app.use(sessionCookies());
   app.use(epcisRoutes(ctx)); // EPCIS capture streams its own body: mounted before the JSON parser
   app.use(repositoryReportRoutes(ctx)); // so do repository reports (millions of serials)
   // Every other body: at most 1 MiB and 64 levels deep, refused before any handler or the audit middleware.

@@ -6,7 +6,7 @@ import type { AppConfig } from '../lib/config';
 import { appendAudit, type AuditEntry } from './trail';
 
 const CHANGING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const DEVIATION_IN_PATH = /\/deviations\/(DEV-\d{4}-\d{6})(?:[/?]|$)/;
+const DEVIATION_IN_PATH = /\/deviations\/(DEV-\d{4}-\d{6,})(?:[/?]|$)/;
 /** Fields in which users give their reason, in the order they are looked for. */
 const REASON_FIELDS = ['reason', 'justification', 'rationale', 'comment'] as const;
 

@@ -86,9 +86,34 @@ function writeManifest(cli, testServer) {
   );
 }
 
+// --- web application (web/) and the browser its tests drive -------------------------------------
+async function ensureWebBuild() {
+  const { buildWebIfStale } = await import('./build-web.mjs');
+  buildWebIfStale();
+}
+
+/** `npm test` drives Debian's Chromium (tests/web): installed here when missing and we are root. */
+function ensureChromium() {
+  if (process.env.npm_lifecycle_event !== 'test') return;
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (existsSync(chromium)) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root && which('apt-get')) {
+    say('installing Chromium for the browser tests (apt-get install -y chromium)…');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    return;
+  }
+  say(`Chromium is missing at ${chromium}: the browser tests (tests/web) will fail. Install it with` +
+    ' `sudo apt-get install -y chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium binary.');
+}
+// -------------------------------------------------------------------------------------------------
+
 try {
   ensureNodeModules();
   ensureTemporalBinaries();
+  await ensureWebBuild();
+  ensureChromium();
 } catch (err) {
   process.stderr.write(`[prepare] ${err.message}\n`);
   process.exit(1);

@@ -98,6 +98,7 @@ async function main(): Promise<void> {
 
   const api = `http://localhost:${config.PORT}`;
   say('────────────────────────────────────────────────────────────');
+  say(`Web application: ${api}/   (open it in a browser)`);
   say(`API:             ${api}   (try: curl ${api}/health)`);
   say(`Temporal Web UI: ${uiUrl ?? '(your cluster’s own UI)'}`);
   say('Press Ctrl+C to stop.');

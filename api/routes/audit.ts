@@ -8,12 +8,14 @@ import type { ApiContext } from '../context';
 import { declaredRoutes, queryOf, type RouteSpec } from '../route';
 
 /** The cursor is the last row's id, opaque to clients so the paging scheme can change. */
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
 const cursorSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,40}$/)
   .transform((c, ctx) => {
     const id = Buffer.from(c, 'base64url').toString('utf8');
-    if (!/^\d{1,19}$/.test(id)) {
+    // A row ID is a bigint: 19 digits can still exceed its largest value.
+    if (!/^\d{1,19}$/.test(id) || BigInt(id) > MAX_BIGINT) {
       ctx.addIssue({ code: 'custom', message: 'not a cursor this API issued' });
       return z.NEVER;
     }

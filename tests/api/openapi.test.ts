@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { z } from 'zod';
 import { rolesCheckedBy } from '../../api/auth';
+import { WEB_ROUTE_PATHS } from '../../api/web';
 import { openDeviationSchema } from '../../domain/deviation';
 import { startStack, type TestStack } from '../helpers/stack';
 
@@ -28,7 +29,9 @@ function servedRoutes(layers: Layer[]): Array<{ key: string; handlers: unknown[]
   });
 }
 
-const appRoutes = () => servedRoutes((stack.app as unknown as { router: { stack: Layer[] } }).router.stack);
+/** The API's routes: the web application's pages and files (api/web.ts) are not part of the API. */
+const appRoutes = () =>
+  servedRoutes((stack.app as unknown as { router: { stack: Layer[] } }).router.stack).filter((r) => !WEB_ROUTE_PATHS.some((p) => r.key === `get ${p}`));
 
 describe('GET /openapi.json', () => {
   it('documents every route the API serves, and nothing it does not', async () => {

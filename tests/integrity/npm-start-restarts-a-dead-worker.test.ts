@@ -68,6 +68,8 @@ it('starts the worker again when it dies, and deviations go on', async () => {
 
   const lead = await createUser(pool, { roles: ['qa_lead'] });
   const api = `http://127.0.0.1:${port}`;
+  // The start script prints its addresses as it launches the API, before the API listens.
+  await eventually(async () => ((await fetch(`${api}/health`).catch(() => null)) ? true : undefined), 60_000, 250);
   const login = await fetch(`${api}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: lead.login, password: lead.password }) });
   const { token } = (await login.json()) as { token: string };
   const opened = await fetch(`${api}/deviations`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(newDeviationRequest()) });

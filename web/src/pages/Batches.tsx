@@ -1,0 +1,171 @@
+import { Badge, Button, Group, NativeSelect, Pagination, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useSearchParams } from 'react-router';
+import { DISCREPANCY_CATEGORIES } from '@domain/reconciliation-summary';
+import { EmptyState, ErrorState, LoadingState, ProblemAlert, Time, ScrollBox } from '../components/common';
+import { ApiError, api, qs } from '../lib/api';
+import { label } from '../lib/time';
+import { useSession } from '../session';
+
+interface Report {
+  reportId: string;
+  contentHash: string;
+  lot: string;
+  gtin: string | null;
+  generatedAt: string;
+  balance: Record<string, number>;
+  discrepancies: Record<string, number>;
+  unknownBatch: boolean;
+  deviationId: string | null;
+  discrepancyList: Array<{ category: string; kind: string; sgtin: string | null; gtin: string | null; serial: string | null; ssccs: string[] | null; detail: unknown }>;
+  discrepancyListTruncated: boolean;
+}
+
+const PAGE = 25;
+
+/** A batch's reconciliation: the quantity balance, each discrepancy category with its identifiers, paged. */
+export function BatchesPage() {
+  const [params, setParams] = useSearchParams();
+  const { hasRole } = useSession();
+  const queryClient = useQueryClient();
+  const lot = params.get('lot') ?? '';
+  const gtin = params.get('gtin') ?? '';
+  const [draftLot, setDraftLot] = useState(lot);
+  const [draftGtin, setDraftGtin] = useState(gtin);
+  const [category, setCategory] = useState('');
+  const [page, setPage] = useState(1);
+  const path = `/batches/${encodeURIComponent(lot)}/reconciliation${qs({ gtin })}`;
+  const report = useQuery({ queryKey: ['reconciliation', lot, gtin], queryFn: () => api<Report>(path), enabled: Boolean(lot) });
+  const run = useMutation({
+    mutationFn: () => api<Report>(path, { method: 'POST' }),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ['reconciliation', lot, gtin] }),
+  });
+  const notReconciled = report.error instanceof ApiError && report.error.status === 404;
+  const list = (report.data?.discrepancyList ?? []).filter((d) => !category || d.category === category);
+  const pages = Math.max(1, Math.ceil(list.length / PAGE));
+
+  return (
+    <Stack>
+      <Title order={2}>Batches</Title>
+      <Paper withBorder p="sm" component="section" aria-label="Batch">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            setPage(1);
+            setParams(draftLot.trim() ? { lot: draftLot.trim(), ...(draftGtin.trim() ? { gtin: draftGtin.trim() } : {}) } : {});
+          }}
+        >
+          <Group align="flex-end">
+            <TextInput label="Lot" value={draftLot} onChange={(e) => setDraftLot(e.currentTarget.value)} w={200} />
+            <TextInput label="GTIN (when the lot exists for several products)" value={draftGtin} onChange={(e) => setDraftGtin(e.currentTarget.value)} w={300} />
+            <Button type="submit">Show the reconciliation</Button>
+          </Group>
+        </form>
+      </Paper>
+      {!lot ? (
+        <EmptyState title="Choose a batch">Enter a lot number to see its latest stored reconciliation report. Deviations link here from their preliminary reconciliation.</EmptyState>
+      ) : report.isPending ? (
+        <LoadingState what={`the reconciliation of ${lot}`} />
+      ) : notReconciled ? (
+        <Stack>
+          <EmptyState title={`${lot} has not been reconciled yet`}>{(report.error as ApiError).detail}</EmptyState>
+          {!hasRole('auditor') || hasRole('qa_lead', 'qa_head', 'production') ? (
+            <Group>
+              <Button onClick={() => run.mutate()} loading={run.isPending}>
+                Run a reconciliation now
+              </Button>
+            </Group>
+          ) : null}
+          <ProblemAlert error={run.error} />
+        </Stack>
+      ) : report.isError ? (
+        <ErrorState error={report.error} retry={() => void report.refetch()} />
+      ) : (
+        <Stack>
+          <Paper withBorder p="md">
+            <Stack gap="xs">
+              <Group>
+                <Title order={3} size="h4">
+                  {report.data.lot} {report.data.gtin ? `· GTIN ${report.data.gtin}` : ''}
+                </Title>
+                {report.data.unknownBatch ? <Badge color="orange">unknown batch</Badge> : null}
+              </Group>
+              <Text size="sm">
+                Report {report.data.reportId}, generated <Time value={report.data.generatedAt} />
+                {report.data.deviationId ? ` for ${report.data.deviationId}` : ''}
+              </Text>
+              <Text size="xs" className="mono">
+                content SHA-256 {report.data.contentHash}
+              </Text>
+            </Stack>
+          </Paper>
+          <Title order={3} size="h4">
+            Quantity balance
+          </Title>
+          <SimpleGrid cols={{ base: 3, md: 6 }}>
+            {Object.entries(report.data.balance).map(([k, v]) => (
+              <Paper key={k} withBorder p="sm" ta="center">
+                <Text size="xl" fw={700} c={k === 'unaccounted' && v > 0 ? 'red.9' : undefined}>
+                  {v.toLocaleString()}
+                </Text>
+                <Text size="sm">{label(k)}</Text>
+              </Paper>
+            ))}
+          </SimpleGrid>
+          <Title order={3} size="h4">
+            Discrepancies
+          </Title>
+          <Group gap="xs">
+            {DISCREPANCY_CATEGORIES.map((c) => (
+              <Badge key={c} color={(report.data.discrepancies[c] ?? 0) > 0 ? 'red' : 'gray'} variant="light">
+                {label(c)}: {report.data.discrepancies[c] ?? 0}
+              </Badge>
+            ))}
+          </Group>
+          <NativeSelect
+            label="Category"
+            w={240}
+            data={[{ value: '', label: 'All categories' }, ...DISCREPANCY_CATEGORIES.map((c) => ({ value: c, label: label(c) }))]}
+            value={category}
+            onChange={(e) => {
+              setCategory(e.currentTarget.value);
+              setPage(1);
+            }}
+          />
+          {list.length === 0 ? (
+            <EmptyState title="No discrepancy listed" />
+          ) : (
+            <>
+              <ScrollBox minWidth={640} label="Discrepancies (scrolls sideways)">
+                <Table striped aria-label="Discrepancies">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>Category</Table.Th>
+                      <Table.Th>Kind</Table.Th>
+                      <Table.Th>Identifier</Table.Th>
+                      <Table.Th>SSCCs</Table.Th>
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {list.slice((page - 1) * PAGE, page * PAGE).map((d, i) => (
+                      <Table.Tr key={i}>
+                        <Table.Td>{label(d.category)}</Table.Td>
+                        <Table.Td>{label(d.kind)}</Table.Td>
+                        <Table.Td className="mono">{d.sgtin ?? d.serial ?? '—'}</Table.Td>
+                        <Table.Td className="mono">{(d.ssccs ?? []).join(', ') || '—'}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </ScrollBox>
+              {pages > 1 ? <Pagination total={pages} value={page} onChange={setPage} /> : null}
+              {report.data.discrepancyListTruncated ? <Text size="sm">The list shows the first 10,000; the counts cover all.</Text> : null}
+            </>
+          )}
+          <Text size="sm">Captured EPCIS documents are listed by the capture API per job; a per-batch document list is not part of the API yet.</Text>
+        </Stack>
+      )}
+    </Stack>
+  );
+}
