@@ -4,8 +4,27 @@ import reactHooks from 'eslint-plugin-react-hooks'; // web/ (last entry of the c
 
 // Workflow and domain code must stay deterministic: no Node built-ins, no I/O packages.
 const forbiddenInDeterministicCode = [
-  { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'], message: 'Workflow and domain code must be deterministic and free of I/O.' },
-  { group: ['pg', 'express', 'pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '../db/*', '../api/*', '../lib/*', '../activities/index', '../../db/*', '../../lib/*'], message: 'Workflow and domain code must not import I/O packages.' },
+  {
+    group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os', 'timers'],
+    message: 'Workflow and domain code must be deterministic and free of I/O.',
+  },
+  {
+    group: [
+      'pg',
+      'express',
+      'pino',
+      '@temporalio/client',
+      '@temporalio/worker',
+      '@temporalio/activity',
+      '../db/*',
+      '../api/*',
+      '../lib/*',
+      '../activities/index',
+      '../../db/*',
+      '../../lib/*',
+    ],
+    message: 'Workflow and domain code must not import I/O packages.',
+  },
 ];
 
 /**
@@ -36,7 +55,25 @@ const forbiddenInDeterministicCode = [
  *
  * Checked on relative imports, by their depth: from `api/routes/x.ts`, `../../auth/users` is auth/.
  */
-const TOP_FOLDERS = ['domain', 'lib', 'db', 'audit', 'notifications', 'reconciliation', 'epcis', 'auth', 'signatures', 'policies', 'activities', 'workflows', 'api', 'worker', 'scripts', 'bench', 'tests'];
+const TOP_FOLDERS = [
+  'domain',
+  'lib',
+  'db',
+  'audit',
+  'notifications',
+  'reconciliation',
+  'epcis',
+  'auth',
+  'signatures',
+  'policies',
+  'activities',
+  'workflows',
+  'api',
+  'worker',
+  'scripts',
+  'bench',
+  'tests',
+];
 const BELOW_SERVICES = ['domain', 'lib', 'db'];
 const SERVICES = ['audit', 'notifications', 'reconciliation', 'epcis', 'auth', 'signatures', 'policies'];
 /** What the API may import of workflows/ at run time; anything else of workflows/ only as a type. */
@@ -97,7 +134,10 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-require-imports': 'off',
     },
   },

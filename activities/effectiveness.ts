@@ -19,7 +19,9 @@ export async function evaluateEffectiveness(
 ): Promise<EffectivenessResult> {
   let lines = input.lines;
   if (lines.length === 0) {
-    const { rows } = await pool.query<{ line: string }>('SELECT DISTINCT line FROM batches WHERE lot = ANY($1) AND line IS NOT NULL', [input.lots]);
+    const { rows } = await pool.query<{ line: string }>('SELECT DISTINCT line FROM batches WHERE lot = ANY($1) AND line IS NOT NULL', [
+      input.lots,
+    ]);
     lines = rows.map((r) => r.line);
   }
   const since = new Date(input.since);

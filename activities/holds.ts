@@ -24,11 +24,20 @@ export function createHoldActivities(pool: Pool): HoldActivities {
            RETURNING id, placed_at`,
           [deviationId, lot, reason, placedBy],
         );
-        const row = inserted.rows[0] ?? (await client.query<HoldRow>('SELECT id, placed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot])).rows[0]!;
+        const row =
+          inserted.rows[0] ??
+          (await client.query<HoldRow>('SELECT id, placed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot]))
+            .rows[0]!;
         if (inserted.rowCount) {
           await appendAudit(client, {
-            actor: placedBy, action: 'hold.placed', entityType: 'batch', entityId: lot, deviationId,
-            after: { holdId: `H${row.id}`, lot }, reason, at: row.placed_at,
+            actor: placedBy,
+            action: 'hold.placed',
+            entityType: 'batch',
+            entityId: lot,
+            deviationId,
+            after: { holdId: `H${row.id}`, lot },
+            reason,
+            at: row.placed_at,
           });
         }
         return { holdId: `H${row.id}`, placedAt: row.placed_at.toISOString() };
@@ -44,12 +53,22 @@ export function createHoldActivities(pool: Pool): HoldActivities {
             RETURNING id, disposed_at`,
           [deviationId, lot, disposition, by, reason],
         );
-        const row = updated.rows[0] ?? (await client.query<HoldRow>('SELECT id, disposed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot])).rows[0];
+        const row =
+          updated.rows[0] ??
+          (await client.query<HoldRow>('SELECT id, disposed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot]))
+            .rows[0];
         if (!row) throw new Error(`no hold on batch ${lot} for ${deviationId}`);
         if (updated.rowCount) {
           await appendAudit(client, {
-            actor: by, action: disposition === 'release' ? 'hold.released' : 'hold.rejected', entityType: 'batch', entityId: lot, deviationId,
-            before: { holdId: `H${row.id}`, status: 'on_hold' }, after: { holdId: `H${row.id}`, disposition }, reason, at: row.disposed_at!,
+            actor: by,
+            action: disposition === 'release' ? 'hold.released' : 'hold.rejected',
+            entityType: 'batch',
+            entityId: lot,
+            deviationId,
+            before: { holdId: `H${row.id}`, status: 'on_hold' },
+            after: { holdId: `H${row.id}`, disposition },
+            reason,
+            at: row.disposed_at!,
           });
         }
         return { holdId: `H${row.id}`, disposedAt: row.disposed_at!.toISOString() };

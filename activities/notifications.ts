@@ -16,7 +16,11 @@ export function createNotificationActivities(pool: Pool): NotificationActivities
         );
         if (rows[0]) {
           await appendAudit(client, {
-            actor: 'system', action: 'notification.queued', entityType: 'notification', entityId: rows[0].id, deviationId,
+            actor: 'system',
+            action: 'notification.queued',
+            entityType: 'notification',
+            entityId: rows[0].id,
+            deviationId,
             after: { kind, recipients, subject },
           });
         }

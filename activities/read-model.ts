@@ -25,9 +25,23 @@ async function writeSnapshot(client: PoolClient, s: DeviationSnapshot): Promise<
        lines = EXCLUDED.lines, gtins = EXCLUDED.gtins, overdue = EXCLUDED.overdue
      WHERE deviations.version < EXCLUDED.version`,
     [
-      s.id, s.title, s.symptom, s.severity, s.stage, s.status, s.batches, s.reportedBy,
-      s.detectedAt, s.updatedAt, s.version, s.slaBreached, s.nextDueAt, JSON.stringify(s.summary),
-      s.lines, s.gtins, s.overdue,
+      s.id,
+      s.title,
+      s.symptom,
+      s.severity,
+      s.stage,
+      s.status,
+      s.batches,
+      s.reportedBy,
+      s.detectedAt,
+      s.updatedAt,
+      s.version,
+      s.slaBreached,
+      s.nextDueAt,
+      JSON.stringify(s.summary),
+      s.lines,
+      s.gtins,
+      s.overdue,
     ],
   );
   // Only the writer that moved the deviation forward mirrors its tasks.
@@ -40,7 +54,21 @@ async function writeSnapshot(client: PoolClient, s: DeviationSnapshot): Promise<
        ON CONFLICT (id) DO UPDATE SET signatures = EXCLUDED.signatures, status = EXCLUDED.status,
          overdue = EXCLUDED.overdue, due_at = EXCLUDED.due_at, version = EXCLUDED.version
        WHERE signoff_tasks.version < EXCLUDED.version`,
-      [t.id, s.id, t.gate, t.title, t.roles, t.meaning, t.signaturesRequired, t.signatures, t.status, t.overdue, t.createdAt, t.dueAt, s.version],
+      [
+        t.id,
+        s.id,
+        t.gate,
+        t.title,
+        t.roles,
+        t.meaning,
+        t.signaturesRequired,
+        t.signatures,
+        t.status,
+        t.overdue,
+        t.createdAt,
+        t.dueAt,
+        s.version,
+      ],
     );
   }
 }

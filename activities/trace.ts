@@ -18,7 +18,15 @@ export async function traceShipments(pool: Pool, deviationId: string, lots: stri
       `INSERT INTO traced_shipments (deviation_id, lot, identifier, kind, shipped_at, destination, event_id)
        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
        ON CONFLICT (deviation_id, identifier) DO NOTHING`,
-      [deviationId, chunk.map((s) => s.lot), chunk.map((s) => s.identifier), chunk.map((s) => s.kind), chunk.map((s) => s.shippedAt), chunk.map((s) => s.destination), chunk.map((s) => s.eventId)],
+      [
+        deviationId,
+        chunk.map((s) => s.lot),
+        chunk.map((s) => s.identifier),
+        chunk.map((s) => s.kind),
+        chunk.map((s) => s.shippedAt),
+        chunk.map((s) => s.destination),
+        chunk.map((s) => s.eventId),
+      ],
     );
   }
   const ssccs = [...new Set(shipments.filter((s) => s.kind === 'sscc').map((s) => s.identifier))].sort();

@@ -42,7 +42,9 @@ function refuse(res: Response, next: NextFunction, problem: HttpProblem): void {
 
 /** The one refusal a session whose password must change gets, on every route but the few it may use. */
 export const passwordMustChangeFirst = () =>
-  forbidden('Your password was reset by an administrator: change it first (POST /users/{your id}/password). Until then only that, GET /me and POST /auth/logout are open.');
+  forbidden(
+    'Your password was reset by an administrator: change it first (POST /users/{your id}/password). Until then only that, GET /me and POST /auth/logout are open.',
+  );
 
 export interface AuthenticateOptions {
   /**

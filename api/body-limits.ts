@@ -19,7 +19,6 @@ const JSON_BODY_DEADLINE_MS = 60_000;
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
 
-
 /**
  * Whether JSON text nests arrays and objects deeper than `limit`, found by counting brackets
  * outside strings: no parse, no recursion, so a body of 20,000 brackets costs one pass.
@@ -62,7 +61,10 @@ function readBody(req: Request, maxBytes: number, stallMs: number): Promise<Buff
     let size = 0;
     let settled = false;
     let stall: NodeJS.Timeout | undefined;
-    const deadline = setTimeout(() => fail(tooSlow(`The request body did not arrive within ${JSON_BODY_DEADLINE_MS} ms.`)), JSON_BODY_DEADLINE_MS);
+    const deadline = setTimeout(
+      () => fail(tooSlow(`The request body did not arrive within ${JSON_BODY_DEADLINE_MS} ms.`)),
+      JSON_BODY_DEADLINE_MS,
+    );
     const armStall = () => {
       clearTimeout(stall);
       stall = setTimeout(() => fail(tooSlow(`No data of the request body arrived for ${stallMs} ms.`)), stallMs);
@@ -110,7 +112,9 @@ function parseJson(bytes: Buffer, maxDepth: number): unknown {
   // Like express.json's strict mode: a request body is an object or an array.
   if (first !== '{' && first !== '[') throw notJson();
   if (nestsDeeperThan(text, maxDepth)) {
-    throw badRequest(`The body nests deeper than ${maxDepth} levels.`, [{ path: '(body)', message: `nests deeper than ${maxDepth} levels` }]);
+    throw badRequest(`The body nests deeper than ${maxDepth} levels.`, [
+      { path: '(body)', message: `nests deeper than ${maxDepth} levels` },
+    ]);
   }
   try {
     return JSON.parse(text) as unknown;

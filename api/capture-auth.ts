@@ -21,7 +21,13 @@ export function requireCaptureAccess(ctx: Pick<ApiContext, 'pool' | 'config'>, .
     if (shared && key !== undefined && req.get('Authorization') === undefined) {
       const given = Buffer.from(key.trim());
       if (given.length === shared.length && timingSafeEqual(given, shared)) {
-        req.user = { id: 'capture-api-key', login: 'api-key:capture', printedName: 'Configured capture key', roles: ['integration'], kind: 'api_key' };
+        req.user = {
+          id: 'capture-api-key',
+          login: 'api-key:capture',
+          printedName: 'Configured capture key',
+          roles: ['integration'],
+          kind: 'api_key',
+        };
         return next();
       }
     }

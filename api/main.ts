@@ -15,7 +15,9 @@ async function main(): Promise<void> {
   const policy = loadPolicy(config.POLICY_FILE);
   const app = createApp({ config, pool, temporal, log, policy });
   if (config.NODE_ENV === 'production' && !config.AUDIT_HMAC_KEY) {
-    log.warn('AUDIT_HMAC_KEY is not set: the audit trail\'s body digests use a key drawn for this process and cannot be checked once it stops');
+    log.warn(
+      "AUDIT_HMAC_KEY is not set: the audit trail's body digests use a key drawn for this process and cannot be checked once it stops",
+    );
   }
   const server = createApiServer(app, config).listen(config.PORT, () => {
     log.info({ port: config.PORT }, `API listening on http://localhost:${config.PORT}`);

@@ -73,14 +73,22 @@ function operationOf(route: RouteSpec): Operation {
 /** The operations of the document, one per declared route. */
 export const OPERATIONS: Operation[] = ROUTES.map(operationOf);
 
-const PROBLEM = { description: 'Problem details (RFC 9457)', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+const PROBLEM = {
+  description: 'Problem details (RFC 9457)',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+};
 
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
     const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
     const query = op.query
-      ? Object.entries(op.query.shape).map(([name, schema]) => ({ name, in: 'query', required: false, schema: jsonSchema(schema as z.ZodType) }))
+      ? Object.entries(op.query.shape).map(([name, schema]) => ({
+          name,
+          in: 'query',
+          required: false,
+          schema: jsonSchema(schema as z.ZodType),
+        }))
       : [];
     (paths[op.path] ??= {})[op.method] = {
       summary: op.summary,
@@ -99,14 +107,24 @@ export function openApiDocument(): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'GxP Deviation Engine API', version: '0.1.0', description: 'Serialization and track-and-trace deviations (DSCSA, EU FMD) with Part 11 electronic signatures.' },
+    info: {
+      title: 'GxP Deviation Engine API',
+      version: '0.1.0',
+      description: 'Serialization and track-and-trace deviations (DSCSA, EU FMD) with Part 11 electronic signatures.',
+    },
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
       schemas: {
         Problem: {
           type: 'object',
-          properties: { type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' }, errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } } },
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            errors: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          },
           required: ['title', 'status'],
         },
       },

@@ -54,9 +54,17 @@ export function problemHandler(log: { error: (obj: object, msg: string) => void 
     if (err instanceof HttpProblem) return sendProblem(res, err);
     if (err instanceof ZodError) return sendProblem(res, badRequest('The request is invalid.', zodProblems(err)));
     const status = typeof err?.status === 'number' ? err.status : typeof err?.statusCode === 'number' ? err.statusCode : 500;
-    if (status === 413) return sendProblem(res, new HttpProblem(413, 'Content Too Large', 'The request body exceeds the configured limit.'));
+    if (status === 413)
+      return sendProblem(res, new HttpProblem(413, 'Content Too Large', 'The request body exceeds the configured limit.'));
     if (status >= 400 && status < 500) {
-      return sendProblem(res, new HttpProblem(status, 'Bad Request', err.type === 'entity.parse.failed' ? 'The body is not valid JSON.' : String(err.message ?? 'Bad request')));
+      return sendProblem(
+        res,
+        new HttpProblem(
+          status,
+          'Bad Request',
+          err.type === 'entity.parse.failed' ? 'The body is not valid JSON.' : String(err.message ?? 'Bad request'),
+        ),
+      );
     }
     log.error({ err: { message: err?.message, stack: err?.stack }, method: req.method, url: req.originalUrl }, 'unhandled error');
     return sendProblem(res, new HttpProblem(500, 'Internal Server Error', 'An unexpected error occurred; it has been logged.'));

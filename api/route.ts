@@ -67,7 +67,9 @@ function accessChecks(ctx: Pick<ApiContext, 'pool' | 'config'>, spec: RouteSpec,
     if (!spec.roles?.includes('integration')) throw new Error(`${spec.method} ${spec.path}: a capture route lets integration clients in`);
     return [requireCaptureAccess(ctx, ...spec.roles)];
   }
-  const auth = spec.allowWhilePasswordMustChange ? authenticate(ctx, { allowWhilePasswordMustChange: spec.allowWhilePasswordMustChange }) : signedIn;
+  const auth = spec.allowWhilePasswordMustChange
+    ? authenticate(ctx, { allowWhilePasswordMustChange: spec.allowWhilePasswordMustChange })
+    : signedIn;
   return spec.roles ? [auth, requireRole(...spec.roles)] : [auth];
 }
 

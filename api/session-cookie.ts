@@ -26,7 +26,13 @@ export const hasCsrfHeader = (req: Request) => req.get(CSRF_HEADER)?.trim() === 
 
 /** The cookie's attributes; Secure only when the request came over https (req.secure honours `trust proxy`). */
 function cookieAttributes(req: Request, maxAgeSeconds: number): string {
-  return [`Path=/`, `HttpOnly`, `SameSite=Strict`, `Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}`, ...(req.secure ? ['Secure'] : [])].join('; ');
+  return [
+    `Path=/`,
+    `HttpOnly`,
+    `SameSite=Strict`,
+    `Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}`,
+    ...(req.secure ? ['Secure'] : []),
+  ].join('; ');
 }
 
 /** Session tokens are base64url after a prefix: nothing that needs quoting in a cookie value. */
@@ -68,7 +74,11 @@ export function sessionTokenFromCookie(req: Pick<Request, 'headers'>): string | 
  */
 export function csrfRefusal(req: Request): HttpProblem | null {
   if (!isUnsafeMethod(req.method) || hasCsrfHeader(req)) return null;
-  return new HttpProblem(403, 'Forbidden', `A request authenticated by the session cookie that changes something must send the header ${CSRF_HEADER}: 1.`);
+  return new HttpProblem(
+    403,
+    'Forbidden',
+    `A request authenticated by the session cookie that changes something must send the header ${CSRF_HEADER}: 1.`,
+  );
 }
 
 declare global {
@@ -100,7 +110,13 @@ export function sessionCookies(): RequestHandler {
     if (req.method === 'POST' && path === '/auth/login' && hasCsrfHeader(req)) {
       const json = res.json.bind(res);
       res.json = (body: unknown) => {
-        if (res.statusCode >= 200 && res.statusCode < 300 && body && typeof body === 'object' && typeof (body as { token?: unknown }).token === 'string') {
+        if (
+          res.statusCode >= 200 &&
+          res.statusCode < 300 &&
+          body &&
+          typeof body === 'object' &&
+          typeof (body as { token?: unknown }).token === 'string'
+        ) {
           const { token, ...rest } = body as { token: string; expiresAt?: string | Date };
           setSessionCookie(req, res, token, rest.expiresAt);
           return json({ ...rest, session: 'cookie' });
@@ -120,7 +136,9 @@ export function sessionCookies(): RequestHandler {
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       // A 401 about the session carries WWW-Authenticate (api/auth.ts); a wrong password at signing does not.
-      const endsSession = (res.statusCode === 401 && res.get('WWW-Authenticate') !== undefined) || (req.method === 'POST' && path === '/auth/logout' && res.statusCode < 300);
+      const endsSession =
+        (res.statusCode === 401 && res.get('WWW-Authenticate') !== undefined) ||
+        (req.method === 'POST' && path === '/auth/logout' && res.statusCode < 300);
       if (endsSession) clearSessionCookie(req, res);
       return json(body);
     };

@@ -92,7 +92,11 @@ export async function streamedBody(stream: Readable, stallMs: number): Promise<A
 export function streamProblem(err: unknown, res: Response): HttpProblem | null {
   if (err instanceof BodyStalledError) {
     res.set('Connection', 'close');
-    return new HttpProblem(408, 'Request Timeout', `No data arrived for ${err.stallMs} ms; the request was dropped and nothing of it was stored.`);
+    return new HttpProblem(
+      408,
+      'Request Timeout',
+      `No data arrived for ${err.stallMs} ms; the request was dropped and nothing of it was stored.`,
+    );
   }
   if (err instanceof ClientGoneError) {
     return new HttpProblem(400, 'Bad Request', 'The connection closed before the body was complete; nothing of it was stored.');
@@ -115,7 +119,11 @@ export function takeUploadSlot(owner: object, max: number, res: Response): () =>
   if (slots.used >= max) {
     res.set('Retry-After', String(UPLOAD_RETRY_AFTER_S));
     res.set('Connection', 'close');
-    throw new HttpProblem(503, 'Service Unavailable', `${max} uploads are being stored right now; send this one again in a moment. Nothing of it was stored.`);
+    throw new HttpProblem(
+      503,
+      'Service Unavailable',
+      `${max} uploads are being stored right now; send this one again in a moment. Nothing of it was stored.`,
+    );
   }
   slots.used += 1;
   let released = false;

@@ -15,7 +15,6 @@ import { appendAudit } from './trail';
  */
 export const UNARCHIVED_QUERY = `WorkflowType='DeviationWorkflow' AND ExecutionStatus!='Running'`;
 
-
 export interface ArchiveDeps {
   pool: Pool;
   temporal: Client;
@@ -48,7 +47,9 @@ export async function findUnarchivedRuns(deps: ArchiveDeps, max = MAX_RUNS_PER_S
   let batch: RunRef[] = [];
   const flush = async () => {
     if (!batch.length) return;
-    const { rows } = await deps.pool.query<{ run_id: string }>('SELECT run_id FROM workflow_archives WHERE run_id = ANY($1::text[])', [batch.map((r) => r.runId)]);
+    const { rows } = await deps.pool.query<{ run_id: string }>('SELECT run_id FROM workflow_archives WHERE run_id = ANY($1::text[])', [
+      batch.map((r) => r.runId),
+    ]);
     const archived = new Set(rows.map((r) => r.run_id));
     found.push(...batch.filter((r) => !archived.has(r.runId)));
     batch = [];
@@ -68,7 +69,11 @@ async function readSweepState(db: Pick<Pool, 'query'>): Promise<SweepState> {
   const { rows } = await db.query<{ archived_before: Date; full_sweep_at: Date | null; updated_at: Date }>(
     'SELECT archived_before, full_sweep_at, updated_at FROM archive_sweep_state',
   );
-  return { archivedBefore: rows[0]?.archived_before ?? null, fullSweepAt: rows[0]?.full_sweep_at ?? null, recordedAt: rows[0]?.updated_at ?? null };
+  return {
+    archivedBefore: rows[0]?.archived_before ?? null,
+    fullSweepAt: rows[0]?.full_sweep_at ?? null,
+    recordedAt: rows[0]?.updated_at ?? null,
+  };
 }
 
 /** The unarchived runs a sweep beginning at `listedAt` must look at (see domain/archive-sweep.ts). */
@@ -130,7 +135,18 @@ export async function archiveRun(
       `INSERT INTO workflow_archives (deviation_id, workflow_id, run_id, workflow_type, status, started_at, closed_at, event_count, history, sha256)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (workflow_id, run_id) DO NOTHING`,
-      [deviationId, ref.workflowId, ref.runId, type, status, toDate(started.eventTime), toDate(events[events.length - 1]!.eventTime), events.length, run.text, run.sha256],
+      [
+        deviationId,
+        ref.workflowId,
+        ref.runId,
+        type,
+        status,
+        toDate(started.eventTime),
+        toDate(events[events.length - 1]!.eventTime),
+        events.length,
+        run.text,
+        run.sha256,
+      ],
     );
     if (rowCount) {
       await appendAudit(db, {

@@ -107,6 +107,8 @@ export async function loadWorkflowRecord(deps: { temporal: Client; pool: Pool },
  * every proto3 JSON reader ignores).
  */
 export function recordToJson(record: WorkflowRecord): string {
-  const runs = record.runs.map((r) => `{"runId":${JSON.stringify(r.runId)},"sha256":"${r.sha256}","events":${JSON.stringify(JSON.parse(r.text).events)}}`);
+  const runs = record.runs.map(
+    (r) => `{"runId":${JSON.stringify(r.runId)},"sha256":"${r.sha256}","events":${JSON.stringify(JSON.parse(r.text).events)}}`,
+  );
   return `{"workflowId":${JSON.stringify(record.workflowId)},"source":"${record.source}","runs":[${runs.join(',')}]}\n`;
 }

@@ -48,7 +48,9 @@ export function withoutSecrets(value: unknown): unknown {
  */
 export function bodyHmac(body: unknown, key: Buffer): string | null {
   if (body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)) return null;
-  return createHmac('sha256', key).update(canonicalize(withoutSecrets(body)) ?? '').digest('hex');
+  return createHmac('sha256', key)
+    .update(canonicalize(withoutSecrets(body)) ?? '')
+    .digest('hex');
 }
 
 let processKey: Buffer | undefined;
@@ -76,7 +78,8 @@ interface Before {
 function entryFor(req: Request, res: Response, before: Before): AuditEntry {
   const { path } = before;
   const location = res.getHeader('location');
-  const deviationId = DEVIATION_IN_PATH.exec(path)?.[1] ?? (typeof location === 'string' ? DEVIATION_IN_PATH.exec(location)?.[1] : undefined) ?? null;
+  const deviationId =
+    DEVIATION_IN_PATH.exec(path)?.[1] ?? (typeof location === 'string' ? DEVIATION_IN_PATH.exec(location)?.[1] : undefined) ?? null;
   return {
     actor: actorOf(req),
     action: `${req.method} ${req.route?.path ? String(req.baseUrl ?? '') + String(req.route.path) : path}`,
@@ -84,7 +87,13 @@ function entryFor(req: Request, res: Response, before: Before): AuditEntry {
     entityId: path,
     deviationId,
     reason: before.reason,
-    details: { method: req.method, path, status: res.statusCode, bodyHmac: before.bodyHmac, ...(typeof location === 'string' ? { location } : {}) },
+    details: {
+      method: req.method,
+      path,
+      status: res.statusCode,
+      bodyHmac: before.bodyHmac,
+      ...(typeof location === 'string' ? { location } : {}),
+    },
   };
 }
 

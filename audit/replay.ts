@@ -114,7 +114,12 @@ export async function replayRun(bundle: ReplayBundle, workflowId: string, runId:
   const events = history.events ?? [];
   const outcome = await replayOnce(bundle, history, workflowId);
   if (outcome.ok) return { runId, events: events.length, deterministic: true };
-  const verdict: RunVerdict = { runId, events: events.length, deterministic: false, error: { kind: outcome.kind, message: outcome.message } };
+  const verdict: RunVerdict = {
+    runId,
+    events: events.length,
+    deterministic: false,
+    error: { kind: outcome.kind, message: outcome.message },
+  };
   if (outcome.kind === 'nondeterminism') {
     const sdk = parseSdkMessage(outcome.message);
     const at = await firstDivergingEvent(bundle, history, workflowId);
@@ -140,7 +145,11 @@ function eventTypeOf(event: NonNullable<History['events']>[number]): unknown {
 }
 
 /** Replays every run of a workflow; deterministic only when every run is. */
-export async function replayWorkflow(bundle: ReplayBundle, workflowId: string, runs: Array<{ runId: string; history: History }>): Promise<ReplayVerdict> {
+export async function replayWorkflow(
+  bundle: ReplayBundle,
+  workflowId: string,
+  runs: Array<{ runId: string; history: History }>,
+): Promise<ReplayVerdict> {
   const verdicts: RunVerdict[] = [];
   for (const run of runs) verdicts.push(await replayRun(bundle, workflowId, run.runId, run.history));
   return { workflowId, deterministic: verdicts.every((v) => v.deterministic), codeSha256: bundle.sha256, runs: verdicts };

@@ -58,7 +58,8 @@ function asStoredJson(value: unknown): unknown {
 function storableJson(value: unknown): unknown {
   if (typeof value === 'string') return storableCopy(value);
   if (Array.isArray(value)) return value.map(storableJson);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableCopy(k), storableJson(v)]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableCopy(k), storableJson(v)]));
   return value;
 }
 const storable = (value: string | null | undefined): string | null => (value === undefined || value === null ? null : storableCopy(value));
@@ -189,7 +190,11 @@ export async function queryAudit(pool: Pool, f: AuditFilter): Promise<AuditRow[]
 }
 
 /** Every matching row, page by page, without holding the whole extract in memory. */
-export async function* streamAudit(pool: Pool, f: Omit<AuditFilter, 'limit' | 'afterId'>, max = Number.MAX_SAFE_INTEGER): AsyncGenerator<AuditRow> {
+export async function* streamAudit(
+  pool: Pool,
+  f: Omit<AuditFilter, 'limit' | 'afterId'>,
+  max = Number.MAX_SAFE_INTEGER,
+): AsyncGenerator<AuditRow> {
   let afterId: string | undefined;
   let sent = 0;
   for (;;) {
@@ -215,7 +220,8 @@ export interface AuditVerification {
  * Routes whose request body carried a password (sign-in, every electronic signature, password
  * changes and user creation), as the API's call rows name them in `action`.
  */
-const SECRET_BEARING_ACTION = /^POST \/(auth\/login|users(\/:id\/password)?|tasks\/:id\/(sign|reject)|deviations\/:id\/(cancel|change-controls\/:cc\/(approve|verify)))$/;
+const SECRET_BEARING_ACTION =
+  /^POST \/(auth\/login|users(\/:id\/password)?|tasks\/:id\/(sign|reject)|deviations\/:id\/(cancel|change-controls\/:cc\/(approve|verify)))$/;
 
 /**
  * A row of the trail holding the plain SHA-256 of a body that carried a password. Until the
@@ -249,11 +255,27 @@ export async function verifyAuditTrail(pool: Pool): Promise<AuditVerification> {
   });
   if (result.ok) return { ok: true, rows: result.rows, lastHash: result.lastHash, legacySecretDigests };
   const problem =
-    result.problem === 'link' ? 'prev_hash does not match the preceding row: a row was removed, inserted or reordered' : 'content does not match its hash: the row was altered';
+    result.problem === 'link'
+      ? 'prev_hash does not match the preceding row: a row was removed, inserted or reordered'
+      : 'content does not match its hash: the row was altered';
   return { ok: false, rows: result.rows, lastHash: result.lastHash, firstProblem: { id: result.broken.id, problem }, legacySecretDigests };
 }
 
-export const AUDIT_CSV_COLUMNS = ['id', 'at', 'actor', 'action', 'entity_type', 'entity_id', 'deviation_id', 'reason', 'before', 'after', 'details', 'prev_hash', 'hash'] as const;
+export const AUDIT_CSV_COLUMNS = [
+  'id',
+  'at',
+  'actor',
+  'action',
+  'entity_type',
+  'entity_id',
+  'deviation_id',
+  'reason',
+  'before',
+  'after',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
 
 function csvCell(value: unknown): string {
   const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);

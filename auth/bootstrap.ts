@@ -25,7 +25,14 @@ export async function bootstrapAdmin(
     const { rowCount } = await client.query(`SELECT 1 FROM users WHERE 'admin' = ANY (roles) LIMIT 1`);
     if (rowCount) throw new AdminExistsError();
     const user = await createUser(client, request);
-    await appendAudit(client, { actor: 'system', action: 'user.created', entityType: 'user', entityId: user.id, after: user, details: { via: 'bootstrap-admin' } });
+    await appendAudit(client, {
+      actor: 'system',
+      action: 'user.created',
+      entityType: 'user',
+      entityId: user.id,
+      after: user,
+      details: { via: 'bootstrap-admin' },
+    });
     return user;
   });
 }

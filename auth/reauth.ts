@@ -26,7 +26,9 @@ export interface ReauthOptions {
 }
 
 /** The lock policy from configuration: `reauthenticate(pool, id, pw, { ...signingLockPolicy(config), … })`. */
-export function signingLockPolicy(config: Pick<AppConfig, 'SIGNING_MAX_FAILURES' | 'SIGNING_LOCK_MINUTES'>): Pick<ReauthOptions, 'maxFailures' | 'lockMinutes'> {
+export function signingLockPolicy(
+  config: Pick<AppConfig, 'SIGNING_MAX_FAILURES' | 'SIGNING_LOCK_MINUTES'>,
+): Pick<ReauthOptions, 'maxFailures' | 'lockMinutes'> {
   return { maxFailures: config.SIGNING_MAX_FAILURES, lockMinutes: config.SIGNING_LOCK_MINUTES };
 }
 
@@ -57,12 +59,22 @@ export async function reauthenticate(pool: Pool, userId: string, password: strin
   const signer = rows[0];
   if (!signer) {
     await burnPasswordCheck(password);
-    await recordSecurityEvent(pool, 'signature_reauth_failed', { login: opts.login, remoteAddress: opts.remoteAddress }, { ...detail, reason: 'unknown_user', userId: String(userId).slice(0, 64) });
+    await recordSecurityEvent(
+      pool,
+      'signature_reauth_failed',
+      { login: opts.login, remoteAddress: opts.remoteAddress },
+      { ...detail, reason: 'unknown_user', userId: String(userId).slice(0, 64) },
+    );
     return { status: 'wrong' };
   }
   if (signer.locked_until) {
     // Attempts during a lock are kept for the record but do not count towards the next lock.
-    await recordSecurityEvent(pool, 'signature_reauth_failed', { userId, login: signer.login, remoteAddress: opts.remoteAddress }, { ...detail, reason: 'locked', whileLocked: true });
+    await recordSecurityEvent(
+      pool,
+      'signature_reauth_failed',
+      { userId, login: signer.login, remoteAddress: opts.remoteAddress },
+      { ...detail, reason: 'locked', whileLocked: true },
+    );
     return { status: 'locked', lockedUntil: signer.locked_until };
   }
 
@@ -76,7 +88,10 @@ export async function reauthenticate(pool: Pool, userId: string, password: strin
     );
     // Locked by a concurrent wrong attempt while this one was hashing: the lock wins.
     if (after[0]?.locked) return lockedNow(pool, userId);
-    return { status: 'ok', user: { id: signer.id, login: signer.login, printedName: signer.printed_name, roles: signer.roles, kind: 'user' } };
+    return {
+      status: 'ok',
+      user: { id: signer.id, login: signer.login, printedName: signer.printed_name, roles: signer.roles, kind: 'user' },
+    };
   }
 
   const reason = !signer.active ? 'inactive_user' : !loginOk ? 'wrong_login' : 'wrong_password';
@@ -88,10 +103,20 @@ export async function reauthenticate(pool: Pool, userId: string, password: strin
       [userId],
     );
     if (locked[0]?.locked_until) {
-      await recordSecurityEvent(client, 'signature_reauth_failed', { userId, login: signer.login, remoteAddress: opts.remoteAddress }, { ...detail, reason, whileLocked: true });
+      await recordSecurityEvent(
+        client,
+        'signature_reauth_failed',
+        { userId, login: signer.login, remoteAddress: opts.remoteAddress },
+        { ...detail, reason, whileLocked: true },
+      );
       return { status: 'locked', lockedUntil: locked[0].locked_until } as const;
     }
-    await recordSecurityEvent(client, 'signature_reauth_failed', { userId, login: signer.login, remoteAddress: opts.remoteAddress }, { ...detail, reason });
+    await recordSecurityEvent(
+      client,
+      'signature_reauth_failed',
+      { userId, login: signer.login, remoteAddress: opts.remoteAddress },
+      { ...detail, reason },
+    );
     const { rows: counted } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM security_log l, users u
         WHERE u.id = $1 AND l.user_id = u.id AND l.event = 'signature_reauth_failed'
@@ -108,13 +133,25 @@ export async function reauthenticate(pool: Pool, userId: string, password: strin
       [userId, lockMinutes],
     );
     const { lockedAt, lockedUntil } = lockRows[0]!;
-    await recordSecurityEvent(client, 'signing_locked', { userId, login: signer.login, remoteAddress: opts.remoteAddress }, { ...detail, failures, lockedUntil: lockedUntil.toISOString() });
+    await recordSecurityEvent(
+      client,
+      'signing_locked',
+      { userId, login: signer.login, remoteAddress: opts.remoteAddress },
+      { ...detail, failures, lockedUntil: lockedUntil.toISOString() },
+    );
     await enqueueNotification(client, {
       dedupeKey: `security:signing-locked:${userId}:${lockedAt.toISOString()}`,
       kind: 'security_signing_locked',
       recipients: ['role:admin', 'role:qa_head', signer.login],
       subject: `Signing locked for ${signer.printed_name} (${signer.login}) after ${failures} failed re-authentications`,
-      body: { userId, login: signer.login, failures, lockedUntil: lockedUntil.toISOString(), remoteAddress: opts.remoteAddress ?? null, ...detail },
+      body: {
+        userId,
+        login: signer.login,
+        failures,
+        lockedUntil: lockedUntil.toISOString(),
+        remoteAddress: opts.remoteAddress ?? null,
+        ...detail,
+      },
       deviationId: opts.context?.deviationId ?? null,
     });
     return { status: 'locked', lockedUntil } as const;
@@ -122,7 +159,9 @@ export async function reauthenticate(pool: Pool, userId: string, password: strin
 }
 
 async function lockedNow(pool: Pool, userId: string): Promise<ReauthResult> {
-  const { rows } = await pool.query<{ lockedUntil: Date }>(`SELECT signing_locked_until AS "lockedUntil" FROM users WHERE id = $1`, [userId]);
+  const { rows } = await pool.query<{ lockedUntil: Date }>(`SELECT signing_locked_until AS "lockedUntil" FROM users WHERE id = $1`, [
+    userId,
+  ]);
   return { status: 'locked', lockedUntil: rows[0]!.lockedUntil };
 }
 

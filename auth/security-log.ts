@@ -46,16 +46,13 @@ export async function recordSecurityEvent(
   who: { userId?: string | null; login?: string | null; remoteAddress?: string | null },
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO security_log (event, user_id, login, remote_address, detail) VALUES ($1, $2, $3, $4, $5)`,
-    [
-      event,
-      who.userId ?? null,
-      who.login === undefined || who.login === null ? null : loggable(who.login),
-      who.remoteAddress === undefined || who.remoteAddress === null ? null : loggable(who.remoteAddress),
-      JSON.stringify(storableDetail(detail)),
-    ],
-  );
+  await db.query(`INSERT INTO security_log (event, user_id, login, remote_address, detail) VALUES ($1, $2, $3, $4, $5)`, [
+    event,
+    who.userId ?? null,
+    who.login === undefined || who.login === null ? null : loggable(who.login),
+    who.remoteAddress === undefined || who.remoteAddress === null ? null : loggable(who.remoteAddress),
+    JSON.stringify(storableDetail(detail)),
+  ]);
 }
 
 export interface SecurityLogFilter {

@@ -76,7 +76,13 @@ export async function revokeSession(db: Queryable, sessionId: string): Promise<b
 export async function endSession(pool: Pool, sessionId: string, actor: string): Promise<void> {
   await withTransaction(pool, async (client) => {
     if (!(await revokeSession(client, sessionId))) return;
-    await appendAudit(client, { actor, action: 'session.revoked', entityType: 'session', entityId: sessionId, details: { reason: 'sign_out' } });
+    await appendAudit(client, {
+      actor,
+      action: 'session.revoked',
+      entityType: 'session',
+      entityId: sessionId,
+      details: { reason: 'sign_out' },
+    });
   });
 }
 

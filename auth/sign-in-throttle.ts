@@ -64,7 +64,10 @@ function ipv6Prefix64(address: string): string {
   const head = groups(left);
   const tail = right === undefined ? [] : groups(right);
   const full = right === undefined ? head : [...head, ...Array<string>(Math.max(8 - head.length - tail.length, 0)).fill('0'), ...tail];
-  return full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':');
+  return full
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':');
 }
 
 /** One counter as read under its row lock; a window that has run out already reads as empty. */
@@ -247,7 +250,13 @@ async function recordLocks(client: PoolClient, attempt: PasswordAttempt, locks: 
       client,
       'login_locked',
       { userId: lock.scope === 'login' ? attempt.userId : null, login: attempt.login, remoteAddress: attempt.remoteAddress },
-      { scope: lock.scope, via: attempt.via, failures: lock.failures, lockedUntil: lock.lockedUntil.toISOString(), lockMinutes: policy.lockMinutes },
+      {
+        scope: lock.scope,
+        via: attempt.via,
+        failures: lock.failures,
+        lockedUntil: lock.lockedUntil.toISOString(),
+        lockMinutes: policy.lockMinutes,
+      },
     );
   }
 }
@@ -269,7 +278,11 @@ export async function guardPasswordCheck(
   const admission = await withTransaction(pool, async (client) => {
     const result = await admit(client, keys, policy);
     if (!result.admitted) {
-      await recordSecurityEvent(client, 'login_throttled', who, { scope: result.scope, via: attempt.via, retryAfterSeconds: result.retryAfterSeconds });
+      await recordSecurityEvent(client, 'login_throttled', who, {
+        scope: result.scope,
+        via: attempt.via,
+        retryAfterSeconds: result.retryAfterSeconds,
+      });
       await recordLocks(client, attempt, result.locks, policy);
     }
     return result;

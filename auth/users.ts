@@ -149,24 +149,33 @@ export async function signIn(
   const normalised = login.trim().toLowerCase();
   const { rows } = await pool.query<Credentials>(`SELECT ${CREDENTIAL_COLUMNS} FROM users WHERE login = $1`, [normalised]);
   const found = rows[0];
-  const outcome = await guardPasswordCheck(pool, { login: normalised, userId: found?.id ?? null, remoteAddress, via: 'sign_in' }, policy, async () => {
-    const ok = found ? await verifyPassword(password, found.password_hash) : await burnPasswordCheck(password);
-    return !found ? 'unknown_login' : !ok ? 'wrong_password' : !found.active ? 'inactive_user' : null;
-  });
+  const outcome = await guardPasswordCheck(
+    pool,
+    { login: normalised, userId: found?.id ?? null, remoteAddress, via: 'sign_in' },
+    policy,
+    async () => {
+      const ok = found ? await verifyPassword(password, found.password_hash) : await burnPasswordCheck(password);
+      return !found ? 'unknown_login' : !ok ? 'wrong_password' : !found.active ? 'inactive_user' : null;
+    },
+  );
   if (outcome.status === 'throttled') return outcome;
   const user = outcome.status === 'passed' && found ? await getUser(pool, found.id) : null;
   return user ? { status: 'ok', user } : { status: 'wrong' };
 }
 
 /** signIn() for callers that need only the user or nothing (tools, scripts). */
-export async function checkCredentials(pool: Pool, login: string, password: string, remoteAddress?: string | null): Promise<UserView | null> {
+export async function checkCredentials(
+  pool: Pool,
+  login: string,
+  password: string,
+  remoteAddress?: string | null,
+): Promise<UserView | null> {
   const result = await signIn(pool, login, password, remoteAddress);
   return result.status === 'ok' ? result.user : null;
 }
 
 export type PasswordChange =
-  | { kind: 'self'; currentPassword: string; keepSessionId?: string; remoteAddress?: string | null }
-  | { kind: 'admin_reset' };
+  { kind: 'self'; currentPassword: string; keepSessionId?: string; remoteAddress?: string | null } | { kind: 'admin_reset' };
 
 export type SetPasswordResult =
   | { status: 'changed'; user: UserView }

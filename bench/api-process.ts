@@ -28,6 +28,7 @@ const server = app.listen(0, '127.0.0.1', () => {
   process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port });
 });
 process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'rss') process.send?.({ type: 'rss', maxRss: process.resourceUsage().maxRSS * 1024, peakSampled, now: process.memoryUsage().rss });
+  if (msg.type === 'rss')
+    process.send?.({ type: 'rss', maxRss: process.resourceUsage().maxRSS * 1024, peakSampled, now: process.memoryUsage().rss });
   if (msg.type === 'stop') server.close(() => void pool.end().finally(() => process.exit(0)));
 });

@@ -74,7 +74,13 @@ async function startApi(databaseUrl: string, apiKey: string): Promise<ApiProcess
   };
 }
 
-async function api(baseUrl: string, method: string, url: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: unknown }> {
+async function api(
+  baseUrl: string,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
   const res = await fetch(new URL(url, baseUrl), {
     method,
     headers: { 'content-type': 'application/json', ...headers },
@@ -96,7 +102,9 @@ function expectOk(what: string, r: { status: number; body: unknown }): void {
 
 /** Row counts of every user table, to find the tables capture wrote. */
 async function rowCounts(pool: Pool): Promise<Map<string, number>> {
-  const { rows } = await pool.query<{ relname: string }>(`SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY relname`);
+  const { rows } = await pool.query<{ relname: string }>(
+    `SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY relname`,
+  );
   const counts = new Map<string, number>();
   for (const { relname } of rows) {
     const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${relname}"`);
@@ -157,7 +165,8 @@ async function aggregateBaseline(pool: Pool, tables: string[], lot: string, gtin
   let sql: string;
   let params: string[] = [];
   if (tables.includes('serialized_items')) {
-    sql = 'SELECT status, count(*) FROM serialized_items WHERE batch_id = (SELECT id FROM batches WHERE lot = $1 AND gtin = $2) GROUP BY status';
+    sql =
+      'SELECT status, count(*) FROM serialized_items WHERE batch_id = (SELECT id FROM batches WHERE lot = $1 AND gtin = $2) GROUP BY status';
     params = [lot, gtin];
   } else {
     const sizes = await rowCounts(pool);
@@ -194,7 +203,9 @@ async function main(): Promise<void> {
   log(`generating ${units} units (rate ${rate}) into ${path.relative(root, workDir)}`);
   let started = performance.now();
   const manifest: Manifest = await generateBatch(config, workDir);
-  log(`generated ${manifest.counts.documents} documents, ${manifest.counts.events} events, ${manifest.counts.epcs} EPCs, ${manifest.planted.length} planted in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `generated ${manifest.counts.documents} documents, ${manifest.counts.events} events, ${manifest.counts.epcs} EPCs, ${manifest.planted.length} planted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 
   const apiKey = randomBytes(24).toString('hex');
   const apiProcess = await startApi(databaseUrl, apiKey);
@@ -205,7 +216,10 @@ async function main(): Promise<void> {
     const before = await rowCounts(pool);
 
     // Capture, document by document, as a line's L3 system would send them.
-    const bar = new SingleBar({ format: 'capture |{bar}| {value}/{total} documents {rate} serials/s', hideCursor: true }, Presets.shades_classic);
+    const bar = new SingleBar(
+      { format: 'capture |{bar}| {value}/{total} documents {rate} serials/s', hideCursor: true },
+      Presets.shades_classic,
+    );
     bar.start(manifest.files.documents.length, 0, { rate: 0 });
     started = performance.now();
     // Each client sends its next document when the last is answered; the documents are taken in the
@@ -230,10 +244,20 @@ async function main(): Promise<void> {
     const captured = [...afterCapture].filter(([t, n]) => n > (before.get(t) ?? 0) && t !== 'schema_migrations').map(([t]) => t);
     log(`capture wrote to: ${captured.map((t) => `${t} (${(afterCapture.get(t) ?? 0) - (before.get(t) ?? 0)})`).join(', ')}`);
 
-    const report = JSON.parse(readFileSync(path.join(workDir, manifest.files.repositoryReports[0] as string), 'utf8')) as { target: string; reportedAt: string; serials: string[] };
+    const report = JSON.parse(readFileSync(path.join(workDir, manifest.files.repositoryReports[0] as string), 'utf8')) as {
+      target: string;
+      reportedAt: string;
+      serials: string[];
+    };
     expectOk(
       'POST repository report',
-      await api(apiProcess.baseUrl, 'POST', `/batches/${encodeURIComponent(config.lot)}/repository-reports`, auth, repositoryReportBody(report, manifest)),
+      await api(
+        apiProcess.baseUrl,
+        'POST',
+        `/batches/${encodeURIComponent(config.lot)}/repository-reports`,
+        auth,
+        repositoryReportBody(report, manifest),
+      ),
     );
 
     // Reconciliation through the API, twice: the second run must give the same content hash.
@@ -256,7 +280,18 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       code: describeCode(root),
       machine,
-      batch: { units, rate, seed, unitsPerCase: config.unitsPerCase, casesPerPallet: config.casesPerPallet, documents: manifest.counts.documents, events: manifest.counts.events, epcs: manifest.counts.epcs, serials, planted: manifest.plantedByCategory },
+      batch: {
+        units,
+        rate,
+        seed,
+        unitsPerCase: config.unitsPerCase,
+        casesPerPallet: config.casesPerPallet,
+        documents: manifest.counts.documents,
+        events: manifest.counts.events,
+        epcs: manifest.counts.epcs,
+        serials,
+        planted: manifest.plantedByCategory,
+      },
       capture: {
         seconds: round(captureSeconds),
         clients: captureClients,
@@ -281,13 +316,19 @@ async function main(): Promise<void> {
         plantedBalance: manifest.balance,
         target: TARGETS.reconciliationSeconds,
       },
-      memory: { peakRssMB: mb(rssEnd.maxRss), peakRssAfterCaptureMB: mb(rssAfterCapture.maxRss), sampledPeakMB: mb(rssEnd.peakSampled), target: TARGETS.peakRssMB },
+      memory: {
+        peakRssMB: mb(rssEnd.maxRss),
+        peakRssAfterCaptureMB: mb(rssAfterCapture.maxRss),
+        sampledPeakMB: mb(rssEnd.peakSampled),
+        target: TARGETS.peakRssMB,
+      },
     };
     if (profileDir) {
-      console.log(`[bench] profiled run: capture ${results.capture.serialsPerSecond} serials/s, reconciliation ${results.reconciliation.seconds} s`);
+      console.log(
+        `[bench] profiled run: capture ${results.capture.serialsPerSecond} serials/s, reconciliation ${results.reconciliation.seconds} s`,
+      );
       console.log(`[bench] results not written (profiling slows the API); its CPU profile goes to ${profileDir}`);
-    }
-    else writeResults(results);
+    } else writeResults(results);
   } finally {
     await apiProcess.stop();
     await pool.end();
@@ -328,8 +369,28 @@ function writeResults(r: {
   code: string;
   machine: Awaited<ReturnType<typeof describeMachine>>;
   batch: Record<string, unknown>;
-  capture: { seconds: number; clients: number; serialsPerSecond: number; baselineCopySeconds: number; baselineSerialsPerSecond: number; ratio: number; tables: string[]; target: number; baselineCopyRows: number };
-  reconciliation: { seconds: number; secondRunSeconds: number; sameHash: boolean; baselineAggregateSeconds: number; baselineQuery: string; ratio: number; found: Record<string, number>; planted: Record<string, number>; target: number };
+  capture: {
+    seconds: number;
+    clients: number;
+    serialsPerSecond: number;
+    baselineCopySeconds: number;
+    baselineSerialsPerSecond: number;
+    ratio: number;
+    tables: string[];
+    target: number;
+    baselineCopyRows: number;
+  };
+  reconciliation: {
+    seconds: number;
+    secondRunSeconds: number;
+    sameHash: boolean;
+    baselineAggregateSeconds: number;
+    baselineQuery: string;
+    ratio: number;
+    found: Record<string, number>;
+    planted: Record<string, number>;
+    target: number;
+  };
   memory: { peakRssMB: number; peakRssAfterCaptureMB: number; sampledPeakMB: number; target: number };
 }): void {
   const dir = path.join(root, 'bench', 'results');

@@ -44,4 +44,5 @@ export const LIST_FACTS = (x: string) => `CASE
 /** True for an identifier-list row `x` that commissions its SGTINs. */
 export const IS_COMMISSIONING = (x: string) => `(${x}.role = 'epc' AND ${x}.event_type = 'ObjectEvent' AND ${x}.action = 'ADD')`;
 /** True for an identifier-list row `x` that adds its SGTINs to a package. */
-export const IS_PACKING = (x: string) => `(${x}.role = 'child' AND ${x}.event_type = 'AggregationEvent' AND ${x}.parent IS NOT NULL AND ${x}.action = 'ADD')`;
+export const IS_PACKING = (x: string) =>
+  `(${x}.role = 'child' AND ${x}.event_type = 'AggregationEvent' AND ${x}.parent IS NOT NULL AND ${x}.action = 'ADD')`;

@@ -32,7 +32,10 @@ export const openDeviationSchema = z
     reportedBy: personSchema.optional(),
     source: z.enum(['manual', 'reconciliation', 'spc']).default('manual'),
     lines: z.array(lineText(50)).max(50).default([]),
-    gtins: z.array(z.string().regex(/^\d{14}$/, 'a GTIN-14')).max(100).default([]),
+    gtins: z
+      .array(z.string().regex(/^\d{14}$/, 'a GTIN-14'))
+      .max(100)
+      .default([]),
   })
   .strict();
 

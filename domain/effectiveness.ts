@@ -11,7 +11,11 @@ export interface EffectivenessVerdict {
 }
 
 /** Judges reconciled batches against the policy's effectiveness criteria. */
-export function decideEffectiveness(criteria: EffectivenessCriteria, lines: string[], summaries: ReconciliationSummary[]): EffectivenessVerdict {
+export function decideEffectiveness(
+  criteria: EffectivenessCriteria,
+  lines: string[],
+  summaries: ReconciliationSummary[],
+): EffectivenessVerdict {
   const commissioned = summaries.reduce((n, s) => n + s.balance.commissioned, 0);
   const duplicates = summaries.reduce((n, s) => n + s.discrepancies.duplicate_serial, 0);
   const aggregationErrors = summaries.reduce((n, s) => n + s.discrepancies.aggregation_error, 0);
@@ -24,11 +28,17 @@ export function decideEffectiveness(criteria: EffectivenessCriteria, lines: stri
   };
   if (lines.length === 0) return { ...base, verdict: 'inconclusive', reasons: ['no production line is known for the affected batches'] };
   if (summaries.length < criteria.minBatches) {
-    return { ...base, verdict: 'inconclusive', reasons: [`${summaries.length} batch(es) on ${lines.join(', ')} since CAPA completion; ${criteria.minBatches} needed`] };
+    return {
+      ...base,
+      verdict: 'inconclusive',
+      reasons: [`${summaries.length} batch(es) on ${lines.join(', ')} since CAPA completion; ${criteria.minBatches} needed`],
+    };
   }
   const reasons: string[] = [];
-  if (duplicates > criteria.maxDuplicateSerials) reasons.push(`${duplicates} duplicate serial(s); at most ${criteria.maxDuplicateSerials} allowed`);
-  if (rate > criteria.maxAggregationErrorRate) reasons.push(`aggregation error rate ${rate.toFixed(5)} above the limit ${criteria.maxAggregationErrorRate}`);
+  if (duplicates > criteria.maxDuplicateSerials)
+    reasons.push(`${duplicates} duplicate serial(s); at most ${criteria.maxDuplicateSerials} allowed`);
+  if (rate > criteria.maxAggregationErrorRate)
+    reasons.push(`aggregation error rate ${rate.toFixed(5)} above the limit ${criteria.maxAggregationErrorRate}`);
   return reasons.length
     ? { ...base, verdict: 'not_effective', reasons }
     : { ...base, verdict: 'effective', reasons: [`${summaries.length} batch(es) within limits`] };

@@ -44,10 +44,16 @@ export const addEvidenceSchema = z
             kind: z.enum(EVIDENCE_KINDS),
             ref: shortText,
             title: shortText,
-            sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
+            sha256: z
+              .string()
+              .regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256')
+              .optional(),
           })
           .strict()
-          .refine((e) => e.kind !== 'document' || e.sha256 !== undefined, { message: 'a document is attached by its SHA-256', path: ['sha256'] }),
+          .refine((e) => e.kind !== 'document' || e.sha256 !== undefined, {
+            message: 'a document is attached by its SHA-256',
+            path: ['sha256'],
+          }),
       )
       .min(1)
       .max(100),
@@ -89,7 +95,10 @@ export const addCapaActionSchema = z
     description: text,
     owner: actorSchema,
     dueDate: isoDateTime,
-    changeControl: z.object({ kind: z.enum(CHANGE_KINDS), description: text }).strict().optional(),
+    changeControl: z
+      .object({ kind: z.enum(CHANGE_KINDS), description: text })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -118,7 +127,11 @@ export const recordDispositionSchema = z
   .strict();
 
 export const requestExtensionSchema = z
-  .object({ deadline: z.string().regex(/^[A-Za-z0-9:_-]{1,60}$/, 'a deadline key such as T3 or r1:investigation'), newDueAt: isoDateTime, justification: text })
+  .object({
+    deadline: z.string().regex(/^[A-Za-z0-9:_-]{1,60}$/, 'a deadline key such as T3 or r1:investigation'),
+    newDueAt: isoDateTime,
+    justification: text,
+  })
   .strict();
 
 export const cancelDeviationSchema = z.object({ justification: text, signature: signatureSchema }).strict();

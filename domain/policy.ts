@@ -50,7 +50,9 @@ export const policySchema = z
     name: z.string().min(1),
     version: z.string().min(1),
     recurrenceWindow: duration,
-    severities: z.object(Object.fromEntries(SEVERITIES.map((s) => [s, severityPolicySchema])) as Record<Severity, typeof severityPolicySchema>).strict(),
+    severities: z
+      .object(Object.fromEntries(SEVERITIES.map((s) => [s, severityPolicySchema])) as Record<Severity, typeof severityPolicySchema>)
+      .strict(),
     effectivenessCriteria: effectivenessCriteriaSchema,
   })
   .strict();
@@ -88,14 +90,20 @@ export function resolvePolicy(policy: Policy, severity: Severity): ResolvedPolic
     severity,
     recurrenceWindowMs: ms(policy.recurrenceWindow),
     containmentWindowMs: window,
-    containmentRemindersMs: p.containmentReminders.map(ms).filter((r) => r < window).sort((a, b) => a - b),
+    containmentRemindersMs: p.containmentReminders
+      .map(ms)
+      .filter((r) => r < window)
+      .sort((a, b) => a - b),
     investigationDueMs: ms(p.investigationDue),
     capaPlanDueMs: ms(p.capaPlanDue),
     changeControlDueMs: ms(p.changeControlDue),
     effectivenessDelayMs: ms(p.effectivenessDelay),
     overdueReminderIntervalMs: ms(p.overdueReminderInterval),
     regulatoryNotificationWindowMs: regulatoryWindow,
-    regulatoryRemindersMs: p.regulatoryReminders.map(ms).filter((r) => r < regulatoryWindow).sort((a, b) => a - b),
+    regulatoryRemindersMs: p.regulatoryReminders
+      .map(ms)
+      .filter((r) => r < regulatoryWindow)
+      .sort((a, b) => a - b),
     effectivenessCriteria: policy.effectivenessCriteria,
   };
 }

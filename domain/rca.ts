@@ -14,7 +14,10 @@ export const fiveWhySchema = z
   .object({
     method: z.literal('five_why'),
     problem: text,
-    whys: z.array(z.object({ question: text, answer: text }).strict()).min(3).max(10),
+    whys: z
+      .array(z.object({ question: text, answer: text }).strict())
+      .min(3)
+      .max(10),
     rootCause: text,
   })
   .strict();
@@ -25,12 +28,14 @@ export const fishboneSchema = z
   .object({
     method: z.literal('fishbone'),
     effect: text,
-    causes: z.object(
-      Object.fromEntries(FISHBONE_CATEGORIES.map((c) => [c, z.array(text).max(20).default([])])) as Record<
-        (typeof FISHBONE_CATEGORIES)[number],
-        z.ZodDefault<z.ZodArray<typeof text>>
-      >,
-    ).strict(),
+    causes: z
+      .object(
+        Object.fromEntries(FISHBONE_CATEGORIES.map((c) => [c, z.array(text).max(20).default([])])) as Record<
+          (typeof FISHBONE_CATEGORIES)[number],
+          z.ZodDefault<z.ZodArray<typeof text>>
+        >,
+      )
+      .strict(),
     /** Which category the confirmed cause sits in, and the cause itself (must be one listed). */
     rootCause: z.object({ category: z.enum(FISHBONE_CATEGORIES), cause: text }).strict(),
   })
@@ -39,7 +44,11 @@ export const fishboneSchema = z
     const total = FISHBONE_CATEGORIES.reduce((n, c) => n + fb.causes[c].length, 0);
     if (total === 0) ctx.addIssue({ code: 'custom', path: ['causes'], message: 'a fishbone needs at least one cause' });
     if (!fb.causes[fb.rootCause.category].includes(fb.rootCause.cause)) {
-      ctx.addIssue({ code: 'custom', path: ['rootCause', 'cause'], message: 'the root cause must be one of the causes listed under its category' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rootCause', 'cause'],
+        message: 'the root cause must be one of the causes listed under its category',
+      });
     }
   });
 

@@ -2,13 +2,7 @@
  * What a workflow learns from a batch reconciliation: the balance and the count per discrepancy
  * category, plus the ID and content hash of the full report stored in PostgreSQL (never the rows).
  */
-export const DISCREPANCY_CATEGORIES = [
-  'duplicate_serial',
-  'aggregation_error',
-  'missing_report',
-  'lost_packaging',
-  'unaccounted',
-] as const;
+export const DISCREPANCY_CATEGORIES = ['duplicate_serial', 'aggregation_error', 'missing_report', 'lost_packaging', 'unaccounted'] as const;
 export type DiscrepancyCategory = (typeof DISCREPANCY_CATEGORIES)[number];
 
 export interface ReconciliationSummary {

@@ -61,4 +61,3 @@ export function hasAnyRole(held: readonly string[], wanted: readonly string[]): 
 export function canChange(held: readonly string[]): boolean {
   return held.some((role) => !(READ_ONLY_ROLES as readonly string[]).includes(role));
 }
-

@@ -52,8 +52,11 @@ function personalPasswordProblems(password: string, person: { login?: string; pr
   if (person.login && person.login.length >= 3 && lower.includes(person.login.toLowerCase())) {
     problems.push('a password does not contain the login');
   }
-  const nameParts = (person.printedName ?? '').toLowerCase().split(/\s+/).filter((p) => p.length >= 4);
-  if (nameParts.some((part) => lower.includes(part))) problems.push('a password does not contain the person\'s name');
+  const nameParts = (person.printedName ?? '')
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((p) => p.length >= 4);
+  if (nameParts.some((part) => lower.includes(part))) problems.push("a password does not contain the person's name");
   return problems;
 }
 

@@ -95,7 +95,11 @@ async function finish(stream: Writable): Promise<void> {
   await done;
 }
 
-export async function captureDocument(pool: Pool, body: AsyncIterable<Buffer | string>, opts: CaptureOptions): Promise<CaptureSuccess | CaptureFailure> {
+export async function captureDocument(
+  pool: Pool,
+  body: AsyncIterable<Buffer | string>,
+  opts: CaptureOptions,
+): Promise<CaptureSuccess | CaptureFailure> {
   const tmpFile = path.join(tmpdir(), `epcis-capture-${process.pid}-${randomUUID()}.json`);
   const file = createWriteStream(tmpFile);
   const fileError = once(file, 'error').then(([e]) => e as Error);
@@ -207,23 +211,75 @@ async function captureInTransaction(
       const n = normaliseEvent(event as Record<string, unknown>, index, found);
       for (const p of found) problems.add(p);
       if (n.isDeclaration && opts.mayRetract === false) {
-        problems.add({ eventIndex: index, field: 'errorDeclaration', reason: 'retracts a captured event; only an integration client may send error declarations' });
+        problems.add({
+          eventIndex: index,
+          field: 'errorDeclaration',
+          reason: 'retracts a captured event; only an integration client may send error declarations',
+        });
       }
       // Once anything is wrong nothing will be stored: keep validating, stop staging.
       if (problems.total > 0) continue;
       rows += copyRow([
-        'E', index, n.eventId, n.isDeclaration, n.type, n.action, n.eventTime, n.eventTzOffset, n.bizStep, n.disposition,
-        n.readPoint, n.bizLocation, n.parentId, n.lot, n.expiry, n.extraJson,
-        null, null, null, null, null, null, null, null, null, null,
+        'E',
+        index,
+        n.eventId,
+        n.isDeclaration,
+        n.type,
+        n.action,
+        n.eventTime,
+        n.eventTzOffset,
+        n.bizStep,
+        n.disposition,
+        n.readPoint,
+        n.bizLocation,
+        n.parentId,
+        n.lot,
+        n.expiry,
+        n.extraJson,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
       ]);
       identifiers += n.epcs.length;
       if (n.isDeclaration) declarations++;
       for (const l of toIdentifierLists(n.epcs)) {
         rows += copyRow([
-          'G', index, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-          l.role, l.kind, l.gtin, l.lot, l.parent, l.epcPrefix, arrayLiteral(l.keys), arrayLiteral(l.epcs), arrayLiteral(l.quantities), arrayLiteral(l.uoms),
+          'G',
+          index,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          l.role,
+          l.kind,
+          l.gtin,
+          l.lot,
+          l.parent,
+          l.epcPrefix,
+          arrayLiteral(l.keys),
+          arrayLiteral(l.epcs),
+          arrayLiteral(l.quantities),
+          arrayLiteral(l.uoms),
         ]);
-        if (l.kind === 'sgtin' && l.lot && l.gtin && n.lot === l.lot) batches.set(`${l.gtin}|${l.lot}`, { gtin: l.gtin, lot: l.lot, expiry: n.expiry });
+        if (l.kind === 'sgtin' && l.lot && l.gtin && n.lot === l.lot)
+          batches.set(`${l.gtin}|${l.lot}`, { gtin: l.gtin, lot: l.lot, expiry: n.expiry });
       }
     }
     pending.length = 0;
@@ -257,7 +313,15 @@ async function captureInTransaction(
     tx.rollBackOnReturn();
     return { ...existing, duplicateDocument: true };
   }
-  const result = await apply(client, { sha256, bytes, events: splitter.elements, declarations, capturedBy: opts.capturedBy, tmpFile, batches: sortedBatches(batches) });
+  const result = await apply(client, {
+    sha256,
+    bytes,
+    events: splitter.elements,
+    declarations,
+    capturedBy: opts.capturedBy,
+    tmpFile,
+    batches: sortedBatches(batches),
+  });
   return { ...result, identifiers };
 }
 
@@ -296,7 +360,13 @@ export async function findCapturedDocument(
   );
   const row = rows[0];
   if (!row) return null;
-  return { documentId: row.id, sha256: row.sha256, events: row.event_count, newEvents: row.new_events, capturedAt: row.captured_at.toISOString() };
+  return {
+    documentId: row.id,
+    sha256: row.sha256,
+    events: row.event_count,
+    newEvents: row.new_events,
+    capturedAt: row.captured_at.toISOString(),
+  };
 }
 
 interface ApplyInput {
@@ -315,13 +385,16 @@ const RETRACTION_LOCK = '4994565968963454292';
 
 /** Moves a valid, staged document into the real tables (inside the caller's transaction). */
 async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<CaptureSuccess, 'identifiers'>> {
-  const { rows: idRows } = await client.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('epcis_documents', 'id'))::text AS id`);
+  const { rows: idRows } = await client.query<{ id: string }>(
+    `SELECT nextval(pg_get_serial_sequence('epcis_documents', 'id'))::text AS id`,
+  );
   const documentId = idRows[0]!.id;
 
   // The verbatim body, streamed from the temporary file into one text value.
   const docCopy = client.query(copyFrom('COPY epcis_documents (id, sha256, bytes, event_count, new_events, captured_by, body) FROM STDIN'));
   await write(docCopy, copyRow([documentId, input.sha256, input.bytes, input.events, 0, input.capturedBy]).slice(0, -1) + '\t');
-  for await (const chunk of createReadStream(input.tmpFile, { highWaterMark: 1 << 20 })) await write(docCopy, escapeCopyBytes(chunk as Buffer));
+  for await (const chunk of createReadStream(input.tmpFile, { highWaterMark: 1 << 20 }))
+    await write(docCopy, escapeCopyBytes(chunk as Buffer));
   await write(docCopy, '\n');
   await finish(docCopy);
 
@@ -332,7 +405,9 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   // would each miss the other (neither is committed when the other looks). Documents with
   // declarations are rare: such a document waits until the captures under way have committed, and
   // the others wait for it, so that whichever comes second sees the first.
-  await client.query(input.declarations > 0 ? 'SELECT pg_advisory_xact_lock($1)' : 'SELECT pg_advisory_xact_lock_shared($1)', [RETRACTION_LOCK]);
+  await client.query(input.declarations > 0 ? 'SELECT pg_advisory_xact_lock($1)' : 'SELECT pg_advisory_xact_lock_shared($1)', [
+    RETRACTION_LOCK,
+  ]);
   // The indices of the events this document adds (not seen before): the projections below read the
   // staged rows of those events, never the ever-growing event tables.
   await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP');
@@ -390,8 +465,14 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   }
   // The units those events named keep facts the events no longer state: the projection marks them
   // for reconciliation to work out from the live events instead.
-  await updateProjections(client, retractedRows.map((r) => r.id));
-  const { rows: doc } = await client.query<{ captured_at: Date }>('UPDATE epcis_documents SET new_events = $2 WHERE id = $1 RETURNING captured_at', [documentId, newEvents]);
+  await updateProjections(
+    client,
+    retractedRows.map((r) => r.id),
+  );
+  const { rows: doc } = await client.query<{ captured_at: Date }>(
+    'UPDATE epcis_documents SET new_events = $2 WHERE id = $1 RETURNING captured_at',
+    [documentId, newEvents],
+  );
   return {
     ok: true,
     captureId: captureIdOf(documentId),

@@ -47,12 +47,25 @@ export function toIdentifierLists(rows: readonly EpcRow[]): IdentifierList[] {
     let group = '';
     if (!g) {
       // \u0000 cannot occur in any of these values (PostgreSQL text refuses it), so the joined key is unambiguous.
-      group = [e.role, e.kind, e.gtin ?? '', e.lot ?? '', e.parent ?? '', prefix ?? '', prefix === null ? 'whole' : 'prefixed'].join('\u0000');
+      group = [e.role, e.kind, e.gtin ?? '', e.lot ?? '', e.parent ?? '', prefix ?? '', prefix === null ? 'whole' : 'prefixed'].join(
+        '\u0000',
+      );
       g = lists.get(group);
     }
     if (!g) {
       g = {
-        list: { role: e.role, kind: e.kind, gtin: e.gtin, lot: e.lot, parent: e.parent, epcPrefix: prefix, keys: null, epcs: null, quantities: null, uoms: null },
+        list: {
+          role: e.role,
+          kind: e.kind,
+          gtin: e.gtin,
+          lot: e.lot,
+          parent: e.parent,
+          epcPrefix: prefix,
+          keys: null,
+          epcs: null,
+          quantities: null,
+          uoms: null,
+        },
         keys: [],
         epcs: [],
         quantities: [],

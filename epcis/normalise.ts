@@ -165,7 +165,9 @@ function validDate(s: string): boolean {
  * event's canonical JSON (RFC 8785) keeps a re-sent event recognisable, so it is not applied twice.
  */
 export function contentEventId(event: unknown): string {
-  return `ni:///sha-256;${createHash('sha256').update(canonicalize(event) ?? '').digest('hex')}`;
+  return `ni:///sha-256;${createHash('sha256')
+    .update(canonicalize(event) ?? '')
+    .digest('hex')}`;
 }
 
 /**
@@ -197,8 +199,7 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
   }
   const rawExpiry = ilmdValue(ilmd, EXPIRY_KEYS);
   if (rawExpiry !== undefined) {
-    const reason =
-      typeof rawExpiry !== 'string' || !validDate(rawExpiry) ? 'must be a date (YYYY-MM-DD)' : unstorableTimeReason(rawExpiry);
+    const reason = typeof rawExpiry !== 'string' || !validDate(rawExpiry) ? 'must be a date (YYYY-MM-DD)' : unstorableTimeReason(rawExpiry);
     if (reason) problems.push({ eventIndex: index, field: 'ilmd.itemExpirationDate', reason });
     else expiry = rawExpiry as string;
   }
@@ -247,16 +248,30 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
   quantities('inputQuantityList', 'input');
   quantities('outputQuantityList', 'output');
 
-  if (isCommissioning && lot === null && problems.length === before && bizStep === 'commissioning' && epcs.some((e) => e.kind === 'sgtin')) {
+  if (
+    isCommissioning &&
+    lot === null &&
+    problems.length === before &&
+    bizStep === 'commissioning' &&
+    epcs.some((e) => e.kind === 'sgtin')
+  ) {
     // Without a lot the units cannot join a batch, and reconciliation would never see them.
-    problems.push({ eventIndex: index, field: 'ilmd', reason: 'a commissioning event for SGTINs must carry the lot (cbvmda:lotNumber) in ilmd' });
+    problems.push({
+      eventIndex: index,
+      field: 'ilmd',
+      reason: 'a commissioning event for SGTINs must carry the lot (cbvmda:lotNumber) in ilmd',
+    });
   }
 
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(event)) if (!NORMALISED_FIELDS.has(k)) extra[k] = v;
   const extraJson = JSON.stringify(extra);
   if (extraJson.includes('\\u') && JSONB_UNREADABLE.test(extraJson)) {
-    problems.push({ eventIndex: index, field: unreadableField(extra) ?? '(event)', reason: 'holds U+0000 or an unpaired surrogate, which cannot be stored' });
+    problems.push({
+      eventIndex: index,
+      field: unreadableField(extra) ?? '(event)',
+      reason: 'holds U+0000 or an unpaired surrogate, which cannot be stored',
+    });
   }
   const readPoint = (event.readPoint as { id?: unknown } | undefined)?.id;
   const bizLocation = (event.bizLocation as { id?: unknown } | undefined)?.id;

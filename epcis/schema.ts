@@ -63,17 +63,25 @@ function problems(errors: ErrorObject[] | null | undefined): SchemaProblem[] {
   // (enums and formats, at the object's own path): one message per refused name is enough.
   const namesRefusedAt = new Set((errors ?? []).filter((e) => e.keyword === 'propertyNames').map((e) => e.instancePath));
   for (const e of errors ?? []) {
-    if (namesRefusedAt.has(e.instancePath) && e.keyword !== 'propertyNames' && ['enum', 'format', 'pattern', 'type', 'not'].includes(e.keyword)) continue;
+    if (
+      namesRefusedAt.has(e.instancePath) &&
+      e.keyword !== 'propertyNames' &&
+      ['enum', 'format', 'pattern', 'type', 'not'].includes(e.keyword)
+    )
+      continue;
     if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'allOf') continue;
     // Errors raised while testing a property name repeat what the propertyNames error says.
     if (e.keyword !== 'propertyNames' && (e.propertyName !== undefined || e.schemaPath.includes('/propertyNames/'))) continue;
     const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.').replace(/~1/g, '/').replace(/~0/g, '~') : '(event)';
     let reason = e.message ?? 'is invalid';
     if (e.keyword === 'propertyNames' || e.keyword === 'additionalProperties') {
-      const name = (e.params as { propertyName?: string; additionalProperty?: string }).propertyName ?? (e.params as { additionalProperty?: string }).additionalProperty;
+      const name =
+        (e.params as { propertyName?: string; additionalProperty?: string }).propertyName ??
+        (e.params as { additionalProperty?: string }).additionalProperty;
       reason = name ? `property "${name}" is not allowed here` : reason;
     }
-    if (e.keyword === 'enum') reason = `${reason}: ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues).slice(0, 200)}`;
+    if (e.keyword === 'enum')
+      reason = `${reason}: ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues).slice(0, 200)}`;
     const key = `${field}|${reason}`;
     if (!seen.has(key)) {
       seen.add(key);

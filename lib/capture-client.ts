@@ -28,7 +28,10 @@ export function captureFile(
   return new Promise((resolve, reject) => {
     const req = transport.request(
       url,
-      { method: 'POST', headers: { 'content-type': 'application/ld+json', 'content-length': String(size), accept: 'application/json', ...headers } },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/ld+json', 'content-length': String(size), accept: 'application/json', ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

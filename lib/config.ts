@@ -7,10 +7,7 @@ import { z } from 'zod';
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  DATABASE_URL: z
-    .string()
-    .url()
-    .default('postgres://postgres@127.0.0.1:5432/gxp_deviation_engine'),
+  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/gxp_deviation_engine'),
   TEMPORAL_ADDRESS: z.string().min(3).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('deviations'),
@@ -18,17 +15,36 @@ const envSchema = z.object({
   /** Policy file; when absent, the built-in production policy applies. */
   POLICY_FILE: z.string().optional(),
   /** Largest request body the API accepts, for EPCIS capture documents in particular. */
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(512 * 1024 * 1024),
   /** Shared secret for machine clients (EPCIS capture) until they have API keys of their own. */
   CAPTURE_API_KEY: z.string().min(16).optional(),
   /** Sessions end after this many minutes without a request (Annex 11 §12: idle sessions close). */
-  SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  SESSION_IDLE_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(30),
   /** Sessions end this many hours after sign-in, however active. */
-  SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(7 * 24).default(12),
+  SESSION_MAX_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24)
+    .default(12),
   /** Failed re-authentications at signing, within SIGNING_LOCK_MINUTES, that lock signing for the user. */
   SIGNING_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(3),
   /** Both the window in which failures count and how long signing stays locked. */
-  SIGNING_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  SIGNING_LOCK_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(15),
   /** When set, notifications are POSTed here as JSON; otherwise they are logged. */
   NOTIFICATION_WEBHOOK_URL: z.string().url().optional(),
   /** When set, each webhook request carries an HMAC-SHA256 of its body (X-Signature header). */
@@ -45,7 +61,11 @@ const envSchema = z.object({
    * Time a client has to send a whole request. Streamed uploads (EPCIS capture, repository reports)
    * of hundreds of MB count too, so this is an hour; what drops a slow client is BODY_STALL_TIMEOUT_MS.
    */
-  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(60 * 60_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(60 * 60_000),
   /** An idle keep-alive connection is closed after this long. */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   /** A request body from which no byte arrives for this long is dropped (nothing of it stored). */
@@ -61,9 +81,19 @@ const envSchema = z.object({
   /** Failed sign-ins from one client address (an IPv6 /64), within SIGN_IN_WINDOW_MINUTES, that lock the address. */
   SIGN_IN_ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).max(10_000).default(20),
   /** The window in which sign-in failures count. */
-  SIGN_IN_WINDOW_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  SIGN_IN_WINDOW_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(15),
   /** How long a locked login or address is refused, even with the right password. */
-  SIGN_IN_LOCK_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(15),
+  SIGN_IN_LOCK_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(15),
   /**
    * Behind a reverse proxy, how many proxy hops to trust for the client's address (X-Forwarded-For).
    * Unset, the address is the connection's peer: behind a proxy every client would share the

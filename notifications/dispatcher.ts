@@ -22,7 +22,11 @@ export interface NotificationSender {
   send(message: NotificationMessage): Promise<void>;
 }
 
-type Log = { info: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
+type Log = {
+  info: (obj: object, msg: string) => void;
+  warn: (obj: object, msg: string) => void;
+  error: (obj: object, msg: string) => void;
+};
 
 /** The default: notifications become structured log lines (someone's log pipeline routes them). */
 export function loggingSender(log: Pick<Log, 'info'>): NotificationSender {
@@ -30,7 +34,17 @@ export function loggingSender(log: Pick<Log, 'info'>): NotificationSender {
     name: 'log',
     async send(m) {
       log.info(
-        { notification: { id: m.id, dedupeKey: m.dedupeKey, kind: m.kind, deviationId: m.deviationId, recipients: m.recipients, subject: m.subject, body: m.body } },
+        {
+          notification: {
+            id: m.id,
+            dedupeKey: m.dedupeKey,
+            kind: m.kind,
+            deviationId: m.deviationId,
+            recipients: m.recipients,
+            subject: m.subject,
+            body: m.body,
+          },
+        },
         'notification',
       );
     },
@@ -74,7 +88,12 @@ export function webhookSender(url: string, opts: WebhookOptions = {}): Notificat
         res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
       } catch (err) {
         // The message only: the URL may carry a token of the receiver's, and errors end up in logs and the outbox.
-        const cause = err instanceof Error ? (err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause as Error | undefined)?.message ?? err.message) : String(err);
+        const cause =
+          err instanceof Error
+            ? err.name === 'TimeoutError'
+              ? `no answer within ${timeoutMs} ms`
+              : ((err.cause as Error | undefined)?.message ?? err.message)
+            : String(err);
         throw new Error(`webhook unreachable: ${cause}`);
       }
       await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused
@@ -84,7 +103,10 @@ export function webhookSender(url: string, opts: WebhookOptions = {}): Notificat
 }
 
 /** The webhook sender when NOTIFICATION_WEBHOOK_URL is set, the logging sender otherwise. */
-export function senderFromConfig(config: Pick<AppConfig, 'NOTIFICATION_WEBHOOK_URL' | 'NOTIFICATION_WEBHOOK_SECRET'>, log: Pick<Log, 'info'>): NotificationSender {
+export function senderFromConfig(
+  config: Pick<AppConfig, 'NOTIFICATION_WEBHOOK_URL' | 'NOTIFICATION_WEBHOOK_SECRET'>,
+  log: Pick<Log, 'info'>,
+): NotificationSender {
   return config.NOTIFICATION_WEBHOOK_URL
     ? webhookSender(config.NOTIFICATION_WEBHOOK_URL, { secret: config.NOTIFICATION_WEBHOOK_SECRET })
     : loggingSender(log);
@@ -122,7 +144,12 @@ export interface DispatchRound {
  * same transaction that holds the row. A row is marked sent once; a crash before that commit
  * leaves it pending, to be sent again (at least once on the wire, with its Idempotency-Key).
  */
-export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: Log, options: DispatcherOptions = {}): Promise<DispatchRound> {
+export async function dispatchOnce(
+  pool: Pool,
+  sender: NotificationSender,
+  log: Log,
+  options: DispatcherOptions = {},
+): Promise<DispatchRound> {
   const opts = { ...DEFAULTS, ...options };
   const round: DispatchRound = { sent: 0, retrying: 0, failed: 0 };
   // A row that failed in this round waits for the next one, however short its backoff.
@@ -165,10 +192,16 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
         );
         if (giveUp) {
           round.failed += 1;
-          log.error({ notificationId: message.id, kind: message.kind, attempts, error, sender: sender.name }, 'notification failed for good');
+          log.error(
+            { notificationId: message.id, kind: message.kind, attempts, error, sender: sender.name },
+            'notification failed for good',
+          );
         } else {
           round.retrying += 1;
-          log.warn({ notificationId: message.id, kind: message.kind, attempts, retryInMs: delay, error, sender: sender.name }, 'notification delivery failed; will retry');
+          log.warn(
+            { notificationId: message.id, kind: message.kind, attempts, retryInMs: delay, error, sender: sender.name },
+            'notification delivery failed; will retry',
+          );
         }
       }
       return true;
@@ -182,7 +215,12 @@ export async function dispatchOnce(pool: Pool, sender: NotificationSender, log: 
  * Runs dispatch rounds until stopped: straight on while there is work, every pollIntervalMs when
  * idle. Returns a stop function that resolves once the round in flight has finished.
  */
-export function startNotificationDispatcher(pool: Pool, sender: NotificationSender, log: Log, options: DispatcherOptions = {}): () => Promise<void> {
+export function startNotificationDispatcher(
+  pool: Pool,
+  sender: NotificationSender,
+  log: Log,
+  options: DispatcherOptions = {},
+): () => Promise<void> {
   const opts = { ...DEFAULTS, ...options };
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

@@ -160,10 +160,11 @@ async function run(
   const lot = input.lot;
   const gtin = batch?.gtin ?? input.gtin ?? null;
   const q = (sql: string, params: unknown[] = []) => client.query(sql, params);
-  const { rows: productRows } = await client.query<{ units_per_case: number; units_per_bundle: number | null; aggregation_required: boolean }>(
-    'SELECT units_per_case, units_per_bundle, aggregation_required FROM products WHERE gtin = $1',
-    [gtin],
-  );
+  const { rows: productRows } = await client.query<{
+    units_per_case: number;
+    units_per_bundle: number | null;
+    aggregation_required: boolean;
+  }>('SELECT units_per_case, units_per_bundle, aggregation_required FROM products WHERE gtin = $1', [gtin]);
   const product = productRows[0] ?? null;
   const aggregationRequired = product?.aggregation_required ?? false;
   const { rows: retractedRows } = await client.query<{ id: string }>('SELECT id FROM epcis_events WHERE retracted');
@@ -172,7 +173,9 @@ async function run(
   const base = [gtin, lot, retracted];
 
   const batchId = batch?.id ?? null;
-  const { rows: reportRows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM repository_reports WHERE batch_id = $1', [batchId]);
+  const { rows: reportRows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM repository_reports WHERE batch_id = $1', [
+    batchId,
+  ]);
   const hasReport = (reportRows[0]?.n ?? 0) > 0;
 
   step('units');
@@ -271,7 +274,9 @@ async function run(
       [...base, batchId],
     );
   }
-  const { rows: multi } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM r_units_x WHERE n_comm > 2 OR (n_comm = 2 AND comm_first = comm_last)`);
+  const { rows: multi } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM r_units_x WHERE n_comm > 2 OR (n_comm = 2 AND comm_first = comm_last)`,
+  );
   if ((multi[0]?.n ?? 0) > 0) {
     // A serial listed three times, or twice in one event: count the distinct commissioning events.
     await q(
@@ -558,8 +563,12 @@ async function run(
     rules: { aggregationRequired, unitsPerCase: product?.units_per_case ?? null, hasRepositoryReport: hasReport },
     findingsSha256: digestRows[0]?.digest ?? '',
   };
-  const contentHash = createHash('sha256').update(canonicalize(content) ?? '').digest('hex');
-  const { rows: idRows } = await client.query<{ n: string; generated_at: Date }>(`SELECT nextval('reconciliation_report_seq')::text AS n, now() AS generated_at`);
+  const contentHash = createHash('sha256')
+    .update(canonicalize(content) ?? '')
+    .digest('hex');
+  const { rows: idRows } = await client.query<{ n: string; generated_at: Date }>(
+    `SELECT nextval('reconciliation_report_seq')::text AS n, now() AS generated_at`,
+  );
   const reportId = `RR-${idRows[0]!.n.padStart(6, '0')}`;
   const generatedAt = idRows[0]!.generated_at.toISOString();
   const unknownBatch = batch === null && balance.commissioned === 0;
@@ -567,7 +576,16 @@ async function run(
   await q(
     `INSERT INTO reconciliation_reports (id, batch_id, lot, gtin, content_hash, summary, deviation_id, generated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [reportId, batch?.id ?? null, lot, gtin, contentHash, JSON.stringify({ ...summary, rules: content.rules, findingsSha256: content.findingsSha256 }), input.deviationId ?? null, generatedAt],
+    [
+      reportId,
+      batch?.id ?? null,
+      lot,
+      gtin,
+      contentHash,
+      JSON.stringify({ ...summary, rules: content.rules, findingsSha256: content.findingsSha256 }),
+      input.deviationId ?? null,
+      generatedAt,
+    ],
   );
   await q(
     `INSERT INTO reconciliation_discrepancies (report_id, seq, category, kind, sgtin, gtin, serial, ssccs, detail)

@@ -72,18 +72,21 @@ export async function storeRepositoryReport(
     };
     const gtins = new Map<string, number>();
     let rows = '';
-    const splitter = new JsonListSplitter({
-      element: (text, index, kind) => {
-        if (kind !== 'string') return problem(`serials.${index}`, 'must be a string');
-        const value = jsonStringValue(text as Buffer);
-        if (value === null) return problem(`serials.${index}`, 'is not a valid JSON string');
-        const s = checkReportedSerial(value);
-        if ('error' in s) return problem(`serials.${index}`, `${JSON.stringify(value.slice(0, 60))} ${s.error}`);
-        if (s.gtin !== null && !gtins.has(s.gtin)) gtins.set(s.gtin, index);
-        // Once anything is wrong nothing will be stored: keep validating, stop staging.
-        if (totalProblems === 0) rows += `${copyValue(s.serial)}\n`;
+    const splitter = new JsonListSplitter(
+      {
+        element: (text, index, kind) => {
+          if (kind !== 'string') return problem(`serials.${index}`, 'must be a string');
+          const value = jsonStringValue(text as Buffer);
+          if (value === null) return problem(`serials.${index}`, 'is not a valid JSON string');
+          const s = checkReportedSerial(value);
+          if ('error' in s) return problem(`serials.${index}`, `${JSON.stringify(value.slice(0, 60))} ${s.error}`);
+          if (s.gtin !== null && !gtins.has(s.gtin)) gtins.set(s.gtin, index);
+          // Once anything is wrong nothing will be stored: keep validating, stop staging.
+          if (totalProblems === 0) rows += `${copyValue(s.serial)}\n`;
+        },
       },
-    }, REPORTED_SERIALS);
+      REPORTED_SERIALS,
+    );
 
     let bytes = 0;
     for await (const raw of body as AsyncIterable<Buffer | string>) {
@@ -117,29 +120,51 @@ export async function storeRepositoryReport(
     if (totalProblems > 0 || !parsed.success) {
       tx.rollBackOnReturn();
       const bad = problems.find((p) => p.path.startsWith('serials.'));
-      const detail = bad ? `The report was refused whole: ${totalProblems} problem(s), first ${bad.path}; nothing was stored.` : 'The request body is invalid.';
+      const detail = bad
+        ? `The report was refused whole: ${totalProblems} problem(s), first ${bad.path}; nothing was stored.`
+        : 'The request body is invalid.';
       return { ok: false, kind: 'invalid', detail, problems, totalProblems };
     }
     const r = parsed.data;
     if (r.lot !== undefined && r.lot !== opts.lot) {
       tx.rollBackOnReturn();
-      return { ok: false, kind: 'invalid', detail: 'The report names another lot than the path.', problems: [{ path: 'lot', message: `must be ${opts.lot}` }], totalProblems: 1 };
+      return {
+        ok: false,
+        kind: 'invalid',
+        detail: 'The report names another lot than the path.',
+        problems: [{ path: 'lot', message: `must be ${opts.lot}` }],
+        totalProblems: 1,
+      };
     }
     if (r.gtin !== undefined && opts.gtin !== undefined && r.gtin !== opts.gtin) {
       tx.rollBackOnReturn();
-      return { ok: false, kind: 'invalid', detail: 'The report names another GTIN than the query.', problems: [{ path: 'gtin', message: `must be ${opts.gtin}` }], totalProblems: 1 };
+      return {
+        ok: false,
+        kind: 'invalid',
+        detail: 'The report names another GTIN than the query.',
+        problems: [{ path: 'gtin', message: `must be ${opts.gtin}` }],
+        totalProblems: 1,
+      };
     }
     const gtin = opts.gtin ?? r.gtin;
     const found = await findBatch(client, opts.lot, gtin);
     if ('missing' in found || 'ambiguous' in found) {
       tx.rollBackOnReturn();
-      return 'missing' in found ? { ok: false, kind: 'missing', lot: opts.lot, gtin } : { ok: false, kind: 'ambiguous', lot: opts.lot, gtins: found.ambiguous };
+      return 'missing' in found
+        ? { ok: false, kind: 'missing', lot: opts.lot, gtin }
+        : { ok: false, kind: 'ambiguous', lot: opts.lot, gtins: found.ambiguous };
     }
     const batch = found.found;
     const wrong = [...gtins].filter(([g]) => g !== batch.gtin).sort((a, b) => a[1] - b[1])[0];
     if (wrong) {
       tx.rollBackOnReturn();
-      return { ok: false, kind: 'invalid', detail: 'A reported SGTIN is of another product.', problems: [{ path: `serials.${wrong[1]}`, message: `GTIN is not ${batch.gtin}` }], totalProblems: 1 };
+      return {
+        ok: false,
+        kind: 'invalid',
+        detail: 'A reported SGTIN is of another product.',
+        problems: [{ path: `serials.${wrong[1]}`, message: `GTIN is not ${batch.gtin}` }],
+        totalProblems: 1,
+      };
     }
     const inserted = await client.query<{ id: string }>(
       `INSERT INTO repository_reports (batch_id, target, reported_at, serial_count) VALUES ($1, $2, $3, $4) RETURNING id`,

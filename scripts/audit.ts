@@ -34,14 +34,19 @@ function printVerdict(v: ReplayVerdict): number {
   out(v);
   for (const run of v.runs) {
     if (run.deterministic) process.stderr.write(`run ${run.runId}: deterministic (${run.events} events)\n`);
-    else if (run.divergence) process.stderr.write(`run ${run.runId}: NOT deterministic: first diverging event ${run.divergence.eventId} (${run.divergence.eventType})\n`);
+    else if (run.divergence)
+      process.stderr.write(
+        `run ${run.runId}: NOT deterministic: first diverging event ${run.divergence.eventId} (${run.divergence.eventType})\n`,
+      );
     else process.stderr.write(`run ${run.runId}: replay failed: ${run.error?.message}\n`);
   }
   process.stderr.write(v.deterministic ? 'verdict: deterministic\n' : 'verdict: NOT deterministic\n');
   return v.deterministic ? 0 : 1;
 }
 
-async function withServices<T>(work: (deps: { temporal: Awaited<ReturnType<typeof connectTemporalClient>>; pool: ReturnType<typeof createPool> }) => Promise<T>): Promise<T> {
+async function withServices<T>(
+  work: (deps: { temporal: Awaited<ReturnType<typeof connectTemporalClient>>; pool: ReturnType<typeof createPool> }) => Promise<T>,
+): Promise<T> {
   const config = loadConfigOrExit();
   const pool = createPool(config.DATABASE_URL, 2);
   const temporal = await connectTemporalClient(config);
@@ -74,7 +79,11 @@ async function main(argv: string[]): Promise<number> {
       if (!args[0]) throw new Error('usage: verify-package evidence.zip');
       const result = verifyEvidencePackage(readFileSync(args[0]));
       out(result);
-      process.stderr.write(result.ok ? `package of ${result.deviationId}: intact (${result.files} files)\n` : `package NOT intact:\n  ${result.problems.join('\n  ')}\n`);
+      process.stderr.write(
+        result.ok
+          ? `package of ${result.deviationId}: intact (${result.files} files)\n`
+          : `package NOT intact:\n  ${result.problems.join('\n  ')}\n`,
+      );
       return result.ok ? 0 : 1;
     }
     case 'history': {
@@ -106,7 +115,9 @@ async function main(argv: string[]): Promise<number> {
         return result.ok ? 0 : 1;
       });
     default:
-      process.stderr.write('commands: replay DEV-… | replay --file history.json | verify-package file.zip | history DEV-… | archive | verify-trail\n');
+      process.stderr.write(
+        'commands: replay DEV-… | replay --file history.json | verify-package file.zip | history DEV-… | archive | verify-trail\n',
+      );
       return 2;
   }
 }

@@ -9,8 +9,9 @@ import { AdminExistsError, bootstrapAdmin } from '../auth/bootstrap';
 import { createPool } from '../db/pool';
 import { loadConfigOrExit } from '../lib/config';
 
-const USAGE = 'usage: npm run bootstrap-admin -- --login <login> --name "<printed name>" --email <e-mail>\n'
-  + '       (password from BOOTSTRAP_ADMIN_PASSWORD or standard input)\n';
+const USAGE =
+  'usage: npm run bootstrap-admin -- --login <login> --name "<printed name>" --email <e-mail>\n' +
+  '       (password from BOOTSTRAP_ADMIN_PASSWORD or standard input)\n';
 
 /** Reads a password from a terminal without echoing it, or one line from a pipe. */
 async function readPassword(): Promise<string> {

@@ -47,12 +47,16 @@ export function webBuildIsCurrent() {
 /** Builds when missing or stale; returns true when it built. Throws when the build fails. */
 export function buildWebIfStale({ force = false } = {}) {
   const hash = inputsHash();
-  if (!force && existsSync(path.join(dist, 'index.html')) && existsSync(stampPath) && readFileSync(stampPath, 'utf8') === hash) return false;
+  if (!force && existsSync(path.join(dist, 'index.html')) && existsSync(stampPath) && readFileSync(stampPath, 'utf8') === hash)
+    return false;
   const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
   if (!existsSync(vite)) throw new Error('vite is not installed: run `npm install` (the web app is built with the dev dependencies).');
   say(existsSync(path.join(dist, 'index.html')) ? 'sources changed: rebuilding web/…' : 'building web/…');
   const started = Date.now();
-  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join(root, 'web', 'vite.config.mts'), '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [vite, 'build', '--config', path.join(root, 'web', 'vite.config.mts'), '--logLevel', 'warn'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.error) throw r.error;
   if (r.status !== 0) throw new Error(`the web build failed (vite exited with ${r.status})`);
   writeFileSync(stampPath, hash);

@@ -66,7 +66,11 @@ const config: GeneratorConfig = {
   lot: values.lot ?? DEFAULT_CONFIG.lot,
   identifiers: values['digital-link'] ? 'digital-link' : 'urn',
   plants,
-  outcomes: { rejected: int('rejected', values.rejected), sampled: int('sampled', values.sampled), destroyed: int('destroyed', values.destroyed) },
+  outcomes: {
+    rejected: int('rejected', values.rejected),
+    sampled: int('sampled', values.sampled),
+    destroyed: int('destroyed', values.destroyed),
+  },
 };
 const outDir = path.resolve(values.out ?? path.join('.data', 'batches', `${config.lot}-seed${config.seed}`));
 

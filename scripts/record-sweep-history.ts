@@ -21,11 +21,14 @@ import { temporalBinaries } from '../lib/temporal-binaries';
 
 async function main(): Promise<void> {
   const [suffix, workflowsDir = path.join(__dirname, '..', 'workflows')] = process.argv.slice(2);
-  if (!suffix || !/^[a-z0-9-]+$/.test(suffix)) throw new Error('usage: record-sweep-history.ts SUFFIX [WORKFLOWS_DIR] (SUFFIX: lowercase letters, digits, dashes)');
+  if (!suffix || !/^[a-z0-9-]+$/.test(suffix))
+    throw new Error('usage: record-sweep-history.ts SUFFIX [WORKFLOWS_DIR] (SUFFIX: lowercase letters, digits, dashes)');
   const server = await startDevServer({ cli: temporalBinaries().cli, headless: true });
   try {
     const activities: ArchiveActivities = {
-      findUnarchivedDeviationRuns: async () => [{ workflowId: 'DEV-2026-000042', runId: '6f1c2b8e-2a8d-4d6e-9a57-0d4c1f2e3a4b', closeTime: '2026-11-29T10:00:00.000Z' }],
+      findUnarchivedDeviationRuns: async () => [
+        { workflowId: 'DEV-2026-000042', runId: '6f1c2b8e-2a8d-4d6e-9a57-0d4c1f2e3a4b', closeTime: '2026-11-29T10:00:00.000Z' },
+      ],
       archiveDeviationRun: async (ref) => [{ workflowId: ref.workflowId, runId: ref.runId, sha256: '0'.repeat(64), inserted: true }],
       recordArchiveSweep: async ({ listedAt }) => ({ archivedBefore: listedAt }),
     };

@@ -88,8 +88,19 @@ async function appendLocked(client: PoolClient, entry: ReturnType<typeof signatu
                                    record_hash, comment, prev_hash, hash)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING ${ROW_COLUMNS}`,
-    [content.taskId, content.deviationId, content.signerId, content.login, content.printedName, content.meaning,
-      content.signedAt, content.recordHash, content.comment, content.prevHash, hash],
+    [
+      content.taskId,
+      content.deviationId,
+      content.signerId,
+      content.login,
+      content.printedName,
+      content.meaning,
+      content.signedAt,
+      content.recordHash,
+      content.comment,
+      content.prevHash,
+      hash,
+    ],
   );
   return rows[0]!;
 }
@@ -128,7 +139,10 @@ export async function verifyLedger(db: Queryable, pageSize = 1000): Promise<Ledg
   const result = await verifyChain<LedgerRow>(
     {
       page: async (after, limit) => {
-        const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE id > $1 ORDER BY id LIMIT $2`, [after?.id ?? 0, limit]);
+        const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE id > $1 ORDER BY id LIMIT $2`, [
+          after?.id ?? 0,
+          limit,
+        ]);
         return rows;
       },
       hashOf: ledgerRowHash,
@@ -146,9 +160,8 @@ export async function verifyLedger(db: Queryable, pageSize = 1000): Promise<Ledg
 
 /** The signatures on one deviation, in ledger order. */
 export async function signaturesForDeviation(db: Queryable, deviationId: string): Promise<LedgerRow[]> {
-  const { rows } = await db.query<LedgerRow>(
-    `SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE deviation_id = $1 ORDER BY id`,
-    [deviationId],
-  );
+  const { rows } = await db.query<LedgerRow>(`SELECT ${ROW_COLUMNS} FROM signature_ledger WHERE deviation_id = $1 ORDER BY id`, [
+    deviationId,
+  ]);
   return rows;
 }

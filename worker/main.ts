@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.LOG_LEVEL);
   Runtime.install({
     logger: new DefaultLogger('INFO', ({ level, message, meta }) => {
-      const method = level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : 'info';
+      const method =
+        level === 'TRACE' ? 'trace' : level === 'DEBUG' ? 'debug' : level === 'WARN' ? 'warn' : level === 'ERROR' ? 'error' : 'info';
       log[method]({ ...meta }, message);
     }),
     shutdownSignals: ['SIGINT', 'SIGTERM'],

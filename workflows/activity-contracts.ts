@@ -87,5 +87,9 @@ export interface ArchiveActivities {
   /** Without `listedAt` (sweeps begun before the watermark existed): every closed run. */
   findUnarchivedDeviationRuns(listedAt?: string): Promise<RunRef[]>;
   archiveDeviationRun(ref: RunRef): Promise<Array<{ workflowId: string; runId: string; sha256: string; inserted: boolean }>>;
-  recordArchiveSweep(sweep: { listedAt: string; complete: boolean; failedCloseTimes: string[] }): Promise<{ archivedBefore: string | null }>;
+  recordArchiveSweep(sweep: {
+    listedAt: string;
+    complete: boolean;
+    failedCloseTimes: string[];
+  }): Promise<{ archivedBefore: string | null }>;
 }

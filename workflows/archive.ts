@@ -32,7 +32,11 @@ export async function ArchiveClosedDeviations(): Promise<{ archived: number; fai
       // (a run whose close time is unknown sends the watermark back to the start: the next sweep lists
       // every closed run)
       failedCloseTimes.push(ref.closeTime ?? new Date(0).toISOString());
-      log.warn('archiving a deviation failed; a later sweep retries it', { workflowId: ref.workflowId, runId: ref.runId, error: String(err) });
+      log.warn('archiving a deviation failed; a later sweep retries it', {
+        workflowId: ref.workflowId,
+        runId: ref.runId,
+        error: String(err),
+      });
     }
   }
   if (watermark) await act.recordArchiveSweep({ listedAt, complete: pending.length < MAX_RUNS_PER_SWEEP, failedCloseTimes });

@@ -33,7 +33,9 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     reminders: 0,
   };
   const approvalsNeeded = () =>
-    record.impactAssessment && (record.impactAssessment.validationStatusAffected || record.impactAssessment.requalificationRequired) ? 2 : 1;
+    record.impactAssessment && (record.impactAssessment.validationStatusAffected || record.impactAssessment.requalificationRequired)
+      ? 2
+      : 1;
   const inStatus = (status: ChangeControlRecord['status']) => {
     if (record.status !== status) refuse(REFUSAL.stage, `change control ${record.id} is in ${record.status.replace('_', ' ')}`);
   };
@@ -44,7 +46,8 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
     if (!step.signature) refuse(REFUSAL.invalid, 'a change-control approval is an electronic signature');
     if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
     if (step.signature.meaning !== meaning) refuse(REFUSAL.invalid, `this step is signed with the meaning "${meaning}"`);
-    if (!SIGNER_ROLES.some((r) => step.signature!.roles.includes(r))) refuse(REFUSAL.duties, `signing needs one of the roles ${SIGNER_ROLES.join(', ')}`);
+    if (!SIGNER_ROLES.some((r) => step.signature!.roles.includes(r)))
+      refuse(REFUSAL.duties, `signing needs one of the roles ${SIGNER_ROLES.join(', ')}`);
   };
   /** The signature goes to the ledger; an approval recorded before signatures existed has none. */
   async function signed(step: { by: string; comment?: string; signature?: Signature }, what: 'approve' | 'verify'): Promise<Attribution> {
@@ -100,8 +103,10 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
         const step = parseStep(steps.signChangeControlSchema, arg);
         inStatus('approval');
         checkSignature(step, 'approved');
-        if (record.approvals.some((a) => a.by === step.by) || approvalsInFlight.includes(step.by)) refuse(REFUSAL.duties, 'a dual approval needs two different people');
-        if (record.approvals.length + approvalsInFlight.length >= approvalsNeeded()) refuse(REFUSAL.stage, `change control ${record.id} already has the approvals it needs`);
+        if (record.approvals.some((a) => a.by === step.by) || approvalsInFlight.includes(step.by))
+          refuse(REFUSAL.duties, 'a dual approval needs two different people');
+        if (record.approvals.length + approvalsInFlight.length >= approvalsNeeded())
+          refuse(REFUSAL.stage, `change control ${record.id} already has the approvals it needs`);
         if (step.by === record.impactAssessment?.by) refuse(REFUSAL.duties, 'the author of the impact assessment cannot approve it');
       },
     },
@@ -140,7 +145,14 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
 
   const closed = () => record.status === 'closed';
   const notify = (key: string, kind: string, recipients: string[], subject: string) =>
-    act.notify({ dedupeKey: `${input.deviationId}:${input.id}:${key}`, deviationId: input.deviationId, kind, recipients, subject, body: { changeControl: input.id, dueAt: record.dueAt } });
+    act.notify({
+      dedupeKey: `${input.deviationId}:${input.id}:${key}`,
+      deviationId: input.deviationId,
+      kind,
+      recipients,
+      subject,
+      body: { changeControl: input.id, dueAt: record.dueAt },
+    });
 
   // Chased like every due date of the lifecycle: overdue at its due date, then reminded, the head of QA from the third reminder.
   await runClock({
@@ -154,7 +166,12 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
       everyMs: input.reminderIntervalMs,
       remind: async () => {
         record.reminders += 1;
-        await notify(`reminder:${record.reminders}`, 'overdue_reminder', [record.owner, 'role:validation', ...(record.reminders >= 3 ? ['role:qa_head'] : [])], `Reminder ${record.reminders}: change control ${input.deviationId}-${input.id} is overdue`);
+        await notify(
+          `reminder:${record.reminders}`,
+          'overdue_reminder',
+          [record.owner, 'role:validation', ...(record.reminders >= 3 ? ['role:qa_head'] : [])],
+          `Reminder ${record.reminders}: change control ${input.deviationId}-${input.id} is overdue`,
+        );
       },
     },
   });

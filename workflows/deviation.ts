@@ -52,7 +52,12 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       const round = newRound(number, nowIso(), reason, policy.investigationDueMs);
       state.rounds.push(round);
       d.moveTo('investigation', by, number === 1 ? reason : `round ${number}: ${reason}`);
-      void watchDeadline(d, { key: `r${number}:investigation`, label: `Investigation report (round ${number})`, dueAt: round.investigation.dueAt }, () => Boolean(round.investigation.approval), ['role:investigator', 'role:qa_lead']);
+      void watchDeadline(
+        d,
+        { key: `r${number}:investigation`, label: `Investigation report (round ${number})`, dueAt: round.investigation.dueAt },
+        () => Boolean(round.investigation.approval),
+        ['role:investigator', 'role:qa_lead'],
+      );
       await d.waitFor(() => Boolean(round.investigation.approval));
 
       // 4. CAPA: plan, approval, implementation (change control may run beside it).
@@ -62,7 +67,12 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       await d.waitFor(() => Boolean(round.capa.planApproval));
       await openChangeControls(d, round);
       for (const action of round.capa.actions) {
-        void watchDeadline(d, { key: `${action.id}`, label: `CAPA action ${action.id}`, dueAt: action.dueAt }, () => action.status !== 'open', [action.owner, 'role:capa_owner']);
+        void watchDeadline(
+          d,
+          { key: `${action.id}`, label: `CAPA action ${action.id}`, dueAt: action.dueAt },
+          () => action.status !== 'open',
+          [action.owner, 'role:capa_owner'],
+        );
       }
       await d.waitFor(() => round.capa.actions.every((a) => a.status !== 'open'));
       round.capa.completedAt = nowIso();
@@ -75,11 +85,20 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
       }
 
       // 6. Effectiveness check after the policy's delay, on data; not effective: a new round.
-      d.moveTo('effectiveness_check', 'system', `CAPA complete; effectiveness check scheduled in ${humanDuration(policy.effectivenessDelayMs)}`);
+      d.moveTo(
+        'effectiveness_check',
+        'system',
+        `CAPA complete; effectiveness check scheduled in ${humanDuration(policy.effectivenessDelayMs)}`,
+      );
       if (!(await checkEffectiveness(d, round))) {
         reason = 'effectiveness check not met; investigation reopened';
         by = 'system';
-        await d.notify(`r${number}:effectiveness:not-met`, 'effectiveness_not_met', ['role:qa_lead', 'role:investigator'], `Effectiveness check of ${state.id} not met: investigation reopened`);
+        await d.notify(
+          `r${number}:effectiveness:not-met`,
+          'effectiveness_not_met',
+          ['role:qa_lead', 'role:investigator'],
+          `Effectiveness check of ${state.id} not met: investigation reopened`,
+        );
         continue;
       }
       d.flags.effectivenessRejected = null;
@@ -103,7 +122,13 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
     const cancellation = state.cancellation!;
     await liftHolds(d);
     d.moveTo('cancelled', cancellation.by, `cancelled: ${cancellation.justification}`);
-    await d.notify('cancelled', 'deviation_cancelled', ['role:qa_lead', 'role:production'], `Deviation ${state.id} cancelled; holds lifted`, { justification: cancellation.justification });
+    await d.notify(
+      'cancelled',
+      'deviation_cancelled',
+      ['role:qa_lead', 'role:production'],
+      `Deviation ${state.id} cancelled; holds lifted`,
+      { justification: cancellation.justification },
+    );
   }
 
   // The record is complete once the read model has the final version.

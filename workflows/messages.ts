@@ -29,11 +29,17 @@ export const getStateQuery = defineQuery<DeviationState>('getState');
 
 export const addEvidence = defineUpdate<StepResult, [Step<typeof steps.addEvidenceSchema>]>('addEvidence');
 export const addContribution = defineUpdate<StepResult, [Step<typeof steps.addContributionSchema>]>('addContribution');
-export const recordRootCauseAnalysis = defineUpdate<StepResult, [Step<typeof steps.recordRootCauseAnalysisSchema>]>('recordRootCauseAnalysis');
+export const recordRootCauseAnalysis = defineUpdate<StepResult, [Step<typeof steps.recordRootCauseAnalysisSchema>]>(
+  'recordRootCauseAnalysis',
+);
 export const recordRiskAssessment = defineUpdate<StepResult, [Step<typeof steps.recordRiskAssessmentSchema>]>('recordRiskAssessment');
 export const reportSuspectProduct = defineUpdate<StepResult, [Step<typeof steps.reportSuspectProductSchema>]>('reportSuspectProduct');
-export const recordRegulatoryNotification = defineUpdate<StepResult, [Step<typeof steps.recordRegulatoryNotificationSchema>]>('recordRegulatoryNotification');
-export const submitInvestigationReport = defineUpdate<StepResult, [Step<typeof steps.submitInvestigationReportSchema>]>('submitInvestigationReport');
+export const recordRegulatoryNotification = defineUpdate<StepResult, [Step<typeof steps.recordRegulatoryNotificationSchema>]>(
+  'recordRegulatoryNotification',
+);
+export const submitInvestigationReport = defineUpdate<StepResult, [Step<typeof steps.submitInvestigationReportSchema>]>(
+  'submitInvestigationReport',
+);
 export const addCapaAction = defineUpdate<StepResult, [Step<typeof steps.addCapaActionSchema>]>('addCapaAction');
 export const completeCapaAction = defineUpdate<StepResult, [Step<typeof steps.completeCapaActionSchema>]>('completeCapaAction');
 export const cancelCapaAction = defineUpdate<StepResult, [Step<typeof steps.cancelCapaActionSchema>]>('cancelCapaAction');
@@ -47,9 +53,13 @@ export const cancelDeviation = defineUpdate<SignatureResult, [Step<typeof steps.
 
 /** Change control child workflow. */
 export const getChangeControlQuery = defineQuery<ChangeControlRecord>('getChangeControl');
-export const recordImpactAssessment = defineUpdate<ChangeControlRecord, [Step<typeof steps.impactAssessmentSchema>]>('recordImpactAssessment');
+export const recordImpactAssessment = defineUpdate<ChangeControlRecord, [Step<typeof steps.impactAssessmentSchema>]>(
+  'recordImpactAssessment',
+);
 export const approveChangeControl = defineUpdate<ChangeControlRecord, [Step<typeof steps.signChangeControlSchema>]>('approveChangeControl');
-export const recordImplementation = defineUpdate<ChangeControlRecord, [Step<typeof steps.recordImplementationSchema>]>('recordImplementation');
+export const recordImplementation = defineUpdate<ChangeControlRecord, [Step<typeof steps.recordImplementationSchema>]>(
+  'recordImplementation',
+);
 export const verifyChangeControl = defineUpdate<ChangeControlRecord, [Step<typeof steps.signChangeControlSchema>]>('verifyChangeControl');
 
 /** Error types an Update validator raises; the API maps them to HTTP statuses. */

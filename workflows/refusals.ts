@@ -25,8 +25,12 @@ function actorOf(arg: Record<string, unknown>): Actor {
     refuse(REFUSAL.invalid, 'by: who completed the step is required');
   }
   if (roles === undefined) return { by: by.trim() };
-  if (!Array.isArray(roles) || roles.length > 20 || !roles.every((r) => typeof r === 'string' && r.length <= 50 && isStorableText(r, false))) {
-    refuse(REFUSAL.invalid, 'roles: the actor\'s roles are a short list of role names');
+  if (
+    !Array.isArray(roles) ||
+    roles.length > 20 ||
+    !roles.every((r) => typeof r === 'string' && r.length <= 50 && isStorableText(r, false))
+  ) {
+    refuse(REFUSAL.invalid, "roles: the actor's roles are a short list of role names");
   }
   return { by: by.trim(), roles: roles as string[] };
 }
@@ -53,7 +57,11 @@ export function parseStep<S extends z.ZodType>(schema: S, arg: unknown): z.outpu
 export function storableFailure(err: unknown): unknown {
   if (!(err instanceof Error) || storableCopy(err.message) === err.message) return err;
   if (err instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ type: err.type ?? undefined, message: storableCopy(err.message), nonRetryable: err.nonRetryable ?? undefined });
+    return ApplicationFailure.create({
+      type: err.type ?? undefined,
+      message: storableCopy(err.message),
+      nonRetryable: err.nonRetryable ?? undefined,
+    });
   }
   const copy = new Error(storableCopy(err.message));
   copy.name = err.name;

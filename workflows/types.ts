@@ -227,7 +227,14 @@ export interface RegulatoryNotificationStep {
   startedAt: string;
   dueAt: string;
   required: string[];
-  notifications: Array<{ recipient: string; reference: string; summary: string; notifiedAt: string; recordedBy: string; recordedAt: string }>;
+  notifications: Array<{
+    recipient: string;
+    reference: string;
+    summary: string;
+    notifiedAt: string;
+    recordedBy: string;
+    recordedAt: string;
+  }>;
   completedAt?: string;
   late: boolean;
   escalatedAt?: string;
@@ -314,5 +321,10 @@ export interface DeviationSnapshot {
   overdue: boolean;
   nextDueAt: string | null;
   summary: Record<string, unknown>;
-  tasks: Array<Pick<SignoffTask, 'id' | 'gate' | 'title' | 'roles' | 'meaning' | 'dueAt' | 'status' | 'createdAt' | 'signaturesRequired'> & { overdue: boolean; signatures: number }>;
+  tasks: Array<
+    Pick<SignoffTask, 'id' | 'gate' | 'title' | 'roles' | 'meaning' | 'dueAt' | 'status' | 'createdAt' | 'signaturesRequired'> & {
+      overdue: boolean;
+      signatures: number;
+    }
+  >;
 }

@@ -36,7 +36,8 @@ export function apiKeyRoutes(ctx: ApiContext): Router {
     const caller = currentUser(req);
     if (caller.kind !== 'user') throw forbidden('API keys are revoked by a signed-in administrator.');
     const id = String(req.params.id);
-    if (!KEY_ID_PATTERN.test(id) || !(await revokeApiKey(ctx.pool, id, { id: caller.id, login: caller.login }))) throw notFound(`No live API key ${id}.`);
+    if (!KEY_ID_PATTERN.test(id) || !(await revokeApiKey(ctx.pool, id, { id: caller.id, login: caller.login })))
+      throw notFound(`No live API key ${id}.`);
     ctx.log.info({ apiKeyId: id, by: caller.login }, 'API key revoked');
     res.status(204).end();
   });

@@ -45,7 +45,13 @@ function wantsCsv(req: Request, format: string | undefined): boolean {
 export const AUDIT_READER_ROLES: Role[] = ['auditor', 'qa_head', 'admin'];
 
 export const AUDIT_ROUTES = {
-  list: { method: 'get', path: '/audit', summary: 'Audit trail, paged; CSV with format=csv', roles: AUDIT_READER_ROLES, query: auditQuerySchema },
+  list: {
+    method: 'get',
+    path: '/audit',
+    summary: 'Audit trail, paged; CSV with format=csv',
+    roles: AUDIT_READER_ROLES,
+    query: auditQuerySchema,
+  },
   verify: { method: 'get', path: '/audit/verify', summary: 'Recompute the audit trail hash chain', roles: AUDIT_READER_ROLES },
 } satisfies Record<string, RouteSpec>;
 
@@ -55,10 +61,18 @@ export function auditRoutes(ctx: ApiContext): Router {
 
   routes.add(AUDIT_ROUTES.list, async (req, res) => {
     const q = queryOf(AUDIT_ROUTES.list, req);
-    const filter = { deviation: q.deviation, actor: q.actor, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
+    const filter = {
+      deviation: q.deviation,
+      actor: q.actor,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+    };
     if (wantsCsv(req, q.format)) {
       // The export is the whole filtered trail (or `limit` rows), streamed page by page.
-      res.status(200).type('text/csv; charset=utf-8').attachment(`audit-trail${q.deviation ? `-${q.deviation}` : ''}.csv`);
+      res
+        .status(200)
+        .type('text/csv; charset=utf-8')
+        .attachment(`audit-trail${q.deviation ? `-${q.deviation}` : ''}.csv`);
       res.write(auditCsvHeader());
       for await (const row of streamAudit(ctx.pool, filter, q.limit)) {
         if (!res.write(auditCsvLine(row))) await new Promise((resolve) => res.once('drain', resolve));

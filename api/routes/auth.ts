@@ -70,7 +70,10 @@ export function authRoutes(ctx: ApiContext): Router {
       { idleMinutes: ctx.config.SESSION_IDLE_MINUTES, maxHours: ctx.config.SESSION_MAX_HOURS },
       req.ip,
     );
-    res.status(200).set('Cache-Control', 'no-store').json({ ...session, user: result.user });
+    res
+      .status(200)
+      .set('Cache-Control', 'no-store')
+      .json({ ...session, user: result.user });
   });
 
   routes.add(AUTH_ROUTES.logout, async (req, res) => {

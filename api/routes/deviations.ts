@@ -39,8 +39,19 @@ export const DEVIATION_ROUTES = {
     roles: ['qa_lead', 'integration'],
     body: openDeviationSchema,
   },
-  list: { method: 'get', path: '/deviations', summary: 'List deviations from the read model', roles: READER_ROLES, query: listDeviationsQuerySchema },
-  get: { method: 'get', path: '/deviations/:id', summary: 'A deviation: stage, deadlines, holds, tasks, rounds, signatures', roles: READER_ROLES },
+  list: {
+    method: 'get',
+    path: '/deviations',
+    summary: 'List deviations from the read model',
+    roles: READER_ROLES,
+    query: listDeviationsQuerySchema,
+  },
+  get: {
+    method: 'get',
+    path: '/deviations/:id',
+    summary: 'A deviation: stage, deadlines, holds, tasks, rounds, signatures',
+    roles: READER_ROLES,
+  },
 } satisfies Record<string, RouteSpec>;
 
 export function deviationRoutes(ctx: ApiContext): Router {

@@ -22,9 +22,14 @@ const CAPTURE_UPLOAD: StreamedUpload = {
   accepts: (type) => type === 'application/json' || type === 'application/ld+json',
   unsupportedMediaType: 'Send the EPCISDocument as application/json or application/ld+json.',
   tooLarge: (limit) =>
-    new HttpProblem(413, 'Capture Payload too large', `The document exceeds the capture limit of ${limit} bytes; split it into several captures.`, {
-      type: 'epcisException:CaptureLimitExceededException',
-    }),
+    new HttpProblem(
+      413,
+      'Capture Payload too large',
+      `The document exceeds the capture limit of ${limit} bytes; split it into several captures.`,
+      {
+        type: 'epcisException:CaptureLimitExceededException',
+      },
+    ),
   malformed: (err) =>
     new HttpProblem(400, 'Bad Request', `The body is not a well-formed EPCIS document: ${err.message} (byte ${err.offset}).`, {
       type: 'epcisException:ValidationException',
@@ -32,11 +37,18 @@ const CAPTURE_UPLOAD: StreamedUpload = {
     }),
   // Captures lock units in one order, so this takes another writer that does not (an instance of an
   // older release during a rolling deploy, a hand-run statement). A re-sent event is not applied twice.
-  collided: 'The capture collided with another transaction under way and was rolled back; nothing was stored. Send the same document again.',
+  collided:
+    'The capture collided with another transaction under way and was rolled back; nothing was stored. Send the same document again.',
 };
 
 export const EPCIS_ROUTES = {
-  options: { method: 'options', path: '/epcis/capture', summary: 'EPCIS REST binding capabilities', access: 'capture', roles: CAPTURE_ROLES },
+  options: {
+    method: 'options',
+    path: '/epcis/capture',
+    summary: 'EPCIS REST binding capabilities',
+    access: 'capture',
+    roles: CAPTURE_ROLES,
+  },
   capture: {
     method: 'post',
     path: '/epcis/capture',
@@ -62,7 +74,10 @@ export function epcisRoutes(ctx: ApiContext): Router {
   const audit = auditApiCalls(ctx);
 
   routes.add(EPCIS_ROUTES.options, (_req, res) => {
-    res.set({ ...bindingHeaders(ctx), Allow: 'OPTIONS, POST' }).status(204).end();
+    res
+      .set({ ...bindingHeaders(ctx), Allow: 'OPTIONS, POST' })
+      .status(204)
+      .end();
   });
 
   routes.add(EPCIS_ROUTES.capture, audit, async (req, res) => {
@@ -81,11 +96,7 @@ export function epcisRoutes(ctx: ApiContext): Router {
         errors: result.problems,
       });
     }
-    res
-      .status(202)
-      .set(bindingHeaders(ctx))
-      .location(`/epcis/capture/${result.captureId}`)
-      .json(captureJob(result));
+    res.status(202).set(bindingHeaders(ctx)).location(`/epcis/capture/${result.captureId}`).json(captureJob(result));
   });
 
   routes.add(EPCIS_ROUTES.job, async (req, res) => {
@@ -101,7 +112,16 @@ export function epcisRoutes(ctx: ApiContext): Router {
 }
 
 /** The capture job document of the REST binding; capture here is synchronous, so the job is finished. */
-function captureJob(r: { captureId: string; documentId: string; sha256: string; events: number; newEvents: number; duplicateDocument: boolean; capturedAt: string; identifiers?: number }) {
+function captureJob(r: {
+  captureId: string;
+  documentId: string;
+  sha256: string;
+  events: number;
+  newEvents: number;
+  duplicateDocument: boolean;
+  capturedAt: string;
+  identifiers?: number;
+}) {
   return {
     captureID: r.captureId,
     running: false,

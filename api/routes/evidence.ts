@@ -43,8 +43,19 @@ export const EVIDENCE_ROUTES = {
     query: historyQuerySchema,
   },
   /** Replays every run against the workflow code this process runs; 200 with the verdict either way. */
-  replay: { method: 'post', path: '/deviations/:id/replay', summary: 'Replay the history against the deployed workflow code', roles: EVIDENCE_ROLES },
-  evidence: { method: 'get', path: '/deviations/:id/evidence', summary: 'Inspection evidence package (zip)', roles: EVIDENCE_ROLES, produces: 'application/zip' },
+  replay: {
+    method: 'post',
+    path: '/deviations/:id/replay',
+    summary: 'Replay the history against the deployed workflow code',
+    roles: EVIDENCE_ROLES,
+  },
+  evidence: {
+    method: 'get',
+    path: '/deviations/:id/evidence',
+    summary: 'Inspection evidence package (zip)',
+    roles: EVIDENCE_ROLES,
+    produces: 'application/zip',
+  },
 } satisfies Record<string, RouteSpec>;
 
 /**
@@ -64,7 +75,12 @@ export function evidenceRoutes(ctx: ApiContext): Router {
       res.type('application/json').send(recordToJson(record));
       return;
     }
-    const run = q.run === 'first' ? record.runs[0] : q.run === 'latest' ? record.runs[record.runs.length - 1] : record.runs.find((r) => r.runId === q.run);
+    const run =
+      q.run === 'first'
+        ? record.runs[0]
+        : q.run === 'latest'
+          ? record.runs[record.runs.length - 1]
+          : record.runs.find((r) => r.runId === q.run);
     if (!run) throw notFound(`Deviation ${id} has no run ${q.run}.`);
     res.set('X-Run-Id', run.runId).set('Digest', `sha-256=${Buffer.from(run.sha256, 'hex').toString('base64')}`);
     res.type('application/json').send(run.text);

@@ -46,7 +46,9 @@ async function workerCheck(ctx: ApiContext): Promise<Check & { pollers?: number 
     );
     const now = Date.now();
     const live = (answer.pollers ?? []).filter((p) => now - millisOf(p.lastAccessTime) <= POLLER_SEEN_WITHIN_MS).length;
-    return live > 0 ? { status: 'up', pollers: live } : { status: 'down', pollers: 0, error: `no worker polls the task queue ${ctx.config.TEMPORAL_TASK_QUEUE}` };
+    return live > 0
+      ? { status: 'up', pollers: live }
+      : { status: 'down', pollers: 0, error: `no worker polls the task queue ${ctx.config.TEMPORAL_TASK_QUEUE}` };
   } catch (err) {
     return { status: 'down', error: err instanceof Error ? err.message : String(err) };
   }

@@ -64,12 +64,18 @@ function deviationStep<O extends I, I, R>(
     roles,
     body: schema,
     params,
-    send: ({ ctx, workflowId, user }, body) => executeStep(ctx, workflowId, update, { ...parseOr400(schema, body), by: user.login, roles: [...user.roles] }),
+    send: ({ ctx, workflowId, user }, body) =>
+      executeStep(ctx, workflowId, update, { ...parseOr400(schema, body), by: user.login, roles: [...user.roles] }),
   };
 }
 
 /** A change control's step: the body, validated, with the caller's login as the actor. */
-function changeControlStep<O extends I, I, R>(path: string, schema: z.ZodType<O, I>, update: UpdateDefinition<R, [I & Actor]>, roles: readonly Role[]): StepRoute {
+function changeControlStep<O extends I, I, R>(
+  path: string,
+  schema: z.ZodType<O, I>,
+  update: UpdateDefinition<R, [I & Actor]>,
+  roles: readonly Role[],
+): StepRoute {
   return {
     path,
     roles,
@@ -92,7 +98,16 @@ function signedChangeControlStep<R>(
     send: async ({ ctx, req, user, deviationId, workflowId }, body) => {
       const { login, password, comment } = parseOr400(signChangeControlBodySchema, body);
       const record = await changeControlRecord(ctx, workflowId);
-      const signature = await buildSignature(ctx, user, { login, password }, meaning, record, { taskId: `${workflowId}.${path}`, deviationId }, req.ip, comment);
+      const signature = await buildSignature(
+        ctx,
+        user,
+        { login, password },
+        meaning,
+        record,
+        { taskId: `${workflowId}.${path}`, deviationId },
+        req.ip,
+        comment,
+      );
       return executeStep(ctx, workflowId, update, { by: user.login, ...(comment ? { comment } : {}), signature });
     },
   };
@@ -113,11 +128,20 @@ const STEP_ROUTES: StepRoute[] = [
   deviationStep('root-cause-analyses', steps.recordRootCauseAnalysisSchema, msg.recordRootCauseAnalysis, INVESTIGATION),
   deviationStep('risk-assessment', steps.recordRiskAssessmentSchema, msg.recordRiskAssessment, INVESTIGATION),
   deviationStep('suspect-product', steps.reportSuspectProductSchema, msg.reportSuspectProduct, [...INVESTIGATION, 'qa_head']),
-  deviationStep('regulatory-notifications', steps.recordRegulatoryNotificationSchema, msg.recordRegulatoryNotification, ['qa_lead', 'qa_head']),
+  deviationStep('regulatory-notifications', steps.recordRegulatoryNotificationSchema, msg.recordRegulatoryNotification, [
+    'qa_lead',
+    'qa_head',
+  ]),
   deviationStep('investigation/report', steps.submitInvestigationReportSchema, msg.submitInvestigationReport, INVESTIGATION),
   deviationStep('capa/actions', steps.addCapaActionSchema, msg.addCapaAction, CAPA),
   deviationStep('capa/actions/:actionId/complete', steps.completeCapaActionSchema, msg.completeCapaAction, ACTION_OWNERS, actionParam),
-  deviationStep('capa/actions/:actionId/cancel', steps.cancelCapaActionSchema, msg.cancelCapaAction, ['capa_owner', 'qa_lead'], actionParam),
+  deviationStep(
+    'capa/actions/:actionId/cancel',
+    steps.cancelCapaActionSchema,
+    msg.cancelCapaAction,
+    ['capa_owner', 'qa_lead'],
+    actionParam,
+  ),
   deviationStep('effectiveness/decide', steps.decideEffectivenessSchema, msg.decideEffectiveness, QA_DECIDERS),
   deviationStep('dispositions', steps.recordDispositionSchema, msg.recordDisposition, QA_DECIDERS),
   deviationStep('extensions', steps.requestExtensionSchema, msg.requestExtension, [...FUNCTIONS, 'capa_owner']),
@@ -127,13 +151,24 @@ const STEP_ROUTES: StepRoute[] = [
 const CHANGE_CONTROL_ROUTES: StepRoute[] = [
   changeControlStep('impact-assessment', steps.impactAssessmentSchema, msg.recordImpactAssessment, ['validation', 'it']),
   signedChangeControlStep('approve', msg.approveChangeControl, CHANGE_CONTROL_SIGNERS, 'approved'),
-  changeControlStep('implementation', steps.recordImplementationSchema, msg.recordImplementation, ['production', 'it', 'validation', 'capa_owner']),
+  changeControlStep('implementation', steps.recordImplementationSchema, msg.recordImplementation, [
+    'production',
+    'it',
+    'validation',
+    'capa_owner',
+  ]),
   signedChangeControlStep('verify', msg.verifyChangeControl, CHANGE_CONTROL_SIGNERS, 'verified'),
 ];
 
 const stepRoute = (step: StepRoute) => ({
   step,
-  spec: { method: 'post', path: `/deviations/:id/${step.path}`, summary: `Lifecycle step: ${step.path}`, roles: step.roles, body: step.body } satisfies RouteSpec,
+  spec: {
+    method: 'post',
+    path: `/deviations/:id/${step.path}`,
+    summary: `Lifecycle step: ${step.path}`,
+    roles: step.roles,
+    body: step.body,
+  } satisfies RouteSpec,
 });
 const changeControlRoute = (step: StepRoute) => ({
   step,
@@ -155,7 +190,12 @@ const CANCEL_ROUTE = {
   roles: CANCELLATION_ROLES,
   body: cancelBodySchema,
 } satisfies RouteSpec;
-const CHANGE_CONTROL_READ_ROUTE = { method: 'get', path: '/deviations/:id/change-controls/:cc', summary: 'A change control', roles: READER_ROLES } satisfies RouteSpec;
+const CHANGE_CONTROL_READ_ROUTE = {
+  method: 'get',
+  path: '/deviations/:id/change-controls/:cc',
+  summary: 'A change control',
+  roles: READER_ROLES,
+} satisfies RouteSpec;
 
 /** Every lifecycle route, in the order the router registers them. */
 export const LIFECYCLE_ROUTES: RouteSpec[] = [

@@ -18,7 +18,11 @@ const batchQuerySchema = z.object({ gtin: gtinSchema.optional() }).strict();
 /** The lot named in the path, as a GS1 lot (a NUL or any other control character is refused, 400). */
 function lotParam(req: Request): string {
   const parsed = lotSchema.safeParse(String(req.params.lot));
-  if (!parsed.success) throw badRequest('The lot in the path is invalid.', parsed.error.issues.map((i) => ({ path: 'lot', message: i.message })));
+  if (!parsed.success)
+    throw badRequest(
+      'The lot in the path is invalid.',
+      parsed.error.issues.map((i) => ({ path: 'lot', message: i.message })),
+    );
   return parsed.data;
 }
 
@@ -41,7 +45,14 @@ async function batchOr4xx(ctx: ApiContext, lot: string, gtin?: string): Promise<
 // operators: a batch's status and what the repository acknowledged decide findings about their work).
 // The reconciliation report is read by people (every reader role) and by the machine clients.
 export const MASTER_DATA_ROUTES = {
-  products: { method: 'post', path: '/products', summary: 'Product master data', access: 'capture', roles: ['integration'], body: productSchema },
+  products: {
+    method: 'post',
+    path: '/products',
+    summary: 'Product master data',
+    access: 'capture',
+    roles: ['integration'],
+    body: productSchema,
+  },
   batches: { method: 'post', path: '/batches', summary: 'Batch master data', access: 'capture', roles: ['integration'], body: batchSchema },
   repositoryReports: {
     method: 'post',
@@ -80,7 +91,10 @@ export function masterDataRoutes(ctx: ApiContext): Router {
     const stored = await upsertProduct(ctx.pool, p);
     // The same product sent again is accepted (200); different master data under a known GTIN is a conflict.
     if (stored === 'conflict') throw conflict(`Product ${p.gtin} exists with different master data.`);
-    res.status(stored === 'created' ? 201 : 200).location(`/products/${p.gtin}`).json(p);
+    res
+      .status(stored === 'created' ? 201 : 200)
+      .location(`/products/${p.gtin}`)
+      .json(p);
   });
 
   routes.add(MASTER_DATA_ROUTES.batches, async (req, res) => {
@@ -99,7 +113,10 @@ export function masterDataRoutes(ctx: ApiContext): Router {
     const q = queryOf(MASTER_DATA_ROUTES.runReconciliation, req);
     const batch = await batchOr4xx(ctx, lot, q.gtin);
     const summary = await reconcileBatch(ctx.pool, { lot: batch.lot, gtin: batch.gtin });
-    res.status(201).location(reconciliationUrl(batch)).json(await storedReport(ctx.pool, summary.reportId));
+    res
+      .status(201)
+      .location(reconciliationUrl(batch))
+      .json(await storedReport(ctx.pool, summary.reportId));
   });
 
   /** The latest stored report of the batch; reading it runs nothing and stores nothing. */
@@ -110,7 +127,12 @@ export function masterDataRoutes(ctx: ApiContext): Router {
     const reportId = await latestReportId(ctx.pool, batch);
     if (!reportId) {
       const run = `POST ${reconciliationUrl(batch)}`;
-      throw new HttpProblem(404, 'Not Found', `Batch ${batch.lot} (GTIN ${batch.gtin}) has not been reconciled yet; run a reconciliation with ${run}.`, { run });
+      throw new HttpProblem(
+        404,
+        'Not Found',
+        `Batch ${batch.lot} (GTIN ${batch.gtin}) has not been reconciled yet; run a reconciliation with ${run}.`,
+        { run },
+      );
     }
     res.json(await storedReport(ctx.pool, reportId));
   });
@@ -122,8 +144,10 @@ export function masterDataRoutes(ctx: ApiContext): Router {
 const REPORT_UPLOAD: StreamedUpload = {
   accepts: (type) => type === 'application/json' || /^application\/[\w.+-]*\+json$/.test(type),
   unsupportedMediaType: 'Send the report as application/json.',
-  tooLarge: (limit) => new HttpProblem(413, 'Payload Too Large', `The report exceeds the limit of ${limit} bytes; send it in several reports.`),
-  malformed: (err) => badRequest(`The request body is invalid: ${err.message} (byte ${err.offset}).`, [{ path: '(body)', message: err.message }]),
+  tooLarge: (limit) =>
+    new HttpProblem(413, 'Payload Too Large', `The report exceeds the limit of ${limit} bytes; send it in several reports.`),
+  malformed: (err) =>
+    badRequest(`The request body is invalid: ${err.message} (byte ${err.offset}).`, [{ path: '(body)', message: err.message }]),
   collided: 'The report collided with another transaction under way and was rolled back; nothing was stored. Send the same report again.',
 };
 

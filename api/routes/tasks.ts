@@ -28,8 +28,20 @@ const SIGNERS = USER_ROLES.filter((r) => r !== 'auditor' && r !== 'admin');
 export const TASK_ROUTES = {
   inbox: { method: 'get', path: '/tasks', summary: "The caller's sign-off inbox", roles: READER_ROLES, query: inboxQuerySchema },
   get: { method: 'get', path: '/tasks/:id', summary: 'One sign-off task', roles: READER_ROLES },
-  sign: { method: 'post', path: '/tasks/:id/sign', summary: 'Sign: meaning, comment, login and password again', roles: SIGNERS, body: signBodySchema },
-  reject: { method: 'post', path: '/tasks/:id/reject', summary: 'Reject with a reason (signed); the gate goes back for rework', roles: SIGNERS, body: rejectBodySchema },
+  sign: {
+    method: 'post',
+    path: '/tasks/:id/sign',
+    summary: 'Sign: meaning, comment, login and password again',
+    roles: SIGNERS,
+    body: signBodySchema,
+  },
+  reject: {
+    method: 'post',
+    path: '/tasks/:id/reject',
+    summary: 'Reject with a reason (signed); the gate goes back for rework',
+    roles: SIGNERS,
+    body: rejectBodySchema,
+  },
 } satisfies Record<string, RouteSpec>;
 
 /** Sign-off tasks: the caller's inbox, and signing or rejecting with re-authentication. */

@@ -1,7 +1,16 @@
 import type { Request, Router } from 'express';
 import { unlockSigning } from '../../auth/reauth';
 import { signInPolicy } from '../../auth/sign-in-throttle';
-import { createUserWithAudit, getUser, LastAdminError, listUsers, LoginTakenError, PasswordPolicyError, setPassword, updateUser } from '../../auth/users';
+import {
+  createUserWithAudit,
+  getUser,
+  LastAdminError,
+  listUsers,
+  LoginTakenError,
+  PasswordPolicyError,
+  setPassword,
+  updateUser,
+} from '../../auth/users';
 import { changePasswordSchema, createUserSchema, updateUserSchema, USER_ID_PATTERN } from '../../domain/users';
 import { currentUser, forbidden, tooManyAttempts, type AuthenticatedUser } from '../auth';
 import type { ApiContext } from '../context';
@@ -18,7 +27,10 @@ function asProblem(err: unknown, field = 'password'): unknown {
   if (err instanceof LoginTakenError) return conflict(err.message);
   if (err instanceof LastAdminError) return conflict(err.message);
   if (err instanceof PasswordPolicyError) {
-    return badRequest('The password does not meet the policy.', err.problems.map((message) => ({ path: field, message })));
+    return badRequest(
+      'The password does not meet the policy.',
+      err.problems.map((message) => ({ path: field, message })),
+    );
   }
   return err;
 }
@@ -89,7 +101,9 @@ export function userRoutes(ctx: ApiContext): Router {
     const how = self
       ? { kind: 'self' as const, currentPassword: body.currentPassword ?? '', keepSessionId: req.sessionId, remoteAddress: req.ip }
       : { kind: 'admin_reset' as const };
-    const result = await setPassword(ctx.pool, id, body.newPassword, how, caller.login, policy).catch((err) => Promise.reject(asProblem(err, 'newPassword')));
+    const result = await setPassword(ctx.pool, id, body.newPassword, how, caller.login, policy).catch((err) =>
+      Promise.reject(asProblem(err, 'newPassword')),
+    );
     if (result.status === 'no_such_user') throw notFound(`No user ${id}.`);
     // Guessing the current password here counts against the login as at sign-in, and locks it the same way.
     if (result.status === 'throttled') throw tooManyAttempts(res, result.retryAfterSeconds);

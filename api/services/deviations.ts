@@ -18,7 +18,9 @@ export interface OpenResult {
 }
 
 function requestHash(request: OpenDeviationRequest): string {
-  return createHash('sha256').update(canonicalize(request) ?? '').digest('hex');
+  return createHash('sha256')
+    .update(canonicalize(request) ?? '')
+    .digest('hex');
 }
 
 async function allocateId(ctx: ApiContext, now: Date): Promise<string> {
@@ -78,7 +80,13 @@ export async function openDeviation(
     id = await allocateId(ctx, now);
   }
 
-  const input: DeviationInput = { ...request, reportedBy: request.reportedBy ?? 'monitoring', id, detectedAt, policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity) };
+  const input: DeviationInput = {
+    ...request,
+    reportedBy: request.reportedBy ?? 'monitoring',
+    id,
+    detectedAt,
+    policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity),
+  };
   try {
     // By the workflow's type (never its code, which runs only in the worker): its input is type-checked.
     const handle = await ctx.temporal.workflow.start<typeof DeviationWorkflow>('DeviationWorkflow', {

@@ -58,7 +58,12 @@ export async function storedReport(db: Queryable, reportId: string) {
     `SELECT category, kind, sgtin, gtin, serial, ssccs, detail FROM reconciliation_discrepancies WHERE report_id = $1 ORDER BY seq LIMIT $2`,
     [reportId, LISTED_DISCREPANCIES],
   );
-  return { ...report.summary, deviationId: report.deviation_id, discrepancyList: rows, discrepancyListTruncated: rows.length === LISTED_DISCREPANCIES };
+  return {
+    ...report.summary,
+    deviationId: report.deviation_id,
+    discrepancyList: rows,
+    discrepancyListTruncated: rows.length === LISTED_DISCREPANCIES,
+  };
 }
 
 /** The newest report stored for the batch (run through the API or by a deviation's workflow), if any. */

@@ -43,9 +43,12 @@ export async function buildSignature(
     maxFailures: ctx.config.SIGNING_MAX_FAILURES,
     lockMinutes: ctx.config.SIGNING_LOCK_MINUTES,
   });
-  if (result.status === 'wrong') throw new HttpProblem(401, 'Unauthorized', 'The signature could not be verified: re-enter your credentials.');
+  if (result.status === 'wrong')
+    throw new HttpProblem(401, 'Unauthorized', 'The signature could not be verified: re-enter your credentials.');
   if (result.status === 'locked') {
-    throw new HttpProblem(423, 'Locked', 'Signing is locked for this account after repeated failures; contact QA or an administrator.', { lockedUntil: result.lockedUntil.toISOString() });
+    throw new HttpProblem(423, 'Locked', 'Signing is locked for this account after repeated failures; contact QA or an administrator.', {
+      lockedUntil: result.lockedUntil.toISOString(),
+    });
   }
   return {
     signerId: result.user.id,

@@ -1,9 +1,4 @@
-import {
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  isGrpcServiceError,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, isGrpcServiceError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { getChangeControlQuery, REFUSAL } from '../../workflows/messages';
@@ -39,7 +34,8 @@ export async function executeStep<Ret, Arg>(
 
 function toProblem(err: unknown, workflowId: string): unknown {
   // A closed workflow answers "not found" too: for the caller that is a conflict, not a missing record.
-  if (err instanceof WorkflowNotFoundError && /already completed/i.test(err.message)) return conflict(`${workflowId} is closed; nothing can change it.`);
+  if (err instanceof WorkflowNotFoundError && /already completed/i.test(err.message))
+    return conflict(`${workflowId} is closed; nothing can change it.`);
   if (err instanceof WorkflowNotFoundError) return notFound(`No open record ${workflowId}.`);
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;

@@ -39,7 +39,16 @@ export async function signTask(
   const { state, task } = await findTask(ctx, ref);
   precheck(user, state, task, ref);
   if (body.meaning !== task.meaning) throw conflict(`Task ${ref} asks for the meaning "${task.meaning}".`);
-  const signature = await buildSignature(ctx, user, body, task.meaning, signedRecord(state, task), { taskId: ref, deviationId: state.id }, remoteAddress, body.comment);
+  const signature = await buildSignature(
+    ctx,
+    user,
+    body,
+    task.meaning,
+    signedRecord(state, task),
+    { taskId: ref, deviationId: state.id },
+    remoteAddress,
+    body.comment,
+  );
   return executeStep(ctx, state.id, msg.signTask, { by: user.login, roles: [...user.roles], taskId: task.id, signature });
 }
 
@@ -52,8 +61,23 @@ export async function rejectTask(
 ) {
   const { state, task } = await findTask(ctx, ref);
   precheck(user, state, task, ref);
-  const signature = await buildSignature(ctx, user, body, 'rejected', signedRecord(state, task), { taskId: ref, deviationId: state.id }, remoteAddress, body.reason);
-  return executeStep(ctx, state.id, msg.rejectTask, { by: user.login, roles: [...user.roles], taskId: task.id, signature, reason: body.reason });
+  const signature = await buildSignature(
+    ctx,
+    user,
+    body,
+    'rejected',
+    signedRecord(state, task),
+    { taskId: ref, deviationId: state.id },
+    remoteAddress,
+    body.reason,
+  );
+  return executeStep(ctx, state.id, msg.rejectTask, {
+    by: user.login,
+    roles: [...user.roles],
+    taskId: task.id,
+    signature,
+    reason: body.reason,
+  });
 }
 
 export async function cancelDeviation(
@@ -64,7 +88,17 @@ export async function cancelDeviation(
   remoteAddress?: string,
 ) {
   const state = await queryState(ctx, id);
-  if (state.stage === 'closure' || state.stage === 'closed' || state.stage === 'cancelled') throw conflict(`${id} is in ${state.stage}; it can no longer be cancelled.`);
-  const signature = await buildSignature(ctx, user, body, 'approved', cancellationRecord(state, body.justification), { deviationId: id }, remoteAddress, body.justification);
+  if (state.stage === 'closure' || state.stage === 'closed' || state.stage === 'cancelled')
+    throw conflict(`${id} is in ${state.stage}; it can no longer be cancelled.`);
+  const signature = await buildSignature(
+    ctx,
+    user,
+    body,
+    'approved',
+    cancellationRecord(state, body.justification),
+    { deviationId: id },
+    remoteAddress,
+    body.justification,
+  );
   return executeStep(ctx, id, msg.cancelDeviation, { by: user.login, justification: body.justification, signature });
 }

@@ -48,7 +48,8 @@ function decode(payload: unknown): unknown {
   }
 }
 
-const asObject = (v: unknown): Record<string, unknown> | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const asObject = (v: unknown): Record<string, unknown> | null =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 
 /** The state from the history alone: the workflow's result, else the last Update's answer, else its input. */
 export function stateFromHistory(record: WorkflowRecord): { state: Record<string, unknown> | null; source: EvidenceData['stateSource'] } {
@@ -77,19 +78,43 @@ export function recordedSteps(record: WorkflowRecord): RecordedStep[] {
       const accepted = e.workflowExecutionUpdateAcceptedEventAttributes;
       if (accepted) {
         const input = asObject(decode(accepted.acceptedRequest?.input?.args?.payloads?.[0]));
-        steps.push({ ...base, kind: 'update', name: accepted.acceptedRequest?.input?.name ?? 'update', by: typeof input?.by === 'string' ? input.by : accepted.acceptedRequest?.meta?.identity ?? undefined });
+        steps.push({
+          ...base,
+          kind: 'update',
+          name: accepted.acceptedRequest?.input?.name ?? 'update',
+          by: typeof input?.by === 'string' ? input.by : (accepted.acceptedRequest?.meta?.identity ?? undefined),
+        });
       } else if (e.workflowExecutionSignaledEventAttributes) {
-        steps.push({ ...base, kind: 'signal', name: e.workflowExecutionSignaledEventAttributes.signalName ?? 'signal', by: e.workflowExecutionSignaledEventAttributes.identity ?? undefined });
+        steps.push({
+          ...base,
+          kind: 'signal',
+          name: e.workflowExecutionSignaledEventAttributes.signalName ?? 'signal',
+          by: e.workflowExecutionSignaledEventAttributes.identity ?? undefined,
+        });
       } else if (e.activityTaskScheduledEventAttributes) {
         steps.push({ ...base, kind: 'activity', name: e.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity' });
       } else if (e.timerStartedEventAttributes) {
         steps.push({ ...base, kind: 'timer', name: `timer ${e.timerStartedEventAttributes.timerId ?? ''}`.trim() });
       } else if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
-        steps.push({ ...base, kind: 'child workflow', name: `${e.startChildWorkflowExecutionInitiatedEventAttributes.workflowType?.name ?? ''} ${e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? ''}`.trim() });
+        steps.push({
+          ...base,
+          kind: 'child workflow',
+          name: `${e.startChildWorkflowExecutionInitiatedEventAttributes.workflowType?.name ?? ''} ${e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? ''}`.trim(),
+        });
       } else if (e.workflowExecutionStartedEventAttributes) {
-        steps.push({ ...base, kind: 'start', name: e.workflowExecutionStartedEventAttributes.workflowType?.name ?? 'workflow', by: e.workflowExecutionStartedEventAttributes.identity ?? undefined });
+        steps.push({
+          ...base,
+          kind: 'start',
+          name: e.workflowExecutionStartedEventAttributes.workflowType?.name ?? 'workflow',
+          by: e.workflowExecutionStartedEventAttributes.identity ?? undefined,
+        });
       } else if (e.workflowExecutionTerminatedEventAttributes) {
-        steps.push({ ...base, kind: 'end', name: `terminated: ${e.workflowExecutionTerminatedEventAttributes.reason ?? ''}`, by: e.workflowExecutionTerminatedEventAttributes.identity ?? undefined });
+        steps.push({
+          ...base,
+          kind: 'end',
+          name: `terminated: ${e.workflowExecutionTerminatedEventAttributes.reason ?? ''}`,
+          by: e.workflowExecutionTerminatedEventAttributes.identity ?? undefined,
+        });
       } else if (e.workflowExecutionCompletedEventAttributes) {
         steps.push({ ...base, kind: 'end', name: 'completed' });
       } else if (e.workflowExecutionFailedEventAttributes) {
@@ -147,8 +172,14 @@ export async function collectEvidence(deps: { pool: Pool; temporal: Client }, de
 
   const { pool } = deps;
   const [holds, notifications] = await Promise.all([
-    pool.query('SELECT lot, reason, placed_at, placed_by, disposition, disposed_at, disposed_by, disposition_reason FROM holds WHERE deviation_id = $1 ORDER BY placed_at, lot', [deviationId]),
-    pool.query('SELECT kind, recipients, subject, created_at, status, sent_at, attempts FROM notifications WHERE deviation_id = $1 ORDER BY created_at, id', [deviationId]),
+    pool.query(
+      'SELECT lot, reason, placed_at, placed_by, disposition, disposed_at, disposed_by, disposition_reason FROM holds WHERE deviation_id = $1 ORDER BY placed_at, lot',
+      [deviationId],
+    ),
+    pool.query(
+      'SELECT kind, recipients, subject, created_at, status, sent_at, attempts FROM notifications WHERE deviation_id = $1 ORDER BY created_at, id',
+      [deviationId],
+    ),
   ]);
   let signatures: Array<Record<string, unknown>> | null = null;
   if (await tableExists(pool, 'signature_ledger')) {
@@ -169,7 +200,11 @@ export async function collectEvidence(deps: { pool: Pool; temporal: Client }, de
   }
   const audit: AuditRow[] = [];
   for await (const row of streamAudit(pool, { deviation: deviationId })) audit.push(row);
-  const people = await printedNames(pool, [...loginsIn(state), ...holds.rows.flatMap((h) => [h.placed_by, h.disposed_by]), ...audit.map((a) => a.actor)]);
+  const people = await printedNames(pool, [
+    ...loginsIn(state),
+    ...holds.rows.flatMap((h) => [h.placed_by, h.disposed_by]),
+    ...audit.map((a) => a.actor),
+  ]);
 
   return {
     deviationId,
@@ -192,7 +227,11 @@ export function loginsIn(value: unknown, found = new Set<string>()): Set<string>
   if (Array.isArray(value)) value.forEach((v) => loginsIn(v, found));
   else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if ((k === 'by' || k === 'reportedBy' || k === 'login' || k === 'requestedBy' || k === 'disposedBy' || k === 'owner') && typeof v === 'string') found.add(v);
+      if (
+        (k === 'by' || k === 'reportedBy' || k === 'login' || k === 'requestedBy' || k === 'disposedBy' || k === 'owner') &&
+        typeof v === 'string'
+      )
+        found.add(v);
       else loginsIn(v, found);
     }
   }
@@ -202,6 +241,9 @@ export function loginsIn(value: unknown, found = new Set<string>()): Set<string>
 async function printedNames(pool: Pool, logins: unknown[]): Promise<Record<string, string>> {
   const wanted = [...new Set(logins.filter((l): l is string => typeof l === 'string' && l.length > 0))];
   if (!wanted.length || !(await tableExists(pool, 'users'))) return {};
-  const { rows } = await pool.query<{ login: string; printed_name: string }>('SELECT login, printed_name FROM users WHERE login = ANY($1::text[])', [wanted]);
+  const { rows } = await pool.query<{ login: string; printed_name: string }>(
+    'SELECT login, printed_name FROM users WHERE login = ANY($1::text[])',
+    [wanted],
+  );
   return Object.fromEntries(rows.map((r) => [r.login, r.printed_name]));
 }

@@ -34,7 +34,8 @@ const json = (v: unknown) => `${JSON.stringify(v, (_k, x) => (typeof x === 'bigi
  */
 export async function buildEvidencePackage(data: EvidenceData): Promise<{ zip: Buffer; manifest: Manifest }> {
   const files: Array<{ path: string; content: Buffer }> = [];
-  const add = (path: string, content: string | Buffer) => files.push({ path, content: Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8') });
+  const add = (path: string, content: string | Buffer) =>
+    files.push({ path, content: Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8') });
 
   const runs = data.record.runs.map((run, i) => {
     const file = `history/run-${String(i + 1).padStart(3, '0')}-${run.runId}.json`;

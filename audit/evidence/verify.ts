@@ -76,7 +76,8 @@ export function verifyEvidencePackage(zip: Buffer): PackageVerification {
     if (!data) problems.push(`${f.path}: listed in the manifest but missing`);
     else if (sha256Hex(data) !== f.sha256) problems.push(`${f.path}: SHA-256 differs from the manifest (the file was changed)`);
   }
-  for (const name of entries.keys()) if (name !== manifestName && !listed.has(name)) problems.push(`${name.slice(prefix.length)}: present but not listed in the manifest`);
+  for (const name of entries.keys())
+    if (name !== manifestName && !listed.has(name)) problems.push(`${name.slice(prefix.length)}: present but not listed in the manifest`);
   for (const run of manifest.runs ?? []) {
     const data = entries.get(prefix + run.file);
     if (!data) continue;

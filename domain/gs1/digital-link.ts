@@ -12,9 +12,7 @@ import { Gs1Error, fail, ok, type Result } from './result';
 export const DEFAULT_DIGITAL_LINK_DOMAIN = 'https://id.gs1.org';
 
 export type DigitalLinkKey =
-  | { kind: 'sgtin'; gtin: Gtin14; serial: Serial; lot?: Lot }
-  | { kind: 'lgtin'; gtin: Gtin14; lot: Lot }
-  | { kind: 'sscc'; sscc: Sscc18 };
+  { kind: 'sgtin'; gtin: Gtin14; serial: Serial; lot?: Lot } | { kind: 'lgtin'; gtin: Gtin14; lot: Lot } | { kind: 'sscc'; sscc: Sscc18 };
 
 const DL_RE = /^(https?):\/\/([^/?#]+)(\/[^?#]*)?(?:\?[^#]*)?(?:#.*)?$/i;
 
@@ -81,7 +79,8 @@ export function parseDigitalLink(uri: string): Result<DigitalLinkKey> {
       serial = r.value;
     }
   }
-  if (serial !== undefined) return ok(lot === undefined ? { kind: 'sgtin', gtin: gtin.value, serial } : { kind: 'sgtin', gtin: gtin.value, serial, lot });
+  if (serial !== undefined)
+    return ok(lot === undefined ? { kind: 'sgtin', gtin: gtin.value, serial } : { kind: 'sgtin', gtin: gtin.value, serial, lot });
   if (lot !== undefined) return ok({ kind: 'lgtin', gtin: gtin.value, lot });
   return fail('bad_uri', `"${clip(uri, 80)}" names a product (GTIN) but neither an instance (/21/) nor a lot (/10/)`);
 }

@@ -64,7 +64,10 @@ export function decodeUrnComponent(s: string): string | null {
 
 function checkPrefixLength(n: number): void {
   if (!Number.isInteger(n) || n < MIN_COMPANY_PREFIX_LENGTH || n > MAX_COMPANY_PREFIX_LENGTH) {
-    throw new Gs1Error('bad_company_prefix_length', `a company prefix has ${MIN_COMPANY_PREFIX_LENGTH} to ${MAX_COMPANY_PREFIX_LENGTH} digits, not ${n}`);
+    throw new Gs1Error(
+      'bad_company_prefix_length',
+      `a company prefix has ${MIN_COMPANY_PREFIX_LENGTH} to ${MAX_COMPANY_PREFIX_LENGTH} digits, not ${n}`,
+    );
   }
 }
 
@@ -104,7 +107,11 @@ export function formatSsccUrn(sscc: string, companyPrefixLength = DEFAULT_COMPAN
 }
 
 /** Splits `CompanyPrefix.IndicatorItemRef` into a GTIN-14 and the prefix length, checking the partition. */
-function gtinFromUrnDigits(companyPrefix: string, indicatorItemRef: string, uri: string): Result<{ gtin: Gtin14; companyPrefixLength: number }> {
+function gtinFromUrnDigits(
+  companyPrefix: string,
+  indicatorItemRef: string,
+  uri: string,
+): Result<{ gtin: Gtin14; companyPrefixLength: number }> {
   if (!DIGITS.test(companyPrefix) || !DIGITS.test(indicatorItemRef)) {
     return fail('bad_uri', `"${clip(uri, 80)}": company prefix and indicator/item reference must be digits`);
   }
@@ -113,7 +120,10 @@ function gtinFromUrnDigits(companyPrefix: string, indicatorItemRef: string, uri:
     return fail('bad_company_prefix_length', `"${clip(uri, 80)}": a company prefix has 6 to 12 digits, not ${cpl}`);
   }
   if (cpl + indicatorItemRef.length !== 13) {
-    return fail('bad_length', `"${clip(uri, 80)}": company prefix and indicator/item reference must have 13 digits together, not ${cpl + indicatorItemRef.length}`);
+    return fail(
+      'bad_length',
+      `"${clip(uri, 80)}": company prefix and indicator/item reference must have 13 digits together, not ${cpl + indicatorItemRef.length}`,
+    );
   }
   const gtin = withCheckDigit(`${indicatorItemRef[0]}${companyPrefix}${indicatorItemRef.slice(1)}`) as Gtin14;
   return ok({ gtin, companyPrefixLength: cpl });
@@ -143,7 +153,8 @@ export function parseSgtinUrn(uri: string): Result<ParsedSgtinUrn> {
   }
   const key = lastProduct.key;
   const decoded = decodeUrnComponent(m[3] as string);
-  if (decoded === null) return fail('bad_serial', `"${clip(uri, 80)}": the serial has a character that is not CSET 82 or must be percent-encoded`);
+  if (decoded === null)
+    return fail('bad_serial', `"${clip(uri, 80)}": the serial has a character that is not CSET 82 or must be percent-encoded`);
   const serial = parseSerial(decoded);
   if (!serial.ok) return serial;
   return ok({ gtin: key.gtin, companyPrefixLength: key.companyPrefixLength, serial: serial.value });
@@ -161,7 +172,8 @@ export function parseLgtinUrn(uri: string): Result<ParsedLgtinUrn> {
   const key = gtinFromUrnDigits(m[1] as string, m[2] as string, uri);
   if (!key.ok) return key;
   const decoded = decodeUrnComponent(m[3] as string);
-  if (decoded === null) return fail('bad_lot', `"${clip(uri, 80)}": the lot has a character that is not CSET 82 or must be percent-encoded`);
+  if (decoded === null)
+    return fail('bad_lot', `"${clip(uri, 80)}": the lot has a character that is not CSET 82 or must be percent-encoded`);
   const lot = parseLot(decoded);
   if (!lot.ok) return lot;
   return ok({ ...key.value, lot: lot.value });
@@ -181,7 +193,10 @@ export function parseSsccUrn(uri: string): Result<ParsedSsccUrn> {
     return fail('bad_company_prefix_length', `"${clip(uri, 80)}": a company prefix has 6 to 12 digits, not ${cpl}`);
   }
   if (cpl + extSerial.length !== 17) {
-    return fail('bad_length', `"${clip(uri, 80)}": company prefix and extension/serial reference must have 17 digits together, not ${cpl + extSerial.length}`);
+    return fail(
+      'bad_length',
+      `"${clip(uri, 80)}": company prefix and extension/serial reference must have 17 digits together, not ${cpl + extSerial.length}`,
+    );
   }
   return ok({ sscc: withCheckDigit(`${extSerial[0]}${companyPrefix}${extSerial.slice(1)}`) as Sscc18, companyPrefixLength: cpl });
 }

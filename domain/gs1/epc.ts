@@ -1,5 +1,11 @@
 import type { Lot, Serial } from './cset82';
-import { formatLgtinDigitalLink, formatSgtinDigitalLink, formatSsccDigitalLink, parseDigitalLink, DEFAULT_DIGITAL_LINK_DOMAIN } from './digital-link';
+import {
+  formatLgtinDigitalLink,
+  formatSgtinDigitalLink,
+  formatSsccDigitalLink,
+  parseDigitalLink,
+  DEFAULT_DIGITAL_LINK_DOMAIN,
+} from './digital-link';
 import {
   DEFAULT_COMPANY_PREFIX_LENGTH,
   formatLgtinUrn,
@@ -18,9 +24,7 @@ import { fail, ok, type Result } from './result';
  * company-prefix partition and endless Digital Link spellings.
  */
 export type Epc =
-  | { kind: 'sgtin'; gtin: Gtin14; serial: Serial }
-  | { kind: 'sscc'; sscc: Sscc18 }
-  | { kind: 'lgtin'; gtin: Gtin14; lot: Lot };
+  { kind: 'sgtin'; gtin: Gtin14; serial: Serial } | { kind: 'sscc'; sscc: Sscc18 } | { kind: 'lgtin'; gtin: Gtin14; lot: Lot };
 
 /**
  * Parses an SGTIN, SSCC or LGTIN given as an EPC URN (`urn:epc:id:sgtin:…`, `urn:epc:id:sscc:…`,

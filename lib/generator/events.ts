@@ -27,7 +27,9 @@ export class EventFactory {
   }
 
   sgtin(gtin: string, serial: string): string {
-    return this.cfg.identifiers === 'digital-link' ? formatSgtinDigitalLink(gtin, serial) : formatSgtinUrn(gtin, serial, this.cfg.companyPrefix.length);
+    return this.cfg.identifiers === 'digital-link'
+      ? formatSgtinDigitalLink(gtin, serial)
+      : formatSgtinUrn(gtin, serial, this.cfg.companyPrefix.length);
   }
 
   sscc(sscc: string): string {

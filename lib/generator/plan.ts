@@ -148,13 +148,17 @@ export function serialOf(seed: number, i: number): string {
   return `${(permute32(seed, 0x5bd1e995) % 46656).toString(36).toUpperCase().padStart(3, '0')}${permute32(i, seed).toString(36).toUpperCase().padStart(7, '0')}`;
 }
 
-export const caseSscc = (cfg: GeneratorConfig, c: number): string => ssccOf(cfg.companyPrefix, 0, (permute32(cfg.seed, 1) % 1_000_000) * 1000 + c);
-export const palletSscc = (cfg: GeneratorConfig, p: number): string => ssccOf(cfg.companyPrefix, 1, (permute32(cfg.seed, 2) % 1_000_000) * 1000 + p);
+export const caseSscc = (cfg: GeneratorConfig, c: number): string =>
+  ssccOf(cfg.companyPrefix, 0, (permute32(cfg.seed, 1) % 1_000_000) * 1000 + c);
+export const palletSscc = (cfg: GeneratorConfig, p: number): string =>
+  ssccOf(cfg.companyPrefix, 1, (permute32(cfg.seed, 2) % 1_000_000) * 1000 + p);
 
 export function plan(config: GeneratorConfig): Plan {
   const { units, unitsPerCase: upc, casesPerPallet, companyPrefix, seed } = config;
   if (!Number.isInteger(units) || units < upc || units % upc !== 0) {
-    throw new Error(`units (${units}) must be a positive multiple of unitsPerCase (${upc}): a partial last case would itself be a count error`);
+    throw new Error(
+      `units (${units}) must be a positive multiple of unitsPerCase (${upc}): a partial last case would itself be a count error`,
+    );
   }
   const cases = units / upc;
   const pallets = Math.ceil(cases / casesPerPallet);
@@ -169,8 +173,20 @@ export function plan(config: GeneratorConfig): Plan {
   const gtin = gtinOf(companyPrefix, 10000 + (permute32(seed, 3) % 80000));
   const foreignGtin = gtinOf(companyPrefix, Number(gtin.slice(8, 13)) + 1);
   const products: [Product, Product] = [
-    { gtin, name: 'Examplomab 40 mg solution for injection, 1 pre-filled pen', unitsPerCase: upc, casesPerPallet, aggregationRequired: true },
-    { gtin: foreignGtin, name: 'Examplomab 80 mg solution for injection, 1 pre-filled pen', unitsPerCase: upc, casesPerPallet, aggregationRequired: true },
+    {
+      gtin,
+      name: 'Examplomab 40 mg solution for injection, 1 pre-filled pen',
+      unitsPerCase: upc,
+      casesPerPallet,
+      aggregationRequired: true,
+    },
+    {
+      gtin: foreignGtin,
+      name: 'Examplomab 80 mg solution for injection, 1 pre-filled pen',
+      unitsPerCase: upc,
+      casesPerPallet,
+      aggregationRequired: true,
+    },
   ];
   const foreignLot = `${config.lot}-X`;
   const otherLot = `${config.lot}-R`;
@@ -236,17 +252,34 @@ export function plan(config: GeneratorConfig): Plan {
         expected.push({ category: 'duplicate_serial', kind, ...unit(gtin, slot), detail: `also commissioned in batch ${otherLot}` });
         break;
       case 'missing_report':
-        expected.push({ category: 'missing_report', kind, ...unit(gtin, slot), sscc: [theCase], detail: 'shipped but not in the repository report' });
+        expected.push({
+          category: 'missing_report',
+          kind,
+          ...unit(gtin, slot),
+          sscc: [theCase],
+          detail: 'shipped but not in the repository report',
+        });
         break;
       case 'lost_packaging':
         expected.push({ category: 'lost_packaging', kind, ...unit(gtin, slot), sscc: [theCase], detail: 'packed but never commissioned' });
         break;
       case 'case_count':
-        expected.push({ category: 'aggregation_error', kind, sscc: [theCase], detail: `case holds ${upc - 1} units; packing level is ${upc}` });
+        expected.push({
+          category: 'aggregation_error',
+          kind,
+          sscc: [theCase],
+          detail: `case holds ${upc - 1} units; packing level is ${upc}`,
+        });
         break;
       case 'foreign_child': {
         const f = foreignUnitOf.get(slot) as number;
-        expected.push({ category: 'aggregation_error', kind, ...unit(foreignGtin, f), sscc: [theCase], detail: `case holds a unit of batch ${foreignLot}` });
+        expected.push({
+          category: 'aggregation_error',
+          kind,
+          ...unit(foreignGtin, f),
+          sscc: [theCase],
+          detail: `case holds a unit of batch ${foreignLot}`,
+        });
         break;
       }
       case 'child_two_parents': {
@@ -263,8 +296,15 @@ export function plan(config: GeneratorConfig): Plan {
     }
   }
   for (const e of extras) {
-    if (e.kind === 'unaggregated') expected.push({ category: 'aggregation_error', kind: 'unaggregated', ...unit(gtin, e.index), detail: 'shipped loose; the product requires aggregation' });
-    if (e.kind === 'unaccounted') expected.push({ category: 'unaccounted', kind: 'unaccounted', ...unit(gtin, e.index), detail: 'commissioned and then nothing' });
+    if (e.kind === 'unaggregated')
+      expected.push({
+        category: 'aggregation_error',
+        kind: 'unaggregated',
+        ...unit(gtin, e.index),
+        detail: 'shipped loose; the product requires aggregation',
+      });
+    if (e.kind === 'unaccounted')
+      expected.push({ category: 'unaccounted', kind: 'unaccounted', ...unit(gtin, e.index), detail: 'commissioned and then nothing' });
   }
 
   const emptied = n('case_count') + n('lost_packaging') + n('foreign_child') + n('child_two_parents');

@@ -86,7 +86,11 @@ export interface Manifest {
  * Deterministic from the config's seed; memory does not grow with the batch (units are produced
  * case by case from their index, and only the planted positions are remembered).
  */
-export async function generateBatch(config: GeneratorConfig, outDir: string, onProgress: (unitsDone: number) => void = () => undefined): Promise<Manifest> {
+export async function generateBatch(
+  config: GeneratorConfig,
+  outDir: string,
+  onProgress: (unitsDone: number) => void = () => undefined,
+): Promise<Manifest> {
   const p = plan(config);
   const { unitsPerCase: upc, casesPerPallet: cpp, seed } = config;
   const [main, foreignProduct] = p.products;
@@ -104,14 +108,25 @@ export async function generateBatch(config: GeneratorConfig, outDir: string, onP
     reportOpen = true;
     reported++;
   };
-  await report.write(`{"target":"EMVS","lot":${JSON.stringify(config.lot)},"gtin":"${main.gtin}","reportedAt":"${new Date(Date.parse(config.startTime) + 86_400_000).toISOString()}","serials":[`);
+  await report.write(
+    `{"target":"EMVS","lot":${JSON.stringify(config.lot)},"gtin":"${main.gtin}","reportedAt":"${new Date(Date.parse(config.startTime) + 86_400_000).toISOString()}","serials":[`,
+  );
 
   // Units of other batches first: the foreign units packed by mistake, and the other batch's re-used serials.
   const foreign = [...p.foreignUnitOf.values()];
   for (let i = 0; i < foreign.length; i += upc) {
-    await sink.add(ev.commissioning(foreign.slice(i, i + upc).map((f) => ev.sgtin(foreignProduct.gtin, serialOf(seed, f))), foreignBatch.lot, foreignBatch.expiry));
+    await sink.add(
+      ev.commissioning(
+        foreign.slice(i, i + upc).map((f) => ev.sgtin(foreignProduct.gtin, serialOf(seed, f))),
+        foreignBatch.lot,
+        foreignBatch.expiry,
+      ),
+    );
   }
-  const reused = [...p.slotPlants].filter(([, k]) => k === 'duplicate_serial_other_batch').map(([s]) => s).sort((a, b) => a - b);
+  const reused = [...p.slotPlants]
+    .filter(([, k]) => k === 'duplicate_serial_other_batch')
+    .map(([s]) => s)
+    .sort((a, b) => a - b);
   for (let i = 0; i < reused.length; i += upc) {
     await sink.add(ev.commissioning(reused.slice(i, i + upc).map(mainUnit), otherBatch.lot, otherBatch.expiry));
   }
@@ -119,7 +134,13 @@ export async function generateBatch(config: GeneratorConfig, outDir: string, onP
   // Extra units: commissioned with the batch, then rejected, sampled, destroyed, shipped loose or forgotten.
   for (let i = 0; i < p.extras.length; i += upc) {
     const chunk = p.extras.slice(i, i + upc);
-    await sink.add(ev.commissioning(chunk.map((e) => mainUnit(e.index)), mainBatch.lot, mainBatch.expiry));
+    await sink.add(
+      ev.commissioning(
+        chunk.map((e) => mainUnit(e.index)),
+        mainBatch.lot,
+        mainBatch.expiry,
+      ),
+    );
     for (const e of chunk) await reportSerial(e.index);
   }
 
@@ -167,7 +188,10 @@ export async function generateBatch(config: GeneratorConfig, outDir: string, onP
     const epcs = p.extras.filter((e) => e.kind === kind).map((e) => mainUnit(e.index));
     for (let i = 0; i < epcs.length; i += upc) await sink.add(ev.removal(epcs.slice(i, i + upc), kind));
   }
-  const resent = [...p.slotPlants].filter(([, k]) => k === 'duplicate_serial').map(([s]) => s).sort((a, b) => a - b);
+  const resent = [...p.slotPlants]
+    .filter(([, k]) => k === 'duplicate_serial')
+    .map(([s]) => s)
+    .sort((a, b) => a - b);
   for (const s of resent) await sink.add(ev.commissioning([mainUnit(s)], mainBatch.lot, mainBatch.expiry));
 
   await sink.close();
@@ -183,8 +207,21 @@ export async function generateBatch(config: GeneratorConfig, outDir: string, onP
     config,
     products: p.products,
     batches: p.batches,
-    files: { products: 'products.json', batches: 'batches.json', documents: sink.files, repositoryReports: ['repository-report-emvs.json'] },
-    counts: { documents: sink.files.length, events: sink.events, epcs: sink.serials, cases: p.cases, pallets: p.pallets, shipments, reportedSerials: reported },
+    files: {
+      products: 'products.json',
+      batches: 'batches.json',
+      documents: sink.files,
+      repositoryReports: ['repository-report-emvs.json'],
+    },
+    counts: {
+      documents: sink.files.length,
+      events: sink.events,
+      epcs: sink.serials,
+      cases: p.cases,
+      pallets: p.pallets,
+      shipments,
+      reportedSerials: reported,
+    },
     balance: p.balance,
     planted: p.expected,
     plantedByCategory,

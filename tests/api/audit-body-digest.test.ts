@@ -43,7 +43,11 @@ it('keeps no password, password hash or plain body hash in the audit trail, secu
   // An electronic signature: the containment of a new deviation, verified with the ID and password again.
   const id = (await request(stack.app).post('/deviations').set(bearer(token)).send(newDeviationRequest()).expect(201)).body.id as string;
   const task = await eventually(async () => {
-    const inbox = await request(stack.app).get('/tasks').query({ deviation: id, gate: 'containment_verification', scope: 'all' }).set(bearer(token)).expect(200);
+    const inbox = await request(stack.app)
+      .get('/tasks')
+      .query({ deviation: id, gate: 'containment_verification', scope: 'all' })
+      .set(bearer(token))
+      .expect(200);
     return inbox.body.items[0] as { id: string } | undefined;
   }, 60_000);
   const signing = { meaning: 'verified', login: lead.login, password: newPassword };
@@ -51,8 +55,14 @@ it('keeps no password, password hash or plain body hash in the audit trail, secu
 
   // Each body is in the trail as the HMAC of what it says without its secrets, never as a plain hash.
   const digests = async (path: string) =>
-    (await stack.pool.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_trail WHERE entity_id = $1 ORDER BY id`, [path])).rows.map((r) => r.details);
-  expect(await digests(`/tasks/${task.id}/sign`)).toEqual([expect.objectContaining({ bodyHmac: hmac({ meaning: 'verified', login: lead.login }), status: 201 })]);
+    (
+      await stack.pool.query<{ details: Record<string, unknown> }>(`SELECT details FROM audit_trail WHERE entity_id = $1 ORDER BY id`, [
+        path,
+      ])
+    ).rows.map((r) => r.details);
+  expect(await digests(`/tasks/${task.id}/sign`)).toEqual([
+    expect.objectContaining({ bodyHmac: hmac({ meaning: 'verified', login: lead.login }), status: 201 }),
+  ]);
   expect((await digests(`/tasks/${task.id}/sign`))[0]).not.toHaveProperty('bodySha256');
   // (a body of secrets only leaves the digest of an empty object)
   expect(await digests(`/users/${lead.id}/password`)).toEqual([expect.objectContaining({ bodyHmac: hmac({}), status: 204 })]);

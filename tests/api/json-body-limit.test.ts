@@ -22,8 +22,7 @@ afterAll(async () => {
   await stack.stop();
 });
 
-const loginHead = (framing: string) =>
-  `POST /auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${framing}\r\n`;
+const loginHead = (framing: string) => `POST /auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${framing}\r\n`;
 
 describe('the JSON body limit', () => {
   it('is 1 MiB', () => {
@@ -35,7 +34,10 @@ describe('the JSON body limit', () => {
     client.write('{"login":"');
     const res = await Promise.race([client.response, after(5_000, 'no answer' as const)]);
     expect(res).not.toBe('no answer');
-    expect(res).toMatchObject({ status: 413, headers: { 'content-type': expect.stringMatching(/^application\/problem\+json/), connection: 'close' } });
+    expect(res).toMatchObject({
+      status: 413,
+      headers: { 'content-type': expect.stringMatching(/^application\/problem\+json/), connection: 'close' },
+    });
     expect(JSON.parse((res as { body: string }).body)).toMatchObject({ status: 413, title: 'Content Too Large' });
     client.socket.destroy();
   });
@@ -70,9 +72,16 @@ describe('the JSON body limit', () => {
       epcList: [`urn:epc:id:sgtin:4012345.011111.${tag}${i}`],
       'ex:note': 'A long enough note to make the document pass the JSON body limit of the other routes by half.',
     }));
-    const text = JSON.stringify({ ...epcisDocument(events), '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld', { ex: 'https://example.com/ex/' }] });
+    const text = JSON.stringify({
+      ...epcisDocument(events),
+      '@context': ['https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld', { ex: 'https://example.com/ex/' }],
+    });
     expect(Buffer.byteLength(text)).toBeGreaterThan(1.4 * JSON_BODY_MAX_BYTES);
-    const res = await request(stack.app).post('/epcis/capture').set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/ld+json').send(text);
+    const res = await request(stack.app)
+      .post('/epcis/capture')
+      .set('X-API-Key', CAPTURE_KEY)
+      .set('Content-Type', 'application/ld+json')
+      .send(text);
     expect({ status: res.status, events: res.body.events }).toEqual({ status: 202, events: 4500 });
   });
 });

@@ -19,9 +19,12 @@ afterAll(async () => {
 });
 
 const nested = (levels: number) => `{"reason":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
-const logout = (token: string, body: string) => request(stack.app).post('/auth/logout').set(bearer(token)).set('Content-Type', 'application/json').send(body);
+const logout = (token: string, body: string) =>
+  request(stack.app).post('/auth/logout').set(bearer(token)).set('Content-Type', 'application/json').send(body);
 const auditRowsOf = async (login: string) =>
-  Number((await stack.pool.query(`SELECT count(*) FROM audit_trail WHERE actor = $1 AND action = 'POST /auth/logout'`, [login])).rows[0].count);
+  Number(
+    (await stack.pool.query(`SELECT count(*) FROM audit_trail WHERE actor = $1 AND action = 'POST /auth/logout'`, [login])).rows[0].count,
+  );
 
 describe('the JSON nesting limit', () => {
   it('counts depth without parsing, ignoring brackets inside strings', () => {
@@ -35,7 +38,11 @@ describe('the JSON nesting limit', () => {
     const token = await loginAs(stack.app, user.login, user.password);
     const res = await logout(token, nested(20_000)).expect(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 400, detail: `The body nests deeper than ${JSON_MAX_DEPTH} levels.`, errors: [{ path: '(body)', message: `nests deeper than ${JSON_MAX_DEPTH} levels` }] });
+    expect(res.body).toMatchObject({
+      status: 400,
+      detail: `The body nests deeper than ${JSON_MAX_DEPTH} levels.`,
+      errors: [{ path: '(body)', message: `nests deeper than ${JSON_MAX_DEPTH} levels` }],
+    });
     await request(stack.app).get('/me').set(bearer(token)).expect(200);
     expect(await auditRowsOf(user.login)).toBe(0);
   });

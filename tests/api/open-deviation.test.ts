@@ -59,7 +59,11 @@ describe('POST /deviations', () => {
   });
 
   it('refuses unknown fields and malformed JSON', async () => {
-    const unknown = await request(stack.app).post('/deviations').set(lead).send({ ...newDeviationRequest(), priority: 'high' }).expect(400);
+    const unknown = await request(stack.app)
+      .post('/deviations')
+      .set(lead)
+      .send({ ...newDeviationRequest(), priority: 'high' })
+      .expect(400);
     expect(unknown.body.errors[0].message).toMatch(/priority/);
     const malformed = await request(stack.app)
       .post('/deviations')
@@ -105,7 +109,11 @@ describe('POST /deviations', () => {
 
 describe('GET /deviations/:id', () => {
   it('returns the current stage through a workflow query', async () => {
-    const created = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest({ severity: 'critical' })).expect(201);
+    const created = await request(stack.app)
+      .post('/deviations')
+      .set(lead)
+      .send(newDeviationRequest({ severity: 'critical' }))
+      .expect(201);
     const res = await eventually(async () => {
       const r = await request(stack.app).get(`/deviations/${created.body.id}`).set(lead).expect(200);
       return r.body.stage === 'containment' ? r : undefined;

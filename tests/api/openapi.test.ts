@@ -23,7 +23,10 @@ function servedRoutes(layers: Layer[]): Array<{ key: string; handlers: unknown[]
   return layers.flatMap((layer) => {
     if (layer.route) {
       const { route } = layer;
-      return Object.keys(route.methods).map((m) => ({ key: `${m} ${route.path.replace(/:(\w+)/g, '{$1}')}`, handlers: route.stack.map((l) => l.handle) }));
+      return Object.keys(route.methods).map((m) => ({
+        key: `${m} ${route.path.replace(/:(\w+)/g, '{$1}')}`,
+        handlers: route.stack.map((l) => l.handle),
+      }));
     }
     return layer.handle?.stack ? servedRoutes(layer.handle.stack) : [];
   });
@@ -31,12 +34,16 @@ function servedRoutes(layers: Layer[]): Array<{ key: string; handlers: unknown[]
 
 /** The API's routes: the web application's pages and files (api/web.ts) are not part of the API. */
 const appRoutes = () =>
-  servedRoutes((stack.app as unknown as { router: { stack: Layer[] } }).router.stack).filter((r) => !WEB_ROUTE_PATHS.some((p) => r.key === `get ${p}`));
+  servedRoutes((stack.app as unknown as { router: { stack: Layer[] } }).router.stack).filter(
+    (r) => !WEB_ROUTE_PATHS.some((p) => r.key === `get ${p}`),
+  );
 
 describe('GET /openapi.json', () => {
   it('documents every route the API serves, and nothing it does not', async () => {
     const doc = (await request(stack.app).get('/openapi.json').expect(200)).body;
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m} ${path}`),
+    );
     const served = appRoutes().map((r) => r.key);
     expect([...new Set(served)].sort()).toEqual([...new Set(documented)].sort());
   });
@@ -45,7 +52,13 @@ describe('GET /openapi.json', () => {
     const doc = (await request(stack.app).get('/openapi.json').expect(200)).body;
     const documented = Object.fromEntries(
       Object.entries(doc.paths as Record<string, Record<string, { description?: string }>>).flatMap(([path, ops]) =>
-        Object.entries(ops).map(([m, op]) => [`${m} ${path}`, op.description?.match(/^Roles: (.+)$/)?.[1]?.split(', ').sort() ?? 'any signed-in caller, or public']),
+        Object.entries(ops).map(([m, op]) => [
+          `${m} ${path}`,
+          op.description
+            ?.match(/^Roles: (.+)$/)?.[1]
+            ?.split(', ')
+            .sort() ?? 'any signed-in caller, or public',
+        ]),
       ),
     );
     const enforced = Object.fromEntries(

@@ -23,11 +23,20 @@ const LOT = `R${tag}`;
 const gtin = withCheckDigit(`0401234${String(Date.now()).slice(-6)}`);
 const machine = { 'X-API-Key': CAPTURE_KEY };
 const url = `/batches/${LOT}/reconciliation`;
-const reportsStored = async () => Number((await stack.pool.query('SELECT count(*) FROM reconciliation_reports WHERE lot = $1', [LOT])).rows[0].count);
+const reportsStored = async () =>
+  Number((await stack.pool.query('SELECT count(*) FROM reconciliation_reports WHERE lot = $1', [LOT])).rows[0].count);
 
 beforeAll(async () => {
-  await request(stack.app).post('/products').set(machine).send({ gtin, name: 'Read-only check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true }).expect(201);
-  await request(stack.app).post('/batches').set(machine).send({ lot: LOT, gtin, expiry: '2028-11-30', plannedQuantity: 100, line: 'L1' }).expect(201);
+  await request(stack.app)
+    .post('/products')
+    .set(machine)
+    .send({ gtin, name: 'Read-only check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true })
+    .expect(201);
+  await request(stack.app)
+    .post('/batches')
+    .set(machine)
+    .send({ lot: LOT, gtin, expiry: '2028-11-30', plannedQuantity: 100, line: 'L1' })
+    .expect(201);
 });
 
 describe('batch reconciliation', () => {
@@ -77,7 +86,11 @@ describe('batch reconciliation', () => {
       expect(res.body.errors).toEqual([{ path: 'lot', message: 'control characters are not allowed' }]);
       await request(stack.app)[method]('/batches/NO-SUCH-LOT/reconciliation').set(machine).expect(404);
     }
-    const report = await request(stack.app).post('/batches/%00/repository-reports').set(machine).send({ target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: [] }).expect(400);
+    const report = await request(stack.app)
+      .post('/batches/%00/repository-reports')
+      .set(machine)
+      .send({ target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: [] })
+      .expect(400);
     expect(report.body.errors).toEqual([{ path: 'lot', message: 'control characters are not allowed' }]);
   });
 });

@@ -11,7 +11,12 @@ import { after, listen, rawClient, type Listening, type RawClient } from './raw-
 let stack: TestStack;
 let server: Listening;
 beforeAll(async () => {
-  const config = testConfig({ HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2500', HTTP_KEEP_ALIVE_TIMEOUT_MS: '500', BODY_STALL_TIMEOUT_MS: '10000' });
+  const config = testConfig({
+    HTTP_HEADERS_TIMEOUT_MS: '1000',
+    HTTP_REQUEST_TIMEOUT_MS: '2500',
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '500',
+    BODY_STALL_TIMEOUT_MS: '10000',
+  });
   stack = await startStack({ worker: false, config });
   server = await listen(stack.app, stack.config);
 });
@@ -53,7 +58,10 @@ describe('server timeouts', () => {
 
   it('drop a client whose body keeps coming but never ends, at the request timeout (408)', async () => {
     const since = Date.now();
-    const client = rawClient(server.port, 'POST /auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
+    const client = rawClient(
+      server.port,
+      'POST /auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n',
+    );
     const timer = setInterval(() => client.write(' '), 200);
     try {
       const { status, closedAfterMs } = await outcome(client, since);

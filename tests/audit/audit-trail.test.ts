@@ -24,10 +24,20 @@ describe('appendAudit / verifyAuditTrail', () => {
     const tag = randomUUID();
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        appendAudit(stack.pool, { actor: 'worker', action: 'hold.placed', entityType: 'hold', entityId: `${tag}-${i}`, deviationId: `X-${tag}`, after: { lot: `L${i}` } }),
+        appendAudit(stack.pool, {
+          actor: 'worker',
+          action: 'hold.placed',
+          entityType: 'hold',
+          entityId: `${tag}-${i}`,
+          deviationId: `X-${tag}`,
+          after: { lot: `L${i}` },
+        }),
       ),
     );
-    const { rows } = await stack.pool.query<{ prev_hash: string; hash: string }>('SELECT prev_hash, hash FROM audit_trail WHERE deviation_id = $1', [`X-${tag}`]);
+    const { rows } = await stack.pool.query<{ prev_hash: string; hash: string }>(
+      'SELECT prev_hash, hash FROM audit_trail WHERE deviation_id = $1',
+      [`X-${tag}`],
+    );
     expect(rows).toHaveLength(20);
     expect((await verifyAuditTrail(stack.pool)).ok).toBe(true);
   });
@@ -42,10 +52,19 @@ describe('appendAudit / verifyAuditTrail', () => {
   it('detects an altered row and a removed row (triggers bypassed, in a scratch copy of the table)', async () => {
     // Tampering is simulated in a schema of its own so the suite's real trail stays intact.
     const schema = `tamper_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-    await stack.pool.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.audit_trail (LIKE public.audit_trail INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
+    await stack.pool.query(
+      `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.audit_trail (LIKE public.audit_trail INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`,
+    );
     const scratch = new Pool({ connectionString: process.env.DATABASE_URL, max: 2, options: `-c search_path=${schema}` });
     try {
-      for (let i = 0; i < 5; i++) await appendAudit(scratch, { actor: 'qa.lead', action: 'step', entityType: 'deviation', entityId: 'DEV-2026-000001', after: { n: i } });
+      for (let i = 0; i < 5; i++)
+        await appendAudit(scratch, {
+          actor: 'qa.lead',
+          action: 'step',
+          entityType: 'deviation',
+          entityId: 'DEV-2026-000001',
+          after: { n: i },
+        });
       expect(await verifyAuditTrail(scratch)).toMatchObject({ ok: true, rows: 5 });
 
       await scratch.query(`UPDATE audit_trail SET after = '{"n": 99}' WHERE id = (SELECT min(id) + 2 FROM audit_trail)`);
@@ -91,7 +110,11 @@ describe('audit middleware and GET /audit', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: request.Response = await request(stack.app).get('/audit').set(asAuditor()).query({ actor, limit: 2, ...(cursor ? { cursor } : {}) }).expect(200);
+      const page: request.Response = await request(stack.app)
+        .get('/audit')
+        .set(asAuditor())
+        .query({ actor, limit: 2, ...(cursor ? { cursor } : {}) })
+        .expect(200);
       seen.push(...page.body.items.map((r: { action: string }) => r.action));
       cursor = page.body.nextCursor;
     } while (cursor);
@@ -108,7 +131,15 @@ describe('audit middleware and GET /audit', () => {
 
   it('exports CSV by Accept header or ?format=csv, and verifies the chain', async () => {
     const actor = `csv-${randomUUID()}`;
-    await appendAudit(stack.pool, { actor, action: 'hold.released', entityType: 'hold', entityId: 'L1', reason: 'released, "as agreed"', before: { disposition: null }, after: { disposition: 'release' } });
+    await appendAudit(stack.pool, {
+      actor,
+      action: 'hold.released',
+      entityType: 'hold',
+      entityId: 'L1',
+      reason: 'released, "as agreed"',
+      before: { disposition: null },
+      after: { disposition: 'release' },
+    });
     const byHeader = await request(stack.app).get('/audit').set(asAuditor()).query({ actor }).set('Accept', 'text/csv').expect(200);
     expect(byHeader.headers['content-type']).toMatch(/^text\/csv/);
     const lines = byHeader.text.trim().split('\r\n');

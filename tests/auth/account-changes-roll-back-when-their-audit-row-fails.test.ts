@@ -15,7 +15,10 @@ let stack: TestStack;
 let admin: Awaited<ReturnType<typeof signedInUser>>;
 beforeAll(async () => {
   stack = await startStack({ worker: false });
-  admin = await signedInUser(stack.app, stack.pool, { roles: ['admin'], login: `${REFUSED_PREFIX}admin.${randomBytes(4).toString('hex')}` });
+  admin = await signedInUser(stack.app, stack.pool, {
+    roles: ['admin'],
+    login: `${REFUSED_PREFIX}admin.${randomBytes(4).toString('hex')}`,
+  });
   // DDL takes no parameters; the name is built from hex digits above, the pattern is a constant.
   await stack.pool.query(`ALTER TABLE audit_trail ADD CONSTRAINT ${constraint} CHECK (actor NOT LIKE 'refuse-audit-%') NOT VALID`);
 });
@@ -31,33 +34,56 @@ function expectServerProblem(res: request.Response): void {
 }
 
 const userRow = async (id: string) =>
-  (await stack.pool.query(`SELECT printed_name, roles, active, password_hash, password_must_change, signing_locked_until FROM users WHERE id = $1`, [id])).rows[0];
+  (
+    await stack.pool.query(
+      `SELECT printed_name, roles, active, password_hash, password_must_change, signing_locked_until FROM users WHERE id = $1`,
+      [id],
+    )
+  ).rows[0];
 
 describe('account changes whose audit row cannot be written', () => {
   it('are rolled back: the route answers 5xx problem+json and nothing has changed', async () => {
     // POST /users
     const login = `not.created.${Date.now()}`;
     expectServerProblem(
-      await request(stack.app).post('/users').set(bearer(admin.token)).send({ login, printedName: 'Never Created', email: 'never@example.com', roles: ['it'], password: 'tulips in the spring 1' }),
+      await request(stack.app)
+        .post('/users')
+        .set(bearer(admin.token))
+        .send({ login, printedName: 'Never Created', email: 'never@example.com', roles: ['it'], password: 'tulips in the spring 1' }),
     );
     expect((await stack.pool.query(`SELECT count(*)::int AS n FROM users WHERE login = $1`, [login])).rows[0].n).toBe(0);
 
     // PATCH /users/:id (a deactivation would also end sessions: those stay too)
     const target = await signedInUser(stack.app, stack.pool, { roles: ['qa_lead'] });
     const before = await userRow(target.id);
-    expectServerProblem(await request(stack.app).patch(`/users/${target.id}`).set(bearer(admin.token)).send({ printedName: 'Changed Name', active: false }));
+    expectServerProblem(
+      await request(stack.app).patch(`/users/${target.id}`).set(bearer(admin.token)).send({ printedName: 'Changed Name', active: false }),
+    );
     expect(await userRow(target.id)).toEqual(before);
     await request(stack.app).get('/me').set(bearer(target.token)).expect(200);
 
     // POST /users/:id/password, an administrator's reset
-    expectServerProblem(await request(stack.app).post(`/users/${target.id}/password`).set(bearer(admin.token)).send({ newPassword: 'asters in the autumn 3' }));
+    expectServerProblem(
+      await request(stack.app)
+        .post(`/users/${target.id}/password`)
+        .set(bearer(admin.token))
+        .send({ newPassword: 'asters in the autumn 3' }),
+    );
     expect(await userRow(target.id)).toEqual(before);
     await request(stack.app).get('/me').set(bearer(target.token)).expect(200);
 
     // POST /users/:id/password, the person's own change
-    const person = await signedInUser(stack.app, stack.pool, { roles: ['qa_lead'], login: `${REFUSED_PREFIX}self.${randomBytes(4).toString('hex')}` });
+    const person = await signedInUser(stack.app, stack.pool, {
+      roles: ['qa_lead'],
+      login: `${REFUSED_PREFIX}self.${randomBytes(4).toString('hex')}`,
+    });
     const personBefore = await userRow(person.id);
-    expectServerProblem(await request(stack.app).post(`/users/${person.id}/password`).set(bearer(person.token)).send({ currentPassword: person.password, newPassword: 'roses in the summer 2' }));
+    expectServerProblem(
+      await request(stack.app)
+        .post(`/users/${person.id}/password`)
+        .set(bearer(person.token))
+        .send({ currentPassword: person.password, newPassword: 'roses in the summer 2' }),
+    );
     expect(await userRow(person.id)).toEqual(personBefore);
 
     // POST /users/:id/unlock-signing

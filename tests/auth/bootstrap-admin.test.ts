@@ -58,7 +58,9 @@ describe('npm run bootstrap-admin', () => {
 
   it('creates the first administrator from a password on standard input, then refuses a second', async () => {
     const password = 'tulips in the spring rain';
-    const first = bootstrap(['--login', 'First.Admin', '--name', 'Fiona Admin', '--email', 'fiona@example.com'], { stdin: `${password}\n` });
+    const first = bootstrap(['--login', 'First.Admin', '--name', 'Fiona Admin', '--email', 'fiona@example.com'], {
+      stdin: `${password}\n`,
+    });
     expect(first.stderr).toBe('');
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(/Created administrator first\.admin \(Fiona Admin\)/);
@@ -72,7 +74,9 @@ describe('npm run bootstrap-admin', () => {
       await pool.end();
     }
 
-    const second = bootstrap(['--login', 'second.admin', '--name', 'Sam Second', '--email', 'sam@example.com'], { password: 'another strong passphrase' });
+    const second = bootstrap(['--login', 'second.admin', '--name', 'Sam Second', '--email', 'sam@example.com'], {
+      password: 'another strong passphrase',
+    });
     expect(second.status).toBe(3);
     expect(second.stderr).toMatch(/administrator exists already/);
   });

@@ -28,7 +28,13 @@ describe('POST /auth/login', () => {
     expect(expiresIn).toBeGreaterThan(11.9 * 3600_000);
     expect(expiresIn).toBeLessThanOrEqual(12 * 3600_000);
     expect(res.body.idleTimeoutSeconds).toBe(30 * 60);
-    expect(res.body.user).toMatchObject({ id: user.id, login: user.login, printedName: user.printedName, roles: ['qa_lead', 'investigator'], active: true });
+    expect(res.body.user).toMatchObject({
+      id: user.id,
+      login: user.login,
+      printedName: user.printedName,
+      roles: ['qa_lead', 'investigator'],
+      active: true,
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/password_hash|scrypt/);
 
     const me = await request(stack.app).get('/me').set(bearer(res.body.token)).expect(200);
@@ -43,16 +49,30 @@ describe('POST /auth/login', () => {
 
   it('answers a wrong password and an unknown login with the same 401, and records both in the security log', async () => {
     const user = await createUser(stack.pool, { roles: ['qa_approver'] });
-    const wrong = await request(stack.app).post('/auth/login').set('X-Forwarded-For', '203.0.113.9').send({ login: user.login, password: 'not-the-password-at-all' }).expect(401);
-    const unknown = await request(stack.app).post('/auth/login').send({ login: `nobody-${user.login}`, password: user.password }).expect(401);
+    const wrong = await request(stack.app)
+      .post('/auth/login')
+      .set('X-Forwarded-For', '203.0.113.9')
+      .send({ login: user.login, password: 'not-the-password-at-all' })
+      .expect(401);
+    const unknown = await request(stack.app)
+      .post('/auth/login')
+      .send({ login: `nobody-${user.login}`, password: user.password })
+      .expect(401);
     expect(wrong.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(wrong.body).toEqual(unknown.body);
-    expect(wrong.body).toEqual({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'The login or password is not correct.' });
+    expect(wrong.body).toEqual({
+      type: 'about:blank',
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'The login or password is not correct.',
+    });
 
     const logged = await securityLog(user.login);
     expect(logged).toEqual([expect.objectContaining({ event: 'login_failed', userId: user.id, detail: { reason: 'wrong_password' } })]);
     expect(logged[0].remoteAddress).toBeTruthy();
-    expect(await securityLog(`nobody-${user.login}`)).toEqual([expect.objectContaining({ event: 'login_failed', userId: null, detail: { reason: 'unknown_login' } })]);
+    expect(await securityLog(`nobody-${user.login}`)).toEqual([
+      expect.objectContaining({ event: 'login_failed', userId: null, detail: { reason: 'unknown_login' } }),
+    ]);
     // The attempted password is nowhere in the log.
     const { rows } = await stack.pool.query(`SELECT count(*)::int AS n FROM security_log WHERE detail::text LIKE '%not-the-password%'`);
     expect(rows[0].n).toBe(0);
@@ -96,7 +116,9 @@ describe('sessions', () => {
     // 29 minutes idle: still valid, and the request restarts the idle clock.
     await stack.pool.query(`UPDATE sessions SET last_seen_at = now() - interval '29 minutes' WHERE user_id = $1`, [user.id]);
     await request(stack.app).get('/me').set(bearer(token)).expect(200);
-    const { rows } = await stack.pool.query(`SELECT now() - last_seen_at < interval '1 minute' AS fresh FROM sessions WHERE user_id = $1`, [user.id]);
+    const { rows } = await stack.pool.query(`SELECT now() - last_seen_at < interval '1 minute' AS fresh FROM sessions WHERE user_id = $1`, [
+      user.id,
+    ]);
     expect(rows[0].fresh).toBe(true);
     // 31 minutes idle: gone, and a later request does not revive it.
     await stack.pool.query(`UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE user_id = $1`, [user.id]);

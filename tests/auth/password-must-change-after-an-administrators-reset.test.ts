@@ -43,7 +43,11 @@ describe('a password reset by an administrator', () => {
     const second = await loginAs(stack.app, person.login, TEMPORARY);
     await request(stack.app).post('/auth/logout').set(bearer(second)).expect(204);
 
-    await request(stack.app).post(`/users/${person.id}/password`).set(bearer(token)).send({ newPassword: 'my very own passphrase 77', currentPassword: TEMPORARY }).expect(204);
+    await request(stack.app)
+      .post(`/users/${person.id}/password`)
+      .set(bearer(token))
+      .send({ newPassword: 'my very own passphrase 77', currentPassword: TEMPORARY })
+      .expect(204);
     const after = await request(stack.app).get('/me').set(bearer(token)).expect(200);
     expect(after.body.passwordMustChange).toBe(false);
     await request(stack.app).get('/deviations').set(bearer(token)).expect(200);

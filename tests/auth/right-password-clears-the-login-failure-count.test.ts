@@ -19,7 +19,11 @@ describe('the per-login failure count', () => {
     const token = (await loginFrom(stack.app, clientAddress(), person.login, person.password).expect(200)).body.token as string;
 
     const change = (currentPassword: string, newPassword: string) =>
-      request(stack.app).post(`/users/${person.id}/password`).agent(clientAddress().agent).set(bearer(token)).send({ newPassword, currentPassword });
+      request(stack.app)
+        .post(`/users/${person.id}/password`)
+        .agent(clientAddress().agent)
+        .set(bearer(token))
+        .send({ newPassword, currentPassword });
     for (let i = 0; i < 4; i += 1) await change(`guess number ${i}`, 'a brand new passphrase 42').expect(403);
     await change(person.password, 'a brand new passphrase 42').expect(204);
     for (let i = 0; i < 4; i += 1) await change(`guess again ${i}`, 'another new passphrase 43').expect(403);

@@ -5,7 +5,21 @@ import { loadConfig } from '../../lib/config';
 
 describe('roles', () => {
   it('has the roles the lifecycle needs; integration belongs to keys, not people', () => {
-    expect(ROLES).toEqual(expect.arrayContaining(['qa_lead', 'qa_approver', 'qa_head', 'investigator', 'capa_owner', 'production', 'it', 'validation', 'auditor', 'admin', 'integration']));
+    expect(ROLES).toEqual(
+      expect.arrayContaining([
+        'qa_lead',
+        'qa_approver',
+        'qa_head',
+        'investigator',
+        'capa_owner',
+        'production',
+        'it',
+        'validation',
+        'auditor',
+        'admin',
+        'integration',
+      ]),
+    );
     expect(USER_ROLES).not.toContain('integration');
     expect(API_KEY_ROLES).not.toContain('admin');
   });
@@ -26,11 +40,19 @@ describe('password policy', () => {
     expect(passwordProblems('            ')).toContain('a password is not only spaces');
     expect(passwordProblems('x'.repeat(257) + 'abc')).toContain('a password has at most 256 characters');
     expect(passwordProblems('my-login-jdoe-2026', { login: 'jdoe' })).toEqual(['a password does not contain the login']);
-    expect(passwordProblems('hello Schmidt 2026!', { printedName: 'Anna Schmidt' })).toEqual(["a password does not contain the person's name"]);
+    expect(passwordProblems('hello Schmidt 2026!', { printedName: 'Anna Schmidt' })).toEqual([
+      "a password does not contain the person's name",
+    ]);
   });
 
   it('is part of the create-user schema, reported on the password field', () => {
-    const parsed = createUserSchema.safeParse({ login: 'Jane.Doe', printedName: 'Jane Doe', email: 'jane@example.com', roles: ['qa_lead'], password: 'jane.doe rocks 2026' });
+    const parsed = createUserSchema.safeParse({
+      login: 'Jane.Doe',
+      printedName: 'Jane Doe',
+      email: 'jane@example.com',
+      roles: ['qa_lead'],
+      password: 'jane.doe rocks 2026',
+    });
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues).toEqual([
       expect.objectContaining({ path: ['password'], message: 'a password does not contain the login' }),
@@ -57,6 +79,8 @@ describe('configuration', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ SESSION_IDLE_MINUTES: 30, SESSION_MAX_HOURS: 12, SIGNING_MAX_FAILURES: 3, SIGNING_LOCK_MINUTES: 15 });
     expect(config.NOTIFICATION_WEBHOOK_URL).toBeUndefined();
-    expect(() => loadConfig({ SESSION_IDLE_MINUTES: '0', NOTIFICATION_WEBHOOK_URL: 'not a url' })).toThrow(/SESSION_IDLE_MINUTES[\s\S]*NOTIFICATION_WEBHOOK_URL/);
+    expect(() => loadConfig({ SESSION_IDLE_MINUTES: '0', NOTIFICATION_WEBHOOK_URL: 'not a url' })).toThrow(
+      /SESSION_IDLE_MINUTES[\s\S]*NOTIFICATION_WEBHOOK_URL/,
+    );
   });
 });

@@ -65,8 +65,16 @@ describe('users administration', () => {
     expect(await countUsers(body.login)).toBe(0);
 
     const target = await createUser(stack.pool, { roles: ['production'] });
-    await request(stack.app).patch(`/users/${target.id}`).set(bearer(auditor.token)).send({ roles: ['admin'] }).expect(403);
-    await request(stack.app).post(`/users/${target.id}/password`).set(bearer(auditor.token)).send({ newPassword: 'another long passphrase 9' }).expect(403);
+    await request(stack.app)
+      .patch(`/users/${target.id}`)
+      .set(bearer(auditor.token))
+      .send({ roles: ['admin'] })
+      .expect(403);
+    await request(stack.app)
+      .post(`/users/${target.id}/password`)
+      .set(bearer(auditor.token))
+      .send({ newPassword: 'another long passphrase 9' })
+      .expect(403);
     await request(stack.app).post('/api-keys').set(bearer(auditor.token)).send({ name: 'mine' }).expect(403);
     const { rows } = await stack.pool.query(`SELECT roles FROM users WHERE id = $1`, [target.id]);
     expect(rows[0].roles).toEqual(['production']);
@@ -81,13 +89,19 @@ describe('users administration', () => {
   it('lets an administrator change roles (effective on the next request) and deactivate a user (sessions end)', async () => {
     const person = await signedInUser(stack.app, stack.pool, { roles: ['investigator'] });
     await request(stack.app).get('/users').set(bearer(person.token)).expect(403);
-    const patched = await request(stack.app).patch(`/users/${person.id}`).set(bearer(admin.token)).send({ roles: ['investigator', 'auditor'], printedName: 'Dr. Ines Investigator' }).expect(200);
+    const patched = await request(stack.app)
+      .patch(`/users/${person.id}`)
+      .set(bearer(admin.token))
+      .send({ roles: ['investigator', 'auditor'], printedName: 'Dr. Ines Investigator' })
+      .expect(200);
     expect(patched.body).toMatchObject({ roles: ['investigator', 'auditor'], printedName: 'Dr. Ines Investigator' });
     await request(stack.app).get('/users').set(bearer(person.token)).expect(200);
 
     await request(stack.app).patch(`/users/${person.id}`).set(bearer(admin.token)).send({ active: false }).expect(200);
     await request(stack.app).get('/me').set(bearer(person.token)).expect(401);
-    const { rows } = await stack.pool.query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [person.id]);
+    const { rows } = await stack.pool.query(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, [
+      person.id,
+    ]);
     expect(rows[0].n).toBe(0);
   });
 
@@ -95,7 +109,11 @@ describe('users administration', () => {
     const person = await createUser(stack.pool, { roles: ['it'] });
     await request(stack.app).patch(`/users/${person.id}`).set(bearer(admin.token)).send({}).expect(400);
     await request(stack.app).patch(`/users/${person.id}`).set(bearer(admin.token)).send({ login: 'renamed' }).expect(400);
-    await request(stack.app).patch('/users/00000000-0000-4000-8000-000000000000').set(bearer(admin.token)).send({ active: false }).expect(404);
+    await request(stack.app)
+      .patch('/users/00000000-0000-4000-8000-000000000000')
+      .set(bearer(admin.token))
+      .send({ active: false })
+      .expect(404);
     await request(stack.app).patch('/users/not-a-uuid').set(bearer(admin.token)).send({ active: false }).expect(404);
   });
 });
@@ -107,12 +125,20 @@ describe('passwords', () => {
     const newPassword = 'a brand new passphrase 42';
 
     await request(stack.app).post(`/users/${person.id}/password`).set(bearer(person.token)).send({ newPassword }).expect(400);
-    const wrong = await request(stack.app).post(`/users/${person.id}/password`).set(bearer(person.token)).send({ newPassword, currentPassword: 'wrong wrong wrong' }).expect(403);
+    const wrong = await request(stack.app)
+      .post(`/users/${person.id}/password`)
+      .set(bearer(person.token))
+      .send({ newPassword, currentPassword: 'wrong wrong wrong' })
+      .expect(403);
     expect(wrong.body.detail).toMatch(/current password/);
     const { rows } = await stack.pool.query(`SELECT event FROM security_log WHERE user_id = $1`, [person.id]);
     expect(rows).toEqual([{ event: 'password_change_failed' }]);
 
-    await request(stack.app).post(`/users/${person.id}/password`).set(bearer(person.token)).send({ newPassword, currentPassword: person.password }).expect(204);
+    await request(stack.app)
+      .post(`/users/${person.id}/password`)
+      .set(bearer(person.token))
+      .send({ newPassword, currentPassword: person.password })
+      .expect(204);
     await request(stack.app).get('/me').set(bearer(person.token)).expect(200);
     await request(stack.app).get('/me').set(bearer(otherDevice)).expect(401);
     await request(stack.app).post('/auth/login').send({ login: person.login, password: person.password }).expect(401);
@@ -122,16 +148,27 @@ describe('passwords', () => {
   it('lets an administrator reset a password: the user is signed out and asked to change it', async () => {
     const person = await signedInUser(stack.app, stack.pool, { roles: ['capa_owner'] });
     await request(stack.app).post(`/users/${person.id}/password`).set(bearer(admin.token)).send({ newPassword: 'short' }).expect(400);
-    await request(stack.app).post(`/users/${person.id}/password`).set(bearer(admin.token)).send({ newPassword: 'temporary passphrase 0815' }).expect(204);
+    await request(stack.app)
+      .post(`/users/${person.id}/password`)
+      .set(bearer(admin.token))
+      .send({ newPassword: 'temporary passphrase 0815' })
+      .expect(204);
     await request(stack.app).get('/me').set(bearer(person.token)).expect(401);
-    const login = await request(stack.app).post('/auth/login').send({ login: person.login, password: 'temporary passphrase 0815' }).expect(200);
+    const login = await request(stack.app)
+      .post('/auth/login')
+      .send({ login: person.login, password: 'temporary passphrase 0815' })
+      .expect(200);
     expect(login.body.user.passwordMustChange).toBe(true);
   });
 
-  it('refuses someone setting another person\'s password without being an administrator', async () => {
+  it("refuses someone setting another person's password without being an administrator", async () => {
     const a = await signedInUser(stack.app, stack.pool, { roles: ['qa_head'] });
     const b = await createUser(stack.pool, { roles: ['qa_lead'] });
-    await request(stack.app).post(`/users/${b.id}/password`).set(bearer(a.token)).send({ newPassword: 'i know better now 123', currentPassword: a.password }).expect(403);
+    await request(stack.app)
+      .post(`/users/${b.id}/password`)
+      .set(bearer(a.token))
+      .send({ newPassword: 'i know better now 123', currentPassword: a.password })
+      .expect(403);
   });
 });
 
@@ -160,7 +197,11 @@ describe('API keys', () => {
   });
 
   it('refuses roles a key may not hold, and a key cannot mint keys', async () => {
-    const refused = await request(stack.app).post('/api-keys').set(bearer(admin.token)).send({ name: 'too strong', roles: ['admin'] }).expect(400);
+    const refused = await request(stack.app)
+      .post('/api-keys')
+      .set(bearer(admin.token))
+      .send({ name: 'too strong', roles: ['admin'] })
+      .expect(400);
     expect(refused.body.errors[0].path).toBe('roles.0');
     const key = await createApiKey(stack.pool, { roles: ['integration'] });
     await request(stack.app).post('/api-keys').set('X-API-Key', key.key).send({ name: 'child' }).expect(403);

@@ -24,7 +24,12 @@ describe('sign-in lockout', () => {
 
     const right = await loginFrom(stack.app, attacker, victim.login, victim.password).expect(429);
     expect(right.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(right.body).toEqual({ type: 'about:blank', title: 'Too Many Requests', status: 429, detail: expect.stringMatching(/try again later/i) });
+    expect(right.body).toEqual({
+      type: 'about:blank',
+      title: 'Too Many Requests',
+      status: 429,
+      detail: expect.stringMatching(/try again later/i),
+    });
     expect(right.body).not.toHaveProperty('token');
     const retryAfter = Number(right.headers['retry-after']);
     expect(Number.isInteger(retryAfter)).toBe(true);
@@ -40,18 +45,36 @@ describe('sign-in lockout', () => {
     const logged = await securityLogWhere(stack.pool, 'login', victim.login);
     const failures = logged.filter((r) => r.event === 'login_failed');
     expect(failures).toHaveLength(5);
-    expect(failures.every((r) => r.userId === victim.id && r.detail.reason === 'wrong_password' && r.remoteAddress === attacker.address)).toBe(true);
+    expect(
+      failures.every((r) => r.userId === victim.id && r.detail.reason === 'wrong_password' && r.remoteAddress === attacker.address),
+    ).toBe(true);
     const locks = logged.filter((r) => r.event === 'login_locked');
     expect(locks).toEqual([
-      expect.objectContaining({ userId: victim.id, remoteAddress: attacker.address, detail: expect.objectContaining({ scope: 'login', via: 'sign_in', failures: 5 }) }),
-      expect.objectContaining({ remoteAddress: attacker.address, detail: expect.objectContaining({ scope: 'address', via: 'sign_in', failures: 20 }) }),
+      expect.objectContaining({
+        userId: victim.id,
+        remoteAddress: attacker.address,
+        detail: expect.objectContaining({ scope: 'login', via: 'sign_in', failures: 5 }),
+      }),
+      expect.objectContaining({
+        remoteAddress: attacker.address,
+        detail: expect.objectContaining({ scope: 'address', via: 'sign_in', failures: 20 }),
+      }),
     ]);
     // Every refused attempt is on record: 65 wrong, the right one, and the right one from elsewhere.
     expect(logged.filter((r) => r.event === 'login_throttled')).toHaveLength(67);
     const bystanderRefused = await securityLogWhere(stack.pool, 'login', bystander.login);
-    expect(bystanderRefused).toEqual([expect.objectContaining({ event: 'login_throttled', remoteAddress: attacker.address, detail: expect.objectContaining({ scope: 'address' }) })]);
+    expect(bystanderRefused).toEqual([
+      expect.objectContaining({
+        event: 'login_throttled',
+        remoteAddress: attacker.address,
+        detail: expect.objectContaining({ scope: 'address' }),
+      }),
+    ]);
     // No password, right or wrong, is anywhere in the log.
-    const { rows } = await stack.pool.query(`SELECT count(*)::int AS n FROM security_log WHERE detail::text LIKE '%wrong guess%' OR detail::text LIKE $1`, [`%${victim.password}%`]);
+    const { rows } = await stack.pool.query(
+      `SELECT count(*)::int AS n FROM security_log WHERE detail::text LIKE '%wrong guess%' OR detail::text LIKE $1`,
+      [`%${victim.password}%`],
+    );
     expect(rows[0].n).toBe(0);
   });
 });

@@ -58,21 +58,40 @@ describe('capture access', () => {
     const operator = await signedInUser(stack.app, stack.pool, { roles: ['production'] });
     const product = { gtin, name: 'Access check', unitsPerCase: 10, casesPerPallet: 5, aggregationRequired: true };
     await request(stack.app).post('/products').set(bearer(operator.token)).send(product).expect(403);
-    await request(stack.app).post(`/batches/L${tag}/repository-reports`).set(bearer(operator.token)).send({ target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: [] }).expect(403);
+    await request(stack.app)
+      .post(`/batches/L${tag}/repository-reports`)
+      .set(bearer(operator.token))
+      .send({ target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: [] })
+      .expect(403);
 
     // An event captured by the line, then an operator's attempt to retract it: refused whole, nothing stored.
     const id = `urn:uuid:${randomUUID()}`;
     await capture({ 'X-API-Key': CAPTURE_KEY }, id).expect(202);
     const event = JSON.parse(document(id)).epcisBody.eventList[0];
     const retraction = JSON.parse(document(id));
-    retraction.epcisBody.eventList = [{ ...event, errorDeclaration: { declarationTime: '2026-11-23T07:00:00Z', reason: 'incorrect_data' } }];
-    const refused = await request(stack.app).post('/epcis/capture').set(bearer(operator.token)).set('Content-Type', 'application/ld+json').send(JSON.stringify(retraction)).expect(400);
-    expect(refused.body.errors).toEqual([{ eventIndex: 0, field: 'errorDeclaration', reason: expect.stringContaining('only an integration client') }]);
-    const retracted = async () => (await stack.pool.query('SELECT retracted FROM epcis_events WHERE event_id = $1 AND NOT is_declaration', [id])).rows;
+    retraction.epcisBody.eventList = [
+      { ...event, errorDeclaration: { declarationTime: '2026-11-23T07:00:00Z', reason: 'incorrect_data' } },
+    ];
+    const refused = await request(stack.app)
+      .post('/epcis/capture')
+      .set(bearer(operator.token))
+      .set('Content-Type', 'application/ld+json')
+      .send(JSON.stringify(retraction))
+      .expect(400);
+    expect(refused.body.errors).toEqual([
+      { eventIndex: 0, field: 'errorDeclaration', reason: expect.stringContaining('only an integration client') },
+    ]);
+    const retracted = async () =>
+      (await stack.pool.query('SELECT retracted FROM epcis_events WHERE event_id = $1 AND NOT is_declaration', [id])).rows;
     expect(await retracted()).toEqual([{ retracted: false }]);
     // The same declaration from an integration client retracts the event.
     const key = await createApiKey(stack.pool, { roles: ['integration'] });
-    await request(stack.app).post('/epcis/capture').set('X-API-Key', key.key).set('Content-Type', 'application/ld+json').send(JSON.stringify(retraction)).expect(202);
+    await request(stack.app)
+      .post('/epcis/capture')
+      .set('X-API-Key', key.key)
+      .set('Content-Type', 'application/ld+json')
+      .send(JSON.stringify(retraction))
+      .expect(202);
     expect(await retracted()).toEqual([{ retracted: true }]);
   });
 
@@ -93,7 +112,11 @@ describe('capture access', () => {
       const res = await capture(bearer(person.token), id).expect(403);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(await capturedBy(id)).toEqual([]);
-      await request(stack.app).post('/batches').set(bearer(person.token)).send({ lot: `L${tag}${role}`, gtin, expiry: '2028-11-30', plannedQuantity: 1, line: 'L1' }).expect(403);
+      await request(stack.app)
+        .post('/batches')
+        .set(bearer(person.token))
+        .send({ lot: `L${tag}${role}`, gtin, expiry: '2028-11-30', plannedQuantity: 1, line: 'L1' })
+        .expect(403);
     }
     const monitoring = await createApiKey(stack.pool, { roles: ['auditor'] });
     await capture({ 'X-API-Key': monitoring.key }).expect(403);

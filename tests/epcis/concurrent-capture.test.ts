@@ -54,7 +54,9 @@ async function capturesWaitingForLocks(): Promise<number> {
 
 /** The sessions waiting for a lock that session `pid` holds (not those of suites running alongside). */
 async function blockedBy(pid: number): Promise<number[]> {
-  const { rows } = await stack.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
+  const { rows } = await stack.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [
+    pid,
+  ]);
   return rows.map((r) => r.pid);
 }
 const backendPid = async (client: PoolClient) => (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
@@ -75,7 +77,10 @@ describe('documents captured at the same time', () => {
     const inspection = object(2, 'OBSERVE', [1]);
     const commissioning = object(1, 'ADD', [1, 2, 3]);
     expect((await capture([commissioning, inspection])).status).toBe(202);
-    const { rows: firstState } = await stack.pool.query(`SELECT facts FROM serialized_items WHERE gtin = $1 AND serial = $2`, [gtin, serial(1)]);
+    const { rows: firstState } = await stack.pool.query(`SELECT facts FROM serialized_items WHERE gtin = $1 AND serial = $2`, [
+      gtin,
+      serial(1),
+    ]);
     expect(firstState).toHaveLength(1);
 
     // Hold unit 1 so that both documents are under way before either can pass it: one retracts the
@@ -84,7 +89,10 @@ describe('documents captured at the same time', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(1)]);
-      const retracting = capture([{ ...inspection, errorDeclaration: { declarationTime: at(5), reason: 'incorrect_data' } }, object(6, 'OBSERVE', [3])]).then((r) => r);
+      const retracting = capture([
+        { ...inspection, errorDeclaration: { declarationTime: at(5), reason: 'incorrect_data' } },
+        object(6, 'OBSERVE', [3]),
+      ]).then((r) => r);
       const observing = capture([object(7, 'OBSERVE', [1, 3])]).then((r) => r);
       await waitFor(capturesWaitingForLocks, 2);
       await holder.query('COMMIT');
@@ -117,10 +125,12 @@ describe('documents captured at the same time', () => {
       await waitFor(capturesWaitingForLocks, 1);
       // ... while the document declaring it an error arrives and would otherwise finish without seeing it.
       let declared = false;
-      const withDeclaration = capture([{ ...inspection, errorDeclaration: { declarationTime: at(25), reason: 'incorrect_data' } }]).then((r) => {
-        declared = true;
-        return r;
-      });
+      const withDeclaration = capture([{ ...inspection, errorDeclaration: { declarationTime: at(25), reason: 'incorrect_data' } }]).then(
+        (r) => {
+          declared = true;
+          return r;
+        },
+      );
       const deadline = Date.now() + 5_000;
       while (!declared && Date.now() < deadline) {
         const { rows } = await stack.pool.query<{ n: number }>(
@@ -135,9 +145,14 @@ describe('documents captured at the same time', () => {
     } finally {
       holder.release();
     }
-    const { rows } = await stack.pool.query(`SELECT retracted FROM epcis_events WHERE event_id = $1 AND NOT is_declaration`, [inspection.eventID]);
+    const { rows } = await stack.pool.query(`SELECT retracted FROM epcis_events WHERE event_id = $1 AND NOT is_declaration`, [
+      inspection.eventID,
+    ]);
     expect(rows).toEqual([{ retracted: true }]);
-    const { rows: unitRows } = await stack.pool.query(`SELECT facts & 512 <> 0 AS recheck FROM serialized_items WHERE gtin = $1 AND serial = $2`, [gtin, serial(21)]);
+    const { rows: unitRows } = await stack.pool.query(
+      `SELECT facts & 512 <> 0 AS recheck FROM serialized_items WHERE gtin = $1 AND serial = $2`,
+      [gtin, serial(21)],
+    );
     expect(unitRows).toEqual([{ recheck: true }]);
   });
 
@@ -167,7 +182,15 @@ describe('documents captured at the same time', () => {
     );
     expect(rows).toEqual([
       // the later packing keeps its status and parent; the commissioning adds its count and its batch
-      { serial: serial(31), status: 'packed', parent_sscc: '076543210000000017', facts: 64, commissionings: 1, packings: 1, in_batch: true },
+      {
+        serial: serial(31),
+        status: 'packed',
+        parent_sscc: '076543210000000017',
+        facts: 64,
+        commissionings: 1,
+        packings: 1,
+        in_batch: true,
+      },
       { serial: serial(32), status: 'commissioned', parent_sscc: null, facts: 0, commissionings: 1, packings: 0, in_batch: true },
     ]);
   });
@@ -175,7 +198,11 @@ describe('documents captured at the same time', () => {
   it('do not deadlock when they name the same events in different orders', async () => {
     // Three events whose IDs sort e1 < e2 < e3. Document B names e2, e3, e1; document A names e1, e2.
     const [id1, id2, id3] = [randomUUID(), randomUUID(), randomUUID()].sort().map((u) => `urn:uuid:${u}`) as [string, string, string];
-    const [e1, e2, e3] = [id1, id2, id3].map((eventID, i) => ({ ...object(50 + i, 'OBSERVE', [40 + i]), eventID })) as [ObjectEvent, ObjectEvent, ObjectEvent];
+    const [e1, e2, e3] = [id1, id2, id3].map((eventID, i) => ({ ...object(50 + i, 'OBSERVE', [40 + i]), eventID })) as [
+      ObjectEvent,
+      ObjectEvent,
+      ObjectEvent,
+    ];
     expect((await capture([object(49, 'ADD', [40, 41, 42])])).status).toBe(202);
     const holder = await stack.pool.connect();
     try {
@@ -228,7 +255,9 @@ describe('documents captured at the same time', () => {
         // The capture writes units in key order: it holds the first and waits for the second ...
         await waitFor(async () => (await blockedBy(holderPid)).length, 1);
         // ... and this session now waits for the first: a circle.
-        await holder.query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(units[0])]).catch(() => undefined);
+        await holder
+          .query('SELECT 1 FROM serialized_items WHERE gtin = $1 AND serial = $2 FOR UPDATE', [gtin, serial(units[0])])
+          .catch(() => undefined);
         answer = await observing;
         await holder.query('ROLLBACK');
       } finally {
@@ -241,7 +270,9 @@ describe('documents captured at the same time', () => {
     expect(answer?.body.detail).toContain('nothing was stored');
 
     const state = async () => {
-      const { rows: events } = await stack.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM epcis_events WHERE event_id = $1', [observation!.eventID]);
+      const { rows: events } = await stack.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM epcis_events WHERE event_id = $1', [
+        observation!.eventID,
+      ]);
       const { rows: statuses } = await stack.pool.query<{ status: string }>(
         'SELECT status FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial',
         [gtin, units.map(serial)],
@@ -258,10 +289,10 @@ describe('documents captured at the same time', () => {
     const early = object(0, 'ADD', [11, 12], { eventTime: '0001-01-01T00:00:00+14:00', eventTimeZoneOffset: '+14:00' });
     const later = object(0, 'OBSERVE', [11], { eventTime: '0001-01-01T05:00:00+14:00', eventTimeZoneOffset: '+14:00' });
     expect((await capture([later, early])).status).toBe(202);
-    const { rows } = await stack.pool.query(`SELECT serial, status FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial`, [
-      gtin,
-      [serial(11), serial(12)],
-    ]);
+    const { rows } = await stack.pool.query(
+      `SELECT serial, status FROM serialized_items WHERE gtin = $1 AND serial = ANY ($2) ORDER BY serial`,
+      [gtin, [serial(11), serial(12)]],
+    );
     expect(rows).toEqual([
       { serial: serial(11), status: 'observed' },
       { serial: serial(12), status: 'commissioned' },

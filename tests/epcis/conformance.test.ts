@@ -59,10 +59,9 @@ describe('EPCIS 2.0 conformance with the standard examples', () => {
     expect(errors.every((e) => typeof e.eventIndex === 'number' && e.field && e.reason)).toBe(true);
     expect(errors.map((e) => `${e.field} ${e.reason}`).join('\n')).toMatch(reason);
     // Nothing of a refused document is stored.
-    const { rows } = await stack.pool.query(
-      'SELECT 1 FROM epcis_documents WHERE body = $1',
-      [readFileSync(path.join(FIXTURES, file), 'utf8')],
-    );
+    const { rows } = await stack.pool.query('SELECT 1 FROM epcis_documents WHERE body = $1', [
+      readFileSync(path.join(FIXTURES, file), 'utf8'),
+    ]);
     expect(rows).toHaveLength(0);
   });
 
@@ -70,7 +69,11 @@ describe('EPCIS 2.0 conformance with the standard examples', () => {
     const official = officialValidator();
     const disagreements = documents
       .filter((file) => !(file in DELIBERATELY_REFUSED))
-      .map((file) => ({ file, official: official(JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8'))), product: verdicts.get(file)!.status === 202 }))
+      .map((file) => ({
+        file,
+        official: official(JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8'))),
+        product: verdicts.get(file)!.status === 202,
+      }))
       .filter((d) => d.official !== d.product);
     expect(disagreements).toEqual([]);
     expect(Object.keys(SCHEMA_BREAKING).every((f) => !official(JSON.parse(readFileSync(path.join(FIXTURES, f), 'utf8'))))).toBe(true);

@@ -44,7 +44,10 @@ beforeAll(async () => {
     dir,
   );
   // Master data first, as the README's walkthrough does: the product says whether aggregation is required.
-  for (const [route, items] of [['/products', manifest.products], ['/batches', manifest.batches]] as const) {
+  for (const [route, items] of [
+    ['/products', manifest.products],
+    ['/batches', manifest.batches],
+  ] as const) {
     for (const item of items) {
       const res = await request(stack.app).post(route).set('X-API-Key', CAPTURE_KEY).send(item);
       if (res.status !== 201 && res.status !== 409) throw new Error(`${route}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -57,7 +60,11 @@ afterAll(async () => {
   await stack.stop();
 });
 
-function runImport(files: string[], url = baseUrl, credentials = ['--api-key', CAPTURE_KEY]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runImport(
+  files: string[],
+  url = baseUrl,
+  credentials = ['--api-key', CAPTURE_KEY],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--url', url, ...credentials, ...files], {
       cwd: root,
@@ -81,11 +88,26 @@ describe('npm run import', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     // Every identifier an event names: its EPC lists and its parent.
     const named = files
-      .flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { epcisBody: { eventList: Array<Record<string, unknown>> } }).epcisBody.eventList)
-      .reduce((n, e) => n + ((e.epcList as unknown[] | undefined)?.length ?? 0) + ((e.childEPCs as unknown[] | undefined)?.length ?? 0) + (e.parentID ? 1 : 0), 0);
-    expect(stdout).toContain(`${files.length} documents captured, 0 refused: ${manifest.counts.events} events naming ${named} serials and SSCCs`);
+      .flatMap(
+        (f) => (JSON.parse(readFileSync(f, 'utf8')) as { epcisBody: { eventList: Array<Record<string, unknown>> } }).epcisBody.eventList,
+      )
+      .reduce(
+        (n, e) =>
+          n +
+          ((e.epcList as unknown[] | undefined)?.length ?? 0) +
+          ((e.childEPCs as unknown[] | undefined)?.length ?? 0) +
+          (e.parentID ? 1 : 0),
+        0,
+      );
+    expect(stdout).toContain(
+      `${files.length} documents captured, 0 refused: ${manifest.counts.events} events naming ${named} serials and SSCCs`,
+    );
     // What was imported reconciles to the generator's own balance.
-    const res = await request(stack.app).post(`/batches/${encodeURIComponent(LOT)}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(201);
+    const res = await request(stack.app)
+      .post(`/batches/${encodeURIComponent(LOT)}/reconciliation`)
+      .set('X-API-Key', CAPTURE_KEY)
+      .query({ gtin: manifest.products[0].gtin })
+      .expect(201);
     expect(res.body.balance).toEqual(manifest.balance);
   });
 
@@ -103,7 +125,15 @@ describe('npm run import', () => {
 
   it('fails with the refused file and its problems named, after sending the others', async () => {
     const bad = path.join(dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ type: 'EPCISDocument', schemaVersion: '2.0', creationDate: 'yesterday', epcisBody: { eventList: [{ type: 'ObjectEvent' }] } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        type: 'EPCISDocument',
+        schemaVersion: '2.0',
+        creationDate: 'yesterday',
+        epcisBody: { eventList: [{ type: 'ObjectEvent' }] },
+      }),
+    );
     const again = path.join(dir, manifest.files.documents[0]!);
     const { code, stdout, stderr } = await runImport([bad, again]);
     expect(code).toBe(1);

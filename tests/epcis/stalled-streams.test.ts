@@ -17,7 +17,10 @@ const STALL_MS = 1000;
 let stack: TestStack;
 let server: Listening;
 beforeAll(async () => {
-  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, BODY_STALL_TIMEOUT_MS: String(STALL_MS) }) });
+  stack = await startStack({
+    worker: false,
+    config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, BODY_STALL_TIMEOUT_MS: String(STALL_MS) }),
+  });
   server = await listen(stack.app, stack.config);
 });
 afterAll(async () => {
@@ -44,7 +47,10 @@ const documentText = (events: number) =>
       })),
     ),
   );
-const storedEvents = async () => Number((await stack.pool.query('SELECT count(*) FROM epcis_events WHERE event_id LIKE $1', [`urn:uuid:${tag.toLowerCase()}-%`])).rows[0].count);
+const storedEvents = async () =>
+  Number(
+    (await stack.pool.query('SELECT count(*) FROM epcis_events WHERE event_id LIKE $1', [`urn:uuid:${tag.toLowerCase()}-%`])).rows[0].count,
+  );
 /** Connections of the pool checked out right now. */
 const connectionsInUse = () => stack.pool.totalCount - stack.pool.idleCount;
 
@@ -98,16 +104,28 @@ describe('streamed bodies', () => {
     const { status, closedAfterMs } = await outcome(client, since);
     expect(status).toBe(408);
     expect(closedAfterMs).toBeLessThan(STALL_MS + 3000);
-    expect(JSON.parse((await client.response)!.body)).toMatchObject({ status: 408, detail: expect.stringContaining('nothing of it was stored') });
+    expect(JSON.parse((await client.response)!.body)).toMatchObject({
+      status: 408,
+      detail: expect.stringContaining('nothing of it was stored'),
+    });
     expect(await storedEvents()).toBe(0);
     expect(connectionsInUse()).toBe(0);
     // The same document sent whole and on time is stored.
-    await request(stack.app).post('/epcis/capture').set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/ld+json').send(text).expect(202);
+    await request(stack.app)
+      .post('/epcis/capture')
+      .set('X-API-Key', CAPTURE_KEY)
+      .set('Content-Type', 'application/ld+json')
+      .send(text)
+      .expect(202);
     expect(await storedEvents()).toBe(1000);
   });
 
   it('drops a repository report that stalls the same way', async () => {
-    const body = JSON.stringify({ target: 'EMVS', reportedAt: '2026-11-23T09:00:00Z', serials: Array.from({ length: 20_000 }, (_, i) => `${tag}${i}`) });
+    const body = JSON.stringify({
+      target: 'EMVS',
+      reportedAt: '2026-11-23T09:00:00Z',
+      serials: Array.from({ length: 20_000 }, (_, i) => `${tag}${i}`),
+    });
     const client = rawClient(
       server.port,
       `POST /batches/L${tag}/repository-reports HTTP/1.1\r\nHost: localhost\r\nX-API-Key: ${CAPTURE_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,

@@ -13,7 +13,10 @@ import { CAPTURE_KEY, epcisDocument } from './helpers';
 let stack: TestStack;
 let server: Listening;
 beforeAll(async () => {
-  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, BODY_STALL_TIMEOUT_MS: '2000', STREAMED_UPLOADS_MAX: '1' }) });
+  stack = await startStack({
+    worker: false,
+    config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, BODY_STALL_TIMEOUT_MS: '2000', STREAMED_UPLOADS_MAX: '1' }),
+  });
   server = await listen(stack.app, stack.config);
 });
 afterAll(async () => {
@@ -40,7 +43,13 @@ const documentText = (prefix: string, events: number) =>
 const captureHead = (length: number) =>
   `POST /epcis/capture HTTP/1.1\r\nHost: localhost\r\nX-API-Key: ${CAPTURE_KEY}\r\nContent-Type: application/ld+json\r\nContent-Length: ${length}\r\n\r\n`;
 const stored = async (prefix: string) =>
-  Number((await stack.pool.query('SELECT count(*) FROM epcis_events WHERE event_id LIKE $1', [`urn:uuid:${tag.toLowerCase()}-${prefix.toLowerCase()}-%`])).rows[0].count);
+  Number(
+    (
+      await stack.pool.query('SELECT count(*) FROM epcis_events WHERE event_id LIKE $1', [
+        `urn:uuid:${tag.toLowerCase()}-${prefix.toLowerCase()}-%`,
+      ])
+    ).rows[0].count,
+  );
 
 it('past STREAMED_UPLOADS_MAX uploads holding a connection, the next is answered 503 with Retry-After and stores nothing; once one ends, uploads go through', async () => {
   const slow = documentText('A', 1000);
@@ -71,6 +80,11 @@ it('past STREAMED_UPLOADS_MAX uploads holding a connection, the next is answered
   // The holder gone (its transaction rolled back), the slot is free again.
   await new Promise((r) => setTimeout(r, 500));
   expect(await stored('A')).toBe(0);
-  await request(stack.app).post('/epcis/capture').set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/ld+json').send(documentText('B', 1000)).expect(202);
+  await request(stack.app)
+    .post('/epcis/capture')
+    .set('X-API-Key', CAPTURE_KEY)
+    .set('Content-Type', 'application/ld+json')
+    .send(documentText('B', 1000))
+    .expect(202);
   expect(await stored('B')).toBe(1000);
 });

@@ -64,7 +64,11 @@ it('creates the archive Schedule idempotently', async () => {
   await ensureArchiveSchedule(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
   await ensureArchiveSchedule(stack.temporal, `${stack.config.TEMPORAL_TASK_QUEUE}-archive`);
   const described = await stack.temporal.schedule.getHandle(ARCHIVE_SCHEDULE_ID).describe();
-  expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'ArchiveClosedDeviations', taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive` });
+  expect(described.action).toMatchObject({
+    type: 'startWorkflow',
+    workflowType: 'ArchiveClosedDeviations',
+    taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive`,
+  });
   expect(described.spec.intervals?.[0]?.every).toBe(60_000);
   // The suite shares one dev server: leave no schedule behind to start sweeps in other tests.
   await stack.temporal.schedule.getHandle(ARCHIVE_SCHEDULE_ID).delete();
@@ -76,30 +80,53 @@ it('archives a closed deviation, and after Temporal deletes it still exports, re
   expect(live.headers['x-history-source']).toBe('temporal');
 
   // The scheduled workflow, run here on demand: visibility catches up within moments.
-  const archived = await eventually(async () => {
-    await stack.temporal.workflow.execute('ArchiveClosedDeviations', { workflowId: `archive-test-${id}`, taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive`, workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
-    const { rows } = await stack.pool.query<{ run_id: string; history: string; sha256: string; status: string }>('SELECT run_id, history, sha256, status FROM workflow_archives WHERE workflow_id = $1', [id]);
-    return rows.length ? rows : undefined;
-  }, 60_000, 1000);
+  const archived = await eventually(
+    async () => {
+      await stack.temporal.workflow.execute('ArchiveClosedDeviations', {
+        workflowId: `archive-test-${id}`,
+        taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive`,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
+      const { rows } = await stack.pool.query<{ run_id: string; history: string; sha256: string; status: string }>(
+        'SELECT run_id, history, sha256, status FROM workflow_archives WHERE workflow_id = $1',
+        [id],
+      );
+      return rows.length ? rows : undefined;
+    },
+    60_000,
+    1000,
+  );
   expect(archived).toHaveLength(1);
   expect(archived[0]!.status).toBe('terminated');
   expect(sha256Hex(archived[0]!.history)).toBe(archived[0]!.sha256);
   expect(JSON.parse(live.text).runs[0].sha256).toBe(archived[0]!.sha256);
-  await expect(stack.pool.query(`UPDATE workflow_archives SET status = 'completed' WHERE workflow_id = $1`, [id])).rejects.toThrow(/immutable/);
+  await expect(stack.pool.query(`UPDATE workflow_archives SET status = 'completed' WHERE workflow_id = $1`, [id])).rejects.toThrow(
+    /immutable/,
+  );
   await expect(stack.pool.query('DELETE FROM workflow_archives WHERE workflow_id = $1', [id])).rejects.toThrow(/immutable/);
   const audit = await request(stack.app).get('/audit').set(bearer(auditor.token)).query({ deviation: id }).expect(200);
-  expect(audit.body.items.map((r: { action: string }) => r.action)).toEqual(expect.arrayContaining(['POST /deviations', 'workflow_history.archived']));
+  expect(audit.body.items.map((r: { action: string }) => r.action)).toEqual(
+    expect.arrayContaining(['POST /deviations', 'workflow_history.archived']),
+  );
 
-  await stack.temporal.workflowService.deleteWorkflowExecution({ namespace: stack.config.TEMPORAL_NAMESPACE, workflowExecution: { workflowId: id } });
-  await eventually(async () => {
-    try {
-      await stack.temporal.workflow.getHandle(id).describe();
-      return undefined;
-    } catch {
-      return true;
-    }
-    // The dev server carries out a deletion asynchronously, about half a minute later.
-  }, 90_000, 1000);
+  await stack.temporal.workflowService.deleteWorkflowExecution({
+    namespace: stack.config.TEMPORAL_NAMESPACE,
+    workflowExecution: { workflowId: id },
+  });
+  await eventually(
+    async () => {
+      try {
+        await stack.temporal.workflow.getHandle(id).describe();
+        return undefined;
+      } catch {
+        return true;
+      }
+      // The dev server carries out a deletion asynchronously, about half a minute later.
+    },
+    90_000,
+    1000,
+  );
 
   // Export: the same bytes as before, now from the archive.
   const fromArchive = await request(stack.app).get(`/deviations/${id}/history`).set(bearer(auditor.token)).expect(200);
@@ -114,18 +141,25 @@ it('archives a closed deviation, and after Temporal deletes it still exports, re
   expect(replay.body.codeSha256).toMatch(/^[0-9a-f]{64}$/);
 
   // Evidence package from the archive, verified offline.
-  const pkg = await request(stack.app).get(`/deviations/${id}/evidence`).set(bearer(auditor.token)).buffer(true).parse((res, cb) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => cb(null, Buffer.concat(chunks)));
-  }).expect(200);
+  const pkg = await request(stack.app)
+    .get(`/deviations/${id}/evidence`)
+    .set(bearer(auditor.token))
+    .buffer(true)
+    .parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    })
+    .expect(200);
   expect(pkg.headers['content-type']).toBe('application/zip');
   const zip = pkg.body as Buffer;
   const verification = verifyEvidencePackage(zip);
   expect(verification).toMatchObject({ ok: true, deviationId: id, problems: [] });
   const entries = readZip(zip);
   const names = [...entries.keys()].map((n) => n.slice(id.length + 1)).sort();
-  expect(names).toEqual(expect.arrayContaining(['manifest.json', 'report.pdf', 'state.json', 'audit-trail.csv', 'holds.json', 'notifications.json']));
+  expect(names).toEqual(
+    expect.arrayContaining(['manifest.json', 'report.pdf', 'state.json', 'audit-trail.csv', 'holds.json', 'notifications.json']),
+  );
   expect(names.some((n) => n.startsWith('history/run-001-'))).toBe(true);
   expect(entries.get(`${id}/report.pdf`)!.subarray(0, 5).toString()).toBe('%PDF-');
   const manifest = JSON.parse(entries.get(`${id}/manifest.json`)!.toString());
@@ -138,7 +172,8 @@ it('archives a closed deviation, and after Temporal deletes it still exports, re
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${id}-evidence.zip`);
   writeFileSync(file, zip);
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/audit.ts'), ...args], { encoding: 'utf8', cwd: root });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/audit.ts'), ...args], { encoding: 'utf8', cwd: root });
   const ok = cli('verify-package', file);
   expect(ok.stderr).toMatch(/intact/);
   expect(ok.status).toBe(0);
@@ -166,19 +201,32 @@ it('archives a closed deviation, and after Temporal deletes it still exports, re
 
 it('sweeps only what closed since its watermark, moves the watermark, and lists every closed run once a day', async () => {
   const id = await openAndClose();
-  await eventually(async () => {
-    for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId='${id}' AND ExecutionStatus!='Running'` })) return wf.closeTime;
-    return undefined;
-  }, 30_000, 500);
+  await eventually(
+    async () => {
+      for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId='${id}' AND ExecutionStatus!='Running'` }))
+        return wf.closeTime;
+      return undefined;
+    },
+    30_000,
+    500,
+  );
   const sweep = (kind: string) =>
-    stack.temporal.workflow.execute('ArchiveClosedDeviations', { workflowId: `archive-${kind}-${id}`, taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive` });
+    stack.temporal.workflow.execute('ArchiveClosedDeviations', {
+      workflowId: `archive-${kind}-${id}`,
+      taskQueue: `${stack.config.TEMPORAL_TASK_QUEUE}-archive`,
+    });
   const setState = (archivedBefore: Date, fullSweepAt: Date) =>
     stack.pool.query(
       `INSERT INTO archive_sweep_state (archived_before, full_sweep_at) VALUES ($1, $2)
        ON CONFLICT (only_row) DO UPDATE SET archived_before = EXCLUDED.archived_before, full_sweep_at = EXCLUDED.full_sweep_at`,
       [archivedBefore, fullSweepAt],
     );
-  const state = async () => (await stack.pool.query<{ archived_before: Date; full_sweep_at: Date }>('SELECT archived_before, full_sweep_at FROM archive_sweep_state')).rows[0]!;
+  const state = async () =>
+    (
+      await stack.pool.query<{ archived_before: Date; full_sweep_at: Date }>(
+        'SELECT archived_before, full_sweep_at FROM archive_sweep_state',
+      )
+    ).rows[0]!;
   const isArchived = async () => Boolean((await stack.pool.query('SELECT 1 FROM workflow_archives WHERE workflow_id = $1', [id])).rowCount);
 
   // A watermark past the deviation's close, and a full sweep done lately: the sweep does not list it,

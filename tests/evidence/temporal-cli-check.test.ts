@@ -25,7 +25,10 @@ function temporalCli(...args: string[]): string {
   const cli = process.env.TEMPORAL_CLI;
   const address = process.env.TEMPORAL_ADDRESS;
   if (!cli || !address) throw new Error('TEMPORAL_CLI and TEMPORAL_ADDRESS are set by the global setup');
-  const r = spawnSync(cli, [...args, '--address', address, '--namespace', stack.config.TEMPORAL_NAMESPACE, '--output', 'json'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(cli, [...args, '--address', address, '--namespace', stack.config.TEMPORAL_NAMESPACE, '--output', 'json'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (r.status !== 0) throw new Error(`temporal ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -51,7 +54,12 @@ it('`temporal workflow show` prints the history the API exports, byte for byte; 
   expect(exported.runs[0]!.events).toEqual(JSON.parse(cliShow).events);
 
   const listed = await eventually(async () => {
-    const rows = JSON.parse(temporalCli('workflow', 'list', '--query', `WorkflowId='${id}'`)) as Array<{ execution: { workflowId: string; runId: string }; status: string; type: { name: string }; historyLength: string }>;
+    const rows = JSON.parse(temporalCli('workflow', 'list', '--query', `WorkflowId='${id}'`)) as Array<{
+      execution: { workflowId: string; runId: string };
+      status: string;
+      type: { name: string };
+      historyLength: string;
+    }>;
     return rows.length && rows[0]!.status !== 'WORKFLOW_EXECUTION_STATUS_RUNNING' ? rows : undefined;
   });
   expect(listed).toHaveLength(1);

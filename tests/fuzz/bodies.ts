@@ -54,7 +54,20 @@ function nestedText(depth: number, asArray: boolean): string {
 
 const HOLE = '\u0000nest\u0000';
 
-const EXTRA_KEYS = ['extra', '__proto__', 'constructor', 'prototype', '\ud800', '\udfff', '\u0000', '', ' ', 'by', 'roles', 'x'.repeat(1_000)];
+const EXTRA_KEYS = [
+  'extra',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '\ud800',
+  '\udfff',
+  '\u0000',
+  '',
+  ' ',
+  'by',
+  'roles',
+  'x'.repeat(1_000),
+];
 
 /**
  * Structural mutations of a valid body: fields missing, extra keys (a lone surrogate among them),
@@ -79,21 +92,40 @@ export function mutationsOf(valid: unknown): fc.Arbitrary<Body> {
     {
       weight: 3,
       arbitrary: fc
-        .tuple(objectPaths.length ? fc.constantFrom(...objectPaths) : fc.constant<Path>([]), fc.constantFrom(...EXTRA_KEYS), fc.oneof(hostileString, wrongType))
-        .map(([p, k, v]): Body => ({ kind: 'json', value: setAt(valid, [...p, k], v), note: `extra key ${JSON.stringify(k)} at ${show(p)}` })),
+        .tuple(
+          objectPaths.length ? fc.constantFrom(...objectPaths) : fc.constant<Path>([]),
+          fc.constantFrom(...EXTRA_KEYS),
+          fc.oneof(hostileString, wrongType),
+        )
+        .map(([p, k, v]): Body => ({
+          kind: 'json',
+          value: setAt(valid, [...p, k], v),
+          note: `extra key ${JSON.stringify(k)} at ${show(p)}`,
+        })),
     },
-    { weight: 3, arbitrary: fc.tuple(anyPath, wrongType).map(([p, v]): Body => ({ kind: 'json', value: setAt(valid, p, v), note: `wrong type at ${show(p)}` })) },
-    { weight: 3, arbitrary: fc.tuple(anyPath, hostileString).map(([p, v]): Body => ({ kind: 'json', value: setAt(valid, p, v), note: `hostile text at ${show(p)}` })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(anyPath, wrongType)
+        .map(([p, v]): Body => ({ kind: 'json', value: setAt(valid, p, v), note: `wrong type at ${show(p)}` })),
+    },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(anyPath, hostileString)
+        .map(([p, v]): Body => ({ kind: 'json', value: setAt(valid, p, v), note: `hostile text at ${show(p)}` })),
+    },
     {
       weight: 2,
-      arbitrary: fc
-        .tuple(anyPath, fc.constantFrom(20, 60, 63, 64, 65, 100, 5_000), fc.boolean())
-        .map(([p, depth, asArray]): Body => ({
-          kind: 'raw',
-          bytes: Buffer.from((JSON.stringify(setAt(valid, p, HOLE)) ?? 'null').replace(JSON.stringify(HOLE), nestedText(depth, asArray)), 'utf8'),
-          contentType: 'application/json',
-          note: `nested ${depth} levels at ${show(p)}`,
-        })),
+      arbitrary: fc.tuple(anyPath, fc.constantFrom(20, 60, 63, 64, 65, 100, 5_000), fc.boolean()).map(([p, depth, asArray]): Body => ({
+        kind: 'raw',
+        bytes: Buffer.from(
+          (JSON.stringify(setAt(valid, p, HOLE)) ?? 'null').replace(JSON.stringify(HOLE), nestedText(depth, asArray)),
+          'utf8',
+        ),
+        contentType: 'application/json',
+        note: `nested ${depth} levels at ${show(p)}`,
+      })),
     },
     {
       weight: 2,
@@ -101,13 +133,30 @@ export function mutationsOf(valid: unknown): fc.Arbitrary<Body> {
         let v: unknown = valid;
         for (const k of p) v = (v as Record<string | number, unknown>)[k];
         const item = Array.isArray(v) && v.length ? v[0] : typeof v === 'string' ? v : 'x';
-        return { kind: 'json', value: setAt(valid, p, Array.from({ length: n }, () => item)), note: `${n} items at ${show(p)}` };
+        return {
+          kind: 'json',
+          value: setAt(
+            valid,
+            p,
+            Array.from({ length: n }, () => item),
+          ),
+          note: `${n} items at ${show(p)}`,
+        };
       }),
     },
     {
       weight: 2,
       arbitrary: fc
-        .constantFrom<[unknown, string]>([null, 'null'], ['a string', 'a string'], [42, 'a number'], [true, 'true'], [[], 'an empty array'], [[valid], 'the body in an array'], [[[]], 'nested empty arrays'], [{}, 'an empty object'])
+        .constantFrom<[unknown, string]>(
+          [null, 'null'],
+          ['a string', 'a string'],
+          [42, 'a number'],
+          [true, 'true'],
+          [[], 'an empty array'],
+          [[valid], 'the body in an array'],
+          [[[]], 'nested empty arrays'],
+          [{}, 'an empty object'],
+        )
         .map(([value, what]): Body => ({ kind: 'json', value, note: `top-level ${what}` })),
     },
     { weight: 2, arbitrary: rawBodies(valid) },
@@ -135,7 +184,11 @@ export function rawBodies(valid: unknown): fc.Arbitrary<Body> {
     () => raw('"\\ud800"', 'a lone surrogate string'),
     () => raw('1e999', 'a number too large'),
     () => raw(`\ufeff${text}`, 'byte order mark'),
-    () => raw(Buffer.concat([Buffer.from('{"title":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), 'UTF-8 encoded surrogate (invalid UTF-8)'),
+    () =>
+      raw(
+        Buffer.concat([Buffer.from('{"title":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+        'UTF-8 encoded surrogate (invalid UTF-8)',
+      ),
     () => raw(Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, 0xfe, 0xc0, 0xae]), Buffer.from('"}')]), 'invalid UTF-8 bytes'),
     () => raw(Buffer.from([0x00, 0x7b, 0x00, 0x7d]), 'NUL bytes'),
     () => raw(firstKey ? `{${JSON.stringify(firstKey)}:"\\u0000",${text.slice(1)}` : '{"a":1,"a":2}', 'a duplicated key'),

@@ -108,7 +108,13 @@ function paramValues(world: World, op: Operation, name: string): fc.Arbitrary<st
   }
   if (op.path.startsWith('/api-keys/')) return real(world.throwawayKeyIds);
   if (op.path.startsWith('/tasks/')) {
-    return real([`${world.contained}.T1`, `${world.investigating}.T1`, `${world.changeControl}.T2`, `${world.contained}.T99`, `${world.contained}.t1`]);
+    return real([
+      `${world.contained}.T1`,
+      `${world.investigating}.T1`,
+      `${world.changeControl}.T2`,
+      `${world.contained}.T99`,
+      `${world.contained}.t1`,
+    ]);
   }
   if (name === 'id') return real(deviations);
   if (name === 'cc') return real(['CC1', 'CC1', 'CC2']);
@@ -188,10 +194,17 @@ function queryFor(op: Operation, hints: Hints): fc.Arbitrary<string> {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${encodeQueryValue(k)}=${encodeQueryValue(String(v))}`)
       .join('&');
-  const documented = op.query ? arbitraryFor(op.query, { hints, omitRate: 0.6 }).map((q) => encode(q as Record<string, unknown>)) : undefined;
-  const withHostileLeaves = op.query ? arbitraryFor(op.query, { hints, hostileRate: 0.3, omitRate: 0.6 }).map((q) => encode(q as Record<string, unknown>)) : undefined;
+  const documented = op.query
+    ? arbitraryFor(op.query, { hints, omitRate: 0.6 }).map((q) => encode(q as Record<string, unknown>))
+    : undefined;
+  const withHostileLeaves = op.query
+    ? arbitraryFor(op.query, { hints, hostileRate: 0.3, omitRate: 0.6 }).map((q) => encode(q as Record<string, unknown>))
+    : undefined;
   const undocumented = UNDOCUMENTED_QUERY[`${op.method} ${op.path}`]?.map(encode);
-  const options: Array<{ weight: number; arbitrary: fc.Arbitrary<string> }> = [{ weight: 2, arbitrary: fc.constant('') }, { weight: 1, arbitrary: hostile }];
+  const options: Array<{ weight: number; arbitrary: fc.Arbitrary<string> }> = [
+    { weight: 2, arbitrary: fc.constant('') },
+    { weight: 1, arbitrary: hostile },
+  ];
   if (documented) options.push({ weight: 5, arbitrary: documented }, { weight: 2, arbitrary: withHostileLeaves! });
   if (undocumented) options.push({ weight: 2, arbitrary: undocumented });
   return fc.oneof(...options);
@@ -205,7 +218,10 @@ const lotArb = fc.stringMatching(/^FZ[A-Z0-9]{4,10}$/);
 const futureIso = fc.integer({ min: 1, max: 300 }).map((d) => new Date(Date.now() + d * 86_400_000).toISOString());
 const pastIso = fc.integer({ min: 1, max: 300 }).map((d) => new Date(Date.now() - d * 86_400_000).toISOString());
 const gtinArb = fc.oneof(fc.stringMatching(/^[0-9]{13}$/).map(gtin14), fc.stringMatching(/^[0-9]{14}$/));
-const deadlineArb = fc.oneof(fc.constantFrom('T1', 'containment', 'r1:investigation', 'investigation', 'CC1'), fc.stringMatching(/^[A-Za-z0-9:_-]{1,60}$/));
+const deadlineArb = fc.oneof(
+  fc.constantFrom('T1', 'containment', 'r1:investigation', 'investigation', 'CC1'),
+  fc.stringMatching(/^[A-Za-z0-9:_-]{1,60}$/),
+);
 const sha256Arb = fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/), fc.constant('A'.repeat(64)));
 const emailArb = fc.stringMatching(/^fz[a-z0-9]{3,10}$/).map((s) => `${s}@example.com`);
 const nobodyArb = fc.stringMatching(/^nobody\.[a-z0-9]{3,12}$/);
@@ -213,8 +229,15 @@ const newLoginArb = fc.stringMatching(/^fz\.[a-z0-9]{4,12}$/);
 const asCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 /** Cursors as the API issues them (the base64url of a row ID), up to the largest the cursor's pattern takes. */
 const CURSOR_EDGES = ['0', '1', '9223372036854775807', '9223372036854775808', '9999999999999999999'].map(asCursor);
-const cursorArb = fc.oneof(fc.bigInt({ min: 1n, max: 10_000n }).map((n) => asCursor(String(n))), fc.constantFrom(...CURSOR_EDGES));
-const passwordArb = fc.oneof(fc.string({ minLength: 12, maxLength: 40 }), fc.stringMatching(/^[A-Za-z0-9!-]{12,30}$/), fc.constantFrom('Correct-Horse-Battery-9', 'short'));
+const cursorArb = fc.oneof(
+  fc.bigInt({ min: 1n, max: 10_000n }).map((n) => asCursor(String(n))),
+  fc.constantFrom(...CURSOR_EDGES),
+);
+const passwordArb = fc.oneof(
+  fc.string({ minLength: 12, maxLength: 40 }),
+  fc.stringMatching(/^[A-Za-z0-9!-]{12,30}$/),
+  fc.constantFrom('Correct-Horse-Battery-9', 'short'),
+);
 
 function hintsFor(world: World, op: Operation, principal: PrincipalName): Hints {
   const me = principal !== 'anonymous' && principal !== 'integration' ? world.principals[principal].user : undefined;
@@ -250,8 +273,15 @@ function hintsFor(world: World, op: Operation, principal: PrincipalName): Hints 
     hints.printedName = fc.constantFrom('Fuzz Person', 'Ada Lovelace', 'Ünïcödé Nämé');
   } else {
     // Signing: the caller's own login and password often enough that some signatures go through.
-    hints.login = fc.oneof({ weight: 3, arbitrary: fc.constant(me?.login ?? 'nobody') }, { weight: 1, arbitrary: fc.constantFrom(...otherLogins) }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) });
-    hints.password = fc.oneof({ weight: 3, arbitrary: fc.constant(me?.password ?? 'Not-the-password-1') }, { weight: 2, arbitrary: passwordArb });
+    hints.login = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(me?.login ?? 'nobody') },
+      { weight: 1, arbitrary: fc.constantFrom(...otherLogins) },
+      { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+    );
+    hints.password = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(me?.password ?? 'Not-the-password-1') },
+      { weight: 2, arbitrary: passwordArb },
+    );
   }
   return hints;
 }
@@ -277,8 +307,20 @@ function bodyFor(op: Operation, hints: Hints): fc.Arbitrary<Body> {
       {
         weight: 1,
         arbitrary: fc.constantFrom<Body>(
-          { kind: 'raw', bytes: Buffer.from(`{"type":"EPCISDocument","epcisBody":${'['.repeat(20_000)}${']'.repeat(20_000)}}`), contentType: 'application/json', note: '20,000 levels in a streamed document' },
-          { kind: 'raw', bytes: Buffer.from('{"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-11-23T06:00:00Z","epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":"\\ud800"}]}}'), contentType: 'application/ld+json', note: 'a lone surrogate in an event' },
+          {
+            kind: 'raw',
+            bytes: Buffer.from(`{"type":"EPCISDocument","epcisBody":${'['.repeat(20_000)}${']'.repeat(20_000)}}`),
+            contentType: 'application/json',
+            note: '20,000 levels in a streamed document',
+          },
+          {
+            kind: 'raw',
+            bytes: Buffer.from(
+              '{"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-11-23T06:00:00Z","epcisBody":{"eventList":[{"type":"ObjectEvent","eventTime":"\\ud800"}]}}',
+            ),
+            contentType: 'application/ld+json',
+            note: 'a lone surrogate in an event',
+          },
           { kind: 'none', note: 'no body' },
         ),
       },
@@ -288,13 +330,23 @@ function bodyFor(op: Operation, hints: Hints): fc.Arbitrary<Body> {
     const valid = arbitraryFor(op.body, { hints, omitRate: 0.4 });
     return fc.oneof(
       { weight: 4, arbitrary: valid.map((value): Body => ({ kind: 'json', value, note: 'from the schema' })) },
-      { weight: 3, arbitrary: arbitraryFor(op.body, { hints, hostileRate: 0.25 }).map((value): Body => ({ kind: 'json', value, note: 'from the schema, hostile text in leaves' })) },
+      {
+        weight: 3,
+        arbitrary: arbitraryFor(op.body, { hints, hostileRate: 0.25 }).map((value): Body => ({
+          kind: 'json',
+          value,
+          note: 'from the schema, hostile text in leaves',
+        })),
+      },
       { weight: 4, arbitrary: valid.chain((v) => mutationsOf(v)) },
       { weight: 1, arbitrary: valid.chain((v) => rawBodies(v)) },
     );
   }
   if (op.method === 'get' || op.method === 'options') {
-    return fc.oneof({ weight: 8, arbitrary: fc.constant<Body>({ kind: 'none', note: 'no body' }) }, { weight: 1, arbitrary: mutationsOf({ a: 'x' }) });
+    return fc.oneof(
+      { weight: 8, arbitrary: fc.constant<Body>({ kind: 'none', note: 'no body' }) },
+      { weight: 1, arbitrary: mutationsOf({ a: 'x' }) },
+    );
   }
   // A change that takes no body: the audit trail still reads a reason from whatever body comes.
   const reasonField = fc.constantFrom('reason', 'justification', 'rationale', 'comment');
@@ -304,13 +356,29 @@ function bodyFor(op: Operation, hints: Hints): fc.Arbitrary<Body> {
     { weight: 2, arbitrary: mutationsOf({ reason: 'x', comment: 'y' }) },
     {
       weight: 2,
-      arbitrary: fc.tuple(reasonField, fc.oneof(fc.constantFrom('a\u0000b', '\u0000', 'x\ud800', '\udfff', 'bell\u0007'), hostileString)).map(([field, text]): Body => ({ kind: 'json', value: { [field]: text }, note: `hostile text as the ${field}` })),
+      arbitrary: fc
+        .tuple(reasonField, fc.oneof(fc.constantFrom('a\u0000b', '\u0000', 'x\ud800', '\udfff', 'bell\u0007'), hostileString))
+        .map(([field, text]): Body => ({ kind: 'json', value: { [field]: text }, note: `hostile text as the ${field}` })),
     },
   );
 }
 
 /** Header values Node sends as they are (latin1; no controls but tab). */
-const HOSTILE_HEADER_VALUES = ['', ' ', '\t', 'x'.repeat(4_000), '\u00ff\u00fe', 'é', 'null', "'; DROP TABLE sessions; --", '%00', 'Bearer', 'Bearer ', 'Bearer a b', '../../etc/passwd'];
+const HOSTILE_HEADER_VALUES = [
+  '',
+  ' ',
+  '\t',
+  'x'.repeat(4_000),
+  '\u00ff\u00fe',
+  'é',
+  'null',
+  "'; DROP TABLE sessions; --",
+  '%00',
+  'Bearer',
+  'Bearer ',
+  'Bearer a b',
+  '../../etc/passwd',
+];
 
 function headersFor(op: Operation): fc.Arbitrary<Record<string, string>> {
   const extra: Array<fc.Arbitrary<Record<string, string>>> = [
@@ -318,7 +386,11 @@ function headersFor(op: Operation): fc.Arbitrary<Record<string, string>> {
     fc.constantFrom('text/csv', 'application/json', '*/*', 'application/problem+json', '\u00ff').map((v) => ({ Accept: v })),
   ];
   if (op.method === 'post' && op.path === '/deviations') {
-    extra.push(fc.constantFrom('fuzz-key-1', 'x'.repeat(300), 'a\tb', ' ', '\u00e9\u00e9', '%00', "'; DROP TABLE idempotency_keys; --").map((v) => ({ 'Idempotency-Key': v })));
+    extra.push(
+      fc
+        .constantFrom('fuzz-key-1', 'x'.repeat(300), 'a\tb', ' ', '\u00e9\u00e9', '%00', "'; DROP TABLE idempotency_keys; --")
+        .map((v) => ({ 'Idempotency-Key': v })),
+    );
   }
   return fc.oneof({ weight: 6, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.oneof(...extra) });
 }
@@ -363,11 +435,20 @@ function buildCaseArb(world: World, op: Operation, principal: PrincipalName): fc
   const hints = hintsFor(world, op, principal);
   const names = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
   const params = fc.tuple(...names.map((n) => paramValues(world, op, n)));
-  return fc.record({ params, query: queryFor(op, hints), headers: headersFor(op), body: bodyFor(op, hints), credential: credentialArb, bogus: fc.constantFrom(...HOSTILE_HEADER_VALUES) }).map(({ params, query, headers, body, credential, bogus }) => {
-    let i = 0;
-    const path = op.path.replace(/\{(\w+)\}/g, () => params[i++] ?? 'x');
-    return { op, principal, credential, bogus, path: query ? `${path}?${query}` : path, headers, body };
-  });
+  return fc
+    .record({
+      params,
+      query: queryFor(op, hints),
+      headers: headersFor(op),
+      body: bodyFor(op, hints),
+      credential: credentialArb,
+      bogus: fc.constantFrom(...HOSTILE_HEADER_VALUES),
+    })
+    .map(({ params, query, headers, body, credential, bogus }) => {
+      let i = 0;
+      const path = op.path.replace(/\{(\w+)\}/g, () => params[i++] ?? 'x');
+      return { op, principal, credential, bogus, path: query ? `${path}?${query}` : path, headers, body };
+    });
 }
 
 /** The role of a user principal (for throwaway sign-out sessions). */
@@ -402,13 +483,26 @@ function edgeValues(schema: unknown, hintValues: string[]): string[] {
     const bounds = (def.checks ?? []).map((c) => c._zod.def.value).filter((v): v is number => typeof v === 'number');
     return [...new Set([...bounds.flatMap((b) => [String(b - 1), String(b), String(b + 1)]), ...NUMBER_EDGES])];
   }
-  if (def.type === 'enum') return [...Object.values(def.entries ?? {}).map(String).slice(0, 2), 'x', ''];
+  if (def.type === 'enum')
+    return [
+      ...Object.values(def.entries ?? {})
+        .map(String)
+        .slice(0, 2),
+      'x',
+      '',
+    ];
   return [...hintValues.map(encodeQueryValue), ...STRING_EDGES];
 }
 
 const QUERY_HINT_EDGES: Record<string, string[]> = {
   cursor: CURSOR_EDGES,
-  run: ['first', 'latest', '00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '------------------------------------'],
+  run: [
+    'first',
+    'latest',
+    '00000000-0000-0000-0000-000000000000',
+    'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    '------------------------------------',
+  ],
   gtin: ['09506000134352', '09506000134353', '9506000134352', '00000000000000', '99999999999999'],
   from: ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', '2026-06-01T12:00:00+15:59', '2026-06-01T12:00:00-15:59', '2026-02-29T00:00:00Z'],
   to: ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999999999Z', '2026-06-01T12:00:00+14:00'],
@@ -431,7 +525,15 @@ export function queryEdgeCases(world: World, ops: Operation[]): FuzzCase[] {
     for (const [key, schema] of Object.entries(op.query.shape)) {
       for (const value of edgeValues(schema, QUERY_HINT_EDGES[key] ?? [])) {
         const principal = passing[turn++ % passing.length]!;
-        cases.push({ op, principal, credential: 'role', bogus: '', path: `${realPath(world, op)}?${key}=${value}`, headers: {}, body: { kind: 'none', note: `query edge: ${key}` } });
+        cases.push({
+          op,
+          principal,
+          credential: 'role',
+          bogus: '',
+          path: `${realPath(world, op)}?${key}=${value}`,
+          headers: {},
+          body: { kind: 'none', note: `query edge: ${key}` },
+        });
       }
     }
   }

@@ -62,8 +62,13 @@ const nextAddress = loopbackAddresses();
 
 function describeCase(c: FuzzCase, path: string): string {
   const shownPath = path.length > 300 ? `${path.slice(0, 300)}… (${path.length} chars)` : path;
-  const credential = c.credential === 'role' ? '' : ` (credential: ${c.credential}${c.credential.startsWith('bogus') ? ` ${JSON.stringify(c.bogus.slice(0, 40))}` : ''})`;
-  const headers = Object.keys(c.headers).length ? ` headers ${JSON.stringify(c.headers, (_k, v: unknown) => (typeof v === 'string' && v.length > 100 ? `${v.slice(0, 100)}…(${v.length})` : v))}` : '';
+  const credential =
+    c.credential === 'role'
+      ? ''
+      : ` (credential: ${c.credential}${c.credential.startsWith('bogus') ? ` ${JSON.stringify(c.bogus.slice(0, 40))}` : ''})`;
+  const headers = Object.keys(c.headers).length
+    ? ` headers ${JSON.stringify(c.headers, (_k, v: unknown) => (typeof v === 'string' && v.length > 100 ? `${v.slice(0, 100)}…(${v.length})` : v))}`
+    : '';
   return `${c.op.method.toUpperCase()} ${shownPath} as ${c.principal}${credential}${headers} body ${describeBody(c.body)}`;
 }
 
@@ -79,7 +84,10 @@ function loggedErrors(mark: number): string {
     .map((line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; err?: { message?: string; stack?: string } | string; url?: string };
-        const err = typeof entry.err === 'string' ? entry.err : `${entry.err?.message ?? ''}\n${(entry.err?.stack ?? '').split('\n').slice(0, 8).join('\n')}`;
+        const err =
+          typeof entry.err === 'string'
+            ? entry.err
+            : `${entry.err?.message ?? ''}\n${(entry.err?.stack ?? '').split('\n').slice(0, 8).join('\n')}`;
         return `${entry.msg ?? ''} ${entry.url ?? ''}: ${err}`;
       } catch {
         return line;
@@ -102,9 +110,11 @@ const take = async () => {
 async function settle(c: FuzzCase, res: WireResponse): Promise<void> {
   if (c.op.path === '/deviations' && res.status === 201) {
     const id = (JSON.parse(res.body.toString('utf8')) as { id: string }).id;
-    await waitForState(world.app, world.drivers, id, (s) => Boolean(s.containment.actionsCompletedAt) && s.tasks.length > 0, 30_000).catch(() => {
-      violations.push({ kind: 'accepted deviation never reached containment', request: describeCase(c, c.path), detail: id });
-    });
+    await waitForState(world.app, world.drivers, id, (s) => Boolean(s.containment.actionsCompletedAt) && s.tasks.length > 0, 30_000).catch(
+      () => {
+        violations.push({ kind: 'accepted deviation never reached containment', request: describeCase(c, c.path), detail: id });
+      },
+    );
   }
   let last = await take();
   const deadline = Date.now() + 15_000;
@@ -133,7 +143,11 @@ async function checkChains(c: FuzzCase, path: string, res: WireResponse): Promis
   for (const { chain, answer } of await chainsBroken()) {
     if (brokenChains.has(chain)) continue;
     brokenChains.add(chain);
-    violations.push({ kind: `an accepted change broke the hash chain (GET ${chain})`, request: describeCase(c, path), detail: `${describeAnswer(res)}\n  GET ${chain}: ${describeAnswer(answer)}` });
+    violations.push({
+      kind: `an accepted change broke the hash chain (GET ${chain})`,
+      request: describeCase(c, path),
+      detail: `${describeAnswer(res)}\n  GET ${chain}: ${describeAnswer(answer)}`,
+    });
   }
 }
 
@@ -163,9 +177,14 @@ async function runCase(c: FuzzCase): Promise<void> {
   lastAfter = after;
   requests++;
   timing.requestMs += res.ms;
-  if (process.env.FUZZ_VERBOSE && requests % 100 === 0) process.stdout.write(`[fuzz] ${requests} requests, ${violations.length} findings\n`);
+  if (process.env.FUZZ_VERBOSE && requests % 100 === 0)
+    process.stdout.write(`[fuzz] ${requests} requests, ${violations.length} findings\n`);
 
-  if (process.env.FUZZ_LOG) appendFileSync(process.env.FUZZ_LOG, `${JSON.stringify({ n: requests, request: describeCase(c, path), answer: describeAnswer(res).slice(0, 300), ms: res.ms })}\n`);
+  if (process.env.FUZZ_LOG)
+    appendFileSync(
+      process.env.FUZZ_LOG,
+      `${JSON.stringify({ n: requests, request: describeCase(c, path), answer: describeAnswer(res).slice(0, 300), ms: res.ms })}\n`,
+    );
   const key = `${c.op.method.toUpperCase()} ${c.op.path} ${res.status}`;
   statuses.set(key, (statuses.get(key) ?? 0) + 1);
   const cls = res.status === 0 ? 'none' : `${Math.floor(res.status / 100)}xx`;
@@ -176,20 +195,26 @@ async function runCase(c: FuzzCase): Promise<void> {
   if (res.status === 0) report('no answer', describeAnswer(res));
   if (res.status >= 500) report('5xx', `${describeAnswer(res)}\n  API log:\n${loggedErrors(mark) || '  (nothing logged)'}`);
   if (res.status >= 400 && res.status < 500) {
-    if (!/^application\/problem\+json/.test(String(res.headers['content-type'] ?? ''))) report('4xx is not application/problem+json', describeAnswer(res));
+    if (!/^application\/problem\+json/.test(String(res.headers['content-type'] ?? '')))
+      report('4xx is not application/problem+json', describeAnswer(res));
     if (changed.length) report('refused request wrote something', `${describeAnswer(res)}\n  changed: ${changed.join('; ')}`);
   }
   const read = c.op.method === 'get' || c.op.method === 'options';
-  if (read && res.status > 0 && res.status < 400 && changed.length) report('a read wrote something', `${describeAnswer(res)}\n  changed: ${changed.join('; ')}`);
+  if (read && res.status > 0 && res.status < 400 && changed.length)
+    report('a read wrote something', `${describeAnswer(res)}\n  changed: ${changed.join('; ')}`);
 
-  const unauthenticated = (c.principal === 'anonymous' && c.credential === 'role') || ['none', 'both', 'bogus-bearer', 'bogus-key', 'basic'].includes(c.credential);
-  if (unauthenticated && !c.op.public && res.status > 0 && res.status < 400) report('an unauthenticated request got through', describeAnswer(res));
+  const unauthenticated =
+    (c.principal === 'anonymous' && c.credential === 'role') ||
+    ['none', 'both', 'bogus-bearer', 'bogus-key', 'basic'].includes(c.credential);
+  if (unauthenticated && !c.op.public && res.status > 0 && res.status < 400)
+    report('an unauthenticated request got through', describeAnswer(res));
   const roles = listedRoles(c.op);
   if (roles && c.credential === 'role' && !roles.includes(c.principal) && res.status >= 200 && res.status < 300) {
     report('a role the document does not list got through', `${describeAnswer(res)} (listed: ${roles.join(', ')})`);
   }
 
-  if (world.errorLog.length > mark && res.status < 500) report('the API logged an error', `${describeAnswer(res)}\n  API log:\n${loggedErrors(mark)}`);
+  if (world.errorLog.length > mark && res.status < 500)
+    report('the API logged an error', `${describeAnswer(res)}\n  API log:\n${loggedErrors(mark)}`);
   if (!read && res.status >= 200 && res.status < 300) {
     // Every accepted change leaves exactly one api_call row (audit/middleware.ts), written before the answer.
     const audited = Number(after['audit_trail api_call']) - Number(before['audit_trail api_call']);
@@ -208,50 +233,52 @@ it('the fuzz covers exactly the routes GET /openapi.json serves', async () => {
   const res = await send(world.port, { method: 'GET', path: '/openapi.json', headers: {} });
   expect(res.status).toBe(200);
   const doc = JSON.parse(res.body.toString('utf8')) as { paths: Record<string, Record<string, unknown>> };
-  const served = Object.entries(doc.paths).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m} ${p}`)).sort();
+  const served = Object.entries(doc.paths)
+    .flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m} ${p}`))
+    .sort();
   expect(OPERATIONS.map((op) => `${op.method} ${op.path}`).sort()).toEqual(served);
 });
 
-it(
-  'every route × every role: no 5xx, refusals are problem+json and write nothing (counted), nobody unauthorised gets through',
-  async () => {
-    const started = Date.now();
-    const say = (what: string) => process.env.FUZZ_VERBOSE && process.stdout.write(`[fuzz] ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    const pairs: Array<[Operation, (typeof PRINCIPALS)[number]]> = OPERATIONS.flatMap((op) => PRINCIPALS.map((p) => [op, p] as [Operation, (typeof PRINCIPALS)[number]]));
-    // The sweep: one request for every pair, each drawn with a seed of its own.
-    const sweep = pairs.map(([op, p], i) => fc.sample(caseArb(world, op, p), { seed: SEED + i, numRuns: 1 })[0]!);
-    // Every query parameter at its edges, with roles that pass.
-    const edges = queryEdgeCases(world, OPERATIONS);
-    // Then more where a role may pass the role check, so the bodies reach validation and the workflows.
-    const passing = pairs.filter(([op, p]) => mayPass(op, p));
-    const extra = fc.sample(
-      fc.constantFrom(...passing).chain(([op, p]) => caseArb(world, op, p)),
-      { seed: SEED, numRuns: EXTRA_RUNS },
-    );
-    expect(await chainsBroken()).toEqual([]);
-    say(`${sweep.length + edges.length + extra.length} requests drawn`);
-    for (const c of [...sweep, ...edges, ...extra]) await runCase(c);
-    say(`done (${timing.snapshots} snapshots: ${timing.snapshotMs} ms; requests: ${timing.requestMs} ms)`);
+it('every route × every role: no 5xx, refusals are problem+json and write nothing (counted), nobody unauthorised gets through', async () => {
+  const started = Date.now();
+  const say = (what: string) =>
+    process.env.FUZZ_VERBOSE && process.stdout.write(`[fuzz] ${what} at ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  const pairs: Array<[Operation, (typeof PRINCIPALS)[number]]> = OPERATIONS.flatMap((op) =>
+    PRINCIPALS.map((p) => [op, p] as [Operation, (typeof PRINCIPALS)[number]]),
+  );
+  // The sweep: one request for every pair, each drawn with a seed of its own.
+  const sweep = pairs.map(([op, p], i) => fc.sample(caseArb(world, op, p), { seed: SEED + i, numRuns: 1 })[0]!);
+  // Every query parameter at its edges, with roles that pass.
+  const edges = queryEdgeCases(world, OPERATIONS);
+  // Then more where a role may pass the role check, so the bodies reach validation and the workflows.
+  const passing = pairs.filter(([op, p]) => mayPass(op, p));
+  const extra = fc.sample(
+    fc.constantFrom(...passing).chain(([op, p]) => caseArb(world, op, p)),
+    { seed: SEED, numRuns: EXTRA_RUNS },
+  );
+  expect(await chainsBroken()).toEqual([]);
+  say(`${sweep.length + edges.length + extra.length} requests drawn`);
+  for (const c of [...sweep, ...edges, ...extra]) await runCase(c);
+  say(`done (${timing.snapshots} snapshots: ${timing.snapshotMs} ms; requests: ${timing.requestMs} ms)`);
 
-    // The hash chains the requests appended to still verify (a break not yet put down to a request is named here).
-    for (const { chain, answer } of await chainsBroken()) {
-      if (!brokenChains.has(chain)) violations.push({ kind: 'a hash chain no longer verifies after the fuzz', request: `GET ${chain}`, detail: describeAnswer(answer) });
-    }
+  // The hash chains the requests appended to still verify (a break not yet put down to a request is named here).
+  for (const { chain, answer } of await chainsBroken()) {
+    if (!brokenChains.has(chain))
+      violations.push({ kind: 'a hash chain no longer verifies after the fuzz', request: `GET ${chain}`, detail: describeAnswer(answer) });
+  }
 
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const classes = [...perStatusClass].map(([k, v]) => `${k}: ${v}`).join(', ');
-    process.stdout.write(
-      `\n[fuzz] seed ${SEED}: ${OPERATIONS.length} routes × ${PRINCIPALS.length} roles = ${pairs.length} pairs; ${requests} requests (${sweep.length} sweep, ${edges.length} query edges, ${extra.length} more) in ${seconds} s; ${classes}; accepted changes seen by the probes: ${seen.rowWrites} in rows, ${seen.historyInputs} in target histories\n`,
-    );
-    if (process.env.FUZZ_VERBOSE) process.stdout.write(`${[...statuses].map(([k, v]) => `  ${k} ×${v}`).join('\n')}\n`);
-    const byKind = violations.map((v) => `[${v.kind}] ${v.request}\n  → ${v.detail}`);
-    expect(byKind).toEqual([]);
-    // The probes are live: accepted changes showed up in them (rows, and Updates in the targets' histories).
-    expect(seen.rowWrites).toBeGreaterThan(0);
-    expect(seen.historyInputs).toBeGreaterThan(0);
-  },
-  420_000,
-);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const classes = [...perStatusClass].map(([k, v]) => `${k}: ${v}`).join(', ');
+  process.stdout.write(
+    `\n[fuzz] seed ${SEED}: ${OPERATIONS.length} routes × ${PRINCIPALS.length} roles = ${pairs.length} pairs; ${requests} requests (${sweep.length} sweep, ${edges.length} query edges, ${extra.length} more) in ${seconds} s; ${classes}; accepted changes seen by the probes: ${seen.rowWrites} in rows, ${seen.historyInputs} in target histories\n`,
+  );
+  if (process.env.FUZZ_VERBOSE) process.stdout.write(`${[...statuses].map(([k, v]) => `  ${k} ×${v}`).join('\n')}\n`);
+  const byKind = violations.map((v) => `[${v.kind}] ${v.request}\n  → ${v.detail}`);
+  expect(byKind).toEqual([]);
+  // The probes are live: accepted changes showed up in them (rows, and Updates in the targets' histories).
+  expect(seen.rowWrites).toBeGreaterThan(0);
+  expect(seen.historyInputs).toBeGreaterThan(0);
+}, 420_000);
 
 it('the worker still polls afterwards, and a new deviation reaches containment with its holds placed', async () => {
   expect(world.stack.worker!.worker.getState()).toBe('RUNNING');
@@ -273,13 +300,21 @@ it('the worker still polls afterwards, and a new deviation reaches containment w
  * checked without running the fuzz (and a regression is named plainly).
  */
 describe('found by the fuzz', () => {
-  const apiCallRows = async () => Number((await world.stack.pool.query<{ n: string }>("SELECT count(*) AS n FROM audit_trail WHERE entity_type = 'api_call'")).rows[0]!.n);
+  const apiCallRows = async () =>
+    Number(
+      (await world.stack.pool.query<{ n: string }>("SELECT count(*) AS n FROM audit_trail WHERE entity_type = 'api_call'")).rows[0]!.n,
+    );
   const signOut = async (reasonJson: string) => {
     const user = world.logoutUsers.production;
     const token = await loginAs(world.app, user.login, user.password);
     const before = await apiCallRows();
     const mark = world.errorLog.length;
-    const res = await send(world.port, { method: 'POST', path: '/auth/logout', headers: { ...bearer(token), 'Content-Type': 'application/json' }, body: Buffer.from(`{"reason":${reasonJson}}`) });
+    const res = await send(world.port, {
+      method: 'POST',
+      path: '/auth/logout',
+      headers: { ...bearer(token), 'Content-Type': 'application/json' },
+      body: Buffer.from(`{"reason":${reasonJson}}`),
+    });
     return { user, res, added: (await apiCallRows()) - before, logged: loggedErrors(mark) };
   };
 
@@ -292,8 +327,14 @@ describe('found by the fuzz', () => {
   it('a lone surrogate in a reason leaves an audit row that holds its own hash: POST /auth/logout {"reason":"x\\udfffy"}', async () => {
     const { user, res } = await signOut('"x\\udfffy"');
     expect(res.status).toBe(204);
-    const page = await send(world.port, { method: 'GET', path: `/audit?actor=${encodeURIComponent(user.login)}&limit=1000`, headers: world.principals.auditor.headers });
-    const rows = (JSON.parse(page.body.toString('utf8')) as { items: AuditRow[] }).items.filter((r) => r.entityType === 'api_call' && r.action.startsWith('POST /auth/logout'));
+    const page = await send(world.port, {
+      method: 'GET',
+      path: `/audit?actor=${encodeURIComponent(user.login)}&limit=1000`,
+      headers: world.principals.auditor.headers,
+    });
+    const rows = (JSON.parse(page.body.toString('utf8')) as { items: AuditRow[] }).items.filter(
+      (r) => r.entityType === 'api_call' && r.action.startsWith('POST /auth/logout'),
+    );
     const row = rows.sort((a, b) => Number(b.id) - Number(a.id))[0]!;
     const { id: _id, hash, ...content } = row;
     expect(['x\udfffy', 'x\ufffdy']).toContain(row.reason); // as sent, or as its storable copy

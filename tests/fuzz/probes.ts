@@ -55,7 +55,9 @@ export async function snapshotRows(pool: Pool): Promise<Snapshot> {
 export async function inputEvents(temporal: Client, workflowId: string): Promise<number> {
   try {
     const history = await temporal.workflow.getHandle(workflowId).fetchHistory();
-    return (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes).length;
+    return (history.events ?? []).filter(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionSignaledEventAttributes,
+    ).length;
   } catch {
     return -1;
   }

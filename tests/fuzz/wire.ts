@@ -39,11 +39,23 @@ export function send(port: number, req: WireRequest, timeoutMs = 60_000): Promis
       settled = true;
       clearTimeout(timer);
       const body = Buffer.concat(chunks);
-      resolve(response ? { ...response, body, ms: Date.now() - started, ...(error ? { error } : {}) } : { status: 0, headers: {}, body, ms: Date.now() - started, error: error ?? 'no response' });
+      resolve(
+        response
+          ? { ...response, body, ms: Date.now() - started, ...(error ? { error } : {}) }
+          : { status: 0, headers: {}, body, ms: Date.now() - started, error: error ?? 'no response' },
+      );
     };
     const headers: Record<string, string> = { Connection: 'close', ...req.headers };
     if (req.body !== undefined) headers['Content-Length'] = String(req.body.length);
-    const options = { host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent: false as const, ...(req.localAddress ? { localAddress: req.localAddress } : {}) };
+    const options = {
+      host: '127.0.0.1',
+      port,
+      method: req.method,
+      path: req.path,
+      headers,
+      agent: false as const,
+      ...(req.localAddress ? { localAddress: req.localAddress } : {}),
+    };
     let r: ReturnType<typeof httpRequest>;
     try {
       r = httpRequest(options, (res) => {
@@ -75,6 +87,6 @@ export function loopbackAddresses(): () => string {
   let n = 0;
   return () => {
     n = (n % 65_000) + 1;
-    return `127.88.${n >> 8}.${(n & 255) || 1}`;
+    return `127.88.${n >> 8}.${n & 255 || 1}`;
   };
 }

@@ -147,11 +147,18 @@ async function driveToChangeControl(app: Express, cast: Cast, id: string): Promi
       rootCauses: ['B1'],
     },
   });
-  await step(app, id, inv, 'risk-assessment', { assessment: { method: 'fmea', severity: 4, occurrence: 2, detectability: 2, rationale: 'reconciliation detects it' } });
+  await step(app, id, inv, 'risk-assessment', {
+    assessment: { method: 'fmea', severity: 4, occurrence: 2, detectability: 2, rationale: 'reconciliation detects it' },
+  });
   await step(app, id, inv, 'investigation/report', { summary: 'Buffer replay after restart', rootCause: 'Print buffer replayed' });
   await signGate('investigation_approval', cast.approver1, 'approved');
   await waitForState(app, cast, id, (s) => s.stage === 'capa');
-  await step(app, id, cast.capaOwner, 'capa/actions', { type: 'correction', description: 'Decommission the duplicates', owner: cast.production.login, dueDate: inDays(2) });
+  await step(app, id, cast.capaOwner, 'capa/actions', {
+    type: 'correction',
+    description: 'Decommission the duplicates',
+    owner: cast.production.login,
+    dueDate: inDays(2),
+  });
   await step(app, id, cast.capaOwner, 'capa/actions', {
     type: 'corrective',
     description: 'Clear print queue on restart',
@@ -243,16 +250,28 @@ async function setUp(databaseUrl: string, dbName: string, cleanUp: Array<() => P
     createUser(stack.pool, { roles: ['qa_approver', 'validation'] }),
     createUser(stack.pool, { roles: ['auditor'] }),
   ]);
-  const throwawayKeyIds = (await Promise.all([0, 1, 2].map(() => createApiKey(stack.pool, { createdBy: admin.id, roles: ['integration'] })))).map((k) => k.id);
+  const throwawayKeyIds = (
+    await Promise.all([0, 1, 2].map(() => createApiKey(stack.pool, { createdBy: admin.id, roles: ['integration'] })))
+  ).map((k) => k.id);
 
   // Master data for one batch, through the API as a line system sends it.
   const tag = randomBytes(3).toString('hex').toUpperCase();
   const batch = { lot: `FZ${tag}`, gtin: gtin14(`0${String(Date.now()).slice(-12)}`) };
-  await request(app).post('/products').set('X-API-Key', integration.key).send({ gtin: batch.gtin, name: 'Fuzz product', unitsPerCase: 10, casesPerPallet: 10 }).expect(201);
+  await request(app)
+    .post('/products')
+    .set('X-API-Key', integration.key)
+    .send({ gtin: batch.gtin, name: 'Fuzz product', unitsPerCase: 10, casesPerPallet: 10 })
+    .expect(201);
   await request(app)
     .post('/batches')
     .set('X-API-Key', integration.key)
-    .send({ lot: batch.lot, gtin: batch.gtin, expiry: new Date(Date.now() + 400 * 86_400_000).toISOString().slice(0, 10), plannedQuantity: 1000, line: 'L3' })
+    .send({
+      lot: batch.lot,
+      gtin: batch.gtin,
+      expiry: new Date(Date.now() + 400 * 86_400_000).toISOString().slice(0, 10),
+      plannedQuantity: 1000,
+      line: 'L3',
+    })
     .expect(201);
 
   const lots = [`FA${tag}`, `FB${tag}`, `FC${tag}`];

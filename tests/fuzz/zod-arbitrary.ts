@@ -102,7 +102,10 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
   { weight: 2, arbitrary: fc.string({ unit: codeUnit, maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('L', 'ok', 'T'), fc.constantFrom('\u0000', '\ud800', '\u0007', '\n')).map(([a, b]) => `${a}${b}`) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom('L', 'ok', 'T'), fc.constantFrom('\u0000', '\ud800', '\u0007', '\n')).map(([a, b]) => `${a}${b}`),
+  },
 );
 
 /** Values of the wrong JSON type for any field. */
@@ -139,7 +142,22 @@ export interface GenOptions {
   omitRate?: number;
 }
 
-const words = ['Duplicate', 'serial', 'numbers', 'found', 'line', 'batch', 'report', 'reviewed', 'printer', 'buffer', 'restart', 'SOP', 'verified', 'QA'];
+const words = [
+  'Duplicate',
+  'serial',
+  'numbers',
+  'found',
+  'line',
+  'batch',
+  'report',
+  'reviewed',
+  'printer',
+  'buffer',
+  'restart',
+  'SOP',
+  'verified',
+  'QA',
+];
 const sentence = fc.array(fc.constantFrom(...words), { minLength: 1, maxLength: 8 }).map((w) => w.join(' '));
 
 const matchers = new Map<string, fc.Arbitrary<string> | undefined>();
@@ -164,7 +182,9 @@ function plausibleString(def: Def): fc.Arbitrary<string> {
   const min = Math.max(0, ...checks.filter((c) => c.check === 'min_length').map((c) => c.minimum ?? 0));
   const maxes = checks.filter((c) => c.check === 'max_length').map((c) => c.maximum ?? Infinity);
   const max = maxes.length ? Math.min(...maxes) : Infinity;
-  const patterns = [def.pattern, ...checks.filter((c) => c.check === 'string_format' && c.pattern).map((c) => c.pattern)].filter(Boolean) as RegExp[];
+  const patterns = [def.pattern, ...checks.filter((c) => c.check === 'string_format' && c.pattern).map((c) => c.pattern)].filter(
+    Boolean,
+  ) as RegExp[];
   if (def.format === 'datetime') return isoDateTimeArb;
   if (def.format === 'date') return isoDateArb;
   const fromPattern = patterns.length ? matching(patterns[patterns.length - 1]!) : undefined;
@@ -196,8 +216,19 @@ function plausibleNumber(def: Def): fc.Arbitrary<number> {
 
 export const isoDateTimeArb: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: -400, max: 400 }).map((d) => new Date(Date.now() + d * 86_400_000).toISOString()),
-  fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom('2026-02-29T00:00:00Z', '2026-13-01T00:00:00Z', '0000-01-01T00:00:00Z', '2026-06-01T12:00:00+15:59', '2026-06-01T12:00:00-23:59', '2026-06-01T24:00:00Z', '2026-06-01T12:00:00.123456789Z', '2026-06-01'),
+  fc
+    .date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
+    .map((d) => d.toISOString()),
+  fc.constantFrom(
+    '2026-02-29T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '0000-01-01T00:00:00Z',
+    '2026-06-01T12:00:00+15:59',
+    '2026-06-01T12:00:00-23:59',
+    '2026-06-01T24:00:00Z',
+    '2026-06-01T12:00:00.123456789Z',
+    '2026-06-01',
+  ),
 );
 export const isoDateArb: fc.Arbitrary<string> = fc.oneof(
   fc.integer({ min: -400, max: 2_000 }).map((d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10)),
@@ -233,13 +264,18 @@ export function arbitraryFor(schema: z.ZodType, opts: GenOptions = {}, key?: str
       if (omit >= 100) return fc.record(model, { requiredKeys: required });
       // Optional fields: present or absent, each on its own.
       const optionalKeys = Object.keys(model).filter((k) => !required.includes(k));
-      return fc.tuple(fc.record(model), fc.array(fc.integer({ min: 0, max: 99 }), { minLength: optionalKeys.length, maxLength: optionalKeys.length })).map(([value, dice]) => {
-        const out: Record<string, unknown> = { ...value };
-        optionalKeys.forEach((k, i) => {
-          if ((dice[i] ?? 0) < omit) delete out[k];
+      return fc
+        .tuple(
+          fc.record(model),
+          fc.array(fc.integer({ min: 0, max: 99 }), { minLength: optionalKeys.length, maxLength: optionalKeys.length }),
+        )
+        .map(([value, dice]) => {
+          const out: Record<string, unknown> = { ...value };
+          optionalKeys.forEach((k, i) => {
+            if ((dice[i] ?? 0) < omit) delete out[k];
+          });
+          return out;
         });
-        return out;
-      });
     }
     case 'array': {
       if (hint) return fc.array(hint, { minLength: 1, maxLength: 3 });
@@ -247,7 +283,10 @@ export function arbitraryFor(schema: z.ZodType, opts: GenOptions = {}, key?: str
       const min = Math.max(0, ...checks.filter((c) => c.check === 'min_length').map((c) => c.minimum ?? 0));
       const maxes = checks.filter((c) => c.check === 'max_length').map((c) => c.maximum ?? Infinity);
       const max = maxes.length ? Math.min(...maxes) : Infinity;
-      return fc.array(arbitraryFor(def.element!, opts, key === undefined ? undefined : `${key}[]`, depth + 1), { minLength: min, maxLength: Math.max(min, Math.min(max, min + 3)) });
+      return fc.array(arbitraryFor(def.element!, opts, key === undefined ? undefined : `${key}[]`, depth + 1), {
+        minLength: min,
+        maxLength: Math.max(min, Math.min(max, min + 3)),
+      });
     }
     case 'union':
       return hint ?? fc.oneof(...(def.options ?? []).map((o) => arbitraryFor(o, opts, key, depth + 1)));

@@ -55,7 +55,13 @@ describe('generated batches', () => {
         reported: manifest.counts.reportedSerials,
       });
       // Every discrepancy category reconciliation reports (reconciliation/reconcile.ts), and every kind of aggregation error.
-      expect(Object.keys(manifest.plantedByCategory).sort()).toEqual(['aggregation_error', 'duplicate_serial', 'lost_packaging', 'missing_report', 'unaccounted']);
+      expect(Object.keys(manifest.plantedByCategory).sort()).toEqual([
+        'aggregation_error',
+        'duplicate_serial',
+        'lost_packaging',
+        'missing_report',
+        'unaccounted',
+      ]);
       expect(new Set(manifest.planted.map((p) => p.kind))).toEqual(new Set(PLANT_KINDS));
     }
   });

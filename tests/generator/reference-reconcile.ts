@@ -51,7 +51,7 @@ export function referenceReconcile(dir: string, manifest: Manifest): Found {
     const doc = JSON.parse(readFileSync(path.join(dir, f), 'utf8')) as { epcisBody: { eventList: Ev[] } };
     for (const ev of doc.epcisBody.eventList) {
       events++;
-      const list = ((ev.epcList ?? ev.childEPCs ?? []) as string[]);
+      const list = (ev.epcList ?? ev.childEPCs ?? []) as string[];
       epcs += list.length;
       if (ev.type === 'ObjectEvent' && ev.action === 'ADD') {
         const evLot = (ev.ilmd as Record<string, string>)['cbvmda:lotNumber'];
@@ -62,7 +62,10 @@ export function referenceReconcile(dir: string, manifest: Manifest): Found {
       } else if (ev.type === 'AggregationEvent') {
         const parent = key(ev.parentID as string).pkg as string;
         const kids = list.map(key);
-        packages.set(parent, kids.map((k) => (k.unit ?? k.pkg) as string));
+        packages.set(
+          parent,
+          kids.map((k) => (k.unit ?? k.pkg) as string),
+        );
         for (const k of kids) {
           if (k.unit) {
             const set = parents.get(k.unit) ?? new Set<string>();
@@ -85,7 +88,8 @@ export function referenceReconcile(dir: string, manifest: Manifest): Found {
   const reported = new Set(report.serials.map((s) => `${gtin}.${s}`));
 
   // Units shipped through their case and pallet.
-  for (const [pallet, kids] of packages) if (shippedPkgs.has(pallet)) for (const c of kids) for (const u of packages.get(c) ?? []) shippedUnits.add(u);
+  for (const [pallet, kids] of packages)
+    if (shippedPkgs.has(pallet)) for (const c of kids) for (const u of packages.get(c) ?? []) shippedUnits.add(u);
 
   const keys: string[] = [];
   const add = (category: string, unit?: string, sscc?: string[]) => keys.push(keyOf({ category, sgtin: unit && urn(unit), sscc }));

@@ -62,7 +62,10 @@ export function workflowTestActivities(pool: Pool, overrides: Partial<AllActivit
   };
 }
 
-export async function createTestWorker(env: TestWorkflowEnvironment, activities: AllActivities): Promise<{ worker: Worker; taskQueue: string }> {
+export async function createTestWorker(
+  env: TestWorkflowEnvironment,
+  activities: AllActivities,
+): Promise<{ worker: Worker; taskQueue: string }> {
   const taskQueue = `ts-${randomUUID()}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
   return { worker, taskQueue };

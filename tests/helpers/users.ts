@@ -39,7 +39,11 @@ export async function loginAs(app: Express, login: string, password: string): Pr
 }
 
 /** A user with the roles, signed in: `{ ...user, token }`. */
-export async function signedInUser(app: Express, pool: Pool, opts: Parameters<typeof createUser>[1]): Promise<TestUser & { token: string }> {
+export async function signedInUser(
+  app: Express,
+  pool: Pool,
+  opts: Parameters<typeof createUser>[1],
+): Promise<TestUser & { token: string }> {
   const user = await createUser(pool, opts);
   return { ...user, token: await loginAs(app, user.login, user.password) };
 }

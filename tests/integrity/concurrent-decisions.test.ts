@@ -29,7 +29,10 @@ async function openTask(id: string, gate: string): Promise<string> {
   });
 }
 async function ledgerRows(taskId: string): Promise<string[]> {
-  const { rows } = await stack.pool.query<{ signer_login: string; meaning: string }>('SELECT signer_login, meaning FROM signature_ledger WHERE task_id = $1 ORDER BY id', [taskId]);
+  const { rows } = await stack.pool.query<{ signer_login: string; meaning: string }>(
+    'SELECT signer_login, meaning FROM signature_ledger WHERE task_id = $1 ORDER BY id',
+    [taskId],
+  );
   return rows.map((r) => `${r.meaning}:${r.signer_login}`);
 }
 /** Fires every request at once; answers the statuses, with who sent each. */
@@ -44,11 +47,21 @@ async function race(requests: Array<[Actor, () => request.Test]>): Promise<Array
   expect(answers.filter((a) => ![200, 201, 403, 409].includes(a.status))).toEqual([]);
   return answers;
 }
-const successes = (answers: Array<{ who: string; status: number }>) => answers.filter((a) => a.status === 200 || a.status === 201).map((a) => a.who);
-const signRequest = (actor: Actor, task: string, meaning: 'approved' | 'verified') => [actor, () => sign(stack.app, actor, task, meaning)] as [Actor, () => request.Test];
+const successes = (answers: Array<{ who: string; status: number }>) =>
+  answers.filter((a) => a.status === 200 || a.status === 201).map((a) => a.who);
+const signRequest = (actor: Actor, task: string, meaning: 'approved' | 'verified') =>
+  [actor, () => sign(stack.app, actor, task, meaning)] as [Actor, () => request.Test];
 const rejectRequest = (actor: Actor, task: string) =>
-  [actor, () => request(stack.app).post(`/tasks/${task}/reject`).set(as(actor)).send({ reason: 'report incomplete', ...creds(actor) })] as [Actor, () => request.Test];
-const signUpdates = async (id: string) => (await acceptedUpdates(stack.temporal, id)).filter((n) => n === 'signTask' || n === 'rejectTask').length;
+  [
+    actor,
+    () =>
+      request(stack.app)
+        .post(`/tasks/${task}/reject`)
+        .set(as(actor))
+        .send({ reason: 'report incomplete', ...creds(actor) }),
+  ] as [Actor, () => request.Test];
+const signUpdates = async (id: string) =>
+  (await acceptedUpdates(stack.temporal, id)).filter((n) => n === 'signTask' || n === 'rejectTask').length;
 
 it('through the API: one signer 50 times, approve against reject, both halves of a change control and of the dual closure — one outcome each, ledger and history agreeing', async () => {
   const id = await openContainedDeviation(stack.app, cast, { severity: 'major', lines: ['L9'] });
@@ -65,13 +78,22 @@ it('through the API: one signer 50 times, approve against reject, both halves of
 
   // Approve and reject the investigation report at once: one decision.
   const submitReport = async () => {
-    await step(stack.app, id, cast.investigator, 'root-cause-analyses', { analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' } });
-    await step(stack.app, id, cast.investigator, 'risk-assessment', { assessment: { method: 'risk_class', riskClass: 'medium', rationale: 'x' } });
-    await step(stack.app, id, cast.investigator, 'investigation/report', { summary: 'Buffer replay after restart', rootCause: 'Print buffer replayed' });
+    await step(stack.app, id, cast.investigator, 'root-cause-analyses', {
+      analysis: { method: 'five_why', problem: 'p', whys: [1, 2, 3].map((n) => ({ question: `q${n}`, answer: `a${n}` })), rootCause: 'r' },
+    });
+    await step(stack.app, id, cast.investigator, 'risk-assessment', {
+      assessment: { method: 'risk_class', riskClass: 'medium', rationale: 'x' },
+    });
+    await step(stack.app, id, cast.investigator, 'investigation/report', {
+      summary: 'Buffer replay after restart',
+      rootCause: 'Print buffer replayed',
+    });
   };
   await submitReport();
   const t2 = await openTask(id, 'investigation_approval');
-  const mixed = await race(Array.from({ length: RACERS }, (_, i) => (i % 2 ? rejectRequest(cast.approver2, t2) : signRequest(cast.approver1, t2, 'approved'))));
+  const mixed = await race(
+    Array.from({ length: RACERS }, (_, i) => (i % 2 ? rejectRequest(cast.approver2, t2) : signRequest(cast.approver1, t2, 'approved'))),
+  );
   const decided = successes(mixed);
   expect(decided).toHaveLength(1);
   expect((await ledgerRows(t2)).length).toBe(1);
@@ -91,16 +113,28 @@ it('through the API: one signer 50 times, approve against reject, both halves of
   await waitForState(stack.app, cast, id, (s) => s.stage === 'capa');
 
   await step(stack.app, id, cast.capaOwner, 'capa/actions', {
-    type: 'corrective', description: 'Clear print queue on restart', owner: cast.capaOwner.login, dueDate: inDays(10),
+    type: 'corrective',
+    description: 'Clear print queue on restart',
+    owner: cast.capaOwner.login,
+    dueDate: inDays(10),
     changeControl: { kind: 'sop', description: 'Revise SOP-PKG-012' },
   });
   expect((await sign(stack.app, cast.approver1, await openTask(id, 'capa_plan_approval'), 'approved')).status).toBe(201);
   await waitForState(stack.app, cast, id, (s) => s.rounds[0].changeControls.length === 1);
   await step(stack.app, id, cast.capaOwner, 'capa/actions/A1/complete', { evidence: 'SOP-PKG-012 v5 approved' });
-  await step(stack.app, id, cast.validation, 'change-controls/CC1/impact-assessment', { validationStatusAffected: true, requalificationRequired: false, systemsAffected: ['L9 line controller'], summary: 'SOP only' });
+  await step(stack.app, id, cast.validation, 'change-controls/CC1/impact-assessment', {
+    validationStatusAffected: true,
+    requalificationRequired: false,
+    systemsAffected: ['L9 line controller'],
+    summary: 'SOP only',
+  });
 
   // A dual change-control approval: one person 50 times gives one approval; then two others race for the second.
-  const approveCc = (actor: Actor) => [actor, () => request(stack.app).post(`/deviations/${id}/change-controls/CC1/approve`).set(as(actor)).send(creds(actor))] as [Actor, () => request.Test];
+  const approveCc = (actor: Actor) =>
+    [actor, () => request(stack.app).post(`/deviations/${id}/change-controls/CC1/approve`).set(as(actor)).send(creds(actor))] as [
+      Actor,
+      () => request.Test,
+    ];
   expect(successes(await race(Array.from({ length: RACERS }, () => approveCc(cast.approver1))))).toEqual([cast.approver1.login]);
   const second = successes(await race(Array.from({ length: RACERS }, (_, i) => approveCc(i % 2 ? cast.qaHead : cast.approver2))));
   expect(second).toHaveLength(1);
@@ -122,11 +156,18 @@ it('through the API: one signer 50 times, approve against reject, both halves of
 
   // The dual closure: two people race, 25 requests each; each signs once and the deviation closes.
   const closure = await openTask(id, 'closure_approval');
-  const halves = successes(await race(Array.from({ length: RACERS }, (_, i) => signRequest(i % 2 ? cast.qaHead : cast.approver1, closure, 'approved'))));
+  const halves = successes(
+    await race(Array.from({ length: RACERS }, (_, i) => signRequest(i % 2 ? cast.qaHead : cast.approver1, closure, 'approved'))),
+  );
   expect([...halves].sort()).toEqual([cast.approver1.login, cast.qaHead.login].sort());
   expect([...(await ledgerRows(closure))].sort()).toEqual([`approved:${cast.approver1.login}`, `approved:${cast.qaHead.login}`].sort());
   const closed = await waitForState(stack.app, cast, id, (s) => s.stage === 'closed');
-  expect(closed.tasks.find((t: StateJson) => `${id}.${t.id}` === closure).signatures.map((s: StateJson) => s.login).sort()).toEqual([cast.approver1.login, cast.qaHead.login].sort());
+  expect(
+    closed.tasks
+      .find((t: StateJson) => `${id}.${t.id}` === closure)
+      .signatures.map((s: StateJson) => s.login)
+      .sort(),
+  ).toEqual([cast.approver1.login, cast.qaHead.login].sort());
   const verify = await request(stack.app).get('/signatures/verify').set(as(cast.auditor)).expect(200);
   expect(verify.body.ok).toBe(true);
 });
@@ -135,7 +176,10 @@ it('straight to the workflow: 50 simultaneous Updates of one signer, or of an ap
   const id = await openContainedDeviation(stack.app, cast);
   const handle = stack.temporal.workflow.getHandle(id);
   const now = () => new Date().toISOString();
-  const signUpdate = () => handle.executeUpdate(msg.signTask, { args: [{ by: cast.qaLead.login, taskId: 'T1', signature: signatureOf(cast.qaLead, 'verified', now()) }] });
+  const signUpdate = () =>
+    handle.executeUpdate(msg.signTask, {
+      args: [{ by: cast.qaLead.login, taskId: 'T1', signature: signatureOf(cast.qaLead, 'verified', now()) }],
+    });
   const settled = await Promise.allSettled(Array.from({ length: RACERS }, signUpdate));
   expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(1);
   expect(await signUpdates(id)).toBe(1);
@@ -148,13 +192,21 @@ it('straight to the workflow: 50 simultaneous Updates of one signer, or of an ap
   const decisions = await Promise.allSettled(
     Array.from({ length: RACERS }, (_, i) =>
       i % 2
-        ? otherHandle.executeUpdate(msg.rejectTask, { args: [{ by: secondLead.login, taskId: 'T1', reason: 'holds incomplete', signature: signatureOf(secondLead, 'rejected', now()) }] })
-        : otherHandle.executeUpdate(msg.signTask, { args: [{ by: cast.qaLead.login, taskId: 'T1', signature: signatureOf(cast.qaLead, 'verified', now()) }] }),
+        ? otherHandle.executeUpdate(msg.rejectTask, {
+            args: [
+              { by: secondLead.login, taskId: 'T1', reason: 'holds incomplete', signature: signatureOf(secondLead, 'rejected', now()) },
+            ],
+          })
+        : otherHandle.executeUpdate(msg.signTask, {
+            args: [{ by: cast.qaLead.login, taskId: 'T1', signature: signatureOf(cast.qaLead, 'verified', now()) }],
+          }),
     ),
   );
   expect(decisions.filter((s) => s.status === 'fulfilled')).toHaveLength(1);
   expect(await ledgerRows(`${other}.T1`)).toHaveLength(1);
   const state = await otherHandle.query(msg.getStateQuery);
   const t1 = state.tasks.find((t) => t.id === 'T1')!;
-  expect(t1.status === 'signed' ? t1.signatures.length === 1 && !t1.rejection : t1.status === 'rejected' && t1.signatures.length === 0).toBe(true);
+  expect(
+    t1.status === 'signed' ? t1.signatures.length === 1 && !t1.rejection : t1.status === 'rejected' && t1.signatures.length === 0,
+  ).toBe(true);
 });

@@ -11,7 +11,13 @@ export type StateJson = Record<string, any>;
 
 /** A deviation through the API, its containment actions done (holds placed, task open). */
 export async function openContainedDeviation(app: Express, cast: Cast, overrides: Record<string, unknown> = {}): Promise<string> {
-  const id = (await request(app).post('/deviations').set(as(cast.qaLead)).send(newDeviationRequest(overrides as never)).expect(201)).body.id as string;
+  const id = (
+    await request(app)
+      .post('/deviations')
+      .set(as(cast.qaLead))
+      .send(newDeviationRequest(overrides as never))
+      .expect(201)
+  ).body.id as string;
   await waitForState(app, cast, id, (s) => Boolean(s.containment.actionsCompletedAt) && s.tasks.length > 0);
   return id;
 }
@@ -20,7 +26,13 @@ export async function stateOf(app: Express, cast: Cast, id: string): Promise<Sta
   return (await request(app).get(`/deviations/${id}`).set(as(cast.auditor)).expect(200)).body.deviation;
 }
 
-export async function waitForState(app: Express, cast: Cast, id: string, done: (s: StateJson) => boolean, timeoutMs = 30_000): Promise<StateJson> {
+export async function waitForState(
+  app: Express,
+  cast: Cast,
+  id: string,
+  done: (s: StateJson) => boolean,
+  timeoutMs = 30_000,
+): Promise<StateJson> {
   return eventually(async () => {
     const s = await stateOf(app, cast, id);
     return done(s) ? s : undefined;

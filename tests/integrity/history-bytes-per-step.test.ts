@@ -34,11 +34,16 @@ async function updateBytes(id: string): Promise<{ updates: number; bytes: number
 
 it('each step adds a small, constant number of bytes to history, however large the record has grown', async () => {
   const id = await openContainedDeviation(stack.app, cast);
-  const t1 = await eventually(async () => (await request(stack.app).get('/tasks').query({ deviation: id }).set(as(cast.qaLead))).body.items[0]?.id as string | undefined);
+  const t1 = await eventually(
+    async () =>
+      (await request(stack.app).get('/tasks').query({ deviation: id }).set(as(cast.qaLead))).body.items[0]?.id as string | undefined,
+  );
   expect((await sign(stack.app, cast.qaLead, t1, 'verified')).status).toBe(201);
   await waitForState(stack.app, cast, id, (s) => s.stage === 'investigation');
 
-  const evidence = (n: number) => ({ items: [{ kind: 'batch_record', ref: `BR-${n}`, title: `Batch record page ${n} with the operator's notes` }] });
+  const evidence = (n: number) => ({
+    items: [{ kind: 'batch_record', ref: `BR-${n}`, title: `Batch record page ${n} with the operator's notes` }],
+  });
   for (let n = 1; n <= 10; n++) await step(stack.app, id, cast.investigator, 'evidence', evidence(n));
   const early = await updateBytes(id);
   for (let n = 11; n <= 60; n++) await step(stack.app, id, cast.investigator, 'evidence', evidence(n));
@@ -46,7 +51,9 @@ it('each step adds a small, constant number of bytes to history, however large t
 
   const firstSteps = early.bytes / early.updates;
   const lastSteps = (late.bytes - early.bytes) / (late.updates - early.updates);
-  process.stdout.write(`[history] ${firstSteps.toFixed(0)} bytes per step over the first ${early.updates}, ${lastSteps.toFixed(0)} over the next ${late.updates - early.updates}\n`);
+  process.stdout.write(
+    `[history] ${firstSteps.toFixed(0)} bytes per step over the first ${early.updates}, ${lastSteps.toFixed(0)} over the next ${late.updates - early.updates}\n`,
+  );
   expect(late.updates - early.updates).toBe(50);
   // An evidence step's input is ~150 bytes; with its Update's envelopes about 1 KB in all.
   expect(lastSteps).toBeLessThan(1500);

@@ -42,7 +42,10 @@ it('GET /audit/verify and npm run audit -- verify-trail list such rows, and the 
   expect(verified.ok).toBe(true);
   expect(verified.legacySecretDigests.ids).toContain(row.id);
 
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../scripts/audit.ts'), 'verify-trail'], { env: process.env, encoding: 'utf8' });
+  const cli = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../scripts/audit.ts'), 'verify-trail'], {
+    env: process.env,
+    encoding: 'utf8',
+  });
   expect(cli.status).toBe(0);
   expect(JSON.parse(cli.stdout).legacySecretDigests.ids).toContain(row.id);
   expect(cli.stderr).toMatch(/plain SHA-256 of a body that carried a password/);

@@ -31,7 +31,11 @@ async function freePort(): Promise<number> {
 /** The pids of the worker processes the start script runs (its children running worker/main.ts). */
 function workerPids(): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(start.pid), '-f', 'worker/main.ts'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(start.pid), '-f', 'worker/main.ts'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -63,16 +67,28 @@ it('starts the worker again when it dies, and deviations go on', async () => {
   const [first] = await eventually(async () => (workerPids().length === 1 ? workerPids() : undefined), 60_000, 200);
   process.kill(first!, 'SIGKILL');
   await eventually(async () => (output.includes('worker/main.ts exited with SIGKILL; starting it again') ? true : undefined), 20_000, 200);
-  const [second] = await eventually(async () => (workerPids().length === 1 && workerPids()[0] !== first ? workerPids() : undefined), 30_000, 200);
+  const [second] = await eventually(
+    async () => (workerPids().length === 1 && workerPids()[0] !== first ? workerPids() : undefined),
+    30_000,
+    200,
+  );
   expect(second).not.toBe(first);
 
   const lead = await createUser(pool, { roles: ['qa_lead'] });
   const api = `http://127.0.0.1:${port}`;
   // The start script prints its addresses as it launches the API, before the API listens.
   await eventually(async () => ((await fetch(`${api}/health`).catch(() => null)) ? true : undefined), 60_000, 250);
-  const login = await fetch(`${api}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: lead.login, password: lead.password }) });
+  const login = await fetch(`${api}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: lead.login, password: lead.password }),
+  });
   const { token } = (await login.json()) as { token: string };
-  const opened = await fetch(`${api}/deviations`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(newDeviationRequest()) });
+  const opened = await fetch(`${api}/deviations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(newDeviationRequest()),
+  });
   expect(opened.status).toBe(201);
   const { id } = (await opened.json()) as { id: string };
   const stage = await eventually(async () => {

@@ -28,12 +28,73 @@ it('Updates sent straight to Temporal with a lone surrogate or NUL anywhere are 
   const handle = stack.temporal.workflow.getHandle(id);
   const before = await acceptedUpdates(stack.temporal, id);
   const hostile: Array<[string, () => Promise<unknown>]> = [
-    ['a lone surrogate in a deadline key (the probe that stopped the worker)', () => handle.executeUpdate(msg.requestExtension, { args: [{ by: cast.investigator.login, deadline: 'x\ud800y', newDueAt: soon(), justification: 'vendor analysis' }] })],
-    ['NUL in a justification', () => handle.executeUpdate(msg.requestExtension, { args: [{ by: cast.investigator.login, deadline: 'T1', newDueAt: soon(), justification: 'a\u0000b' }] })],
-    ['a lone surrogate as an unknown key (zod names unknown keys)', () => handle.executeUpdate(msg.requestExtension, { args: [{ by: cast.investigator.login, deadline: 'T1', newDueAt: soon(), justification: 'j', ['\udc00']: 1 } as never] })],
-    ['a lone surrogate as the actor', () => handle.executeUpdate(msg.addEvidence, { args: [{ by: 'x\ud800', items: [{ kind: 'hold', ref: 'H', title: 't' }] }] })],
-    ['a lone surrogate in a signature comment', () => handle.executeUpdate(msg.signTask, { args: [{ by: cast.qaLead.login, taskId: 'T1', signature: { signerId: cast.qaLead.id, login: cast.qaLead.login, printedName: cast.qaLead.printedName, roles: ['qa_lead'], meaning: 'verified', signedAt: new Date().toISOString(), recordHash: 'ab'.repeat(32), comment: 'ok\udbff' } }] })],
-    ['NUL in a fault-tree node id', () => handle.executeUpdate(msg.recordRootCauseAnalysis, { args: [{ by: cast.investigator.login, analysis: { method: 'fault_tree', top: 'T\u0000', nodes: [{ id: 'T\u0000', type: 'or', label: 'x', children: ['B'] }, { id: 'B', type: 'basic', label: 'b' }], rootCauses: ['B'] } }] })],
+    [
+      'a lone surrogate in a deadline key (the probe that stopped the worker)',
+      () =>
+        handle.executeUpdate(msg.requestExtension, {
+          args: [{ by: cast.investigator.login, deadline: 'x\ud800y', newDueAt: soon(), justification: 'vendor analysis' }],
+        }),
+    ],
+    [
+      'NUL in a justification',
+      () =>
+        handle.executeUpdate(msg.requestExtension, {
+          args: [{ by: cast.investigator.login, deadline: 'T1', newDueAt: soon(), justification: 'a\u0000b' }],
+        }),
+    ],
+    [
+      'a lone surrogate as an unknown key (zod names unknown keys)',
+      () =>
+        handle.executeUpdate(msg.requestExtension, {
+          args: [{ by: cast.investigator.login, deadline: 'T1', newDueAt: soon(), justification: 'j', ['\udc00']: 1 } as never],
+        }),
+    ],
+    [
+      'a lone surrogate as the actor',
+      () => handle.executeUpdate(msg.addEvidence, { args: [{ by: 'x\ud800', items: [{ kind: 'hold', ref: 'H', title: 't' }] }] }),
+    ],
+    [
+      'a lone surrogate in a signature comment',
+      () =>
+        handle.executeUpdate(msg.signTask, {
+          args: [
+            {
+              by: cast.qaLead.login,
+              taskId: 'T1',
+              signature: {
+                signerId: cast.qaLead.id,
+                login: cast.qaLead.login,
+                printedName: cast.qaLead.printedName,
+                roles: ['qa_lead'],
+                meaning: 'verified',
+                signedAt: new Date().toISOString(),
+                recordHash: 'ab'.repeat(32),
+                comment: 'ok\udbff',
+              },
+            },
+          ],
+        }),
+    ],
+    [
+      'NUL in a fault-tree node id',
+      () =>
+        handle.executeUpdate(msg.recordRootCauseAnalysis, {
+          args: [
+            {
+              by: cast.investigator.login,
+              analysis: {
+                method: 'fault_tree',
+                top: 'T\u0000',
+                nodes: [
+                  { id: 'T\u0000', type: 'or', label: 'x', children: ['B'] },
+                  { id: 'B', type: 'basic', label: 'b' },
+                ],
+                rootCauses: ['B'],
+              },
+            },
+          ],
+        }),
+    ],
   ];
   for (const [what, send] of hostile) {
     const refused = await send().then(
@@ -63,8 +124,17 @@ it('Updates sent straight to Temporal with a lone surrogate or NUL anywhere are 
 it('through the API the same text is a 400 naming the field, and nothing is stored: no deviation, no history, no audit row', async () => {
   const countOf = async (sql: string, params: unknown[] = []) => Number((await stack.pool.query<{ n: string }>(sql, params)).rows[0]!.n);
   const deviationsBefore = await countOf('SELECT count(*) AS n FROM deviations');
-  for (const [field, value] of [['title', 'Duplicates\u0000 on line 3'], ['title', 'Duplicates \ud800 on line 3'], ['description', 'x\u0007y'], ['lines', ['L3\u0000']]] as const) {
-    const res = await request(stack.app).post('/deviations').set(as(cast.qaLead)).send(newDeviationRequest({ [field]: value } as never)).expect(400);
+  for (const [field, value] of [
+    ['title', 'Duplicates\u0000 on line 3'],
+    ['title', 'Duplicates \ud800 on line 3'],
+    ['description', 'x\u0007y'],
+    ['lines', ['L3\u0000']],
+  ] as const) {
+    const res = await request(stack.app)
+      .post('/deviations')
+      .set(as(cast.qaLead))
+      .send(newDeviationRequest({ [field]: value } as never))
+      .expect(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual([field === 'lines' ? 'lines.0' : field]);
   }
@@ -74,9 +144,18 @@ it('through the API the same text is a 400 naming the field, and nothing is stor
   const auditBefore = await countOf("SELECT count(*) AS n FROM audit_trail WHERE deviation_id = $1 AND entity_type = 'api_call'", [id]);
   const updatesBefore = await acceptedUpdates(stack.temporal, id);
   const refusals = [
-    request(stack.app).post(`/deviations/${id}/extensions`).set(as(cast.investigator)).send({ deadline: 'x\ud800y', newDueAt: soon(), justification: 'vendor' }),
-    request(stack.app).post(`/deviations/${id}/extensions`).set(as(cast.investigator)).send({ deadline: 'T1', newDueAt: soon(), justification: 'vendor\u0000' }),
-    request(stack.app).post(`/deviations/${id}/cancel`).set(as(cast.qaLead)).send({ justification: 'scanner\u0000misread', login: cast.qaLead.login, password: cast.qaLead.password }),
+    request(stack.app)
+      .post(`/deviations/${id}/extensions`)
+      .set(as(cast.investigator))
+      .send({ deadline: 'x\ud800y', newDueAt: soon(), justification: 'vendor' }),
+    request(stack.app)
+      .post(`/deviations/${id}/extensions`)
+      .set(as(cast.investigator))
+      .send({ deadline: 'T1', newDueAt: soon(), justification: 'vendor\u0000' }),
+    request(stack.app)
+      .post(`/deviations/${id}/cancel`)
+      .set(as(cast.qaLead))
+      .send({ justification: 'scanner\u0000misread', login: cast.qaLead.login, password: cast.qaLead.password }),
   ];
   for (const res of await Promise.all(refusals)) {
     expect(res.status).toBe(400);
@@ -84,7 +163,9 @@ it('through the API the same text is a 400 naming the field, and nothing is stor
   }
   const task = (await request(stack.app).get('/tasks').query({ deviation: id }).set(as(cast.qaLead)).expect(200)).body.items[0];
   expect((await sign(stack.app, cast.qaLead, task.id, 'verified', 'checked\u0000')).status).toBe(400);
-  expect(await countOf("SELECT count(*) AS n FROM audit_trail WHERE deviation_id = $1 AND entity_type = 'api_call'", [id])).toBe(auditBefore);
+  expect(await countOf("SELECT count(*) AS n FROM audit_trail WHERE deviation_id = $1 AND entity_type = 'api_call'", [id])).toBe(
+    auditBefore,
+  );
   expect(await acceptedUpdates(stack.temporal, id)).toEqual(updatesBefore);
   expect(stack.worker!.worker.getState()).toBe('RUNNING');
 });

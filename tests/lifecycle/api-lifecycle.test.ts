@@ -57,7 +57,10 @@ async function step(id: string, actor: Actor, path: string, body: Record<string,
 async function inputEvents(id: string): Promise<number> {
   const h = await stack.temporal.workflow.getHandle(id).fetchHistory();
   return (h.events ?? []).filter(
-    (e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateCompletedEventAttributes || e.workflowExecutionSignaledEventAttributes,
+    (e) =>
+      e.workflowExecutionUpdateAcceptedEventAttributes ||
+      e.workflowExecutionUpdateCompletedEventAttributes ||
+      e.workflowExecutionSignaledEventAttributes,
   ).length;
 }
 
@@ -90,15 +93,25 @@ it('takes a deviation from detection to closure through the API, every gate sign
       rootCauses: ['B1'],
     },
   });
-  await step(id, inv, 'risk-assessment', { assessment: { method: 'fmea', severity: 4, occurrence: 2, detectability: 2, rationale: 'reconciliation detects it' } });
+  await step(id, inv, 'risk-assessment', {
+    assessment: { method: 'fmea', severity: 4, occurrence: 2, detectability: 2, rationale: 'reconciliation detects it' },
+  });
   await step(id, inv, 'investigation/report', { summary: 'Buffer replay after restart', rootCause: 'Print buffer replayed' });
   await signGate(id, 'investigation_approval', cast.qaLead, 'approved', 403); // the initiator never approves
   await signGate(id, 'investigation_approval', cast.approver1, 'approved');
   await waitForState(id, (s) => s.stage === 'capa');
 
-  await step(id, cast.capaOwner, 'capa/actions', { type: 'correction', description: 'Decommission the duplicates', owner: cast.production.login, dueDate: inDays(2) });
   await step(id, cast.capaOwner, 'capa/actions', {
-    type: 'corrective', description: 'Clear print queue on restart', owner: cast.capaOwner.login, dueDate: inDays(10),
+    type: 'correction',
+    description: 'Decommission the duplicates',
+    owner: cast.production.login,
+    dueDate: inDays(2),
+  });
+  await step(id, cast.capaOwner, 'capa/actions', {
+    type: 'corrective',
+    description: 'Clear print queue on restart',
+    owner: cast.capaOwner.login,
+    dueDate: inDays(10),
     changeControl: { kind: 'sop', description: 'Revise SOP-PKG-012' },
   });
   await signGate(id, 'capa_plan_approval', cast.approver1, 'approved');
@@ -108,7 +121,12 @@ it('takes a deviation from detection to closure through the API, every gate sign
   await step(id, cast.capaOwner, 'capa/actions/A2/complete', { evidence: 'SOP-PKG-012 v5 approved' });
   await waitForState(id, (s) => s.stage === 'change_control');
 
-  await step(id, cast.validation, 'change-controls/CC1/impact-assessment', { validationStatusAffected: true, requalificationRequired: false, systemsAffected: ['L3 line controller'], summary: 'SOP only; no code change' });
+  await step(id, cast.validation, 'change-controls/CC1/impact-assessment', {
+    validationStatusAffected: true,
+    requalificationRequired: false,
+    systemsAffected: ['L3 line controller'],
+    summary: 'SOP only; no code change',
+  });
   const creds = (a: Actor) => ({ login: a.login, password: a.password });
   await step(id, cast.approver1, 'change-controls/CC1/approve', { ...creds(cast.approver2) }, 401); // the signer's own ID and password only
   await step(id, cast.approver1, 'change-controls/CC1/approve', creds(cast.approver1));
@@ -116,7 +134,11 @@ it('takes a deviation from detection to closure through the API, every gate sign
   await step(id, cast.qaHead, 'change-controls/CC1/approve', { ...creds(cast.qaHead), comment: 'Validation impact reviewed' });
   await step(id, cast.production, 'change-controls/CC1/implementation', { summary: 'Operators trained on v5' });
   const verified = await step(id, cast.approver2, 'change-controls/CC1/verify', creds(cast.approver2));
-  expect(verified.verification.signature).toMatchObject({ login: cast.approver2.login, printedName: cast.approver2.printedName, meaning: 'verified' });
+  expect(verified.verification.signature).toMatchObject({
+    login: cast.approver2.login,
+    printedName: cast.approver2.printedName,
+    meaning: 'verified',
+  });
 
   // The compressed policy's effectiveness delay is 2 s; with no new batches on L7 the check is inconclusive twice, then QA decides.
   await waitForState(id, (s) => s.stage === 'effectiveness_check');
@@ -126,13 +148,24 @@ it('takes a deviation from detection to closure through the API, every gate sign
   await waitForState(id, (s) => s.stage === 'closure');
 
   await signGate(id, 'closure_approval', cast.approver1, 'approved', 409); // the batch still needs a disposition
-  await step(id, cast.approver1, 'dispositions', { lot, disposition: 'release', reason: 'Duplicates decommissioned; remainder reconciled' });
+  await step(id, cast.approver1, 'dispositions', {
+    lot,
+    disposition: 'release',
+    reason: 'Duplicates decommissioned; remainder reconciled',
+  });
   await signGate(id, 'closure_approval', cast.approver1, 'approved');
   await signGate(id, 'closure_approval', cast.approver1, 'approved', 403); // the same person cannot fill both signatures
   await signGate(id, 'closure_approval', cast.qaHead, 'approved');
   const closed = await waitForState(id, (s) => s.stage === 'closed');
   expect(closed.transitions.map((t: { to: string }) => t.to)).toEqual([
-    'detection', 'containment', 'investigation', 'capa', 'change_control', 'effectiveness_check', 'closure', 'closed',
+    'detection',
+    'containment',
+    'investigation',
+    'capa',
+    'change_control',
+    'effectiveness_check',
+    'closure',
+    'closed',
   ]);
   expect(closed.closure.approval.signature).toMatchObject({ login: cast.qaHead.login, meaning: 'approved' });
 
@@ -140,9 +173,15 @@ it('takes a deviation from detection to closure through the API, every gate sign
   expect(hold.rows).toEqual([{ disposition: 'release', disposed_by: cast.approver1.login }]);
   const ledger = await stack.pool.query('SELECT signer_login, meaning FROM signature_ledger WHERE deviation_id = $1 ORDER BY id', [id]);
   expect(ledger.rows.map((r) => `${r.meaning}:${r.signer_login}`)).toEqual([
-    `verified:${cast.qaLead.login}`, `approved:${cast.approver1.login}`, `approved:${cast.approver1.login}`,
-    `approved:${cast.approver1.login}`, `approved:${cast.qaHead.login}`, `verified:${cast.approver2.login}`,
-    `verified:${cast.approver1.login}`, `approved:${cast.approver1.login}`, `approved:${cast.qaHead.login}`,
+    `verified:${cast.qaLead.login}`,
+    `approved:${cast.approver1.login}`,
+    `approved:${cast.approver1.login}`,
+    `approved:${cast.approver1.login}`,
+    `approved:${cast.qaHead.login}`,
+    `verified:${cast.approver2.login}`,
+    `verified:${cast.approver1.login}`,
+    `approved:${cast.approver1.login}`,
+    `approved:${cast.qaHead.login}`,
   ]);
   const verify = await request(stack.app).get('/signatures/verify').set(as(cast.auditor)).expect(200);
   expect(verify.body.ok).toBe(true);
@@ -151,7 +190,10 @@ it('takes a deviation from detection to closure through the API, every gate sign
     return r.body.items[0];
   });
   expect(listed).toMatchObject({ id, status: 'closed' });
-  const cancel = await request(stack.app).post(`/deviations/${id}/cancel`).set(as(cast.qaLead)).send({ justification: 'too late', login: cast.qaLead.login, password: cast.qaLead.password });
+  const cancel = await request(stack.app)
+    .post(`/deviations/${id}/cancel`)
+    .set(as(cast.qaLead))
+    .send({ justification: 'too late', login: cast.qaLead.login, password: cast.qaLead.password });
   expect(cancel.status).toBe(409);
 });
 
@@ -165,21 +207,39 @@ it('refuses a step in the wrong stage (409), a malformed one (400), a wrong pass
   });
   const before = await inputEvents(id);
 
-  const wrongStage = await request(stack.app).post(`/deviations/${id}/investigation/report`).set(as(cast.investigator)).send({ summary: 's', rootCause: 'r' }).expect(409);
+  const wrongStage = await request(stack.app)
+    .post(`/deviations/${id}/investigation/report`)
+    .set(as(cast.investigator))
+    .send({ summary: 's', rootCause: 'r' })
+    .expect(409);
   expect(wrongStage.headers['content-type']).toMatch(/^application\/problem\+json/);
   expect(wrongStage.body.detail).toMatch(/containment/);
   await request(stack.app).post(`/deviations/${id}/capa/actions`).set(as(cast.capaOwner)).send({ type: 'magic' }).expect(400);
   await request(stack.app).post(`/deviations/${id}/evidence`).set(as(cast.auditor)).send({ items: [] }).expect(403);
-  await request(stack.app).post(`/deviations/DEV-2026-999999/evidence`).set(as(cast.investigator)).send({ items: [{ kind: 'hold', ref: 'H1', title: 'x' }] }).expect(404);
+  await request(stack.app)
+    .post(`/deviations/DEV-2026-999999/evidence`)
+    .set(as(cast.investigator))
+    .send({ items: [{ kind: 'hold', ref: 'H1', title: 'x' }] })
+    .expect(404);
   const task = (await request(stack.app).get('/tasks').query({ deviation: id }).set(as(cast.qaLead)).expect(200)).body.items[0];
-  const wrongPassword = await request(stack.app).post(`/tasks/${task.id}/sign`).set(as(cast.qaLead)).send({ meaning: 'verified', login: cast.qaLead.login, password: 'not-my-password' }).expect(401);
+  const wrongPassword = await request(stack.app)
+    .post(`/tasks/${task.id}/sign`)
+    .set(as(cast.qaLead))
+    .send({ meaning: 'verified', login: cast.qaLead.login, password: 'not-my-password' })
+    .expect(401);
   expect(JSON.stringify(wrongPassword.body)).not.toMatch(/password is|login is/i);
-  await request(stack.app).post(`/tasks/${task.id}/sign`).set(as(cast.approver1)).send({ meaning: 'verified', login: cast.approver1.login, password: cast.approver1.password }).expect(403);
+  await request(stack.app)
+    .post(`/tasks/${task.id}/sign`)
+    .set(as(cast.approver1))
+    .send({ meaning: 'verified', login: cast.approver1.login, password: cast.approver1.password })
+    .expect(403);
 
   expect(await inputEvents(id)).toBe(before);
   const ledger = await stack.pool.query('SELECT 1 FROM signature_ledger WHERE deviation_id = $1', [id]);
   expect(ledger.rowCount).toBe(0);
-  const security = await stack.pool.query("SELECT 1 FROM security_log WHERE user_id = $1 AND event = 'signature_reauth_failed'", [cast.qaLead.id]);
+  const security = await stack.pool.query("SELECT 1 FROM security_log WHERE user_id = $1 AND event = 'signature_reauth_failed'", [
+    cast.qaLead.id,
+  ]);
   expect(security.rowCount).toBeGreaterThanOrEqual(1);
 
   await signGate(id, 'containment_verification', cast.qaLead, 'verified');
@@ -194,9 +254,16 @@ it('cancellation from investigation, signed, lifts the holds; the record outlive
   await waitForState(id, (s) => Boolean(s.containment.actionsCompletedAt));
   await signGate(id, 'containment_verification', cast.qaLead, 'verified');
   await waitForState(id, (s) => s.stage === 'investigation');
-  await request(stack.app).post(`/deviations/${id}/cancel`).set(as(cast.qaLead)).send({ justification: 'Duplicate report', login: cast.qaLead.login, password: cast.qaLead.password }).expect(200);
+  await request(stack.app)
+    .post(`/deviations/${id}/cancel`)
+    .set(as(cast.qaLead))
+    .send({ justification: 'Duplicate report', login: cast.qaLead.login, password: cast.qaLead.password })
+    .expect(200);
   const cancelled = await waitForState(id, (s) => s.stage === 'cancelled');
-  expect(cancelled.cancellation).toMatchObject({ fromStage: 'investigation', signature: { login: cast.qaLead.login, meaning: 'approved' } });
+  expect(cancelled.cancellation).toMatchObject({
+    fromStage: 'investigation',
+    signature: { login: cast.qaLead.login, meaning: 'approved' },
+  });
   const { rows } = await stack.pool.query('SELECT disposition FROM holds WHERE deviation_id = $1 ORDER BY lot', [id]);
   expect(rows).toEqual([{ disposition: 'release' }, { disposition: 'release' }]);
 
@@ -205,7 +272,10 @@ it('cancellation from investigation, signed, lifts the holds; the record outlive
   await handle.result();
   const { runId } = await handle.describe();
   await archiveRun({ pool: stack.pool, temporal: stack.temporal }, { workflowId: id, runId });
-  await stack.temporal.workflowService.deleteWorkflowExecution({ namespace: stack.config.TEMPORAL_NAMESPACE, workflowExecution: { workflowId: id } });
+  await stack.temporal.workflowService.deleteWorkflowExecution({
+    namespace: stack.config.TEMPORAL_NAMESPACE,
+    workflowExecution: { workflowId: id },
+  });
   // The dev server carries out a deletion asynchronously (about half a minute).
   await eventually(async () => ((await handle.describe().catch(() => undefined)) ? undefined : true), 90_000, 1_000);
   const fromArchive = await stateOf(id);
@@ -224,6 +294,9 @@ it('records a breach when containment is not confirmed in time, and accepts a la
   await signGate(id, 'containment_verification', cast.qaLead, 'verified');
   const late = await waitForState(id, (s) => Boolean(s.containment.confirmation));
   expect(late.containment.confirmation.late).toBe(true);
-  const { rows } = await stack.pool.query<{ kind: string }>("SELECT kind FROM notifications WHERE deviation_id = $1 AND kind <> 'signoff_required' ORDER BY id", [id]);
+  const { rows } = await stack.pool.query<{ kind: string }>(
+    "SELECT kind FROM notifications WHERE deviation_id = $1 AND kind <> 'signoff_required' ORDER BY id",
+    [id],
+  );
   expect(rows.map((r) => r.kind)).toEqual(['containment_alert', 'containment_reminder', 'containment_reminder', 'escalation']);
 });

@@ -23,7 +23,9 @@ interface Received {
 }
 
 /** A real local webhook receiver; `answer` decides each response's status. */
-async function receiver(answer: (r: Received, n: number) => number): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+async function receiver(
+  answer: (r: Received, n: number) => number,
+): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
     let raw = '';
@@ -48,7 +50,13 @@ async function receiver(answer: (r: Received, n: number) => number): Promise<{ u
 /** A kind of its own per test, so dispatchers here never take other test files' notifications. */
 async function enqueue(kind: string, n: number): Promise<void> {
   for (let i = 0; i < n; i += 1) {
-    await enqueueNotification(stack.pool, { dedupeKey: `${kind}:${i}`, kind, recipients: ['role:qa_head'], subject: `notification ${i}`, body: { i } });
+    await enqueueNotification(stack.pool, {
+      dedupeKey: `${kind}:${i}`,
+      kind,
+      recipients: ['role:qa_head'],
+      subject: `notification ${i}`,
+      body: { i },
+    });
   }
 }
 
@@ -92,12 +100,20 @@ describe('notification dispatcher', () => {
     const hook = await receiver((_r, n) => (n <= 3 ? 503 : 200));
     await enqueue(kind, 1);
     const baseDelayMs = 300;
-    const stop = startNotificationDispatcher(stack.pool, webhookSender(hook.url), quiet, { kinds: [kind], pollIntervalMs: 20, baseDelayMs });
+    const stop = startNotificationDispatcher(stack.pool, webhookSender(hook.url), quiet, {
+      kinds: [kind],
+      pollIntervalMs: 20,
+      baseDelayMs,
+    });
     try {
-      const failing = await eventually(async () => {
-        const [row] = await rows(kind);
-        return row.attempts >= 1 && row.status === 'pending' ? row : undefined;
-      }, 10_000, 10);
+      const failing = await eventually(
+        async () => {
+          const [row] = await rows(kind);
+          return row.attempts >= 1 && row.status === 'pending' ? row : undefined;
+        },
+        10_000,
+        10,
+      );
       expect(failing.lastError).toBe('webhook answered 503');
       await eventually(async () => ((await rows(kind))[0].status === 'sent' ? true : undefined), 15_000, 50);
     } finally {
@@ -121,12 +137,22 @@ describe('notification dispatcher', () => {
     const outcomes = [];
     for (let round = 0; round < 3; round += 1) {
       // Each attempt once the (1 ms) backoff has passed.
-      outcomes.push(await eventually(async () => {
-        const r = await dispatchOnce(stack.pool, failing, quiet, opts);
-        return r.retrying + r.failed === 1 ? r : undefined;
-      }, 5_000, 5));
+      outcomes.push(
+        await eventually(
+          async () => {
+            const r = await dispatchOnce(stack.pool, failing, quiet, opts);
+            return r.retrying + r.failed === 1 ? r : undefined;
+          },
+          5_000,
+          5,
+        ),
+      );
     }
-    expect(outcomes).toEqual([{ sent: 0, retrying: 1, failed: 0 }, { sent: 0, retrying: 1, failed: 0 }, { sent: 0, retrying: 0, failed: 1 }]);
+    expect(outcomes).toEqual([
+      { sent: 0, retrying: 1, failed: 0 },
+      { sent: 0, retrying: 1, failed: 0 },
+      { sent: 0, retrying: 0, failed: 1 },
+    ]);
     expect((await rows(kind))[0]).toMatchObject({ status: 'failed', attempts: 3, lastError: 'mail relay refused' });
     // A failed notification is not picked up again.
     expect(await dispatchOnce(stack.pool, failing, quiet, opts)).toEqual({ sent: 0, retrying: 0, failed: 0 });

@@ -26,16 +26,28 @@ const auth = (r: request.Test) => r.set('X-API-Key', CAPTURE_KEY);
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000);
 
 async function batch(lot: string, opts: { registered: Date; commissioned?: Date[]; retracted?: boolean; onLine?: string }): Promise<void> {
-  await auth(request(stack.app).post('/batches')).send({ lot, gtin, expiry: '2028-11-30', plannedQuantity: 10, line: opts.onLine ?? line }).expect(201);
+  await auth(request(stack.app).post('/batches'))
+    .send({ lot, gtin, expiry: '2028-11-30', plannedQuantity: 10, line: opts.onLine ?? line })
+    .expect(201);
   // (master data arriving on a given day: the API stamps the time of the request)
   await stack.pool.query('UPDATE batches SET created_at = $1 WHERE lot = $2 AND gtin = $3', [opts.registered, lot, gtin]);
   for (const [i, at] of (opts.commissioned ?? []).entries()) {
     const eventID = `urn:uuid:${randomUUID()}`;
     const commissioning = {
-      type: 'ObjectEvent', eventID, eventTime: at.toISOString(), eventTimeZoneOffset: '+00:00', action: 'ADD', bizStep: 'commissioning',
-      epcList: [formatSgtinUrn(gtin, `${lot}S${i}`)], ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
+      type: 'ObjectEvent',
+      eventID,
+      eventTime: at.toISOString(),
+      eventTimeZoneOffset: '+00:00',
+      action: 'ADD',
+      bizStep: 'commissioning',
+      epcList: [formatSgtinUrn(gtin, `${lot}S${i}`)],
+      ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
     };
-    const retraction = { ...commissioning, eventTime: new Date().toISOString(), errorDeclaration: { declarationTime: new Date().toISOString(), reason: 'incorrect_data' } };
+    const retraction = {
+      ...commissioning,
+      eventTime: new Date().toISOString(),
+      errorDeclaration: { declarationTime: new Date().toISOString(), reason: 'incorrect_data' },
+    };
     const eventList = opts.retracted ? [commissioning, retraction] : [commissioning];
     await auth(request(stack.app).post('/epcis/capture'))
       .set('Content-Type', 'application/ld+json')
@@ -45,7 +57,9 @@ async function batch(lot: string, opts: { registered: Date; commissioned?: Date[
 }
 
 it('dates a batch by its first live commissioning event, and leaves out batches with none', async () => {
-  await auth(request(stack.app).post('/products')).send({ gtin, name: 'Effectiveness line test', unitsPerCase: 10, casesPerPallet: 10 }).expect(201);
+  await auth(request(stack.app).post('/products'))
+    .send({ gtin, name: 'Effectiveness line test', unitsPerCase: 10, casesPerPallet: 10 })
+    .expect(201);
   const since = daysAgo(3);
   const aStarted = daysAgo(2);
   await batch(`P${tag}A`, { registered: daysAgo(10), commissioned: [daysAgo(1), aStarted] }); // planned ahead, made after: counts

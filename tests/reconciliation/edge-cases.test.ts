@@ -45,7 +45,8 @@ interface Finding {
   ssccs: string[] | null;
 }
 const findingKey = (f: Finding) => JSON.stringify([f.category, f.kind, f.serial, f.sgtin, f.ssccs]);
-const sortFindings = (list: Finding[]) => [...list].sort((a, b) => (findingKey(a) < findingKey(b) ? -1 : findingKey(a) > findingKey(b) ? 1 : 0));
+const sortFindings = (list: Finding[]) =>
+  [...list].sort((a, b) => (findingKey(a) < findingKey(b) ? -1 : findingKey(a) > findingKey(b) ? 1 : 0));
 
 const CATEGORIES = ['duplicate_serial', 'aggregation_error', 'missing_report', 'lost_packaging', 'unaccounted'] as const;
 
@@ -54,7 +55,13 @@ async function scenario(name: string, opts: { aggregationRequired?: boolean } = 
   const gtin = withCheckDigit(`0${COMPANY_PREFIX}${String(70000 + seq).padStart(5, '0')}`);
   const lot = `X${tag}${name}`;
   await auth(request(stack.app).post('/products'))
-    .send({ gtin, name: `Edge case ${name}`, unitsPerCase: UNITS_PER_CASE, casesPerPallet: 10, aggregationRequired: opts.aggregationRequired ?? true })
+    .send({
+      gtin,
+      name: `Edge case ${name}`,
+      unitsPerCase: UNITS_PER_CASE,
+      casesPerPallet: 10,
+      aggregationRequired: opts.aggregationRequired ?? true,
+    })
     .expect(201);
   await auth(request(stack.app).post('/batches')).send({ lot, gtin, expiry: '2028-11-30', plannedQuantity: 8, line: 'EDGE' }).expect(201);
 
@@ -71,22 +78,47 @@ async function scenario(name: string, opts: { aggregationRequired?: boolean } = 
   const events = {
     /** ObjectEvent ADD in this lot: commissioning, the epcList exactly as given (repeats kept). */
     commission: (minute: number, units: number[], alsoAsLinks: number[] = []) => ({
-      type: 'ObjectEvent', ...base(minute), action: 'ADD', bizStep: 'commissioning', disposition: 'active',
-      epcList: [...units.map(unit), ...alsoAsLinks.map(unitLink)], ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
+      type: 'ObjectEvent',
+      ...base(minute),
+      action: 'ADD',
+      bizStep: 'commissioning',
+      disposition: 'active',
+      epcList: [...units.map(unit), ...alsoAsLinks.map(unitLink)],
+      ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
     }),
     pack: (minute: number, c: number, units: number[]) => ({
-      type: 'AggregationEvent', ...base(minute), action: 'ADD', bizStep: 'packing', disposition: 'in_progress', parentID: caseUrn(c), childEPCs: units.map(unit),
+      type: 'AggregationEvent',
+      ...base(minute),
+      action: 'ADD',
+      bizStep: 'packing',
+      disposition: 'in_progress',
+      parentID: caseUrn(c),
+      childEPCs: units.map(unit),
     }),
     /** AggregationEvent DELETE naming the children taken out. */
     unpack: (minute: number, c: number, units: number[]) => ({
-      type: 'AggregationEvent', ...base(minute), action: 'DELETE', bizStep: 'unpacking', parentID: caseUrn(c), childEPCs: units.map(unit),
+      type: 'AggregationEvent',
+      ...base(minute),
+      action: 'DELETE',
+      bizStep: 'unpacking',
+      parentID: caseUrn(c),
+      childEPCs: units.map(unit),
     }),
     /** AggregationEvent DELETE naming the parent and no children: the case emptied whole. */
     empty: (minute: number, c: number) => ({
-      type: 'AggregationEvent', ...base(minute), action: 'DELETE', bizStep: 'unpacking', parentID: caseUrn(c),
+      type: 'AggregationEvent',
+      ...base(minute),
+      action: 'DELETE',
+      bizStep: 'unpacking',
+      parentID: caseUrn(c),
     }),
     observe: (minute: number, units: number[], bizStep: string, disposition: string) => ({
-      type: 'ObjectEvent', ...base(minute), action: 'OBSERVE', bizStep, disposition, epcList: units.map(unit),
+      type: 'ObjectEvent',
+      ...base(minute),
+      action: 'OBSERVE',
+      bizStep,
+      disposition,
+      epcList: units.map(unit),
     }),
   };
 
@@ -123,17 +155,51 @@ async function scenario(name: string, opts: { aggregationRequired?: boolean } = 
   const expected = {
     caseCount: (c: number): Finding => ({ category: 'aggregation_error', kind: 'case_count', serial: null, sgtin: null, ssccs: [sscc(c)] }),
     twoParents: (i: number, cases: number[]): Finding => ({
-      category: 'aggregation_error', kind: 'child_two_parents', serial: serial(i), sgtin: unit(i), ssccs: cases.map(sscc).sort(),
+      category: 'aggregation_error',
+      kind: 'child_two_parents',
+      serial: serial(i),
+      sgtin: unit(i),
+      ssccs: cases.map(sscc).sort(),
     }),
-    unaggregated: (i: number): Finding => ({ category: 'aggregation_error', kind: 'unaggregated', serial: serial(i), sgtin: unit(i), ssccs: null }),
+    unaggregated: (i: number): Finding => ({
+      category: 'aggregation_error',
+      kind: 'unaggregated',
+      serial: serial(i),
+      sgtin: unit(i),
+      ssccs: null,
+    }),
     unaccounted: (i: number): Finding => ({ category: 'unaccounted', kind: 'unaccounted', serial: serial(i), sgtin: unit(i), ssccs: null }),
-    missingReport: (i: number): Finding => ({ category: 'missing_report', kind: 'missing_report', serial: serial(i), sgtin: unit(i), ssccs: null }),
-    duplicate: (i: number): Finding => ({ category: 'duplicate_serial', kind: 'duplicate_serial', serial: serial(i), sgtin: unit(i), ssccs: null }),
-    foreignChild: (i: number, c: number): Finding => ({ category: 'aggregation_error', kind: 'foreign_child', serial: serial(i), sgtin: unit(i), ssccs: [sscc(c)] }),
+    missingReport: (i: number): Finding => ({
+      category: 'missing_report',
+      kind: 'missing_report',
+      serial: serial(i),
+      sgtin: unit(i),
+      ssccs: null,
+    }),
+    duplicate: (i: number): Finding => ({
+      category: 'duplicate_serial',
+      kind: 'duplicate_serial',
+      serial: serial(i),
+      sgtin: unit(i),
+      ssccs: null,
+    }),
+    foreignChild: (i: number, c: number): Finding => ({
+      category: 'aggregation_error',
+      kind: 'foreign_child',
+      serial: serial(i),
+      sgtin: unit(i),
+      ssccs: [sscc(c)],
+    }),
     sort: sortFindings,
   };
   const balance = (b: Partial<Record<'commissioned' | 'packed' | 'rejected' | 'sampled' | 'destroyed' | 'unaccounted', number>>) => ({
-    commissioned: 0, packed: 0, rejected: 0, sampled: 0, destroyed: 0, unaccounted: 0, ...b,
+    commissioned: 0,
+    packed: 0,
+    rejected: 0,
+    sampled: 0,
+    destroyed: 0,
+    unaccounted: 0,
+    ...b,
   });
   return { events, post, capture, report, reconcile, expected, balance, sscc };
 }
@@ -231,7 +297,9 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
     // The same spelling twice in one epcList never gets in: the EPCIS schema wants unique items.
     const refused = await s.post([s.events.commission(0, [1, 2, 3, 4, 2, 5, 6])]);
     expect(refused.status).toBe(400);
-    expect(refused.body.errors).toEqual([expect.objectContaining({ eventIndex: 0, field: 'epcList', reason: expect.stringContaining('duplicate items') })]);
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({ eventIndex: 0, field: 'epcList', reason: expect.stringContaining('duplicate items') }),
+    ]);
     // The same unit in two spellings (URN and Digital Link) in one event does: unit 2 is listed twice
     // by one commissioning event. The distinct commissioning events decide: one, so no duplicate.
     // Unit 2 is an ordinary unit then (packed once, reported) and counts once in the balance like the rest.
@@ -245,7 +313,12 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
 
   it('7. a unit in two cases at once, one of them later emptied whole: no longer two parents', async () => {
     const s = await scenario('TWOEMPTY');
-    await s.capture([s.events.commission(0, [1, 2, 3, 4, 5, 6]), s.events.pack(1, 1, [1, 2, 3]), s.events.pack(2, 2, [4, 5, 6]), s.events.pack(3, 3, [3])]);
+    await s.capture([
+      s.events.commission(0, [1, 2, 3, 4, 5, 6]),
+      s.events.pack(1, 1, [1, 2, 3]),
+      s.events.pack(2, 2, [4, 5, 6]),
+      s.events.pack(3, 3, [3]),
+    ]);
     await s.report([1, 2, 3, 4, 5, 6]);
     const before = await s.reconcile();
     expect(before.balance).toEqual(s.balance({ commissioned: 6, packed: 6 }));
@@ -285,7 +358,10 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
     const s = await scenario('SAMEGTIN');
     // Unit 9 is commissioned in another lot of this product (its batch created from the ilmd), then
     // packed by mistake with units 1 and 2 of this batch: same GTIN, so only the batch tells it apart.
-    const otherLot = { ...s.events.commission(0, [9]), ilmd: { 'cbvmda:lotNumber': `Y${tag}SAMEGTIN`, 'cbvmda:itemExpirationDate': '2029-01-31' } };
+    const otherLot = {
+      ...s.events.commission(0, [9]),
+      ilmd: { 'cbvmda:lotNumber': `Y${tag}SAMEGTIN`, 'cbvmda:itemExpirationDate': '2029-01-31' },
+    };
     await s.capture([otherLot, s.events.commission(1, [1, 2]), s.events.pack(2, 1, [1, 2, 9])]);
     await s.report([1, 2]);
     const r = await s.reconcile();
@@ -308,7 +384,11 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
   it('13. a unit read before its commissioning and not after: not observed after commissioning, so unaccounted, not shipped loose', async () => {
     const s = await scenario('EARLYREAD', { aggregationRequired: false });
     // Unit 1 is read at minute 0, commissioned with unit 2 at minute 5; unit 3 is read after commissioning.
-    await s.capture([s.events.observe(0, [1], 'inspecting', 'active'), s.events.commission(5, [1, 2, 3]), s.events.observe(6, [3], 'shipping', 'in_transit')]);
+    await s.capture([
+      s.events.observe(0, [1], 'inspecting', 'active'),
+      s.events.commission(5, [1, 2, 3]),
+      s.events.observe(6, [3], 'shipping', 'in_transit'),
+    ]);
     await s.report([1, 2, 3]);
     const r = await s.reconcile();
     expect(r.balance).toEqual(s.balance({ commissioned: 3, packed: 1, unaccounted: 2 }));
@@ -318,7 +398,12 @@ describe('reconciliation edge cases (hand-computed from the definitions in recon
   it('14. the same early reading for a unit whose facts are worked out from the live events (another event naming it was retracted)', async () => {
     const s = await scenario('EARLYRETRACT');
     const mistake = s.events.observe(7, [1], 'inspecting', 'active');
-    await s.capture([s.events.observe(0, [1], 'inspecting', 'active'), s.events.commission(5, [1, 2, 3]), s.events.pack(6, 1, [2, 3]), mistake]);
+    await s.capture([
+      s.events.observe(0, [1], 'inspecting', 'active'),
+      s.events.commission(5, [1, 2, 3]),
+      s.events.pack(6, 1, [2, 3]),
+      mistake,
+    ]);
     await s.capture([{ ...mistake, errorDeclaration: { declarationTime: '2026-11-23T08:30:00Z', reason: 'incorrect_data' } }]);
     await s.report([1, 2, 3]);
     const r = await s.reconcile();

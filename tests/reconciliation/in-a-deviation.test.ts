@@ -26,7 +26,17 @@ beforeAll(async () => {
   cast = await createCast(stack.app, stack.pool);
   dir = mkdtempSync(path.join(tmpdir(), 'recon-dev-'));
   manifest = await generateBatch(
-    { ...DEFAULT_CONFIG, seed: 21, units: 400, unitsPerCase: 10, casesPerPallet: 5, lot: LOT, eventsPerDocument: 60, plants: Object.fromEntries(PLANT_KINDS.map((k) => [k, 1])), outcomes: { rejected: 1, sampled: 1, destroyed: 1 } },
+    {
+      ...DEFAULT_CONFIG,
+      seed: 21,
+      units: 400,
+      unitsPerCase: 10,
+      casesPerPallet: 5,
+      lot: LOT,
+      eventsPerDocument: 60,
+      plants: Object.fromEntries(PLANT_KINDS.map((k) => [k, 1])),
+      outcomes: { rejected: 1, sampled: 1, destroyed: 1 },
+    },
     dir,
   );
   await sendGeneratedBatch(stack.app, dir, manifest, CAPTURE_KEY);
@@ -37,7 +47,13 @@ afterAll(async () => {
 });
 
 it('reconciles the batch a deviation names during containment: the summary on the deviation, the report stored under it, no unit in the history', async () => {
-  const id = (await request(stack.app).post('/deviations').set(as(cast.qaLead)).send(newDeviationRequest({ batches: [LOT] })).expect(201)).body.id as string;
+  const id = (
+    await request(stack.app)
+      .post('/deviations')
+      .set(as(cast.qaLead))
+      .send(newDeviationRequest({ batches: [LOT] }))
+      .expect(201)
+  ).body.id as string;
   const contained = await eventually(async () => {
     const s = (await request(stack.app).get(`/deviations/${id}`).set(as(cast.auditor)).expect(200)).body.deviation;
     return s.containment.actionsCompletedAt ? s : undefined;
@@ -46,8 +62,17 @@ it('reconciles the batch a deviation names during containment: the summary on th
   const [summary] = contained.containment.preliminaryReconciliation;
   expect(contained.containment.preliminaryReconciliation).toHaveLength(1);
   expect(summary).toMatchObject({ lot: LOT, gtin: manifest.products[0].gtin, unknownBatch: false, balance: manifest.balance });
-  expect(summary.discrepancies).toEqual({ duplicate_serial: 0, aggregation_error: 0, missing_report: 0, lost_packaging: 0, unaccounted: 0, ...manifest.plantedByCategory });
-  const { rows } = await stack.pool.query('SELECT deviation_id, content_hash FROM reconciliation_reports WHERE id = $1', [summary.reportId]);
+  expect(summary.discrepancies).toEqual({
+    duplicate_serial: 0,
+    aggregation_error: 0,
+    missing_report: 0,
+    lost_packaging: 0,
+    unaccounted: 0,
+    ...manifest.plantedByCategory,
+  });
+  const { rows } = await stack.pool.query('SELECT deviation_id, content_hash FROM reconciliation_reports WHERE id = $1', [
+    summary.reportId,
+  ]);
   expect(rows).toEqual([{ deviation_id: id, content_hash: summary.contentHash }]);
   // The same data reconciled through the API gives the same content hash.
   const direct = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set(as(cast.qaLead)).expect(201);
@@ -57,9 +82,20 @@ it('reconciles the batch a deviation names during containment: the summary on th
   const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
   const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileBatch')!;
   expect(Number(scheduled.activityTaskScheduledEventAttributes!.heartbeatTimeout!.seconds)).toBeGreaterThan(0);
-  const completed = history.events!.find((e) => e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId!.toString())!;
+  const completed = history.events!.find(
+    (e) => e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId!.toString(),
+  )!;
   const result = JSON.parse(Buffer.from(completed.activityTaskCompletedEventAttributes!.result!.payloads![0]!.data!).toString('utf8'));
-  expect(Object.keys(result).sort()).toEqual(['balance', 'contentHash', 'discrepancies', 'generatedAt', 'gtin', 'lot', 'reportId', 'unknownBatch']);
+  expect(Object.keys(result).sort()).toEqual([
+    'balance',
+    'contentHash',
+    'discrepancies',
+    'generatedAt',
+    'gtin',
+    'lot',
+    'reportId',
+    'unknownBatch',
+  ]);
   const everything = textOf(history);
   const plantedSerials = manifest.planted.map((p) => p.serial).filter((s): s is string => Boolean(s));
   expect(plantedSerials.length).toBeGreaterThan(3);
@@ -74,5 +110,7 @@ function textOf(value: unknown, seen = new Set<unknown>()): string {
   if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
   if (!value || typeof value !== 'object' || seen.has(value)) return '';
   seen.add(value);
-  return Object.values(value as Record<string, unknown>).map((v) => textOf(v, seen)).join('\n');
+  return Object.values(value as Record<string, unknown>)
+    .map((v) => textOf(v, seen))
+    .join('\n');
 }

@@ -61,9 +61,22 @@ describe('reconciliation of a batch with planted discrepancies', () => {
       unaccounted: 0,
       ...manifest.plantedByCategory,
     });
-    const found = (res.body.discrepancyList as Finding[]).map((f) => key({ ...f, ssccs: f.kind === 'child_two_parents' || f.kind === 'case_count' || f.kind === 'foreign_child' || f.kind === 'lost_packaging' ? f.ssccs : null }));
+    const found = (res.body.discrepancyList as Finding[]).map((f) =>
+      key({
+        ...f,
+        ssccs:
+          f.kind === 'child_two_parents' || f.kind === 'case_count' || f.kind === 'foreign_child' || f.kind === 'lost_packaging'
+            ? f.ssccs
+            : null,
+      }),
+    );
     const planted = manifest.planted.map((p) =>
-      key({ category: p.category, kind: p.kind, serial: p.serial ?? null, ssccs: ['child_two_parents', 'case_count', 'foreign_child', 'lost_packaging'].includes(p.kind) ? p.sscc ?? null : null }),
+      key({
+        category: p.category,
+        kind: p.kind,
+        serial: p.serial ?? null,
+        ssccs: ['child_two_parents', 'case_count', 'foreign_child', 'lost_packaging'].includes(p.kind) ? (p.sscc ?? null) : null,
+      }),
     );
     expect(found.sort()).toEqual(planted.sort());
   });
@@ -82,7 +95,16 @@ describe('reconciliation of a batch with planted discrepancies', () => {
     const summary = await reconcileBatch({ lot: LOT, deviationId: 'DEV-1999-000001' });
     expect(summary.balance).toEqual(manifest.balance);
     expect(summary.reportId).toMatch(/^RR-\d+$/);
-    expect(Object.keys(summary).sort()).toEqual(['balance', 'contentHash', 'discrepancies', 'generatedAt', 'gtin', 'lot', 'reportId', 'unknownBatch']);
+    expect(Object.keys(summary).sort()).toEqual([
+      'balance',
+      'contentHash',
+      'discrepancies',
+      'generatedAt',
+      'gtin',
+      'lot',
+      'reportId',
+      'unknownBatch',
+    ]);
   });
 
   it('refuses a report with one bad serial whole: 400 naming it, nothing stored', async () => {
@@ -106,19 +128,37 @@ describe('reconciliation of a batch with planted discrepancies', () => {
   it('refuses a malformed report, and a reconciliation reader without credentials', async () => {
     const url = `/batches/${encodeURIComponent(LOT)}/repository-reports`;
     const cut = '{"target":"EMVS","serials":["A1",';
-    const bad = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send(cut).expect(400);
+    const bad = await request(stack.app)
+      .post(url)
+      .set('X-API-Key', CAPTURE_KEY)
+      .set('Content-Type', 'application/json')
+      .send(cut)
+      .expect(400);
     expect(bad.headers['content-type']).toMatch(/problem\+json/);
     expect(bad.body.detail).toBe(`The request body is invalid: the body ends before it is complete (byte ${cut.length}).`);
     const noComma = '{"target":"EMVS","reportedAt":"2026-01-02T00:00:00Z","serials":["A1" "A2"]}';
-    const split = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).set('Content-Type', 'application/json').send(noComma).expect(400);
+    const split = await request(stack.app)
+      .post(url)
+      .set('X-API-Key', CAPTURE_KEY)
+      .set('Content-Type', 'application/json')
+      .send(noComma)
+      .expect(400);
     expect(split.body.errors).toEqual([{ path: '(body)', message: 'a missing comma between elements of the "serials" array' }]);
     expect(split.body.detail).toContain(`(byte ${noComma.indexOf('"A2"')})`);
-    const notStrings = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials: ['A1', 7, { s: 'A3' }] }).expect(400);
+    const notStrings = await request(stack.app)
+      .post(url)
+      .set('X-API-Key', CAPTURE_KEY)
+      .send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z', serials: ['A1', 7, { s: 'A3' }] })
+      .expect(400);
     expect(notStrings.body.errors).toEqual([
       { path: 'serials.1', message: 'must be a string' },
       { path: 'serials.2', message: 'must be a string' },
     ]);
-    const noSerials = await request(stack.app).post(url).set('X-API-Key', CAPTURE_KEY).send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z' }).expect(400);
+    const noSerials = await request(stack.app)
+      .post(url)
+      .set('X-API-Key', CAPTURE_KEY)
+      .send({ target: 'EMVS', reportedAt: '2026-01-02T00:00:00Z' })
+      .expect(400);
     expect(noSerials.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'serials' })]));
     await request(stack.app).get(`/batches/${LOT}/reconciliation`).expect(401);
     await request(stack.app).post(`/batches/${LOT}/reconciliation`).expect(401);
@@ -134,7 +174,11 @@ describe('reconciliation of a batch with planted discrepancies', () => {
       .expect(201);
     const res = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(409);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
-    const withGtin = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).query({ gtin: manifest.products[0].gtin }).expect(201);
+    const withGtin = await request(stack.app)
+      .post(`/batches/${LOT}/reconciliation`)
+      .set('X-API-Key', CAPTURE_KEY)
+      .query({ gtin: manifest.products[0].gtin })
+      .expect(201);
     expect(withGtin.body.balance).toEqual(manifest.balance);
   });
 });

@@ -25,7 +25,9 @@ async function scenario(name: string) {
   seq++;
   const gtin = withCheckDigit(`04012345${String(600 + seq).padStart(5, '0')}`);
   const lot = `E${tag}${name}`;
-  await auth(request(stack.app).post('/products')).send({ gtin, name: `Edge ${name}`, unitsPerCase: 2, casesPerPallet: 10, aggregationRequired: true }).expect(201);
+  await auth(request(stack.app).post('/products'))
+    .send({ gtin, name: `Edge ${name}`, unitsPerCase: 2, casesPerPallet: 10, aggregationRequired: true })
+    .expect(201);
   await auth(request(stack.app).post('/batches')).send({ lot, gtin, expiry: '2028-11-30', plannedQuantity: 4, line: 'EDGE' }).expect(201);
   const serial = (i: number) => `${name}${tag}${i}`;
   const unit = (i: number) => formatSgtinUrn(gtin, serial(i));
@@ -37,14 +39,28 @@ async function scenario(name: string) {
   const base = (minute: number) => ({ eventID: id(), eventTime: at(minute), eventTimeZoneOffset: '+00:00' });
   const events = {
     commission: (units: number[]) => ({
-      type: 'ObjectEvent', ...base(0), action: 'ADD', bizStep: 'commissioning', disposition: 'active',
-      epcList: units.map(unit), ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
+      type: 'ObjectEvent',
+      ...base(0),
+      action: 'ADD',
+      bizStep: 'commissioning',
+      disposition: 'active',
+      epcList: units.map(unit),
+      ilmd: { 'cbvmda:lotNumber': lot, 'cbvmda:itemExpirationDate': '2028-11-30' },
     }),
     pack: (minute: number, c: number, units: number[]) => ({
-      type: 'AggregationEvent', ...base(minute), action: 'ADD', bizStep: 'packing', parentID: caseUrn(c), childEPCs: units.map(unit),
+      type: 'AggregationEvent',
+      ...base(minute),
+      action: 'ADD',
+      bizStep: 'packing',
+      parentID: caseUrn(c),
+      childEPCs: units.map(unit),
     }),
     unpack: (minute: number, c: number, units: number[]) => ({
-      type: 'AggregationEvent', ...base(minute), action: 'DELETE', bizStep: 'unpacking', parentID: caseUrn(c),
+      type: 'AggregationEvent',
+      ...base(minute),
+      action: 'DELETE',
+      bizStep: 'unpacking',
+      parentID: caseUrn(c),
       ...(units.length ? { childEPCs: units.map(unit) } : {}),
     }),
   };
@@ -54,7 +70,9 @@ async function scenario(name: string) {
     expect(res.status).toBe(202);
   };
   const report = (units: number[]) =>
-    auth(request(stack.app).post(`/batches/${encodeURIComponent(lot)}/repository-reports`)).send({ target: 'EMVS', reportedAt: at(58), serials: units.map(serial), gtin }).expect(201);
+    auth(request(stack.app).post(`/batches/${encodeURIComponent(lot)}/repository-reports`))
+      .send({ target: 'EMVS', reportedAt: at(58), serials: units.map(serial), gtin })
+      .expect(201);
   const reconcile = async () => {
     const res = await auth(request(stack.app).post(`/batches/${encodeURIComponent(lot)}/reconciliation`)).expect(201);
     const findings = (res.body.discrepancyList as Array<{ kind: string; serial: string | null; ssccs: string[] | null }>)
@@ -78,7 +96,13 @@ describe('reconciliation, worked out event by event', () => {
 
   it('treats the units of a case emptied whole as no longer packed, and of a re-packed case as packed', async () => {
     const s = await scenario('EMPTY');
-    await s.capture([s.events.commission([1, 2, 3, 4]), s.events.pack(1, 1, [1, 2]), s.events.pack(2, 2, [3, 4]), s.events.unpack(3, 1, []), s.events.unpack(4, 2, [])]);
+    await s.capture([
+      s.events.commission([1, 2, 3, 4]),
+      s.events.pack(1, 1, [1, 2]),
+      s.events.pack(2, 2, [3, 4]),
+      s.events.unpack(3, 1, []),
+      s.events.unpack(4, 2, []),
+    ]);
     await s.capture([s.events.pack(5, 3, [3, 4])]);
     await s.report([3, 4]);
     const r = await s.reconcile();
@@ -102,12 +126,21 @@ describe('reconciliation, worked out event by event', () => {
 
   it('reports a released unit missing from the repository report, and a unit in two cases at once', async () => {
     const s = await scenario('TWO');
-    await s.capture([s.events.commission([1, 2, 3, 4]), s.events.pack(1, 1, [1, 2]), s.events.pack(2, 2, [3, 4]), s.events.pack(3, 3, [1])]);
+    await s.capture([
+      s.events.commission([1, 2, 3, 4]),
+      s.events.pack(1, 1, [1, 2]),
+      s.events.pack(2, 2, [3, 4]),
+      s.events.pack(3, 3, [1]),
+    ]);
     await s.report([1, 2, 3]);
     const r = await s.reconcile();
     expect(r.balance).toEqual({ commissioned: 4, packed: 4, rejected: 0, sampled: 0, destroyed: 0, unaccounted: 0 });
     expect(r.findings).toEqual(
-      [`child_two_parents ${s.serial(1)} ${[s.ssccOf(1), s.ssccOf(3)].sort().join(',')}`, `missing_report ${s.serial(4)}`, `case_count  ${s.ssccOf(3)}`].sort(),
+      [
+        `child_two_parents ${s.serial(1)} ${[s.ssccOf(1), s.ssccOf(3)].sort().join(',')}`,
+        `missing_report ${s.serial(4)}`,
+        `case_count  ${s.ssccOf(3)}`,
+      ].sort(),
     );
   });
 });

@@ -8,7 +8,8 @@ import { quietTemporalRuntime } from '../helpers/bundle';
 const dir = path.join(__dirname, 'histories');
 // The altered code changes the deviation workflow: the histories of deviations (not of archive sweeps).
 const workflowType = (file: string) =>
-  runsFromFile(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))).runs[0]?.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name;
+  runsFromFile(JSON.parse(readFileSync(path.join(dir, file), 'utf8'))).runs[0]?.history.events?.[0]?.workflowExecutionStartedEventAttributes
+    ?.workflowType?.name;
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.json') && workflowType(f) === 'DeviationWorkflow')
   .sort();

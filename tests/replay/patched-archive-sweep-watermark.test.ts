@@ -18,10 +18,18 @@ const load = (file: string) => {
   return { json, ...runsFromFile(json) };
 };
 
-type Event = { activityTaskScheduledEventAttributes?: { activityType?: { name?: string } | null } | null; markerRecordedEventAttributes?: { markerName?: string | null; details?: Record<string, { payloads?: Array<{ data?: unknown }> }> | null } | null };
+type Event = {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string } | null } | null;
+  markerRecordedEventAttributes?: {
+    markerName?: string | null;
+    details?: Record<string, { payloads?: Array<{ data?: unknown }> }> | null;
+  } | null;
+};
 const events = (json: { runs: Array<{ events: Event[] }> }) => json.runs.flatMap((r) => r.events);
 const activities = (json: { runs: Array<{ events: Event[] }> }) =>
-  events(json).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+  events(json)
+    .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+    .filter(Boolean);
 const patchMarkers = (json: { runs: Array<{ events: Event[] }> }) =>
   events(json)
     .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
@@ -33,10 +41,23 @@ const patchMarkers = (json: { runs: Array<{ events: Event[] }> }) =>
 async function bundleWithoutWatermark(): Promise<ReplayBundle> {
   const b = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    },
     webpackConfigHook: (config) => ({
       ...config,
-      resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as object), '@temporalio/workflow$': require.resolve('./fixtures/without-archive-sweep-watermark') } },
+      resolve: {
+        ...config.resolve,
+        alias: {
+          ...(config.resolve?.alias as object),
+          '@temporalio/workflow$': require.resolve('./fixtures/without-archive-sweep-watermark'),
+        },
+      },
     }),
   });
   return bundleFromCode(b.code);

@@ -20,7 +20,14 @@ const load = (file: string) => {
 const OLD = 'containment-escalated.before-reminder-before-due.json';
 const NEW = 'containment-escalated.json';
 
-type Event = { eventType?: unknown; markerRecordedEventAttributes?: { markerName?: string | null; details?: Record<string, { payloads?: Array<{ data?: unknown }> }> | null } | null; timerStartedEventAttributes?: { startToFireTimeout?: unknown } | null };
+type Event = {
+  eventType?: unknown;
+  markerRecordedEventAttributes?: {
+    markerName?: string | null;
+    details?: Record<string, { payloads?: Array<{ data?: unknown }> }> | null;
+  } | null;
+  timerStartedEventAttributes?: { startToFireTimeout?: unknown } | null;
+};
 /** The patch IDs of a history's patch markers, read from the recorded file (proto3 JSON). */
 function patchMarkers(json: { runs: Array<{ events: Event[] }> }): string[] {
   return json.runs
@@ -32,14 +39,27 @@ function patchMarkers(json: { runs: Array<{ events: Event[] }> }): string[] {
     });
 }
 const timers = (json: { runs: Array<{ events: Event[] }> }) =>
-  json.runs.flatMap((r) => r.events).filter((e) => e.timerStartedEventAttributes).map((e) => parseFloat(String(e.timerStartedEventAttributes!.startToFireTimeout)));
+  json.runs
+    .flatMap((r) => r.events)
+    .filter((e) => e.timerStartedEventAttributes)
+    .map((e) => parseFloat(String(e.timerStartedEventAttributes!.startToFireTimeout)));
 
 /** The current workflow code, with '@temporalio/workflow' replaced by a fixture that overrides patched(). */
 async function bundleWithWorkflowApi(fixture: string): Promise<ReplayBundle> {
   const b = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-    webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as object), '@temporalio/workflow$': require.resolve(fixture) } } }),
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+    },
+    webpackConfigHook: (config) => ({
+      ...config,
+      resolve: { ...config.resolve, alias: { ...(config.resolve?.alias as object), '@temporalio/workflow$': require.resolve(fixture) } },
+    }),
   });
   return bundleFromCode(b.code);
 }

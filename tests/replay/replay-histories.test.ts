@@ -10,7 +10,9 @@ import { quietTemporalRuntime, workflowBundle } from '../helpers/bundle';
  * that would break running deviations fails here; guard it with patched() (docs/replay.md).
  */
 const dir = path.join(__dirname, 'histories');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 beforeAll(() => quietTemporalRuntime());
 
@@ -23,7 +25,13 @@ describe.each(files)('%s', (file) => {
     const { workflowId, runs } = runsFromFile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
     const verdict = await replayWorkflow(bundleFromCode(workflowBundle().code), workflowId, runs);
     if (!verdict.deterministic) {
-      throw new Error(`${file} no longer replays: ${JSON.stringify(verdict.runs.filter((r) => !r.deterministic), null, 2)}`);
+      throw new Error(
+        `${file} no longer replays: ${JSON.stringify(
+          verdict.runs.filter((r) => !r.deterministic),
+          null,
+          2,
+        )}`,
+      );
     }
     expect(verdict.runs.length).toBeGreaterThan(0);
   });

@@ -25,7 +25,10 @@ import { createApiKey, createUser, loginAs, type TestUser } from '../helpers/use
 
 export type Person = TestUser & { token: string };
 /** The people of a deviation, each a real user signed in through the API. */
-export type Cast = Record<'qaLead' | 'investigator' | 'capaOwner' | 'approver1' | 'approver2' | 'qaHead' | 'validation' | 'production' | 'auditor', Person>;
+export type Cast = Record<
+  'qaLead' | 'investigator' | 'capaOwner' | 'approver1' | 'approver2' | 'qaHead' | 'validation' | 'production' | 'auditor',
+  Person
+>;
 
 const PEOPLE: Record<keyof Cast, { roles: UserRole[]; name: string }> = {
   qaLead: { roles: ['qa_lead'], name: 'Quinn Lead' },
@@ -44,7 +47,11 @@ export async function createScenarioCast(app: Express, pool: Pool): Promise<Cast
   const tag = randomBytes(3).toString('hex');
   const entries = await Promise.all(
     Object.entries(PEOPLE).map(async ([part, p]) => {
-      const user = await createUser(pool, { roles: p.roles, login: `${part.replace(/[A-Z0-9]/g, (c) => `.${c.toLowerCase()}`)}.${tag}`, printedName: p.name });
+      const user = await createUser(pool, {
+        roles: p.roles,
+        login: `${part.replace(/[A-Z0-9]/g, (c) => `.${c.toLowerCase()}`)}.${tag}`,
+        printedName: p.name,
+      });
       return [part, { ...user, token: await loginAs(app, user.login, user.password) }] as const;
     }),
   );
@@ -90,8 +97,19 @@ const sha = (s: string) => Buffer.from(s).toString('hex').padEnd(64, '0').slice(
 /** Investigation of one round: evidence, a contribution, a root-cause analysis, risk, the report. */
 async function investigate(ctx: ScenarioContext, id: string, round: number, rootCause: string): Promise<void> {
   const { investigator, production } = ctx.people;
-  await ctx.step(id, investigator, 'evidence', { items: [{ kind: 'batch_record', ref: `BR-${round}-${id}`, title: `Batch record (round ${round})` }, { kind: 'document', ref: `LOG-${round}`, title: 'Line controller log', sha256: sha(`log ${id} ${round}`) }] });
-  await ctx.step(id, production, 'contributions', { function: 'manufacturing', summary: round === 1 ? 'Printer restarted at 02:14 during the night shift' : 'Duplicates reappeared after the SOP change: the restart script itself replays the buffer' });
+  await ctx.step(id, investigator, 'evidence', {
+    items: [
+      { kind: 'batch_record', ref: `BR-${round}-${id}`, title: `Batch record (round ${round})` },
+      { kind: 'document', ref: `LOG-${round}`, title: 'Line controller log', sha256: sha(`log ${id} ${round}`) },
+    ],
+  });
+  await ctx.step(id, production, 'contributions', {
+    function: 'manufacturing',
+    summary:
+      round === 1
+        ? 'Printer restarted at 02:14 during the night shift'
+        : 'Duplicates reappeared after the SOP change: the restart script itself replays the buffer',
+  });
   await ctx.step(id, investigator, 'root-cause-analyses', {
     analysis: {
       method: 'five_why',
@@ -104,14 +122,27 @@ async function investigate(ctx: ScenarioContext, id: string, round: number, root
       rootCause,
     },
   });
-  await ctx.step(id, investigator, 'risk-assessment', { assessment: { method: 'fmea', severity: 4, occurrence: 2, detectability: 2, rationale: 'Reconciliation detects duplicates before release' } });
+  await ctx.step(id, investigator, 'risk-assessment', {
+    assessment: {
+      method: 'fmea',
+      severity: 4,
+      occurrence: 2,
+      detectability: 2,
+      rationale: 'Reconciliation detects duplicates before release',
+    },
+  });
   await ctx.step(id, investigator, 'investigation/report', { summary: `Round ${round}: buffer replay after restart`, rootCause });
 }
 
 /** Change control CC<n>: impact assessment, dual approval, implementation, verification. */
 async function runChangeControl(ctx: ScenarioContext, id: string, cc: string): Promise<void> {
   const { validation, approver1, approver2, qaHead, production } = ctx.people;
-  await ctx.step(id, validation, `change-controls/${cc}/impact-assessment`, { validationStatusAffected: true, requalificationRequired: false, systemsAffected: ['Line controller'], summary: 'SOP and restart procedure; no change to validated software' });
+  await ctx.step(id, validation, `change-controls/${cc}/impact-assessment`, {
+    validationStatusAffected: true,
+    requalificationRequired: false,
+    systemsAffected: ['Line controller'],
+    summary: 'SOP and restart procedure; no change to validated software',
+  });
   // Approval (dual: validation status is affected) and verification are electronic signatures.
   const signed = (p: Person, comment?: string) => ({ login: p.login, password: p.password, ...(comment ? { comment } : {}) });
   await ctx.step(id, approver1, `change-controls/${cc}/approve`, signed(approver1));
@@ -125,7 +156,11 @@ async function close(ctx: ScenarioContext, id: string): Promise<DeviationState> 
   const { approver1, qaHead } = ctx.people;
   const state = await ctx.waitFor(id, 'closure', (s) => s.stage === 'closure');
   for (const hold of state.containment.holds) {
-    await ctx.step(id, approver1, 'dispositions', { lot: hold.lot, disposition: 'release', reason: 'Duplicates decommissioned; remainder reconciled' });
+    await ctx.step(id, approver1, 'dispositions', {
+      lot: hold.lot,
+      disposition: 'release',
+      reason: 'Duplicates decommissioned; remainder reconciled',
+    });
   }
   await ctx.sign(id, 'closure_approval', approver1, 'approved');
   await ctx.sign(id, 'closure_approval', qaHead, 'approved', 'Deviation closed');
@@ -139,7 +174,8 @@ const lineOf = () => `RL-${randomBytes(3).toString('hex').toUpperCase()}`;
 export const SCENARIOS: Scenario[] = [
   {
     name: 'on-time',
-    description: 'Detection to closure: containment signed within its window, investigation, CAPA with a change control, effectiveness met on a clean batch made on the line afterwards, dispositions, dual closure.',
+    description:
+      'Detection to closure: containment signed within its window, investigation, CAPA with a change control, effectiveness met on a clean batch made on the line afterwards, dispositions, dual closure.',
     async run(ctx) {
       const { qaLead, approver1, capaOwner, production } = ctx.people;
       const line = lineOf();
@@ -152,18 +188,32 @@ export const SCENARIOS: Scenario[] = [
       await investigate(ctx, id, 1, 'SOP-PKG-012 omits clearing the print queue on restart');
       await ctx.sign(id, 'investigation_approval', approver1, 'approved');
       await ctx.waitFor(id, 'capa', (s) => s.stage === 'capa');
-      await ctx.step(id, capaOwner, 'capa/actions', { type: 'correction', description: 'Decommission the duplicate serials', owner: production.login, dueDate: inDays(2) });
-      await ctx.step(id, capaOwner, 'capa/actions', { type: 'corrective', description: 'Clear the print queue on restart', owner: capaOwner.login, dueDate: inDays(10), changeControl: { kind: 'sop', description: 'Revise SOP-PKG-012' } });
+      await ctx.step(id, capaOwner, 'capa/actions', {
+        type: 'correction',
+        description: 'Decommission the duplicate serials',
+        owner: production.login,
+        dueDate: inDays(2),
+      });
+      await ctx.step(id, capaOwner, 'capa/actions', {
+        type: 'corrective',
+        description: 'Clear the print queue on restart',
+        owner: capaOwner.login,
+        dueDate: inDays(10),
+        changeControl: { kind: 'sop', description: 'Revise SOP-PKG-012' },
+      });
       await ctx.sign(id, 'capa_plan_approval', approver1, 'approved');
       await ctx.waitFor(id, 'change control opened', (s) => s.rounds[0]!.changeControls.length === 1);
-      await ctx.step(id, production, 'capa/actions/A1/complete', { evidence: 'Duplicates decommissioned; EPCIS decommissioning events captured' });
+      await ctx.step(id, production, 'capa/actions/A1/complete', {
+        evidence: 'Duplicates decommissioned; EPCIS decommissioning events captured',
+      });
       await ctx.step(id, capaOwner, 'capa/actions/A2/complete', { evidence: 'SOP-PKG-012 v5 approved' });
       await ctx.waitFor(id, 'change_control', (s) => s.stage === 'change_control');
       // Production goes on after CAPA completion: a clean batch on the line is the evidence the check needs.
       await ctx.captureBatch(line);
       await runChangeControl(ctx, id, 'CC1');
       const checked = await ctx.waitFor(id, 'effectiveness verdict', (s) => (s.rounds[0]!.effectiveness.checks.length ?? 0) > 0);
-      if (checked.rounds[0]!.effectiveness.checks[0]!.verdict !== 'effective') throw new Error(`${id}: effectiveness ${JSON.stringify(checked.rounds[0]!.effectiveness.checks[0])}`);
+      if (checked.rounds[0]!.effectiveness.checks[0]!.verdict !== 'effective')
+        throw new Error(`${id}: effectiveness ${JSON.stringify(checked.rounds[0]!.effectiveness.checks[0])}`);
       await ctx.sign(id, 'effectiveness_verification', approver1, 'verified');
       await close(ctx, id);
       return id;
@@ -171,7 +221,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'containment-escalated',
-    description: 'Critical deviation: containment not confirmed within the window (two reminders, escalation, SLA breach), confirmed late, then investigation, CAPA, an inconclusive effectiveness check decided by QA, closure.',
+    description:
+      'Critical deviation: containment not confirmed within the window (two reminders, escalation, SLA breach), confirmed late, then investigation, CAPA, an inconclusive effectiveness check decided by QA, closure.',
     async run(ctx) {
       const { qaLead, qaHead, approver1, approver2, capaOwner } = ctx.people;
       const id = await ctx.open({ severity: 'critical', lines: [lineOf()] });
@@ -184,12 +235,20 @@ export const SCENARIOS: Scenario[] = [
       await investigate(ctx, id, 1, 'No procedure for restarting the printer mid-batch');
       await ctx.sign(id, 'investigation_approval', approver2, 'approved');
       await ctx.waitFor(id, 'capa', (s) => s.stage === 'capa');
-      await ctx.step(id, capaOwner, 'capa/actions', { type: 'corrective', description: 'Restart procedure with queue clearing', owner: capaOwner.login, dueDate: inDays(5) });
+      await ctx.step(id, capaOwner, 'capa/actions', {
+        type: 'corrective',
+        description: 'Restart procedure with queue clearing',
+        owner: capaOwner.login,
+        dueDate: inDays(5),
+      });
       await ctx.sign(id, 'capa_plan_approval', approver1, 'approved');
       await ctx.step(id, capaOwner, 'capa/actions/A1/complete', { evidence: 'Procedure in force since the next shift' });
       // No batch has been made on the line since: two inconclusive checks, then QA decides (refused
       // with 409 until the workflow waits for the decision, and retried).
-      await ctx.step(id, qaHead, 'effectiveness/decide', { effective: true, rationale: 'No recurrence in three weeks of manual review of the line' });
+      await ctx.step(id, qaHead, 'effectiveness/decide', {
+        effective: true,
+        rationale: 'No recurrence in three weeks of manual review of the line',
+      });
       await ctx.sign(id, 'effectiveness_verification', approver1, 'verified');
       await close(ctx, id);
       return id;
@@ -197,7 +256,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'effectiveness-loop',
-    description: 'Round 1 CAPA and change control done, but a batch made on the line afterwards has duplicate serials: effectiveness not met, investigation reopened; round 2 with a new CAPA and change control, a clean batch, effective, closure.',
+    description:
+      'Round 1 CAPA and change control done, but a batch made on the line afterwards has duplicate serials: effectiveness not met, investigation reopened; round 2 with a new CAPA and change control, a clean batch, effective, closure.',
     async run(ctx) {
       const { qaLead, approver1, approver2, capaOwner } = ctx.people;
       const line = lineOf();
@@ -205,9 +265,19 @@ export const SCENARIOS: Scenario[] = [
       await ctx.waitFor(id, 'containment actions', (s) => Boolean(s.containment.actionsCompletedAt));
       await ctx.sign(id, 'containment_verification', qaLead, 'verified');
 
-      for (const [round, cc, duplicates] of [[1, 'CC1', 3], [2, 'CC2', 0]] as const) {
+      for (const [round, cc, duplicates] of [
+        [1, 'CC1', 3],
+        [2, 'CC2', 0],
+      ] as const) {
         await ctx.waitFor(id, `investigation round ${round}`, (s) => s.stage === 'investigation' && s.rounds.length === round);
-        await investigate(ctx, id, round, round === 1 ? 'SOP-PKG-012 omits clearing the print queue on restart' : 'The restart script re-sends the last buffer whatever the SOP says');
+        await investigate(
+          ctx,
+          id,
+          round,
+          round === 1
+            ? 'SOP-PKG-012 omits clearing the print queue on restart'
+            : 'The restart script re-sends the last buffer whatever the SOP says',
+        );
         await ctx.sign(id, 'investigation_approval', round === 1 ? approver1 : approver2, 'approved');
         await ctx.waitFor(id, `capa round ${round}`, (s) => s.stage === 'capa');
         const action = `A${round}`;
@@ -216,14 +286,23 @@ export const SCENARIOS: Scenario[] = [
           description: round === 1 ? 'Clear the print queue on restart' : 'Replace the restart script',
           owner: capaOwner.login,
           dueDate: inDays(10),
-          changeControl: round === 1 ? { kind: 'sop', description: 'Revise SOP-PKG-012' } : { kind: 'computerized_system', description: 'Line controller restart script v2' },
+          changeControl:
+            round === 1
+              ? { kind: 'sop', description: 'Revise SOP-PKG-012' }
+              : { kind: 'computerized_system', description: 'Line controller restart script v2' },
         });
         await ctx.sign(id, 'capa_plan_approval', approver1, 'approved');
-        await ctx.step(id, capaOwner, `capa/actions/${action}/complete`, { evidence: round === 1 ? 'SOP-PKG-012 v5 approved' : 'Restart script v2 installed and qualified' });
+        await ctx.step(id, capaOwner, `capa/actions/${action}/complete`, {
+          evidence: round === 1 ? 'SOP-PKG-012 v5 approved' : 'Restart script v2 installed and qualified',
+        });
         await ctx.waitFor(id, `change control round ${round}`, (s) => s.stage === 'change_control');
         await ctx.captureBatch(line, { duplicates });
         await runChangeControl(ctx, id, cc);
-        const checked = await ctx.waitFor(id, `effectiveness round ${round}`, (s) => (s.rounds[round - 1]!.effectiveness.checks.length ?? 0) > 0);
+        const checked = await ctx.waitFor(
+          id,
+          `effectiveness round ${round}`,
+          (s) => (s.rounds[round - 1]!.effectiveness.checks.length ?? 0) > 0,
+        );
         const verdict = checked.rounds[round - 1]!.effectiveness.checks[0]!.verdict;
         if (verdict !== (round === 1 ? 'not_effective' : 'effective')) throw new Error(`${id}: round ${round} effectiveness ${verdict}`);
       }
@@ -235,20 +314,23 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'cancelled',
-    description: 'Opened on two batches, containment actions run (holds placed), cancelled as invalid by the head of QA with a signed justification before containment was confirmed; holds lifted.',
+    description:
+      'Opened on two batches, containment actions run (holds placed), cancelled as invalid by the head of QA with a signed justification before containment was confirmed; holds lifted.',
     async run(ctx) {
       const tag = randomBytes(3).toString('hex').toUpperCase();
       const id = await ctx.open({ batches: [`CA${tag}`, `CB${tag}`] });
       await ctx.waitFor(id, 'holds placed', (s) => s.containment.holds.length === 2);
       await ctx.cancel(id, ctx.people.qaHead, 'Scanner misread; serials are unique on re-scan');
       const end = await ctx.waitForEnd(id);
-      if (end.stage !== 'cancelled' || end.containment.holds.some((h) => h.disposition !== 'release')) throw new Error(`${id}: ended ${end.stage} with holds ${JSON.stringify(end.containment.holds)}`);
+      if (end.stage !== 'cancelled' || end.containment.holds.some((h) => h.disposition !== 'release'))
+        throw new Error(`${id}: ended ${end.stage} with holds ${JSON.stringify(end.containment.holds)}`);
       return id;
     },
   },
   {
     name: 'rejected-signature',
-    description: 'The investigation report is rejected by signature and reworked, then approved; the first closure approval is rejected and a new closure task is signed by two people.',
+    description:
+      'The investigation report is rejected by signature and reworked, then approved; the first closure approval is rejected and a new closure task is signed by two people.',
     async run(ctx) {
       const { qaLead, qaHead, approver1, approver2, capaOwner, investigator } = ctx.people;
       const id = await ctx.open({ lines: [lineOf()] });
@@ -256,20 +338,37 @@ export const SCENARIOS: Scenario[] = [
       await ctx.sign(id, 'containment_verification', qaLead, 'verified');
       await ctx.waitFor(id, 'investigation', (s) => s.stage === 'investigation');
       await investigate(ctx, id, 1, 'Operator error');
-      await ctx.reject(id, 'investigation_approval', approver1, '"Operator error" is not a root cause: why could the operator restart without clearing the queue?');
+      await ctx.reject(
+        id,
+        'investigation_approval',
+        approver1,
+        '"Operator error" is not a root cause: why could the operator restart without clearing the queue?',
+      );
       await ctx.waitFor(id, 'report sent back', (s) => !s.rounds[0]!.investigation.report);
       await ctx.step(id, investigator, 'root-cause-analyses', {
         analysis: {
           method: 'fishbone',
           effect: 'Serials commissioned twice',
-          causes: { method: ['Restart procedure keeps the print queue'], machine: ['Printer buffer survives a restart'], man: ['Operator not trained on restarts'] },
+          causes: {
+            method: ['Restart procedure keeps the print queue'],
+            machine: ['Printer buffer survives a restart'],
+            man: ['Operator not trained on restarts'],
+          },
           rootCause: { category: 'method', cause: 'Restart procedure keeps the print queue' },
         },
       });
-      await ctx.step(id, investigator, 'investigation/report', { summary: 'Reworked: the restart procedure keeps the print queue', rootCause: 'Restart procedure keeps the print queue' });
+      await ctx.step(id, investigator, 'investigation/report', {
+        summary: 'Reworked: the restart procedure keeps the print queue',
+        rootCause: 'Restart procedure keeps the print queue',
+      });
       await ctx.sign(id, 'investigation_approval', approver2, 'approved');
       await ctx.waitFor(id, 'capa', (s) => s.stage === 'capa');
-      await ctx.step(id, capaOwner, 'capa/actions', { type: 'corrective', description: 'Restart procedure clears the queue', owner: capaOwner.login, dueDate: inDays(5) });
+      await ctx.step(id, capaOwner, 'capa/actions', {
+        type: 'corrective',
+        description: 'Restart procedure clears the queue',
+        owner: capaOwner.login,
+        dueDate: inDays(5),
+      });
       await ctx.sign(id, 'capa_plan_approval', approver1, 'approved');
       await ctx.step(id, capaOwner, 'capa/actions/A1/complete', { evidence: 'Procedure revised and trained' });
       await ctx.step(id, qaHead, 'effectiveness/decide', { effective: true, rationale: 'No recurrence in manual review' });
@@ -307,16 +406,23 @@ export function scenarioContext(app: Express, temporal: Client, people: Cast, po
   };
   /** The open task of a gate in the signer's inbox; the inbox is a read model, so a stale entry is retried. */
   const decide = (id: string, gate: Gate, signer: Person, verb: 'sign' | 'reject', body: Record<string, unknown>) =>
-    until(async () => {
-      const inbox = await request(app).get('/tasks').query({ deviation: id, gate }).set(as(signer));
-      if (inbox.status !== 200) throw new Error(`GET /tasks answered ${inbox.status}`);
-      const task = (inbox.body.items as Array<{ id: string }>)[0];
-      if (!task) return undefined;
-      const res = await request(app).post(`/tasks/${task.id}/${verb}`).set(as(signer)).send({ ...body, login: signer.login, password: signer.password });
-      if (res.status === 201) return true;
-      if (res.status === 409 || res.status === 404) throw new Error(`${verb} ${task.id}: ${res.status} ${JSON.stringify(res.body)}`);
-      throw Object.assign(new Error(`${verb} ${task.id} answered ${res.status}: ${JSON.stringify(res.body)}`), { fatal: true });
-    }, 30_000, `${verb} ${gate} of ${id} as ${signer.login}`).then(() => undefined);
+    until(
+      async () => {
+        const inbox = await request(app).get('/tasks').query({ deviation: id, gate }).set(as(signer));
+        if (inbox.status !== 200) throw new Error(`GET /tasks answered ${inbox.status}`);
+        const task = (inbox.body.items as Array<{ id: string }>)[0];
+        if (!task) return undefined;
+        const res = await request(app)
+          .post(`/tasks/${task.id}/${verb}`)
+          .set(as(signer))
+          .send({ ...body, login: signer.login, password: signer.password });
+        if (res.status === 201) return true;
+        if (res.status === 409 || res.status === 404) throw new Error(`${verb} ${task.id}: ${res.status} ${JSON.stringify(res.body)}`);
+        throw Object.assign(new Error(`${verb} ${task.id} answered ${res.status}: ${JSON.stringify(res.body)}`), { fatal: true });
+      },
+      30_000,
+      `${verb} ${gate} of ${id} as ${signer.login}`,
+    ).then(() => undefined);
   let apiKey: Promise<string> | undefined;
   return {
     app,
@@ -340,26 +446,39 @@ export function scenarioContext(app: Express, temporal: Client, people: Cast, po
       return res.body.id as string;
     },
     step: (id, actor, path, body) =>
-      until(async () => {
-        const res = await request(app).post(`/deviations/${id}/${path}`).set(as(actor)).send(body);
-        if (res.status === 200) return (res.body.deviation ?? res.body) as DeviationState;
-        if (res.status === 409) throw new Error(`409 ${JSON.stringify(res.body)}`);
-        throw Object.assign(new Error(`POST /deviations/${id}/${path} answered ${res.status}: ${JSON.stringify(res.body)}`), { fatal: true });
-      }, 30_000, `step ${path} of ${id} not accepted`),
+      until(
+        async () => {
+          const res = await request(app).post(`/deviations/${id}/${path}`).set(as(actor)).send(body);
+          if (res.status === 200) return (res.body.deviation ?? res.body) as DeviationState;
+          if (res.status === 409) throw new Error(`409 ${JSON.stringify(res.body)}`);
+          throw Object.assign(new Error(`POST /deviations/${id}/${path} answered ${res.status}: ${JSON.stringify(res.body)}`), {
+            fatal: true,
+          });
+        },
+        30_000,
+        `step ${path} of ${id} not accepted`,
+      ),
     sign: (id, gate, signer, meaning, comment) => decide(id, gate, signer, 'sign', { meaning, ...(comment ? { comment } : {}) }),
     reject: (id, gate, signer, reason) => decide(id, gate, signer, 'reject', { reason }),
     async cancel(id, signer, justification) {
-      const res = await request(app).post(`/deviations/${id}/cancel`).set(as(signer)).send({ justification, login: signer.login, password: signer.password });
+      const res = await request(app)
+        .post(`/deviations/${id}/cancel`)
+        .set(as(signer))
+        .send({ justification, login: signer.login, password: signer.password });
       if (res.status !== 200) throw new Error(`cancel ${id} answered ${res.status}: ${JSON.stringify(res.body)}`);
       return res.body.deviation as DeviationState;
     },
     waitFor: (id, what, done, timeoutMs = 30_000) =>
-      until(async () => {
-        const res = await request(app).get(`/deviations/${id}`).set(as(people.auditor));
-        if (res.status !== 200) throw new Error(`GET /deviations/${id} answered ${res.status}`);
-        const state = res.body.deviation as DeviationState;
-        return done(state) ? state : undefined;
-      }, timeoutMs, `${id}: ${what} not reached`),
+      until(
+        async () => {
+          const res = await request(app).get(`/deviations/${id}`).set(as(people.auditor));
+          if (res.status !== 200) throw new Error(`GET /deviations/${id} answered ${res.status}`);
+          const state = res.body.deviation as DeviationState;
+          return done(state) ? state : undefined;
+        },
+        timeoutMs,
+        `${id}: ${what} not reached`,
+      ),
     waitForEnd: (id) => temporal.workflow.getHandle(id).result() as Promise<DeviationState>,
     async captureBatch(line, opts = {}) {
       apiKey ??= createApiKey(pool, { roles: ['integration'], name: 'packaging line (replay scenarios)' }).then((k) => k.key);
@@ -368,11 +487,26 @@ export function scenarioContext(app: Express, temporal: Client, people: Cast, po
       const dir = mkdtempSync(path.join(tmpdir(), 'scenario-batch-'));
       try {
         const manifest = await generateBatch(
-          { ...DEFAULT_CONFIG, seed: randomBytes(4).readUInt32BE() >>> 1, units: opts.units ?? 200, unitsPerCase: 20, casesPerPallet: 5, lot, line, eventsPerDocument: 500, startTime: new Date().toISOString(), plants: opts.duplicates ? { duplicate_serial: opts.duplicates } : {} },
+          {
+            ...DEFAULT_CONFIG,
+            seed: randomBytes(4).readUInt32BE() >>> 1,
+            units: opts.units ?? 200,
+            unitsPerCase: 20,
+            casesPerPallet: 5,
+            lot,
+            line,
+            eventsPerDocument: 500,
+            startTime: new Date().toISOString(),
+            plants: opts.duplicates ? { duplicate_serial: opts.duplicates } : {},
+          },
           dir,
         );
         const post = async (url: string, body: unknown, ok: number[], type = 'application/json') => {
-          const res = await request(app).post(url).set('X-API-Key', key).set('Content-Type', type).send(body as object);
+          const res = await request(app)
+            .post(url)
+            .set('X-API-Key', key)
+            .set('Content-Type', type)
+            .send(body as object);
           if (!ok.includes(res.status)) throw new Error(`POST ${url} answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
         };
         for (const p of manifest.products) await post('/products', p, [200, 201]);

@@ -70,7 +70,9 @@ describe('appendSignature', () => {
     expect(c).toEqual(a);
     const { rows } = await stack.pool.query(`SELECT count(*)::int AS n FROM signature_ledger WHERE task_id = $1`, [e.taskId]);
     expect(rows[0].n).toBe(1);
-    await expect(appendSignature(stack.pool, { ...e, recordHash: canonicalRecordHash({ other: true }) })).rejects.toBeInstanceOf(SignatureConflictError);
+    await expect(appendSignature(stack.pool, { ...e, recordHash: canonicalRecordHash({ other: true }) })).rejects.toBeInstanceOf(
+      SignatureConflictError,
+    );
   });
 
   it('refuses a malformed entry before touching the database', async () => {
@@ -91,7 +93,7 @@ describe('appendSignature', () => {
     expect(verification.rows).toBeGreaterThanOrEqual(rows.length);
   });
 
-  it('joins the caller\'s transaction when given a client inside one, and rolls back with it', async () => {
+  it("joins the caller's transaction when given a client inside one, and rolls back with it", async () => {
     const client = await stack.pool.connect();
     const e = entry();
     try {
@@ -103,7 +105,9 @@ describe('appendSignature', () => {
       expect(rows).toHaveLength(0);
       // Outside a transaction the same client gets one of its own.
       const committed = await appendSignature(client, e);
-      expect((await stack.pool.query(`SELECT id::int AS id FROM signature_ledger WHERE task_id = $1`, [e.taskId])).rows).toEqual([{ id: committed.id }]);
+      expect((await stack.pool.query(`SELECT id::int AS id FROM signature_ledger WHERE task_id = $1`, [e.taskId])).rows).toEqual([
+        { id: committed.id },
+      ]);
     } finally {
       client.release();
     }
@@ -114,7 +118,9 @@ describe('appendSignature', () => {
 describe('the ledger is append-only', () => {
   it('refuses UPDATE, DELETE and TRUNCATE in the database itself', async () => {
     const row = await appendSignature(stack.pool, entry());
-    await expect(stack.pool.query(`UPDATE signature_ledger SET printed_name = 'Mallory' WHERE id = $1`, [row.id])).rejects.toThrow(/append-only: UPDATE refused/);
+    await expect(stack.pool.query(`UPDATE signature_ledger SET printed_name = 'Mallory' WHERE id = $1`, [row.id])).rejects.toThrow(
+      /append-only: UPDATE refused/,
+    );
     await expect(stack.pool.query(`DELETE FROM signature_ledger WHERE id = $1`, [row.id])).rejects.toThrow(/append-only: DELETE refused/);
     // In a transaction rolled back either way: were the trigger missing, the shared ledger would survive.
     const client = await stack.pool.connect();
@@ -154,7 +160,11 @@ describe('verifyLedger', () => {
   it('names a row whose content was altered after signing', async () => {
     const victim = await appendSignature(stack.pool, entry());
     const after = await appendSignature(stack.pool, entry());
-    const result = await tampered(`UPDATE signature_ledger SET printed_name = 'Mallory', meaning = 'rejected' WHERE id = $1`, [victim.id], (c) => verifyLedger(c));
+    const result = await tampered(
+      `UPDATE signature_ledger SET printed_name = 'Mallory', meaning = 'rejected' WHERE id = $1`,
+      [victim.id],
+      (c) => verifyLedger(c),
+    );
     expect(result).toMatchObject({ ok: false, firstBrokenId: victim.id });
     expect(result.reason).toMatch(/does not match its hash/);
     expect(after.id).toBeGreaterThan(victim.id);

@@ -33,14 +33,19 @@ describe('reauthenticate', () => {
   it('answers ok with the signer for the right password (and the right login when one is given)', async () => {
     const user = await createUser(stack.pool, { roles: ['qa_approver'] });
     const result = await reauthenticate(stack.pool, user.id, user.password, { ...policy(), login: user.login.toUpperCase() });
-    expect(result).toEqual({ status: 'ok', user: { id: user.id, login: user.login, printedName: user.printedName, roles: ['qa_approver'], kind: 'user' } });
+    expect(result).toEqual({
+      status: 'ok',
+      user: { id: user.id, login: user.login, printedName: user.printedName, roles: ['qa_approver'], kind: 'user' },
+    });
     expect(await events(user.id)).toEqual([]);
   });
 
   it('answers wrong, the same for a wrong password, a wrong login and an unknown user, and logs each', async () => {
     const user = await createUser(stack.pool, { roles: ['qa_approver'] });
     const context = { taskId: 'task-1', deviationId: 'DEV-1999-000007' };
-    expect(await reauthenticate(stack.pool, user.id, 'guessing-wrongly', { ...policy(), context, remoteAddress: '198.51.100.4' })).toEqual({ status: 'wrong' });
+    expect(await reauthenticate(stack.pool, user.id, 'guessing-wrongly', { ...policy(), context, remoteAddress: '198.51.100.4' })).toEqual({
+      status: 'wrong',
+    });
     expect(await reauthenticate(stack.pool, user.id, user.password, { ...policy(), login: 'someone.else' })).toEqual({ status: 'wrong' });
     expect(await reauthenticate(stack.pool, '00000000-0000-4000-8000-000000000000', user.password, policy())).toEqual({ status: 'wrong' });
     expect(await reauthenticate(stack.pool, 'not-a-uuid', user.password, policy())).toEqual({ status: 'wrong' });
@@ -68,7 +73,13 @@ describe('reauthenticate', () => {
     expect((await reauthenticate(stack.pool, user.id, user.password, { ...policy(), context })).status).toBe('locked');
 
     const logged = await events(user.id);
-    expect(logged.map((e) => e.event)).toEqual(['signature_reauth_failed', 'signature_reauth_failed', 'signature_reauth_failed', 'signing_locked', 'signature_reauth_failed']);
+    expect(logged.map((e) => e.event)).toEqual([
+      'signature_reauth_failed',
+      'signature_reauth_failed',
+      'signature_reauth_failed',
+      'signing_locked',
+      'signature_reauth_failed',
+    ]);
     expect(logged[3]!.detail).toMatchObject({ failures: 3, ...context });
     expect(logged[4]!.detail).toMatchObject({ whileLocked: true });
 

@@ -10,7 +10,13 @@ const batch = (duplicates: number, aggregationErrors: number, commissioned = 10_
   generatedAt: '2026-01-01T00:00:00Z',
   unknownBatch: false,
   balance: { commissioned, packed: commissioned, rejected: 0, sampled: 0, destroyed: 0, unaccounted: 0 },
-  discrepancies: { duplicate_serial: duplicates, aggregation_error: aggregationErrors, missing_report: 0, lost_packaging: 0, unaccounted: 0 },
+  discrepancies: {
+    duplicate_serial: duplicates,
+    aggregation_error: aggregationErrors,
+    missing_report: 0,
+    lost_packaging: 0,
+    unaccounted: 0,
+  },
 });
 
 describe('effectiveness decision', () => {

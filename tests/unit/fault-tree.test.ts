@@ -32,7 +32,10 @@ describe('fault tree structure', () => {
   });
 
   it('refuses a gate without children and a root cause that is not a basic event', () => {
-    expect(faultTreeSchema.safeParse({ ...tree, nodes: [...tree.nodes.slice(0, 4), { id: 'B3', type: 'and', label: 'x', children: [] }] }).success).toBe(false);
+    expect(
+      faultTreeSchema.safeParse({ ...tree, nodes: [...tree.nodes.slice(0, 4), { id: 'B3', type: 'and', label: 'x', children: [] }] })
+        .success,
+    ).toBe(false);
     const r = faultTreeSchema.safeParse({ ...tree, rootCauses: ['G1'] });
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toMatch(/G1 is not a basic event/);
@@ -43,11 +46,17 @@ describe('5-Why and fishbone', () => {
   it('needs at least three whys', () => {
     const whys = [{ question: 'Why?', answer: 'Because' }];
     expect(fiveWhySchema.safeParse({ method: 'five_why', problem: 'p', whys, rootCause: 'r' }).success).toBe(false);
-    expect(fiveWhySchema.safeParse({ method: 'five_why', problem: 'p', whys: [...whys, ...whys, ...whys], rootCause: 'r' }).success).toBe(true);
+    expect(fiveWhySchema.safeParse({ method: 'five_why', problem: 'p', whys: [...whys, ...whys, ...whys], rootCause: 'r' }).success).toBe(
+      true,
+    );
   });
 
   it('takes the root cause from the causes listed under its category', () => {
-    const base = { method: 'fishbone', effect: 'Duplicate serials', causes: { machine: ['Printer buffer replay'], method: ['No reconciliation before release'] } };
+    const base = {
+      method: 'fishbone',
+      effect: 'Duplicate serials',
+      causes: { machine: ['Printer buffer replay'], method: ['No reconciliation before release'] },
+    };
     expect(fishboneSchema.safeParse({ ...base, rootCause: { category: 'machine', cause: 'Printer buffer replay' } }).success).toBe(true);
     expect(fishboneSchema.safeParse({ ...base, rootCause: { category: 'man', cause: 'Printer buffer replay' } }).success).toBe(false);
   });

@@ -13,7 +13,14 @@ interface Seen {
   kind: ListElementKind;
 }
 
-const LIST = { paths: [['body', 'list'], ['other', 'deeper', 'list']], listName: 'list', maxHeaderBytes: 4096 };
+const LIST = {
+  paths: [
+    ['body', 'list'],
+    ['other', 'deeper', 'list'],
+  ],
+  listName: 'list',
+  maxHeaderBytes: 4096,
+};
 
 function split(text: string, cuts: number[] = [], options = LIST) {
   const seen: Seen[] = [];
@@ -47,23 +54,37 @@ function refusal(text: string, options = LIST): MalformedBodyError {
 describe('JSON list splitter', () => {
   const json = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' });
   // Other keys of the header; "body" and "other" are the list's path, so they are left out.
-  const headerFields = fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }).filter((k) => k !== 'body' && k !== 'other' && k !== '__proto__'), json, { maxKeys: 4 });
+  const headerFields = fc.dictionary(
+    fc.string({ unit: 'binary', maxLength: 6 }).filter((k) => k !== 'body' && k !== 'other' && k !== '__proto__'),
+    json,
+    { maxKeys: 4 },
+  );
 
   it('hands out every element, in order, and keeps the rest of the body as the header, however the body is cut', () => {
     fc.assert(
-      fc.property(headerFields, headerFields, fc.array(json, { maxLength: 12 }), fc.constantFrom(undefined, 2), fc.array(fc.nat(), { maxLength: 8 }), (before, after, list, indent, rawCuts) => {
-        const doc = { ...before, body: { a: 1, list, b: ['x'] }, ...after };
-        const text = JSON.stringify(doc, null, indent);
-        const length = Buffer.byteLength(text);
-        const { seen, header, count } = split(text, rawCuts.map((c) => c % (length + 1)));
+      fc.property(
+        headerFields,
+        headerFields,
+        fc.array(json, { maxLength: 12 }),
+        fc.constantFrom(undefined, 2),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (before, after, list, indent, rawCuts) => {
+          const doc = { ...before, body: { a: 1, list, b: ['x'] }, ...after };
+          const text = JSON.stringify(doc, null, indent);
+          const length = Buffer.byteLength(text);
+          const { seen, header, count } = split(
+            text,
+            rawCuts.map((c) => c % (length + 1)),
+          );
 
-        expect(count).toBe(list.length);
-        expect(seen.map((s) => s.index)).toEqual(list.map((_, i) => i));
-        expect(seen.map((s) => s.kind)).toEqual(list.map(kindOf));
-        // Scalars come without their text: the sinks only ever want objects or strings.
-        expect(JSON.stringify(seen.map((s) => s.value))).toBe(JSON.stringify(list.map((v) => (kindOf(v) === 'scalar' ? null : v))));
-        expect(JSON.stringify(header)).toBe(JSON.stringify({ ...before, body: { a: 1, list: [], b: ['x'] }, ...after }));
-      }),
+          expect(count).toBe(list.length);
+          expect(seen.map((s) => s.index)).toEqual(list.map((_, i) => i));
+          expect(seen.map((s) => s.kind)).toEqual(list.map(kindOf));
+          // Scalars come without their text: the sinks only ever want objects or strings.
+          expect(JSON.stringify(seen.map((s) => s.value))).toBe(JSON.stringify(list.map((v) => (kindOf(v) === 'scalar' ? null : v))));
+          expect(JSON.stringify(header)).toBe(JSON.stringify({ ...before, body: { a: 1, list: [], b: ['x'] }, ...after }));
+        },
+      ),
     );
   });
 
@@ -144,6 +165,8 @@ describe('JSON list splitter', () => {
     const small = { ...LIST, maxHeaderBytes: 64 };
     const longList = `{"body":{"list":[${Array.from({ length: 1000 }, (_, i) => `"${i}"`).join(',')}]}}`;
     expect(split(longList, [], small).count).toBe(1000);
-    expect(refusal(`{"pad":"${'x'.repeat(64)}","body":{"list":[]}}`, small).message).toContain('the body outside its list exceeds 64 bytes');
+    expect(refusal(`{"pad":"${'x'.repeat(64)}","body":{"list":[]}}`, small).message).toContain(
+      'the body outside its list exceeds 64 bytes',
+    );
   });
 });

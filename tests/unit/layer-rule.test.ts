@@ -23,19 +23,45 @@ function lint(probes: Array<[string, string]>): string[][] {
 }
 
 const UPWARD: Array<[string, string, RegExp]> = [
-  ['workflows/probe.ts', "import { appendAudit } from '../audit/trail';\nexport const x = appendAudit;\n", /workflows\/ may not import audit\//],
-  ['domain/probe.ts', "import { loadConfig } from '../lib/config';\nexport const x = loadConfig;\n", /may not import lib\/|must not import I\/O/],
+  [
+    'workflows/probe.ts',
+    "import { appendAudit } from '../audit/trail';\nexport const x = appendAudit;\n",
+    /workflows\/ may not import audit\//,
+  ],
+  [
+    'domain/probe.ts',
+    "import { loadConfig } from '../lib/config';\nexport const x = loadConfig;\n",
+    /may not import lib\/|must not import I\/O/,
+  ],
   ['db/probe.ts', "import { appendAudit } from '../audit/trail';\nexport const x = appendAudit;\n", /db\/ may not import audit\//],
-  ['notifications/probe.ts', "import type { AuthenticatedUser } from '../auth/types';\nexport type X = AuthenticatedUser;\n", /notifications\/ may not import auth\//],
-  ['reconciliation/probe.ts', "import { captureDocument } from '../epcis/capture';\nexport const x = captureDocument;\n", /reconciliation\/ may not import epcis\//],
+  [
+    'notifications/probe.ts',
+    "import type { AuthenticatedUser } from '../auth/types';\nexport type X = AuthenticatedUser;\n",
+    /notifications\/ may not import auth\//,
+  ],
+  [
+    'reconciliation/probe.ts',
+    "import { captureDocument } from '../epcis/capture';\nexport const x = captureDocument;\n",
+    /reconciliation\/ may not import epcis\//,
+  ],
   ['bench/probe.ts', "import '../scripts/import';\n", /bench\/ may not import scripts\//],
   ['auth/probe.ts', "import { createApp } from '../api/app';\nexport const x = createApp;\n", /auth\/ may not import api\//],
   ['activities/probe.ts', "import { GATES } from '../workflows/deviation/gates';\nexport const x = GATES;\n", /as `import type` only/],
-  ['api/routes/probe.ts', "import { DeviationWorkflow } from '../../workflows/deviation';\nexport const x = DeviationWorkflow;\n", /api\/ imports of workflows\/ only/],
+  [
+    'api/routes/probe.ts',
+    "import { DeviationWorkflow } from '../../workflows/deviation';\nexport const x = DeviationWorkflow;\n",
+    /api\/ imports of workflows\/ only/,
+  ],
 ];
 const DOWNWARD: Array<[string, string]> = [
-  ['api/routes/probe.ts', "import type { DeviationWorkflow } from '../../workflows/deviation';\nimport { signedRecord } from '../../workflows/deviation/gates';\nexport type X = typeof DeviationWorkflow;\nexport const y = signedRecord;\n"],
-  ['activities/probe.ts', "import type { HoldActivities } from '../workflows/activity-contracts';\nimport { appendAudit } from '../audit/trail';\nexport type X = HoldActivities;\nexport const y = appendAudit;\n"],
+  [
+    'api/routes/probe.ts',
+    "import type { DeviationWorkflow } from '../../workflows/deviation';\nimport { signedRecord } from '../../workflows/deviation/gates';\nexport type X = typeof DeviationWorkflow;\nexport const y = signedRecord;\n",
+  ],
+  [
+    'activities/probe.ts',
+    "import type { HoldActivities } from '../workflows/activity-contracts';\nimport { appendAudit } from '../audit/trail';\nexport type X = HoldActivities;\nexport const y = appendAudit;\n",
+  ],
   ['workflows/probe.ts', "import { lineText } from '../domain/text';\nexport const x = lineText;\n"],
 ];
 

@@ -4,7 +4,9 @@ import { storableFailure } from '../../workflows/refusals';
 /** What an Update handler or validator throws reaches the SDK's core, which cannot encode a lone surrogate. */
 describe('storableFailure', () => {
   it('replaces unstorable characters in an application failure, keeping its type and retry flag', () => {
-    const failure = storableFailure(ApplicationFailure.create({ type: 'InvalidInput', message: 'no deadline x\ud800y', nonRetryable: true })) as ApplicationFailure;
+    const failure = storableFailure(
+      ApplicationFailure.create({ type: 'InvalidInput', message: 'no deadline x\ud800y', nonRetryable: true }),
+    ) as ApplicationFailure;
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'InvalidInput', message: 'no deadline x\ufffdy', nonRetryable: true });
   });

@@ -23,7 +23,12 @@ const hostile = fc
 describe('storable text', () => {
   it('is refused when it holds a control character or a lone surrogate, and kept otherwise', () => {
     fc.assert(fc.property(hostile, (s) => !isStorableText(s)));
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 50 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s)), (s) => isStorableText(s, false)));
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 50 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s)),
+        (s) => isStorableText(s, false),
+      ),
+    );
     expect(isStorableText('line one\nline two\ttabbed\r\n')).toBe(true);
     expect(isStorableText('line one\nline two', false)).toBe(false);
     expect(isStorableText('Überprüfung 😀 — 検査')).toBe(true);
@@ -59,7 +64,9 @@ describe('storable text', () => {
       fc.property(hostile, (s) => {
         const parsed = leaf.schema.safeParse(s);
         if (parsed.success) return false;
-        return parsed.error.issues.every((i) => !i.message.includes(s) && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff]/u.test(i.message));
+        return parsed.error.issues.every(
+          (i) => !i.message.includes(s) && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff]/u.test(i.message),
+        );
       }),
       { numRuns: 60 },
     );

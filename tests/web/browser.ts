@@ -50,7 +50,16 @@ export async function launchChromium(): Promise<Chromium> {
   requireChromium();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   return { browser, close: () => browser.close() };
 }
@@ -62,8 +71,18 @@ export interface Person {
 }
 
 /** A browser context of its own (its own cookie jar) for one person, signed in through the form. */
-export async function signedInPage(browser: Browser, base: string, who: Person, width = 1280): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, acceptDownloads: true, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
+export async function signedInPage(
+  browser: Browser,
+  base: string,
+  who: Person,
+  width = 1280,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    viewport: { width, height: 900 },
+    acceptDownloads: true,
+    locale: 'en-GB',
+    timezoneId: 'Europe/Berlin',
+  });
   const page = await context.newPage();
   await signIn(page, base, who);
   return { context, page };

@@ -110,7 +110,8 @@ describe('fault-tree layout', () => {
     for (const n of l.nodes) byRank.set(Math.round(n.y), [...(byRank.get(Math.round(n.y)) ?? []), n]);
     for (const rank of byRank.values()) {
       const sorted = [...rank].sort((a, b) => a.x - b.x);
-      for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.x - sorted[i]!.width / 2).toBeGreaterThanOrEqual(sorted[i - 1]!.x + sorted[i - 1]!.width / 2);
+      for (let i = 1; i < sorted.length; i++)
+        expect(sorted[i]!.x - sorted[i]!.width / 2).toBeGreaterThanOrEqual(sorted[i - 1]!.x + sorted[i - 1]!.width / 2);
     }
   });
 
@@ -127,7 +128,10 @@ describe('fault-tree layout', () => {
 
   it('marks the confirmed root causes and ignores children that name nothing', () => {
     expect(l.nodes.filter((n) => n.rootCause).map((n) => n.id)).toEqual(['B1']);
-    const broken = layoutFaultTree('T', [{ id: 'T', type: 'or', label: 't', children: ['X', 'A'] }, { id: 'A', type: 'basic', label: 'a' }]);
+    const broken = layoutFaultTree('T', [
+      { id: 'T', type: 'or', label: 't', children: ['X', 'A'] },
+      { id: 'A', type: 'basic', label: 'a' },
+    ]);
     expect(broken.edges).toHaveLength(1);
   });
 

@@ -14,7 +14,18 @@ import { listen, type Listening } from '../api/raw-http';
 import { as, createCast, type Cast } from '../helpers/actors';
 import { compressedPolicy, eventually, startStack, type TestStack } from '../helpers/stack';
 import { createUser, type TestUser } from '../helpers/users';
-import { L, launchChromium, localInputValue, screenshot, seriousViolations, servedApp, signIn, signedInPage, type AxeFinding, type Chromium } from './browser';
+import {
+  L,
+  launchChromium,
+  localInputValue,
+  screenshot,
+  seriousViolations,
+  servedApp,
+  signIn,
+  signedInPage,
+  type AxeFinding,
+  type Chromium,
+} from './browser';
 
 jest.setTimeout(240_000);
 
@@ -77,10 +88,14 @@ async function signInDialog(page: Page, who: TestUser): Promise<void> {
 
 /** Waits until `check` stops throwing. */
 const until = (check: () => Promise<unknown>, timeoutMs: number) =>
-  eventually(async () => {
-    await check();
-    return true;
-  }, timeoutMs, 250);
+  eventually(
+    async () => {
+      await check();
+      return true;
+    },
+    timeoutMs,
+    250,
+  );
 
 const stageOf = async () => (await api().get(`/deviations/${D}`).set(as(cast.auditor))).body.stage as string;
 
@@ -216,7 +231,16 @@ describe('the web application, in Chromium', () => {
     const both = await createUser(stack.pool, { roles: ['qa_lead', 'qa_approver'] });
     const token = (await api().post('/auth/login').send({ login: both.login, password: both.password })).body.token as string;
     const bothAs = { Authorization: `Bearer ${token}` };
-    const opened = await api().post('/deviations').set(bothAs).send({ title: 'Initiator approver check', symptom: 'other', severity: 'minor', batches: [`LOT-I${tag}`], description: 'Opened by a QA lead who also approves.' });
+    const opened = await api()
+      .post('/deviations')
+      .set(bothAs)
+      .send({
+        title: 'Initiator approver check',
+        symptom: 'other',
+        severity: 'minor',
+        batches: [`LOT-I${tag}`],
+        description: 'Opened by a QA lead who also approves.',
+      });
     const id = opened.body.id as string;
     const sign = async (t: Record<string, string>, login: string, password: string, gate: string) => {
       const task = await eventually(async () => {
@@ -230,8 +254,33 @@ describe('the web application, in Chromium', () => {
     await sign(bothAs, both.login, both.password, 'containment_verification');
     await until(async () => expect((await api().get(`/deviations/${id}`).set(as(cast.auditor))).body.stage).toBe('investigation'), 30_000);
     const inv = as(cast.investigator);
-    expect((await api().post(`/deviations/${id}/root-cause-analyses`).set(inv).send({ analysis: { method: 'five_why', problem: 'p', whys: [{ question: 'q', answer: 'a' }, { question: 'q', answer: 'a' }, { question: 'q', answer: 'a' }], rootCause: 'r' } })).status).toBe(200);
-    expect((await api().post(`/deviations/${id}/risk-assessment`).set(inv).send({ assessment: { method: 'risk_class', riskClass: 'low', rationale: 'minor' } })).status).toBe(200);
+    expect(
+      (
+        await api()
+          .post(`/deviations/${id}/root-cause-analyses`)
+          .set(inv)
+          .send({
+            analysis: {
+              method: 'five_why',
+              problem: 'p',
+              whys: [
+                { question: 'q', answer: 'a' },
+                { question: 'q', answer: 'a' },
+                { question: 'q', answer: 'a' },
+              ],
+              rootCause: 'r',
+            },
+          })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await api()
+          .post(`/deviations/${id}/risk-assessment`)
+          .set(inv)
+          .send({ assessment: { method: 'risk_class', riskClass: 'low', rationale: 'minor' } })
+      ).status,
+    ).toBe(200);
     expect((await api().post(`/deviations/${id}/investigation/report`).set(inv).send({ summary: 's', rootCause: 'r' })).status).toBe(200);
 
     const page = await pageFor(both);
@@ -255,7 +304,10 @@ describe('the web application, in Chromium', () => {
     await inv.getByLabel(L('Severity (1–5)')).fill('4');
     await inv.getByLabel(L('Occurrence (1–5)')).fill('2');
     await inv.getByLabel(L('Detectability (1–5)')).fill('2');
-    await inv.getByRole('region', { name: 'Assess the risk (FMEA)' }).getByLabel(L('Rationale')).fill('Caught by reconciliation before shipping');
+    await inv
+      .getByRole('region', { name: 'Assess the risk (FMEA)' })
+      .getByLabel(L('Rationale'))
+      .fill('Caught by reconciliation before shipping');
     await inv.getByRole('button', { name: 'Record the assessment' }).click();
     await inv.getByText(/RPN 16/).waitFor({ timeout: 20_000 });
     await inv.getByRole('region', { name: 'Submit the investigation report' }).getByLabel(L('Summary')).fill('Buffer replay after restart');
@@ -382,7 +434,10 @@ describe('the web application, in Chromium', () => {
     await expect(verdict.getAttribute('data-replay')).resolves.toBe('ok');
     await expect(page.locator('[data-code-hash]').textContent()).resolves.toMatch(/^[0-9a-f]{64}$/);
 
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.locator('[data-evidence-link]').click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60_000 }),
+      page.locator('[data-evidence-link]').click(),
+    ]);
     const file = await download.path();
     const check = verifyEvidencePackage(readFileSync(file));
     expect(check).toMatchObject({ ok: true, problems: [] });
@@ -396,11 +451,39 @@ describe('the web application, in Chromium', () => {
       { name: 'board', path: '/app/', ready: (p) => p.locator(`[data-deviation]`).first().waitFor() },
       { name: 'open-deviation', path: '/app/deviations/new', ready: (p) => p.getByLabel(L('Title')).waitFor() },
       { name: 'deviation', path: `/app/deviations/${D}`, ready: (p) => p.getByRole('heading', { name: D }).waitFor() },
-      { name: 'deviation-investigation', path: `/app/deviations/${D}`, ready: async (p) => (await p.getByRole('heading', { name: D }).waitFor(), await tab(p, /^Investigation/), p.locator('[data-rca="fault_tree"]').first().waitFor()) },
-      { name: 'tasks', path: '/app/tasks', ready: (p) => p.getByRole('heading', { name: 'My tasks' }).waitFor().then(() => p.getByText('Loading your tasks').waitFor({ state: 'detached' })) },
-      { name: 'batches', path: `/app/batches?lot=${LOT}`, ready: (p) => p.getByText('Quantity balance').or(p.getByText('has not been reconciled yet')).first().waitFor({ timeout: 30_000 }) },
-      { name: 'auditor', path: '/app/audit', ready: (p) => p.getByRole('table', { name: 'Audit trail entries' }).waitFor({ timeout: 30_000 }) },
-      { name: 'auditor-deviation', path: `/app/audit/${D}`, ready: (p) => p.locator('[data-timeline]').first().waitFor({ timeout: 30_000 }) },
+      {
+        name: 'deviation-investigation',
+        path: `/app/deviations/${D}`,
+        ready: async (p) => (
+          await p.getByRole('heading', { name: D }).waitFor(),
+          await tab(p, /^Investigation/),
+          p.locator('[data-rca="fault_tree"]').first().waitFor()
+        ),
+      },
+      {
+        name: 'tasks',
+        path: '/app/tasks',
+        ready: (p) =>
+          p
+            .getByRole('heading', { name: 'My tasks' })
+            .waitFor()
+            .then(() => p.getByText('Loading your tasks').waitFor({ state: 'detached' })),
+      },
+      {
+        name: 'batches',
+        path: `/app/batches?lot=${LOT}`,
+        ready: (p) => p.getByText('Quantity balance').or(p.getByText('has not been reconciled yet')).first().waitFor({ timeout: 30_000 }),
+      },
+      {
+        name: 'auditor',
+        path: '/app/audit',
+        ready: (p) => p.getByRole('table', { name: 'Audit trail entries' }).waitFor({ timeout: 30_000 }),
+      },
+      {
+        name: 'auditor-deviation',
+        path: `/app/audit/${D}`,
+        ready: (p) => p.locator('[data-timeline]').first().waitFor({ timeout: 30_000 }),
+      },
       { name: 'admin', path: '/app/admin', ready: (p) => p.getByRole('table', { name: 'Users' }).waitFor() },
       { name: 'monitoring', path: '/app/monitoring', ready: (p) => p.locator('[data-placeholder="monitoring"]').waitFor() },
     ];
@@ -427,11 +510,25 @@ describe('the web application, in Chromium', () => {
 
   it('shows the signing dialog accessibly (axe) and photographs it', async () => {
     const page = await pageFor(cast.qaLead);
-    const opened = await api().post('/deviations').set(as(cast.qaLead)).send({ title: 'Dialog screenshot', symptom: 'aggregation_error', severity: 'critical', batches: [`LOT-S${tag}`], lines: ['L2'], description: 'For the signing dialog screenshot.' });
+    const opened = await api()
+      .post('/deviations')
+      .set(as(cast.qaLead))
+      .send({
+        title: 'Dialog screenshot',
+        symptom: 'aggregation_error',
+        severity: 'critical',
+        batches: [`LOT-S${tag}`],
+        lines: ['L2'],
+        description: 'For the signing dialog screenshot.',
+      });
     D = opened.body.id;
     await openDeviationPage(page);
     await page.locator('[data-task="containment_verification"]').getByRole('button', { name: 'Sign…' }).click({ timeout: 30_000 });
-    await page.getByRole('dialog').locator('[data-record-hash]').filter({ hasText: /^[0-9a-f]{64}$/ }).waitFor();
+    await page
+      .getByRole('dialog')
+      .locator('[data-record-hash]')
+      .filter({ hasText: /^[0-9a-f]{64}$/ })
+      .waitFor();
     expect(await seriousViolations(page, 'signing-dialog')).toEqual([]);
     await screenshot(page, 'signing-dialog-1280', false);
     await page.setViewportSize({ width: 768, height: 900 });

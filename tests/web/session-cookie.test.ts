@@ -24,12 +24,16 @@ function app(opts: { trustProxy?: boolean } = {}) {
   a.post('/auth/logout', (_req, res) => void res.status(204).end());
   a.get('/expired', (_req, res) => void res.status(401).set('WWW-Authenticate', 'Bearer').json({ title: 'Unauthorized' }));
   a.post('/sign', (_req, res) => void res.status(401).json({ title: 'Unauthorized', detail: 'wrong password at signing' }));
-  a.all('/echo', (req, res) => void res.json({ authorization: req.get('Authorization') ?? null, viaCookie: req.viaSessionCookie ?? false }));
+  a.all(
+    '/echo',
+    (req, res) => void res.json({ authorization: req.get('Authorization') ?? null, viaCookie: req.viaSessionCookie ?? false }),
+  );
   a.use(problemHandler(createLogger('test', 'silent')));
   return a;
 }
 
-const cookieOf = (res: request.Response) => ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+const cookieOf = (res: request.Response) =>
+  ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${SESSION_COOKIE}=`));
 
 describe('session cookie', () => {
   it('is set at a sign-in from the web app (X-CSRF: 1): HttpOnly, SameSite=Strict, Path=/, not Secure over http; the token stays out of the body', async () => {
@@ -47,7 +51,11 @@ describe('session cookie', () => {
   });
 
   it('is Secure when the request came over https', async () => {
-    const res = await request(app({ trustProxy: true })).post('/auth/login').set('X-CSRF', '1').set('X-Forwarded-Proto', 'https').send({ login: 'ada', password: 'right' });
+    const res = await request(app({ trustProxy: true }))
+      .post('/auth/login')
+      .set('X-CSRF', '1')
+      .set('X-Forwarded-Proto', 'https')
+      .send({ login: 'ada', password: 'right' });
     expect(cookieOf(res)).toMatch(/; Secure/);
   });
 
@@ -65,18 +73,21 @@ describe('session cookie', () => {
     expect(res.body).toEqual({ authorization: `Bearer ${TOKEN}`, viaCookie: true });
   });
 
-  it.each(['POST', 'PATCH', 'DELETE', 'PUT'])('refuses a %s authenticated by the cookie without X-CSRF: 1, and lets it through with it', async (method) => {
-    const m = method.toLowerCase() as 'post' | 'patch' | 'delete' | 'put';
-    const refused = await request(app())[m]('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`);
-    expect(refused.status).toBe(403);
-    expect(refused.headers['content-type']).toMatch(/problem\+json/);
-    expect(refused.body.detail).toMatch(/X-CSRF: 1/);
-    const wrongValue = await request(app())[m]('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`).set('X-CSRF', 'yes');
-    expect(wrongValue.status).toBe(403);
-    const allowed = await request(app())[m]('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`).set('X-CSRF', '1');
-    expect(allowed.status).toBe(200);
-    expect(allowed.body.viaCookie).toBe(true);
-  });
+  it.each(['POST', 'PATCH', 'DELETE', 'PUT'])(
+    'refuses a %s authenticated by the cookie without X-CSRF: 1, and lets it through with it',
+    async (method) => {
+      const m = method.toLowerCase() as 'post' | 'patch' | 'delete' | 'put';
+      const refused = await request(app())[m]('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`);
+      expect(refused.status).toBe(403);
+      expect(refused.headers['content-type']).toMatch(/problem\+json/);
+      expect(refused.body.detail).toMatch(/X-CSRF: 1/);
+      const wrongValue = await request(app())[m]('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`).set('X-CSRF', 'yes');
+      expect(wrongValue.status).toBe(403);
+      const allowed = await request(app())[m]('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`).set('X-CSRF', '1');
+      expect(allowed.status).toBe(200);
+      expect(allowed.body.viaCookie).toBe(true);
+    },
+  );
 
   it('leaves Bearer and API-key clients alone: their header wins over the cookie and no CSRF header is asked', async () => {
     const bearer = await request(app()).post('/echo').set('Cookie', `${SESSION_COOKIE}=${TOKEN}`).set('Authorization', 'Bearer gxps_other');
@@ -106,7 +117,8 @@ describe('session cookie', () => {
   });
 
   it('asks the CSRF header of changes only', () => {
-    const req = (method: string, csrf?: string) => ({ method, get: (h: string) => (h.toLowerCase() === 'x-csrf' ? csrf : undefined) }) as unknown as Request;
+    const req = (method: string, csrf?: string) =>
+      ({ method, get: (h: string) => (h.toLowerCase() === 'x-csrf' ? csrf : undefined) }) as unknown as Request;
     expect(csrfRefusal(req('GET'))).toBeNull();
     expect(csrfRefusal(req('HEAD'))).toBeNull();
     expect(csrfRefusal(req('POST', '1'))).toBeNull();

@@ -28,13 +28,16 @@ function app(distDir = fakeBuild()) {
 }
 
 describe('web routes', () => {
-  it.each(['/', APP_PREFIX, `${APP_PREFIX}/`, `${APP_PREFIX}/deviations/DEV-2026-000001`, `${APP_PREFIX}/tasks?x=1`])('serves the page for %s, not cached', async (url) => {
-    const res = await request(app()).get(url).set('Accept', 'text/html');
-    expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toMatch(/text\/html/);
-    expect(res.text).toContain('<div id="root">');
-    expect(res.headers['cache-control']).toBe('no-cache');
-  });
+  it.each(['/', APP_PREFIX, `${APP_PREFIX}/`, `${APP_PREFIX}/deviations/DEV-2026-000001`, `${APP_PREFIX}/tasks?x=1`])(
+    'serves the page for %s, not cached',
+    async (url) => {
+      const res = await request(app()).get(url).set('Accept', 'text/html');
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/text\/html/);
+      expect(res.text).toContain('<div id="root">');
+      expect(res.headers['cache-control']).toBe('no-cache');
+    },
+  );
 
   it('serves hashed assets with a long cache, and lets unknown assets through', async () => {
     const res = await request(app()).get('/assets/app-1.js');

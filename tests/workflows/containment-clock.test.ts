@@ -27,7 +27,9 @@ beforeAll(async () => {
 /** Containment is confirmed by signing its sign-off task (the first task of every deviation). */
 async function confirm(handle: WorkflowHandle) {
   const signedAt = new Date(await env.currentTimeMs()).toISOString();
-  await handle.executeUpdate(msg.signTask, { args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }] });
+  await handle.executeUpdate(msg.signTask, {
+    args: [{ by: qaLead.login, taskId: 'T1', signature: signatureOf(qaLead, 'verified', signedAt) }],
+  });
   return handle.query(msg.getStateQuery);
 }
 afterAll(async () => {
@@ -41,7 +43,9 @@ async function notifications(deviationId: string): Promise<string[]> {
   return rows.map((r) => r.kind);
 }
 
-async function waitForActions(handle: { query: (q: typeof msg.getStateQuery) => Promise<{ containment: { actionsCompletedAt?: string } }> }) {
+async function waitForActions(handle: {
+  query: (q: typeof msg.getStateQuery) => Promise<{ containment: { actionsCompletedAt?: string } }>;
+}) {
   for (let i = 0; i < 100; i++) {
     const s = await handle.query(msg.getStateQuery);
     if (s.containment.actionsCompletedAt) return;
@@ -52,7 +56,11 @@ async function waitForActions(handle: { query: (q: typeof msg.getStateQuery) => 
 
 it('containment confirmed within 60 minutes: no breach, one hold per batch, the team alerted', async () => {
   const { worker, taskQueue } = await createTestWorker(env, workflowTestActivities(pool));
-  const input = deviationInput({ batches: ['TSA1', 'TSA2'].map((b) => `${b}${Date.now()}`), detectedAt: await detectedNow(), reportedBy: qaLead.login });
+  const input = deviationInput({
+    batches: ['TSA1', 'TSA2'].map((b) => `${b}${Date.now()}`),
+    detectedAt: await detectedNow(),
+    reportedBy: qaLead.login,
+  });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
     await waitForActions(handle);
@@ -102,5 +110,12 @@ it('containment missed: reminders, escalation and an SLA breach at 60 minutes; a
     });
     expect(row).toEqual({ sla_breached: true, stage: 'investigation' });
   });
-  expect(await notifications(input.id)).toEqual(['containment_alert', 'signoff_required', 'containment_reminder', 'containment_reminder', 'containment_reminder', 'escalation']);
+  expect(await notifications(input.id)).toEqual([
+    'containment_alert',
+    'signoff_required',
+    'containment_reminder',
+    'containment_reminder',
+    'containment_reminder',
+    'escalation',
+  ]);
 });

@@ -10,7 +10,11 @@ const LINKS: Array<{ to: string; label: string; show: (can: ReturnType<typeof us
   { to: '/deviations/new', label: 'Open a deviation', show: (can) => can('post', '/deviations') },
   { to: '/tasks', label: 'My tasks', show: (can) => can('get', '/tasks') },
   { to: '/batches', label: 'Batches', show: () => true },
-  { to: '/audit', label: "Auditor's view", show: (can) => can('get', '/audit') || can('get', '/deviations/{id}/history') || can('get', '/signatures/verify') },
+  {
+    to: '/audit',
+    label: "Auditor's view",
+    show: (can) => can('get', '/audit') || can('get', '/deviations/{id}/history') || can('get', '/signatures/verify'),
+  },
   { to: '/admin', label: 'Administration', show: (can) => can('get', '/users') },
   { to: '/monitoring', label: 'Monitoring', show: () => true },
 ];
@@ -30,7 +34,13 @@ export function Shell() {
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
-            <Burger opened={opened} onClick={toggle} hiddenFrom="md" size="sm" aria-label={opened ? 'Close navigation' : 'Open navigation'} />
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="md"
+              size="sm"
+              aria-label={opened ? 'Close navigation' : 'Open navigation'}
+            />
             <Title order={1} size="h4">
               GxP Deviation Engine
             </Title>
@@ -60,7 +70,9 @@ export function Shell() {
         {idleWarning !== null ? (
           <Alert color="orange" variant="light" title="Still there?" mb="md" role="alert">
             <Group justify="space-between">
-              <Text size="sm">Without activity you will be signed out in {idleWarning} s (the page you are on is kept for when you sign in again).</Text>
+              <Text size="sm">
+                Without activity you will be signed out in {idleWarning} s (the page you are on is kept for when you sign in again).
+              </Text>
               <Button size="xs" onClick={stayActive}>
                 Stay signed in
               </Button>

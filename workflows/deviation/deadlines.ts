@@ -20,7 +20,12 @@ function addDeadline(d: Deviation, deadline: Omit<Deadline, 'overdue' | 'reminde
  * interval, escalation to the backup role. An approved extension moves the due date and the
  * watch starts over from the new one.
  */
-export async function watchDeadline(d: Deviation, spec: Omit<Deadline, 'overdue' | 'reminders' | 'escalated'>, isMet: () => boolean, recipients: string[]): Promise<void> {
+export async function watchDeadline(
+  d: Deviation,
+  spec: Omit<Deadline, 'overdue' | 'reminders' | 'escalated'>,
+  isMet: () => boolean,
+  recipients: string[],
+): Promise<void> {
   const deadline = addDeadline(d, spec);
   const interval = d.policy.overdueReminderIntervalMs;
   await runClock({
@@ -31,7 +36,10 @@ export async function watchDeadline(d: Deviation, spec: Omit<Deadline, 'overdue'
       atMs: (due) => (patched('reminder-before-due') ? [due - interval] : []),
       skipPast: true,
       // (the hooks run while the due date is the one the clock waits for, so deadline.dueAt is it)
-      remind: () => d.notify(`${deadline.key}:due-soon:${deadline.dueAt}`, 'due_soon', recipients, `${deadline.label} is due ${deadline.dueAt}`, { dueAt: deadline.dueAt }),
+      remind: () =>
+        d.notify(`${deadline.key}:due-soon:${deadline.dueAt}`, 'due_soon', recipients, `${deadline.label} is due ${deadline.dueAt}`, {
+          dueAt: deadline.dueAt,
+        }),
     },
     due: async () => {
       deadline.overdue = true;
@@ -43,11 +51,23 @@ export async function watchDeadline(d: Deviation, spec: Omit<Deadline, 'overdue'
       remind: async () => {
         deadline.reminders += 1;
         d.changed();
-        await d.notify(`${deadline.key}:reminder:${deadline.reminders}`, 'overdue_reminder', recipients, `Reminder ${deadline.reminders}: ${deadline.label} is overdue`, { dueAt: deadline.dueAt });
+        await d.notify(
+          `${deadline.key}:reminder:${deadline.reminders}`,
+          'overdue_reminder',
+          recipients,
+          `Reminder ${deadline.reminders}: ${deadline.label} is overdue`,
+          { dueAt: deadline.dueAt },
+        );
         if (deadline.reminders === REMINDERS_BEFORE_ESCALATION) {
           deadline.escalated = true;
           d.changed();
-          await d.notify(`${deadline.key}:escalation`, 'escalation', ['role:qa_head'], `Escalation: ${deadline.label} still overdue after ${deadline.reminders} reminders`, { dueAt: deadline.dueAt });
+          await d.notify(
+            `${deadline.key}:escalation`,
+            'escalation',
+            ['role:qa_head'],
+            `Escalation: ${deadline.label} still overdue after ${deadline.reminders} reminders`,
+            { dueAt: deadline.dueAt },
+          );
         }
       },
     },
@@ -76,11 +96,17 @@ export async function containmentClock(d: Deviation): Promise<void> {
       atMs: () => policy.containmentRemindersMs.map((offset) => detectedMs + offset),
       skipPast: false,
       remind: async (n) => {
-      c.remindersSent += 1;
-      deadline.reminders = c.remindersSent;
-      d.changed();
-      const left = humanDuration(Math.max(0, policy.containmentWindowMs - policy.containmentRemindersMs[n - 1]!));
-      await d.notify(`containment:reminder:${c.remindersSent}`, 'containment_reminder', ['role:qa_lead', state.reportedBy], `Containment of ${state.id} is not confirmed: ${left} left`, { dueAt: c.dueAt });
+        c.remindersSent += 1;
+        deadline.reminders = c.remindersSent;
+        d.changed();
+        const left = humanDuration(Math.max(0, policy.containmentWindowMs - policy.containmentRemindersMs[n - 1]!));
+        await d.notify(
+          `containment:reminder:${c.remindersSent}`,
+          'containment_reminder',
+          ['role:qa_lead', state.reportedBy],
+          `Containment of ${state.id} is not confirmed: ${left} left`,
+          { dueAt: c.dueAt },
+        );
       },
     },
     due: async () => {
@@ -91,7 +117,13 @@ export async function containmentClock(d: Deviation): Promise<void> {
       deadline.escalated = true;
       state.slaBreaches.push({ clock: 'containment', at });
       d.changed();
-      await d.notify('containment:escalation', 'escalation', ['role:qa_head', 'role:qa_lead'], `SLA breach: containment of ${state.id} not confirmed within ${humanDuration(policy.containmentWindowMs)}`, { dueAt: c.dueAt });
+      await d.notify(
+        'containment:escalation',
+        'escalation',
+        ['role:qa_head', 'role:qa_lead'],
+        `SLA breach: containment of ${state.id} not confirmed within ${humanDuration(policy.containmentWindowMs)}`,
+        { dueAt: c.dueAt },
+      );
     },
   });
   if (c.confirmation) {
@@ -115,7 +147,13 @@ export async function regulatoryClock(d: Deviation, step: RegulatoryNotification
       remind: async (n) => {
         deadline.reminders = n;
         d.changed();
-        await d.notify(`${key}:reminder:${n}`, 'regulatory_reminder', ['role:qa_head', 'role:qa_lead'], `Regulatory notification for ${state.id} still outstanding`, { dueAt: step.dueAt, required: step.required });
+        await d.notify(
+          `${key}:reminder:${n}`,
+          'regulatory_reminder',
+          ['role:qa_head', 'role:qa_lead'],
+          `Regulatory notification for ${state.id} still outstanding`,
+          { dueAt: step.dueAt, required: step.required },
+        );
       },
     },
     due: async () => {
@@ -125,7 +163,13 @@ export async function regulatoryClock(d: Deviation, step: RegulatoryNotification
       deadline.escalated = true;
       state.slaBreaches.push({ clock: key, at });
       d.changed();
-      await d.notify(`${key}:escalation`, 'escalation', ['role:qa_head'], `SLA breach: regulatory notification for ${state.id} not completed in time`, { dueAt: step.dueAt });
+      await d.notify(
+        `${key}:escalation`,
+        'escalation',
+        ['role:qa_head'],
+        `SLA breach: regulatory notification for ${state.id} not completed in time`,
+        { dueAt: step.dueAt },
+      );
     },
   });
   if (step.completedAt) {

@@ -31,7 +31,12 @@ export async function checkEffectiveness(d: Deviation, round: InvestigationRound
         round.effectiveness.decisionRequired = true;
         d.changed();
       }
-      await d.notify(`r${round.number}:effectiveness:decision`, 'decision_required', ['role:qa_approver', 'role:qa_head'], `Effectiveness of ${state.id} could not be evaluated on data: QA decision needed`);
+      await d.notify(
+        `r${round.number}:effectiveness:decision`,
+        'decision_required',
+        ['role:qa_approver', 'role:qa_head'],
+        `Effectiveness of ${state.id} could not be evaluated on data: QA decision needed`,
+      );
       await d.waitFor(() => Boolean(round.effectiveness.decision));
       d.flags.awaitingEffectivenessDecision = false;
       round.effectiveness.decisionRequired = false;

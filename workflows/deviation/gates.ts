@@ -48,7 +48,8 @@ const QA_SIGNERS = ['qa_approver', 'qa_head'];
 const noDuty = () => null;
 const noPrecondition = () => null;
 const roundOf = (state: DeviationState, task: SignoffTask) => state.rounds.find((r) => r.number === task.round);
-const extensionOf = (state: DeviationState, task: SignoffTask) => state.deadlines.find((d) => d.key === task.subject)?.extensions?.find((e) => e.taskId === task.id);
+const extensionOf = (state: DeviationState, task: SignoffTask) =>
+  state.deadlines.find((d) => d.key === task.subject)?.extensions?.find((e) => e.taskId === task.id);
 /** Most gates, rejected, are signed again after rework: a new task for the same gate. */
 const reopenForRework: GateDefinition['rejected'] = (_state, _task, _rejection, effects) => effects.reopen(effects.signoffDue(), true);
 
@@ -62,7 +63,11 @@ export const GATE_DEFINITIONS: Record<Gate, GateDefinition> = {
       dueAt: state.containment.dueAt,
       holds: state.containment.holds.map((h) => ({ lot: h.lot, holdId: h.holdId })),
       trace: state.containment.trace ?? null,
-      preliminaryReconciliation: state.containment.preliminaryReconciliation.map((r) => ({ lot: r.lot, reportId: r.reportId, contentHash: r.contentHash })),
+      preliminaryReconciliation: state.containment.preliminaryReconciliation.map((r) => ({
+        lot: r.lot,
+        reportId: r.reportId,
+        contentHash: r.contentHash,
+      })),
     }),
     signed: (state, _task, by) => {
       const late = Date.parse(by.signature.signedAt) > Date.parse(state.containment.dueAt);
@@ -74,13 +79,20 @@ export const GATE_DEFINITIONS: Record<Gate, GateDefinition> = {
   investigation_approval: {
     task: { title: 'Approve the investigation report and its root cause', roles: QA_SIGNERS, meaning: 'approved', signaturesRequired: 1 },
     initiatorMaySign: false,
-    duty: (state, task, login) => (roundOf(state, task)?.investigation.report?.by === login ? 'the author of the report cannot approve it' : null),
+    duty: (state, task, login) =>
+      roundOf(state, task)?.investigation.report?.by === login ? 'the author of the report cannot approve it' : null,
     precondition: noPrecondition,
     record: (state, task) => {
       const round = roundOf(state, task);
       return {
         round: task.round,
-        report: round?.investigation.report ? { by: round.investigation.report.by, summary: round.investigation.report.summary, rootCause: round.investigation.report.rootCause } : null,
+        report: round?.investigation.report
+          ? {
+              by: round.investigation.report.by,
+              summary: round.investigation.report.summary,
+              rootCause: round.investigation.report.rootCause,
+            }
+          : null,
         analyses: round?.investigation.analyses.map((a) => a.analysis) ?? [],
         risk: round?.investigation.risk?.assessment ?? null,
         evidence: round?.investigation.evidence.map((e) => ({ kind: e.kind, ref: e.ref, sha256: e.sha256 ?? null })) ?? [],
@@ -110,7 +122,15 @@ export const GATE_DEFINITIONS: Record<Gate, GateDefinition> = {
     },
     record: (state, task) => ({
       round: task.round,
-      actions: roundOf(state, task)?.capa.actions.map((a) => ({ id: a.id, type: a.type, description: a.description, owner: a.owner, dueAt: a.dueAt, changeControl: a.changeControl ?? null })) ?? [],
+      actions:
+        roundOf(state, task)?.capa.actions.map((a) => ({
+          id: a.id,
+          type: a.type,
+          description: a.description,
+          owner: a.owner,
+          dueAt: a.dueAt,
+          changeControl: a.changeControl ?? null,
+        })) ?? [],
     }),
     signed: (state, task, by) => {
       roundOf(state, task)!.capa.planApproval = by;
@@ -127,7 +147,9 @@ export const GATE_DEFINITIONS: Record<Gate, GateDefinition> = {
       return {
         round: task.round,
         checks: round?.effectiveness.checks ?? [],
-        decision: round?.effectiveness.decision ? { effective: round.effectiveness.decision.effective, rationale: round.effectiveness.decision.rationale } : null,
+        decision: round?.effectiveness.decision
+          ? { effective: round.effectiveness.decision.effective, rationale: round.effectiveness.decision.rationale }
+          : null,
       };
     },
     signed: (state, task, by) => {
@@ -158,11 +180,17 @@ export const GATE_DEFINITIONS: Record<Gate, GateDefinition> = {
   extension_approval: {
     task: { title: 'Approve a due-date extension', roles: ['qa_head', 'qa_approver'], meaning: 'approved', signaturesRequired: 1 },
     initiatorMaySign: false,
-    duty: (state, task, login) => (extensionOf(state, task)?.requestedBy === login ? 'the person who requested an extension cannot approve it' : null),
+    duty: (state, task, login) =>
+      extensionOf(state, task)?.requestedBy === login ? 'the person who requested an extension cannot approve it' : null,
     precondition: noPrecondition,
     record: (state, task) => {
       const extension = extensionOf(state, task);
-      return { deadline: task.subject ?? null, from: extension?.from ?? null, to: extension?.to ?? null, justification: extension?.justification ?? null };
+      return {
+        deadline: task.subject ?? null,
+        from: extension?.from ?? null,
+        to: extension?.to ?? null,
+        justification: extension?.justification ?? null,
+      };
     },
     signed: (state, task, by) => {
       const deadline = state.deadlines.find((d) => d.key === task.subject)!;
@@ -186,7 +214,15 @@ export const GATE_DEFINITIONS: Record<Gate, GateDefinition> = {
  * form, so a signature cannot be moved to another record or survive a change to this one.
  */
 export function signedRecord(state: DeviationState, task: SignoffTask): Record<string, unknown> {
-  const base = { deviation: state.id, task: task.id, gate: task.gate, meaning: task.meaning, title: state.title, severity: state.severity, batches: state.batches };
+  const base = {
+    deviation: state.id,
+    task: task.id,
+    gate: task.gate,
+    meaning: task.meaning,
+    title: state.title,
+    severity: state.severity,
+    batches: state.batches,
+  };
   return { ...base, ...GATE_DEFINITIONS[task.gate].record(state, task) };
 }
 
@@ -194,10 +230,15 @@ export function signedRecord(state: DeviationState, task: SignoffTask): Record<s
  * Separation of duties for one signer of one task, as the workflow's validator and the API's
  * inbox and pre-check all apply it: null when this person may sign (or reject) it.
  */
-export function signerDutyProblem(state: DeviationState, task: SignoffTask, signer: { login: string; roles: readonly string[] }): string | null {
+export function signerDutyProblem(
+  state: DeviationState,
+  task: SignoffTask,
+  signer: { login: string; roles: readonly string[] },
+): string | null {
   const gate = GATE_DEFINITIONS[task.gate];
   if (!task.roles.some((r) => signer.roles.includes(r))) return `signing ${task.id} needs one of the roles ${task.roles.join(', ')}`;
-  if (!gate.initiatorMaySign && signer.login === state.reportedBy) return `the initiator of ${state.id} cannot sign its ${task.gate.replace(/_/g, ' ')}`;
+  if (!gate.initiatorMaySign && signer.login === state.reportedBy)
+    return `the initiator of ${state.id} cannot sign its ${task.gate.replace(/_/g, ' ')}`;
   if (task.signatures.some((s) => s.login === signer.login)) return 'a dual approval needs two different people';
   return gate.duty(state, task, signer.login);
 }

@@ -8,7 +8,11 @@ import type { DeviationInput, DeviationState, InvestigationRound, Stage } from '
 import { initialState, snapshotOf } from './state';
 
 export const act = proxyActivities<
-  activities.ReadModelActivities & activities.HoldActivities & activities.NotificationActivities & activities.InvestigationSupportActivities & activities.SignatureActivities
+  activities.ReadModelActivities &
+    activities.HoldActivities &
+    activities.NotificationActivities &
+    activities.InvestigationSupportActivities &
+    activities.SignatureActivities
 >({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
@@ -79,7 +83,14 @@ export function startDeviation(input: DeviationInput): Deviation {
       changed();
     },
     notify: (key, kind, recipients, subject, body = {}) =>
-      act.notify({ dedupeKey: `${state.id}:${key}`, deviationId: state.id, kind, recipients, subject, body: { deviation: state.id, title: state.title, ...body } }),
+      act.notify({
+        dedupeKey: `${state.id}:${key}`,
+        deviationId: state.id,
+        kind,
+        recipients,
+        subject,
+        body: { deviation: state.id, title: state.title, ...body },
+      }),
     cancelled,
     async waitFor(done) {
       await condition(() => done() || cancelled());

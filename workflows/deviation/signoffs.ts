@@ -44,8 +44,12 @@ export function signoffs(d: Deviation): Signoffs {
     state.tasks.push(task);
     d.changed();
     const recipients = spec.roles.map((r) => `role:${r}`);
-    void d.notify(`${task.id}:created`, 'signoff_required', recipients, `${state.id}: ${spec.title}`, { task: `${state.id}.${task.id}`, dueAt });
-    if (chase) void watchDeadline(d, { key: task.id, label: `${spec.title} (${task.id})`, dueAt }, () => task.status !== 'open', recipients);
+    void d.notify(`${task.id}:created`, 'signoff_required', recipients, `${state.id}: ${spec.title}`, {
+      task: `${state.id}.${task.id}`,
+      dueAt,
+    });
+    if (chase)
+      void watchDeadline(d, { key: task.id, label: `${spec.title} (${task.id})`, dueAt }, () => task.status !== 'open', recipients);
     return task;
   }
   const due = () => isoAfter(nowIso(), d.policy.overdueReminderIntervalMs);
@@ -86,7 +90,10 @@ export function signoffs(d: Deviation): Signoffs {
   };
 
   /** What every signature and rejection must satisfy, checked again here whatever the API checked. */
-  const checkDecision = (step: { by: string; taskId: string; signature: { login: string; meaning: string; roles: string[] } }, rejecting: boolean): SignoffTask => {
+  const checkDecision = (
+    step: { by: string; taskId: string; signature: { login: string; meaning: string; roles: string[] } },
+    rejecting: boolean,
+  ): SignoffTask => {
     if (isTerminal(state) || d.cancelled()) refuse(REFUSAL.stage, `the deviation is ${state.stage}`);
     const task = state.tasks.find((t) => t.id === step.taskId) ?? refuse(REFUSAL.notFound, `no task ${step.taskId} on ${state.id}`);
     if (task.status !== 'open') refuse(REFUSAL.stage, `task ${step.taskId} is already ${task.status}`);
@@ -100,7 +107,8 @@ export function signoffs(d: Deviation): Signoffs {
     if (entry) {
       if (entry.signers.includes(step.signature.login)) refuse(REFUSAL.duties, `${step.signature.login} is already signing ${task.id}`);
       if (entry.rejecting || rejecting) refuse(REFUSAL.stage, `another decision on ${task.id} is being recorded`);
-      if (task.signatures.length + entry.signers.length >= task.signaturesRequired) refuse(REFUSAL.stage, `${task.id} already has the signatures it needs`);
+      if (task.signatures.length + entry.signers.length >= task.signaturesRequired)
+        refuse(REFUSAL.stage, `${task.id} already has the signatures it needs`);
     }
     return task;
   };
@@ -116,7 +124,12 @@ export function signoffs(d: Deviation): Signoffs {
         task.signatures.push(signature);
         if (task.signatures.length >= task.signaturesRequired) {
           task.status = 'signed';
-          GATE_DEFINITIONS[task.gate].signed(state, task, { by: signature.login, at: signature.signedAt, comment: signature.comment, signature });
+          GATE_DEFINITIONS[task.gate].signed(state, task, {
+            by: signature.login,
+            at: signature.signedAt,
+            comment: signature.comment,
+            signature,
+          });
         }
         d.changed();
         return { ...d.stepResult(), task: `${state.id}.${task.id}`, signature };
@@ -144,11 +157,16 @@ export function signoffs(d: Deviation): Signoffs {
       task.status = 'rejected';
       task.rejection = { signature, reason: step.reason };
       // A rejection sends the gate back for rework: a new task, or a new report, or a new round.
-      GATE_DEFINITIONS[task.gate].rejected(state, task, { signature, reason: step.reason }, {
-        reopen: (dueAt, chase) => void open(task.gate, dueAt, chase),
-        signoffDue: due,
-        refuseEffectiveness: (reason) => (d.flags.effectivenessRejected = reason),
-      });
+      GATE_DEFINITIONS[task.gate].rejected(
+        state,
+        task,
+        { signature, reason: step.reason },
+        {
+          reopen: (dueAt, chase) => void open(task.gate, dueAt, chase),
+          signoffDue: due,
+          refuseEffectiveness: (reason) => (d.flags.effectivenessRejected = reason),
+        },
+      );
       d.changed();
       return { ...d.stepResult(), task: `${state.id}.${task.id}`, signature };
     },

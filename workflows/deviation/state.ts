@@ -125,4 +125,3 @@ export function requiredRegulatoryRecipients(framework: 'dscsa' | 'eu_fmd'): str
 export function cancellationRecord(state: DeviationState, justification: string): Record<string, unknown> {
   return { deviation: state.id, action: 'cancel', stage: state.stage, justification, batches: state.batches };
 }
-

@@ -73,7 +73,12 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
     msg.recordRiskAssessment,
     (arg) => {
       const step = parseStep(steps.recordRiskAssessmentSchema, arg);
-      d.roundOrRefuse().investigation.risk = { assessment: step.assessment, riskClass: riskClassOf(step.assessment), by: step.by, at: nowIso() };
+      d.roundOrRefuse().investigation.risk = {
+        assessment: step.assessment,
+        riskClass: riskClassOf(step.assessment),
+        by: step.by,
+        at: nowIso(),
+      };
       d.changed();
       return d.stepResult();
     },
@@ -99,14 +104,21 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
       const index = state.regulatory.push(regulatory) - 1;
       d.changed();
       void regulatoryClock(d, regulatory, index);
-      await d.notify(`regulatory:${index + 1}:start`, 'regulatory_notification_required', ['role:qa_head', 'role:qa_lead'], `${state.id}: product ${step.finding.replace('_', ' ')} (${step.framework.toUpperCase()}): notify ${regulatory.required.join(', ')} by ${regulatory.dueAt}`, { required: regulatory.required, dueAt: regulatory.dueAt });
+      await d.notify(
+        `regulatory:${index + 1}:start`,
+        'regulatory_notification_required',
+        ['role:qa_head', 'role:qa_lead'],
+        `${state.id}: product ${step.finding.replace('_', ' ')} (${step.framework.toUpperCase()}): notify ${regulatory.required.join(', ')} by ${regulatory.dueAt}`,
+        { required: regulatory.required, dueAt: regulatory.dueAt },
+      );
       return d.stepResult();
     },
     {
       validator: (arg) => {
         const step = parseStep(steps.reportSuspectProductSchema, arg);
         inStage('containment', 'investigation', 'capa', 'change_control', 'effectiveness_check');
-        if (state.regulatory.some((r) => r.framework === step.framework && !r.completedAt)) refuse(REFUSAL.stage, `a ${step.framework} notification is already under way`);
+        if (state.regulatory.some((r) => r.framework === step.framework && !r.completedAt))
+          refuse(REFUSAL.stage, `a ${step.framework} notification is already under way`);
       },
     },
   );
@@ -115,9 +127,18 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
     msg.recordRegulatoryNotification,
     (arg) => {
       const step = parseStep(steps.recordRegulatoryNotificationSchema, arg);
-      const open = state.regulatory.find((r) => !r.completedAt && r.required.includes(step.recipient)) ?? state.regulatory.find((r) => !r.completedAt)!;
+      const open =
+        state.regulatory.find((r) => !r.completedAt && r.required.includes(step.recipient)) ??
+        state.regulatory.find((r) => !r.completedAt)!;
       const recordedAt = nowIso();
-      open.notifications.push({ recipient: step.recipient, reference: step.reference, summary: step.summary, notifiedAt: step.notifiedAt ?? recordedAt, recordedBy: step.by, recordedAt });
+      open.notifications.push({
+        recipient: step.recipient,
+        reference: step.reference,
+        summary: step.summary,
+        notifiedAt: step.notifiedAt ?? recordedAt,
+        recordedBy: step.by,
+        recordedAt,
+      });
       if (open.required.every((r) => open.notifications.some((n) => n.recipient === r))) {
         open.completedAt = recordedAt;
         open.late = Date.parse(recordedAt) > Date.parse(open.dueAt);
@@ -141,7 +162,10 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
       const round = d.roundOrRefuse();
       round.investigation.report = { by: step.by, at: nowIso(), summary: step.summary, rootCause: step.rootCause };
       d.changed();
-      signoffs.open('investigation_approval', Date.parse(round.investigation.dueAt) > Date.now() ? round.investigation.dueAt : signoffs.due());
+      signoffs.open(
+        'investigation_approval',
+        Date.parse(round.investigation.dueAt) > Date.now() ? round.investigation.dueAt : signoffs.due(),
+      );
       return d.stepResult();
     },
     {
@@ -165,7 +189,8 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
     inStage('capa');
     const round = d.roundOrRefuse();
     if (!round.capa.planApproval) refuse(REFUSAL.stage, 'the CAPA plan is not approved yet');
-    const action = round.capa.actions.find((a) => a.id === actionId) ?? refuse(REFUSAL.notFound, `no CAPA action ${actionId} in round ${round.number}`);
+    const action =
+      round.capa.actions.find((a) => a.id === actionId) ?? refuse(REFUSAL.notFound, `no CAPA action ${actionId} in round ${round.number}`);
     if (action.status !== 'open') refuse(REFUSAL.stage, `action ${actionId} is already ${action.status}`);
     return action;
   };
@@ -271,7 +296,9 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
       validator: (arg) => {
         const step = parseStep(steps.recordDispositionSchema, arg);
         inStage('closure');
-        const hold = state.containment.holds.find((h) => h.lot === step.lot) ?? refuse(REFUSAL.notFound, `batch ${step.lot} is not held by ${state.id}`);
+        const hold =
+          state.containment.holds.find((h) => h.lot === step.lot) ??
+          refuse(REFUSAL.notFound, `batch ${step.lot} is not held by ${state.id}`);
         if (hold.disposition) refuse(REFUSAL.stage, `batch ${step.lot} already has a disposition (${hold.disposition})`);
         if (dispositionsInFlight.has(step.lot)) refuse(REFUSAL.stage, `a disposition of batch ${step.lot} is being recorded`);
       },
@@ -286,7 +313,15 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
       const task = signoffs.open('extension_approval', signoffs.due(), true, deadline.key);
       deadline.extensions = [
         ...(deadline.extensions ?? []),
-        { from: deadline.dueAt, to: new Date(step.newDueAt).toISOString(), justification: step.justification, requestedBy: step.by, requestedAt: nowIso(), taskId: task.id, status: 'pending' },
+        {
+          from: deadline.dueAt,
+          to: new Date(step.newDueAt).toISOString(),
+          justification: step.justification,
+          requestedBy: step.by,
+          requestedAt: nowIso(),
+          taskId: task.id,
+          status: 'pending',
+        },
       ];
       d.changed();
       return d.stepResult();
@@ -295,11 +330,15 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
       validator: (arg) => {
         const step = parseStep(steps.requestExtensionSchema, arg);
         if (isTerminal(state) || d.cancelled()) refuse(REFUSAL.stage, `the deviation is ${state.stage}`);
-        const deadline = state.deadlines.find((x) => x.key === step.deadline) ?? refuse(REFUSAL.notFound, `no deadline ${step.deadline} on ${state.id}`);
+        const deadline =
+          state.deadlines.find((x) => x.key === step.deadline) ?? refuse(REFUSAL.notFound, `no deadline ${step.deadline} on ${state.id}`);
         if (deadline.metAt) refuse(REFUSAL.stage, `${deadline.label} is already met`);
-        if (deadline.key === 'containment' || deadline.key.startsWith('regulatory:')) refuse(REFUSAL.rule, 'regulatory and containment clocks cannot be extended');
-        if (deadline.extensions?.some((e) => e.status === 'pending')) refuse(REFUSAL.stage, 'an extension of this due date already awaits approval');
-        if (Date.parse(step.newDueAt) <= Date.parse(deadline.dueAt)) refuse(REFUSAL.invalid, 'newDueAt: an extension moves the due date later');
+        if (deadline.key === 'containment' || deadline.key.startsWith('regulatory:'))
+          refuse(REFUSAL.rule, 'regulatory and containment clocks cannot be extended');
+        if (deadline.extensions?.some((e) => e.status === 'pending'))
+          refuse(REFUSAL.stage, 'an extension of this due date already awaits approval');
+        if (Date.parse(step.newDueAt) <= Date.parse(deadline.dueAt))
+          refuse(REFUSAL.invalid, 'newDueAt: an extension moves the due date later');
       },
     },
   );
@@ -323,7 +362,8 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
         if (signoffs.deciding()) refuse(REFUSAL.stage, 'a signature is being recorded; try again in a moment');
         if (step.signature.login !== step.by) refuse(REFUSAL.invalid, 'the signature belongs to another person');
         if (step.signature.meaning !== 'approved') refuse(REFUSAL.invalid, 'a cancellation is signed with the meaning "approved"');
-        if (!CANCELLATION_ROLES.some((r) => step.signature.roles.includes(r))) refuse(REFUSAL.duties, 'a cancellation needs a QA lead or the head of QA');
+        if (!CANCELLATION_ROLES.some((r) => step.signature.roles.includes(r)))
+          refuse(REFUSAL.duties, 'a cancellation needs a QA lead or the head of QA');
         inStage('detection', 'containment', 'investigation', 'capa', 'change_control', 'effectiveness_check');
       },
     },

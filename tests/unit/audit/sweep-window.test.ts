@@ -38,14 +38,24 @@ describe('archive sweep window', () => {
     const state: SweepState = { archivedBefore: plus(t0, -minutes(20)), fullSweepAt: plus(t0, -FULL_SWEEP_EVERY_MS), recordedAt: null };
     expect(sweepWindow(state, t0)).toEqual({ closedSince: null });
     const old = at('2025-01-01T00:00:00Z');
-    expect(afterSweep(state, t0, { complete: true, failedCloseTimes: [old] })).toEqual({ archivedBefore: old, fullSweepAt: t0, recordedAt: null });
+    expect(afterSweep(state, t0, { complete: true, failedCloseTimes: [old] })).toEqual({
+      archivedBefore: old,
+      fullSweepAt: t0,
+      recordedAt: null,
+    });
   });
 
   it('does not move the watermark past where a sweep that recorded after this one began left it', () => {
     // A (full, began 10:00:30) held the watermark back at 09:00 for a run it could not archive, and
     // recorded at 10:00:40; B, begun by hand at 10:00:10 with an older window, records afterwards.
-    const heldBack: SweepState = { archivedBefore: at('2026-11-29T09:00:00Z'), fullSweepAt: at('2026-11-29T10:00:30Z'), recordedAt: at('2026-11-29T10:00:40Z') };
-    expect(afterSweep(heldBack, at('2026-11-29T10:00:10Z'), { complete: true, failedCloseTimes: [] }).archivedBefore).toEqual(at('2026-11-29T09:00:00Z'));
+    const heldBack: SweepState = {
+      archivedBefore: at('2026-11-29T09:00:00Z'),
+      fullSweepAt: at('2026-11-29T10:00:30Z'),
+      recordedAt: at('2026-11-29T10:00:40Z'),
+    };
+    expect(afterSweep(heldBack, at('2026-11-29T10:00:10Z'), { complete: true, failedCloseTimes: [] }).archivedBefore).toEqual(
+      at('2026-11-29T09:00:00Z'),
+    );
     // A sweep begun after that record moves on as usual.
     const later = at('2026-11-29T10:01:00Z');
     expect(afterSweep(heldBack, later, { complete: true, failedCloseTimes: [] }).archivedBefore).toEqual(plus(later, -VISIBILITY_LAG_MS));

@@ -7,7 +7,10 @@ const reference = (s: string) => s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').
 describe('COPY text escaping', () => {
   it('escapes backslash, tab, newline and carriage return in raw bytes, whatever surrounds them', () => {
     const text = fc.string({
-      unit: fc.oneof(fc.constantFrom('\\', '\t', '\n', '\r', 'a', '{', '"', 'é', '\u2028'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })),
+      unit: fc.oneof(
+        fc.constantFrom('\\', '\t', '\n', '\r', 'a', '{', '"', 'é', '\u2028'),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+      ),
       maxLength: 200,
     });
     fc.assert(

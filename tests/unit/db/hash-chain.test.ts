@@ -45,10 +45,22 @@ describe('the hash chain shared by the audit trail and the signature ledger', ()
     expect(whole.pages).toEqual([2, 2, 1]);
 
     const altered = rows.map((r) => (r.id === 3 ? { ...r, text: 'C' } : r));
-    expect(await verifyChain(reader(altered), 2)).toMatchObject({ ok: false, rows: 3, lastHash: rows[1]!.hash, broken: { id: 3 }, problem: 'content' });
+    expect(await verifyChain(reader(altered), 2)).toMatchObject({
+      ok: false,
+      rows: 3,
+      lastHash: rows[1]!.hash,
+      broken: { id: 3 },
+      problem: 'content',
+    });
 
     const removed = rows.filter((r) => r.id !== 3);
-    expect(await verifyChain(reader(removed), 2)).toMatchObject({ ok: false, rows: 3, lastHash: rows[1]!.hash, broken: { id: 4 }, problem: 'link' });
+    expect(await verifyChain(reader(removed), 2)).toMatchObject({
+      ok: false,
+      rows: 3,
+      lastHash: rows[1]!.hash,
+      broken: { id: 4 },
+      problem: 'link',
+    });
 
     expect(await verifyChain(reader([]))).toEqual({ ok: true, rows: 0, lastHash: GENESIS_HASH });
   });

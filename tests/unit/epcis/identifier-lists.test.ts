@@ -5,14 +5,48 @@ import { formatSgtinDigitalLink, formatSgtinUrn, formatSsccUrn } from '../../../
 import { cset82Text, gtin14, sscc18 } from '../gs1/arbitraries';
 
 const sgtinRow = (epc: string, gtin: string, serial: string, over: Partial<EpcRow> = {}): EpcRow => ({
-  role: 'epc', kind: 'sgtin', epc, gtin, serial, sscc: null, lot: 'L1', quantity: null, uom: null, parent: null, ...over,
+  role: 'epc',
+  kind: 'sgtin',
+  epc,
+  gtin,
+  serial,
+  sscc: null,
+  lot: 'L1',
+  quantity: null,
+  uom: null,
+  parent: null,
+  ...over,
 });
 
 const row = fc.oneof(
-  fc.tuple(gtin14, cset82Text, fc.constantFrom<EpcRow['role']>('epc', 'child')).map(([g, s, role]) => sgtinRow(formatSgtinUrn(g, s), g, s, { role })),
+  fc
+    .tuple(gtin14, cset82Text, fc.constantFrom<EpcRow['role']>('epc', 'child'))
+    .map(([g, s, role]) => sgtinRow(formatSgtinUrn(g, s), g, s, { role })),
   fc.tuple(gtin14, cset82Text).map(([g, s]) => sgtinRow(formatSgtinDigitalLink(g, s), g, s, { lot: null })),
-  sscc18.map((sscc): EpcRow => ({ role: 'parent', kind: 'sscc', epc: formatSsccUrn(sscc), gtin: null, serial: null, sscc, lot: null, quantity: null, uom: null, parent: null })),
-  fc.webUrl().map((epc): EpcRow => ({ role: 'epc', kind: 'other', epc, gtin: null, serial: null, sscc: null, lot: null, quantity: 2.5, uom: 'KGM', parent: null })),
+  sscc18.map((sscc): EpcRow => ({
+    role: 'parent',
+    kind: 'sscc',
+    epc: formatSsccUrn(sscc),
+    gtin: null,
+    serial: null,
+    sscc,
+    lot: null,
+    quantity: null,
+    uom: null,
+    parent: null,
+  })),
+  fc.webUrl().map((epc): EpcRow => ({
+    role: 'epc',
+    kind: 'other',
+    epc,
+    gtin: null,
+    serial: null,
+    sscc: null,
+    lot: null,
+    quantity: 2.5,
+    uom: 'KGM',
+    parent: null,
+  })),
 );
 
 describe('identifier lists', () => {
@@ -22,7 +56,9 @@ describe('identifier lists', () => {
         const lists = toIdentifierLists(rows);
         expect(lists.flatMap(identifiersOf).sort()).toEqual(rows.map((r) => r.epc).sort());
         for (const l of lists) {
-          const members = rows.filter((r) => r.role === l.role && r.kind === l.kind && r.gtin === l.gtin && r.lot === l.lot && r.parent === l.parent);
+          const members = rows.filter(
+            (r) => r.role === l.role && r.kind === l.kind && r.gtin === l.gtin && r.lot === l.lot && r.parent === l.parent,
+          );
           const inList = identifiersOf(l);
           expect(members.map((m) => m.epc).filter((e) => inList.includes(e))).toEqual(inList);
         }

@@ -7,7 +7,10 @@ const fullUri = fullFormats.uri as (s: string) => boolean;
 describe('the "uri" format capture validates with', () => {
   it('accepts and refuses exactly what ajv-formats full mode does', () => {
     const chars = fc.constantFrom(...'aZ09:.-_~!$&\'()*+,;=@/?#%[] "<>\\^`{|}é'.split(''), 'urn:epc:id:sgtin:', 'https://', '%2F', '%zz');
-    fc.assert(fc.property(fc.string({ unit: chars, maxLength: 40 }), (s) => expect(isUri(s)).toBe(fullUri(s))), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.string({ unit: chars, maxLength: 40 }), (s) => expect(isUri(s)).toBe(fullUri(s))),
+      { numRuns: 5000 },
+    );
   });
 
   it('agrees on the identifiers capture sees most', () => {
@@ -20,6 +23,7 @@ describe('the "uri" format capture validates with', () => {
       'urn:',
       ':x',
       'no scheme',
-    ]) expect([s, isUri(s)]).toEqual([s, fullUri(s)]);
+    ])
+      expect([s, isUri(s)]).toEqual([s, fullUri(s)]);
   });
 });

@@ -45,7 +45,10 @@ describe('GTIN and SSCC parsing', () => {
   it('refuses wrong lengths, non-digits and bad check digits with the reason', () => {
     expect(parseGtin('1234567890')).toMatchObject({ ok: false, error: { code: 'bad_length' } });
     expect(parseGtin('8061414112345X')).toMatchObject({ ok: false, error: { code: 'not_digits' } });
-    expect(parseGtin('80614141123457')).toMatchObject({ ok: false, error: { code: 'bad_check_digit', message: expect.stringContaining('expected 8') } });
+    expect(parseGtin('80614141123457')).toMatchObject({
+      ok: false,
+      error: { code: 'bad_check_digit', message: expect.stringContaining('expected 8') },
+    });
     expect(parseGtin('')).toMatchObject({ ok: false, error: { code: 'not_digits' } });
     expect(parseSscc('106141412345678908')).toEqual({ ok: true, value: '106141412345678908' });
     expect(parseSscc('106141412345678909')).toMatchObject({ ok: false, error: { code: 'bad_check_digit' } });
@@ -55,7 +58,10 @@ describe('GTIN and SSCC parsing', () => {
   it('catches every single-digit corruption of an SSCC and a GTIN-14', () => {
     fc.assert(
       fc.property(digits(17, 17), digits(13, 13), fc.nat(), fc.integer({ min: 1, max: 9 }), (s, g, pos, delta) => {
-        for (const [key, parse] of [[withCheckDigit(s), parseSscc], [withCheckDigit(g), parseGtin]] as const) {
+        for (const [key, parse] of [
+          [withCheckDigit(s), parseSscc],
+          [withCheckDigit(g), parseGtin],
+        ] as const) {
           expect(parse(key).ok).toBe(true);
           const i = pos % key.length;
           const bad = `${key.slice(0, i)}${(Number(key[i]) + delta) % 10}${key.slice(i + 1)}`;

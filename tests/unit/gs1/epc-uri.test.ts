@@ -23,9 +23,15 @@ describe('EPC pure-identity URNs', () => {
     expect(formatSgtinUrn('80614141123458', '6789', 7)).toBe('urn:epc:id:sgtin:0614141.812345.6789');
     expect(formatSsccUrn('106141412345678908', 7)).toBe('urn:epc:id:sscc:0614141.1234567890');
     expect(formatLgtinUrn('80614141123458', '6789AB', 7)).toBe('urn:epc:class:lgtin:0614141.812345.6789AB');
-    expect(parseEpc('urn:epc:id:sgtin:0614141.812345.6789')).toEqual({ ok: true, value: { kind: 'sgtin', gtin: '80614141123458', serial: '6789' } });
+    expect(parseEpc('urn:epc:id:sgtin:0614141.812345.6789')).toEqual({
+      ok: true,
+      value: { kind: 'sgtin', gtin: '80614141123458', serial: '6789' },
+    });
     expect(parseEpc('urn:epc:id:sscc:0614141.1234567890')).toEqual({ ok: true, value: { kind: 'sscc', sscc: '106141412345678908' } });
-    expect(parseEpc('urn:epc:class:lgtin:4012345.012345.998877')).toEqual({ ok: true, value: { kind: 'lgtin', gtin: '04012345123456', lot: '998877' } });
+    expect(parseEpc('urn:epc:class:lgtin:4012345.012345.998877')).toEqual({
+      ok: true,
+      value: { kind: 'lgtin', gtin: '04012345123456', lot: '998877' },
+    });
   });
 
   it('percent-encodes the reserved CSET 82 characters of a serial, and decodes them', () => {
@@ -72,7 +78,11 @@ describe('GS1 Digital Link URIs', () => {
     expect(formatSgtinDigitalLink('80614141123458', '6789')).toBe('https://id.gs1.org/01/80614141123458/21/6789');
     expect(formatSsccDigitalLink('106141412345678908')).toBe('https://id.gs1.org/00/106141412345678908');
     expect(formatLgtinDigitalLink('80614141123458', 'L1')).toBe('https://id.gs1.org/01/80614141123458/10/L1');
-    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/21/6789'))).toEqual({ kind: 'sgtin', gtin: '80614141123458', serial: '6789' });
+    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/21/6789'))).toEqual({
+      kind: 'sgtin',
+      gtin: '80614141123458',
+      serial: '6789',
+    });
     expect(unwrap(parseEpc('https://id.gs1.org/00/106141412345678908'))).toEqual({ kind: 'sscc', sscc: '106141412345678908' });
     expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/10/L1'))).toEqual({ kind: 'lgtin', gtin: '80614141123458', lot: 'L1' });
   });
@@ -89,11 +99,25 @@ describe('GS1 Digital Link URIs', () => {
   });
 
   it('reads a consumer product variant (AI 22) before the lot and serial, and checks it as CSET 82', () => {
-    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/22/2A/21/6789'))).toEqual({ kind: 'sgtin', gtin: '80614141123458', serial: '6789' });
-    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/22/2A/10/L1'))).toEqual({ kind: 'lgtin', gtin: '80614141123458', lot: 'L1' });
+    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/22/2A/21/6789'))).toEqual({
+      kind: 'sgtin',
+      gtin: '80614141123458',
+      serial: '6789',
+    });
+    expect(unwrap(parseEpc('https://id.gs1.org/01/80614141123458/22/2A/10/L1'))).toEqual({
+      kind: 'lgtin',
+      gtin: '80614141123458',
+      lot: 'L1',
+    });
     expect(parseEpc('https://id.gs1.org/01/80614141123458/21/6789/22/2A')).toMatchObject({ ok: false, error: { code: 'bad_uri' } });
-    expect(parseEpc('https://id.gs1.org/01/80614141123458/22/a~b/21/6789')).toMatchObject({ ok: false, error: { code: 'bad_uri', message: expect.stringContaining('AI 22') } });
-    expect(parseEpc(`https://id.gs1.org/01/80614141123458/22/${'V'.repeat(21)}/21/6789`)).toMatchObject({ ok: false, error: { code: 'bad_uri' } });
+    expect(parseEpc('https://id.gs1.org/01/80614141123458/22/a~b/21/6789')).toMatchObject({
+      ok: false,
+      error: { code: 'bad_uri', message: expect.stringContaining('AI 22') },
+    });
+    expect(parseEpc(`https://id.gs1.org/01/80614141123458/22/${'V'.repeat(21)}/21/6789`)).toMatchObject({
+      ok: false,
+      error: { code: 'bad_uri' },
+    });
   });
 
   it('refuses a GTIN alone, qualifiers out of order, an unknown qualifier and bad keys', () => {

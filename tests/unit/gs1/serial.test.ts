@@ -16,7 +16,10 @@ describe('serials (AI 21) and lots (AI 10)', () => {
     expect(parseSerial('')).toMatchObject({ ok: false, error: { code: 'bad_serial' } });
     expect(parseSerial('A'.repeat(21))).toMatchObject({ ok: false, error: { code: 'bad_serial', message: expect.stringContaining('21') } });
     for (const c of [' ', '#', '$', '@', '[', '\\', ']', '^', '`', '{', '|', '}', '~', 'é']) {
-      expect(parseSerial(`AB${c}12`)).toMatchObject({ ok: false, error: { code: 'bad_serial', message: expect.stringContaining(JSON.stringify(c)) } });
+      expect(parseSerial(`AB${c}12`)).toMatchObject({
+        ok: false,
+        error: { code: 'bad_serial', message: expect.stringContaining(JSON.stringify(c)) },
+      });
     }
     expect(parseLot('')).toMatchObject({ ok: false, error: { code: 'bad_lot' } });
   });

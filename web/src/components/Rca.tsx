@@ -68,7 +68,11 @@ type Method = RootCauseAnalysis['method'];
 export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise<unknown>; onDone: () => void }) {
   const [method, setMethod] = useState<Method>('five_why');
   const [problem, setProblem] = useState('');
-  const [whys, setWhys] = useState([{ question: '', answer: '' }, { question: '', answer: '' }, { question: '', answer: '' }]);
+  const [whys, setWhys] = useState([
+    { question: '', answer: '' },
+    { question: '', answer: '' },
+    { question: '', answer: '' },
+  ]);
   const [whyRoot, setWhyRoot] = useState('');
   const [effect, setEffect] = useState('');
   const [causes, setCauses] = useState<Record<string, string>>({});
@@ -87,16 +91,27 @@ export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise
     method === 'five_why'
       ? { method, problem, whys, rootCause: whyRoot }
       : method === 'fishbone'
-        ? { method, effect, causes: Object.fromEntries(FISHBONE_CATEGORIES.map((c) => [c, toList(causes[c] ?? '').filter(Boolean)])), rootCause: { category: fbCategory, cause: fbCause } }
+        ? {
+            method,
+            effect,
+            causes: Object.fromEntries(FISHBONE_CATEGORIES.map((c) => [c, toList(causes[c] ?? '').filter(Boolean)])),
+            rootCause: { category: fbCategory, cause: fbCause },
+          }
         : {
             method,
             top,
-            nodes: rows.map((r) => (r.type === 'basic' ? { id: r.id.trim(), type: r.type, label: r.label } : { id: r.id.trim(), type: r.type, label: r.label, children: toList(r.children) })),
+            nodes: rows.map((r) =>
+              r.type === 'basic'
+                ? { id: r.id.trim(), type: r.type, label: r.label }
+                : { id: r.id.trim(), type: r.type, label: r.label, children: toList(r.children) },
+            ),
             rootCauses: toList(rootCauses),
           };
   const parsed = recordRootCauseAnalysisSchema.safeParse({ analysis });
   const errors = {
-    ...(submitted && !parsed.success ? fieldErrors(parsed.error.issues.map((i) => ({ path: i.path.slice(1).map(String).join('.'), message: i.message }))) : {}),
+    ...(submitted && !parsed.success
+      ? fieldErrors(parsed.error.issues.map((i) => ({ path: i.path.slice(1).map(String).join('.'), message: i.message })))
+      : {}),
     ...serverErrors,
   };
   const mutation = useMutation({
@@ -106,7 +121,8 @@ export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise
       onDone();
     },
     onError: (err) => {
-      if (err instanceof ApiError) setServerErrors(fieldErrors(err.errors.map((e) => ({ path: e.path.replace(/^analysis\./, ''), message: e.message }))));
+      if (err instanceof ApiError)
+        setServerErrors(fieldErrors(err.errors.map((e) => ({ path: e.path.replace(/^analysis\./, ''), message: e.message }))));
     },
   });
   const setRow = (i: number, patch: Partial<TreeRow>) => setRows((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)));
@@ -140,39 +156,86 @@ export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise
           />
           {method === 'five_why' ? (
             <>
-              <Textarea label="Problem" required value={problem} onChange={(e) => setProblem(e.currentTarget.value)} error={errors.problem} autosize minRows={1} />
+              <Textarea
+                label="Problem"
+                required
+                value={problem}
+                onChange={(e) => setProblem(e.currentTarget.value)}
+                error={errors.problem}
+                autosize
+                minRows={1}
+              />
               {whys.map((w, i) => (
                 <SimpleGrid key={i} cols={{ base: 1, sm: 2 }} spacing="xs">
-                  <TextInput label={`Why ${i + 1}: question`} value={w.question} onChange={(e) => {
+                  <TextInput
+                    label={`Why ${i + 1}: question`}
+                    value={w.question}
+                    onChange={(e) => {
                       const question = e.currentTarget.value;
                       setWhys((ws) => ws.map((x, j) => (j === i ? { ...x, question } : x)));
-                    }} error={errors[`whys.${i}.question`]} />
-                  <TextInput label={`Why ${i + 1}: answer`} value={w.answer} onChange={(e) => {
+                    }}
+                    error={errors[`whys.${i}.question`]}
+                  />
+                  <TextInput
+                    label={`Why ${i + 1}: answer`}
+                    value={w.answer}
+                    onChange={(e) => {
                       const answer = e.currentTarget.value;
                       setWhys((ws) => ws.map((x, j) => (j === i ? { ...x, answer } : x)));
-                    }} error={errors[`whys.${i}.answer`]} />
+                    }}
+                    error={errors[`whys.${i}.answer`]}
+                  />
                 </SimpleGrid>
               ))}
               <Group>
-                <Button variant="outline" size="xs" onClick={() => setWhys((ws) => [...ws, { question: '', answer: '' }])} disabled={whys.length >= 10}>
+                <Button
+                  variant="outline"
+                  size="xs"
+                  onClick={() => setWhys((ws) => [...ws, { question: '', answer: '' }])}
+                  disabled={whys.length >= 10}
+                >
                   Add a why
                 </Button>
                 <Button variant="subtle" size="xs" onClick={() => setWhys((ws) => ws.slice(0, -1))} disabled={whys.length <= 3}>
                   Remove the last why
                 </Button>
               </Group>
-              <Textarea label="Root cause" required value={whyRoot} onChange={(e) => setWhyRoot(e.currentTarget.value)} error={errors.rootCause} autosize minRows={1} />
+              <Textarea
+                label="Root cause"
+                required
+                value={whyRoot}
+                onChange={(e) => setWhyRoot(e.currentTarget.value)}
+                error={errors.rootCause}
+                autosize
+                minRows={1}
+              />
             </>
           ) : null}
           {method === 'fishbone' ? (
             <>
-              <Textarea label="Effect (the problem at the head)" required value={effect} onChange={(e) => setEffect(e.currentTarget.value)} error={errors.effect} autosize minRows={1} />
+              <Textarea
+                label="Effect (the problem at the head)"
+                required
+                value={effect}
+                onChange={(e) => setEffect(e.currentTarget.value)}
+                error={errors.effect}
+                autosize
+                minRows={1}
+              />
               <SimpleGrid cols={{ base: 1, sm: 3 }} spacing="xs">
                 {FISHBONE_CATEGORIES.map((c) => (
-                  <Textarea key={c} label={`Causes: ${c}`} description="one per line" value={causes[c] ?? ''} onChange={(e) => {
+                  <Textarea
+                    key={c}
+                    label={`Causes: ${c}`}
+                    description="one per line"
+                    value={causes[c] ?? ''}
+                    onChange={(e) => {
                       const text = e.currentTarget.value;
                       setCauses((cs) => ({ ...cs, [c]: text }));
-                    }} autosize minRows={2} />
+                    }}
+                    autosize
+                    minRows={2}
+                  />
                 ))}
               </SimpleGrid>
               {errors.causes ? (
@@ -181,8 +244,20 @@ export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise
                 </Text>
               ) : null}
               <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
-                <NativeSelect label="Root cause category" data={[{ value: '', label: 'Choose…' }, ...FISHBONE_CATEGORIES.map((c) => ({ value: c, label: c }))]} value={fbCategory} onChange={(e) => setFbCategory(e.currentTarget.value)} error={errors['rootCause.category']} />
-                <NativeSelect label="Root cause" data={[{ value: '', label: 'Choose…' }, ...fishboneList.map((c) => ({ value: c, label: c }))]} value={fbCause} onChange={(e) => setFbCause(e.currentTarget.value)} error={errors['rootCause.cause'] ?? errors.rootCause} />
+                <NativeSelect
+                  label="Root cause category"
+                  data={[{ value: '', label: 'Choose…' }, ...FISHBONE_CATEGORIES.map((c) => ({ value: c, label: c }))]}
+                  value={fbCategory}
+                  onChange={(e) => setFbCategory(e.currentTarget.value)}
+                  error={errors['rootCause.category']}
+                />
+                <NativeSelect
+                  label="Root cause"
+                  data={[{ value: '', label: 'Choose…' }, ...fishboneList.map((c) => ({ value: c, label: c }))]}
+                  value={fbCause}
+                  onChange={(e) => setFbCause(e.currentTarget.value)}
+                  error={errors['rootCause.cause'] ?? errors.rootCause}
+                />
               </SimpleGrid>
             </>
           ) : null}
@@ -202,12 +277,28 @@ export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise
                     value={r.type}
                     onChange={(e) => setRow(i, { type: e.currentTarget.value as TreeRow['type'] })}
                   />
-                  <TextInput label={`Node ${i + 1} label`} value={r.label} onChange={(e) => setRow(i, { label: e.currentTarget.value })} error={errors[`nodes.${i}.label`]} />
-                  <TextInput label={`Node ${i + 1} children`} description={r.type === 'basic' ? 'none for a basic event' : 'IDs, comma-separated'} disabled={r.type === 'basic'} value={r.type === 'basic' ? '' : r.children} onChange={(e) => setRow(i, { children: e.currentTarget.value })} error={errors[`nodes.${i}.children`]} />
+                  <TextInput
+                    label={`Node ${i + 1} label`}
+                    value={r.label}
+                    onChange={(e) => setRow(i, { label: e.currentTarget.value })}
+                    error={errors[`nodes.${i}.label`]}
+                  />
+                  <TextInput
+                    label={`Node ${i + 1} children`}
+                    description={r.type === 'basic' ? 'none for a basic event' : 'IDs, comma-separated'}
+                    disabled={r.type === 'basic'}
+                    value={r.type === 'basic' ? '' : r.children}
+                    onChange={(e) => setRow(i, { children: e.currentTarget.value })}
+                    error={errors[`nodes.${i}.children`]}
+                  />
                 </SimpleGrid>
               ))}
               <Group>
-                <Button variant="outline" size="xs" onClick={() => setRows((rs) => [...rs, { id: `N${rs.length + 1}`, type: 'basic', label: '', children: '' }])}>
+                <Button
+                  variant="outline"
+                  size="xs"
+                  onClick={() => setRows((rs) => [...rs, { id: `N${rs.length + 1}`, type: 'basic', label: '', children: '' }])}
+                >
                   Add a node
                 </Button>
                 <Button variant="subtle" size="xs" onClick={() => setRows((rs) => rs.slice(0, -1))} disabled={rows.length <= 2}>
@@ -216,7 +307,12 @@ export function RcaForm({ submit, onDone }: { submit: (body: unknown) => Promise
               </Group>
               <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
                 <TextInput label="Top event (ID)" value={top} onChange={(e) => setTop(e.currentTarget.value)} error={errors.top} />
-                <TextInput label="Root causes (IDs of basic events)" value={rootCauses} onChange={(e) => setRootCauses(e.currentTarget.value)} error={errors.rootCauses} />
+                <TextInput
+                  label="Root causes (IDs of basic events)"
+                  value={rootCauses}
+                  onChange={(e) => setRootCauses(e.currentTarget.value)}
+                  error={errors.rootCauses}
+                />
               </SimpleGrid>
               {nodesError ? (
                 <Text c="red.9" size="sm" role="alert">

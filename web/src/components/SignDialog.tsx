@@ -28,14 +28,28 @@ export interface SignRequest {
  * meaning, the legal statement, and the signer's user ID and password again. A wrong password is
  * said to be wrong, nothing is signed, and the attempt counts toward the signing lockout.
  */
-export function SignDialog({ request, opened, onClose, onSigned }: { request: SignRequest | null; opened: boolean; onClose: () => void; onSigned: () => void }) {
+export function SignDialog({
+  request,
+  opened,
+  onClose,
+  onSigned,
+}: {
+  request: SignRequest | null;
+  opened: boolean;
+  onClose: () => void;
+  onSigned: () => void;
+}) {
   const { me } = useSession();
   const [mode, setMode] = useState<'sign' | 'reject'>('sign');
   const [login, setLogin] = useState(me.login);
   const [password, setPassword] = useState('');
   const [comment, setComment] = useState('');
   const [touched, setTouched] = useState(false);
-  const hash = useQuery({ queryKey: ['record-hash', request?.record], queryFn: () => recordHash(request?.record ?? null), enabled: Boolean(request?.record) });
+  const hash = useQuery({
+    queryKey: ['record-hash', request?.record],
+    queryFn: () => recordHash(request?.record ?? null),
+    enabled: Boolean(request?.record),
+  });
   useEffect(() => {
     if (opened) {
       setMode('sign');
@@ -61,7 +75,14 @@ export function SignDialog({ request, opened, onClose, onSigned }: { request: Si
   const wrongPassword = err instanceof ApiError && err.status === 401;
 
   return (
-    <Modal opened={opened} onClose={signed ? () => (onSigned(), onClose()) : onClose} title={request ? `Electronic signature — ${request.title}` : 'Electronic signature'} size="lg" centered closeButtonProps={{ 'aria-label': 'Close the signing dialog' }}>
+    <Modal
+      opened={opened}
+      onClose={signed ? () => (onSigned(), onClose()) : onClose}
+      title={request ? `Electronic signature — ${request.title}` : 'Electronic signature'}
+      size="lg"
+      centered
+      closeButtonProps={{ 'aria-label': 'Close the signing dialog' }}
+    >
       {request ? (
         <Stack gap="sm">
           {signed ? (
@@ -71,7 +92,11 @@ export function SignDialog({ request, opened, onClose, onSigned }: { request: Si
               </Alert>
               {result?.signature ? <SignatureLine signature={result.signature} /> : null}
               {result?.signature && hash.data ? (
-                <Text size="sm">{result.signature.recordHash === hash.data ? 'The server signed the record shown (same SHA-256).' : 'The record changed between display and signing: the signature is bound to the record as the server held it (hash above).'}</Text>
+                <Text size="sm">
+                  {result.signature.recordHash === hash.data
+                    ? 'The server signed the record shown (same SHA-256).'
+                    : 'The record changed between display and signing: the signature is bound to the record as the server held it (hash above).'}
+                </Text>
               ) : null}
               <Group justify="flex-end">
                 <Button onClick={() => (onSigned(), onClose())}>Close</Button>
@@ -114,7 +139,8 @@ export function SignDialog({ request, opened, onClose, onSigned }: { request: Si
                   </span>
                 </Text>
                 <Text size="sm">
-                  Meaning: <strong data-meaning>{mode === 'reject' ? 'rejected' : request.meaning}</strong> · time of signing: recorded in UTC by the server (now {utc(new Date())})
+                  Meaning: <strong data-meaning>{mode === 'reject' ? 'rejected' : request.meaning}</strong> · time of signing: recorded in
+                  UTC by the server (now {utc(new Date())})
                 </Text>
                 <Alert variant="light" color="blue" title="Legal statement">
                   <Text size="sm" data-legal>
@@ -130,14 +156,27 @@ export function SignDialog({ request, opened, onClose, onSigned }: { request: Si
                   autosize
                   minRows={2}
                 />
-                <TextInput label="User ID (login)" required autoComplete="username" value={login} onChange={(e) => setLogin(e.currentTarget.value)} error={touched && !login ? 'your user ID' : undefined} />
+                <TextInput
+                  label="User ID (login)"
+                  required
+                  autoComplete="username"
+                  value={login}
+                  onChange={(e) => setLogin(e.currentTarget.value)}
+                  error={touched && !login ? 'your user ID' : undefined}
+                />
                 <PasswordInput
                   label="Password"
                   required
                   autoComplete="current-password"
                   value={password}
                   onChange={(e) => setPassword(e.currentTarget.value)}
-                  error={touched && !password ? 'your password, again' : wrongPassword ? 'Wrong user ID or password: nothing was signed.' : undefined}
+                  error={
+                    touched && !password
+                      ? 'your password, again'
+                      : wrongPassword
+                        ? 'Wrong user ID or password: nothing was signed.'
+                        : undefined
+                  }
                   data-autofocus
                 />
                 {err && !wrongPassword ? (
@@ -147,7 +186,8 @@ export function SignDialog({ request, opened, onClose, onSigned }: { request: Si
                 ) : null}
                 {wrongPassword ? (
                   <Alert color="red" variant="light" title="Not signed" role="alert" data-wrong-password>
-                    The user ID or password is not correct, so nothing was signed. Failed attempts count toward the signing lockout: after a few, signing is locked for your account for a while.
+                    The user ID or password is not correct, so nothing was signed. Failed attempts count toward the signing lockout: after a
+                    few, signing is locked for your account for a while.
                   </Alert>
                 ) : null}
                 <Group justify="flex-end">

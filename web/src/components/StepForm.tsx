@@ -71,11 +71,15 @@ export function StepForm<S extends z.ZodType>(props: {
   });
 
   const parsed = props.schema.safeParse(props.toBody(values));
-  const clientErrors: Record<string, string> = parsed.success ? {} : fieldErrors(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
+  const clientErrors: Record<string, string> = parsed.success
+    ? {}
+    : fieldErrors(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })));
   const mappedClient: Record<string, string> = {};
   for (const [path, message] of Object.entries(clientErrors)) mappedClient[props.fieldOf?.(path) ?? path] ??= message;
   const errorOf = (name: string) => serverErrors[name] ?? (submitted || touched[name] ? mappedClient[name] : undefined);
-  const unplaced = Object.entries(submitted ? mappedClient : {}).filter(([k]) => !props.fields.some((f) => f.name === k) && !k.includes('.'));
+  const unplaced = Object.entries(submitted ? mappedClient : {}).filter(
+    ([k]) => !props.fields.some((f) => f.name === k) && !k.includes('.'),
+  );
 
   const set = (name: string, v: string | boolean) => {
     setValues((old) => ({ ...old, [name]: v }));
@@ -113,13 +117,25 @@ export function StepForm<S extends z.ZodType>(props: {
             };
             switch (f.kind) {
               case 'textarea':
-                return <Textarea key={f.name} {...common} autosize minRows={2} value={str(values[f.name])} onChange={(e) => set(f.name, e.currentTarget.value)} />;
+                return (
+                  <Textarea
+                    key={f.name}
+                    {...common}
+                    autosize
+                    minRows={2}
+                    value={str(values[f.name])}
+                    onChange={(e) => set(f.name, e.currentTarget.value)}
+                  />
+                );
               case 'select':
                 return (
                   <NativeSelect
                     key={f.name}
                     {...common}
-                    data={[{ value: '', label: f.placeholder ?? 'Choose…' }, ...(f.options ?? []).map((o) => ({ value: o, label: pretty(o) }))]}
+                    data={[
+                      { value: '', label: f.placeholder ?? 'Choose…' },
+                      ...(f.options ?? []).map((o) => ({ value: o, label: pretty(o) })),
+                    ]}
                     value={str(values[f.name])}
                     onChange={(e) => set(f.name, e.currentTarget.value)}
                   />
@@ -127,11 +143,38 @@ export function StepForm<S extends z.ZodType>(props: {
               case 'number':
                 return <NumberInput key={f.name} {...common} value={str(values[f.name])} onChange={(v) => set(f.name, String(v))} />;
               case 'switch':
-                return <Switch key={f.name} label={f.label} description={f.description} checked={Boolean(values[f.name])} onChange={(e) => set(f.name, e.currentTarget.checked)} error={errorOf(f.name)} name={f.name} />;
+                return (
+                  <Switch
+                    key={f.name}
+                    label={f.label}
+                    description={f.description}
+                    checked={Boolean(values[f.name])}
+                    onChange={(e) => set(f.name, e.currentTarget.checked)}
+                    error={errorOf(f.name)}
+                    name={f.name}
+                  />
+                );
               case 'datetime':
-                return <TextInput key={f.name} {...common} type="datetime-local" step={1} value={str(values[f.name])} onChange={(e) => set(f.name, e.currentTarget.value)} />;
+                return (
+                  <TextInput
+                    key={f.name}
+                    {...common}
+                    type="datetime-local"
+                    step={1}
+                    value={str(values[f.name])}
+                    onChange={(e) => set(f.name, e.currentTarget.value)}
+                  />
+                );
               default:
-                return <TextInput key={f.name} {...common} placeholder={f.placeholder} value={str(values[f.name])} onChange={(e) => set(f.name, e.currentTarget.value)} />;
+                return (
+                  <TextInput
+                    key={f.name}
+                    {...common}
+                    placeholder={f.placeholder}
+                    value={str(values[f.name])}
+                    onChange={(e) => set(f.name, e.currentTarget.value)}
+                  />
+                );
             }
           })}
           {props.children}

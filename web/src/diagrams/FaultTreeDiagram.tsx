@@ -25,10 +25,24 @@ function GateSymbol({ node }: { node: PlacedNode }) {
 }
 
 /** A fault tree drawn as SVG: events in boxes, AND/OR gates as their symbols, basic events as circles. */
-export function FaultTreeDiagram({ top, nodes, rootCauses, title }: { top: string; nodes: FaultTreeNodeInput[]; rootCauses: string[]; title?: string }) {
+export function FaultTreeDiagram({
+  top,
+  nodes,
+  rootCauses,
+  title,
+}: {
+  top: string;
+  nodes: FaultTreeNodeInput[];
+  rootCauses: string[];
+  title?: string;
+}) {
   const l = layoutFaultTree(top, nodes, rootCauses);
   const spoken = nodes
-    .map((n) => (n.type === 'basic' ? `${n.id} basic event: ${n.label}` : `${n.id} ${n.type.toUpperCase()} gate "${n.label}" over ${n.children.join(', ')}`))
+    .map((n) =>
+      n.type === 'basic'
+        ? `${n.id} basic event: ${n.label}`
+        : `${n.id} ${n.type.toUpperCase()} gate "${n.label}" over ${n.children.join(', ')}`,
+    )
     .join('; ');
   return (
     <svg
@@ -40,14 +54,28 @@ export function FaultTreeDiagram({ top, nodes, rootCauses, title }: { top: strin
       data-diagram="fault-tree"
     >
       {l.edges.map((e) => (
-        <polyline key={`${e.from}-${e.to}`} points={e.points.map((p) => `${p.x},${p.y}`).join(' ')} fill="none" stroke={INK} strokeWidth={1.3} />
+        <polyline
+          key={`${e.from}-${e.to}`}
+          points={e.points.map((p) => `${p.x},${p.y}`).join(' ')}
+          fill="none"
+          stroke={INK}
+          strokeWidth={1.3}
+        />
       ))}
       {l.nodes.map((n) => {
         const colour = n.rootCause ? ROOT : INK;
         if (n.type === 'basic') {
           return (
             <g key={n.id} data-node={n.id} data-type="basic" data-root-cause={n.rootCause ? 'true' : undefined}>
-              <ellipse cx={n.x} cy={n.y} rx={n.width / 2} ry={n.height / 2} fill={n.rootCause ? '#fdecec' : '#f4f6f8'} stroke={colour} strokeWidth={n.rootCause ? 2.5 : 1.3} />
+              <ellipse
+                cx={n.x}
+                cy={n.y}
+                rx={n.width / 2}
+                ry={n.height / 2}
+                fill={n.rootCause ? '#fdecec' : '#f4f6f8'}
+                stroke={colour}
+                strokeWidth={n.rootCause ? 2.5 : 1.3}
+              />
               <text x={n.x} y={n.y - 4} textAnchor="middle" fontSize={11} fontWeight={700} fill={colour}>
                 {n.rootCause ? '★ ' : ''}
                 {n.id}
@@ -63,7 +91,16 @@ export function FaultTreeDiagram({ top, nodes, rootCauses, title }: { top: strin
         const boxH = n.height - 28;
         return (
           <g key={n.id} data-node={n.id} data-type={n.type}>
-            <rect x={n.x - n.width / 2} y={n.y - n.height / 2} width={n.width} height={boxH} rx={3} fill={n.top ? '#e8f0fa' : '#fff'} stroke={INK} strokeWidth={n.top ? 2 : 1.3} />
+            <rect
+              x={n.x - n.width / 2}
+              y={n.y - n.height / 2}
+              width={n.width}
+              height={boxH}
+              rx={3}
+              fill={n.top ? '#e8f0fa' : '#fff'}
+              stroke={INK}
+              strokeWidth={n.top ? 2 : 1.3}
+            />
             <text x={n.x} y={n.y - n.height / 2 + 16} textAnchor="middle" fontSize={11} fontWeight={700} fill={INK}>
               {n.top && n.id.toUpperCase() !== 'TOP' ? 'TOP EVENT · ' : ''}
               {n.id}

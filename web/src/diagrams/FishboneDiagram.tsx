@@ -8,7 +8,9 @@ const categoryLabel = (c: string) => c.charAt(0).toUpperCase() + c.slice(1);
 /** The fishbone drawn as SVG; the confirmed root cause is marked in red and bold, with its name in text. */
 export function FishboneDiagram({ analysis, title }: { analysis: FishboneInput; title?: string }) {
   const l = layoutFishbone(analysis);
-  const describedCauses = l.bones.map((b) => `${categoryLabel(b.category)}: ${b.causes.map((c) => c.text).join('; ') || 'none'}`).join('. ');
+  const describedCauses = l.bones
+    .map((b) => `${categoryLabel(b.category)}: ${b.causes.map((c) => c.text).join('; ') || 'none'}`)
+    .join('. ');
   return (
     <svg
       role="img"
@@ -21,7 +23,19 @@ export function FishboneDiagram({ analysis, title }: { analysis: FishboneInput; 
       <line x1={l.spine.x1} y1={l.spine.y1} x2={l.spine.x2} y2={l.spine.y2} stroke={INK} strokeWidth={3} />
       <rect x={l.head.x} y={l.head.y} width={l.head.width} height={l.head.height} rx={6} fill="#e8f0fa" stroke={INK} strokeWidth={1.5} />
       <foreignObject x={l.head.x + 6} y={l.head.y + 4} width={l.head.width - 12} height={l.head.height - 8}>
-        <div style={{ fontSize: 12, lineHeight: '15px', color: INK, overflow: 'hidden', height: '100%', display: 'flex', alignItems: 'center' }}>{clip(l.head.text, 110)}</div>
+        <div
+          style={{
+            fontSize: 12,
+            lineHeight: '15px',
+            color: INK,
+            overflow: 'hidden',
+            height: '100%',
+            display: 'flex',
+            alignItems: 'center',
+          }}
+        >
+          {clip(l.head.text, 110)}
+        </div>
       </foreignObject>
       {l.bones.map((b) => (
         <g key={b.category} data-category={b.category}>

@@ -81,7 +81,16 @@ export function layoutFaultTree(top: string, nodes: FaultTreeNodeInput[], rootCa
     const startY = a.y + a.height / 2;
     const endY = b.y - b.height / 2;
     const midY = (startY + endY) / 2;
-    return { from, to, points: [{ x: a.x, y: startY }, { x: a.x, y: midY }, { x: b.x, y: midY }, { x: b.x, y: endY }] };
+    return {
+      from,
+      to,
+      points: [
+        { x: a.x, y: startY },
+        { x: a.x, y: midY },
+        { x: b.x, y: midY },
+        { x: b.x, y: endY },
+      ],
+    };
   });
   return { width: Math.ceil(graph.width ?? 0), height: Math.ceil(graph.height ?? 0), nodes: placed, edges: placedEdges };
 }

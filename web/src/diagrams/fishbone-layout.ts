@@ -71,7 +71,7 @@ export function layoutFishbone(input: FishboneInput): FishboneLayout {
     const list = input.causes[category] ?? [];
     const causes = list.map((text, j) => {
       // Causes from the outer end inwards, one row apart.
-      const t = (j + 1) * m.row / length;
+      const t = ((j + 1) * m.row) / length;
       const y = y2 - dir * t * length;
       const x = x2 + (x1 - x2) * t;
       return { text, x, y, ribX: x - m.rib, root: input.rootCause?.category === category && input.rootCause.cause === text };

@@ -55,7 +55,14 @@ async function problemOf(res: Response): Promise<ApiError> {
   // A 401 ends the session only when it is about the session (the server then asks for credentials);
   // a wrong password at signing is a 401 of the signature, not of the session.
   const sessionEnded = res.status === 401 && res.headers.has('WWW-Authenticate');
-  return new ApiError(res.status, String(body.title ?? res.statusText), typeof body.detail === 'string' ? body.detail : undefined, errors, body, sessionEnded);
+  return new ApiError(
+    res.status,
+    String(body.title ?? res.statusText),
+    typeof body.detail === 'string' ? body.detail : undefined,
+    errors,
+    body,
+    sessionEnded,
+  );
 }
 
 export async function apiFetch(path: string, opts: RequestOptions = {}): Promise<Response> {
@@ -109,7 +116,10 @@ export function explain(err: unknown): { title: string; message: string } {
     case 404:
       return { title: 'Not found', message: detail };
     case 409:
-      return { title: 'Not possible at this point of the lifecycle', message: `${detail} The deviation may have moved on since the page was loaded; it has been refreshed.` };
+      return {
+        title: 'Not possible at this point of the lifecycle',
+        message: `${detail} The deviation may have moved on since the page was loaded; it has been refreshed.`,
+      };
     case 423:
       return { title: 'Signing is locked', message: detail };
     case 429:
@@ -120,7 +130,9 @@ export function explain(err: unknown): { title: string; message: string } {
 }
 
 /** Field problems keyed by their first path segment (and by the full path). */
-export function fieldErrors(problems: ReadonlyArray<{ path: string | ReadonlyArray<PropertyKey>; message: string }>): Record<string, string> {
+export function fieldErrors(
+  problems: ReadonlyArray<{ path: string | ReadonlyArray<PropertyKey>; message: string }>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of problems) {
     const full = typeof p.path === 'string' ? p.path : p.path.map(String).join('.');

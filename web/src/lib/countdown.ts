@@ -35,7 +35,10 @@ function spokenDuration(totalSeconds: number): string {
     [Math.floor((s % 3600) / 60), 'minute'],
     [s % 60, 'second'],
   ];
-  const said = parts.filter(([n]) => n > 0).slice(0, 2).map(([n, unit]) => `${n} ${unit}${n === 1 ? '' : 's'}`);
+  const said = parts
+    .filter(([n]) => n > 0)
+    .slice(0, 2)
+    .map(([n, unit]) => `${n} ${unit}${n === 1 ? '' : 's'}`);
   return said.length ? said.join(' ') : '0 seconds';
 }
 

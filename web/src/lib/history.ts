@@ -56,7 +56,14 @@ export function timeline(events: RawEvent[], withMechanics = false): TimelineEnt
           .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' · ')
           .slice(0, 400);
-        out.push({ ...base, kind: sig ? 'signature' : 'update', title: words(name), who: typeof by === 'string' ? by : sig?.login, detail, signature: sig });
+        out.push({
+          ...base,
+          kind: sig ? 'signature' : 'update',
+          title: words(name),
+          who: typeof by === 'string' ? by : sig?.login,
+          detail,
+          signature: sig,
+        });
         break;
       }
       case 'EVENT_TYPE_TIMER_STARTED':
@@ -75,7 +82,12 @@ export function timeline(events: RawEvent[], withMechanics = false): TimelineEnt
         out.push({ ...base, kind: 'activity', title: `Activity completed: ${words(activities.get(String(a.scheduledEventId)) ?? '?')}` });
         break;
       case 'EVENT_TYPE_ACTIVITY_TASK_FAILED':
-        out.push({ ...base, kind: 'activity', title: `Activity failed: ${words(activities.get(String(a.scheduledEventId)) ?? '?')}`, detail: a.failure?.message });
+        out.push({
+          ...base,
+          kind: 'activity',
+          title: `Activity failed: ${words(activities.get(String(a.scheduledEventId)) ?? '?')}`,
+          detail: a.failure?.message,
+        });
         break;
       case 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED':
         out.push({ ...base, kind: 'child', title: `Child workflow started: ${a.workflowId ?? ''}` });
@@ -87,10 +99,20 @@ export function timeline(events: RawEvent[], withMechanics = false): TimelineEnt
       case 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW':
       case 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED':
       case 'EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED':
-        out.push({ ...base, kind: 'end', title: words(e.eventType.replace('EVENT_TYPE_WORKFLOW_EXECUTION_', '').toLowerCase().replace(/_(\w)/g, (_m, c: string) => c.toUpperCase())) });
+        out.push({
+          ...base,
+          kind: 'end',
+          title: words(
+            e.eventType
+              .replace('EVENT_TYPE_WORKFLOW_EXECUTION_', '')
+              .toLowerCase()
+              .replace(/_(\w)/g, (_m, c: string) => c.toUpperCase()),
+          ),
+        });
         break;
       default:
-        if (withMechanics && !e.eventType.includes('WORKFLOW_TASK')) out.push({ ...base, kind: 'other', title: e.eventType.replace('EVENT_TYPE_', '').toLowerCase().replace(/_/g, ' ') });
+        if (withMechanics && !e.eventType.includes('WORKFLOW_TASK'))
+          out.push({ ...base, kind: 'other', title: e.eventType.replace('EVENT_TYPE_', '').toLowerCase().replace(/_/g, ' ') });
     }
   }
   return out;

@@ -62,7 +62,11 @@ export function AdminPage() {
     void queryClient.invalidateQueries({ queryKey: ['users'] });
     void queryClient.invalidateQueries({ queryKey: ['api-keys'] });
   };
-  const act = useMutation({ mutationFn: ({ path, method, body }: { path: string; method: 'POST' | 'PATCH' | 'DELETE'; body?: unknown }) => api(path, { method, body }), onSuccess: refresh });
+  const act = useMutation({
+    mutationFn: ({ path, method, body }: { path: string; method: 'POST' | 'PATCH' | 'DELETE'; body?: unknown }) =>
+      api(path, { method, body }),
+    onSuccess: refresh,
+  });
 
   return (
     <Stack>
@@ -96,7 +100,13 @@ export function AdminPage() {
                     <Table.Tr key={u.id}>
                       <Table.Td>{u.login}</Table.Td>
                       <Table.Td>{u.printedName}</Table.Td>
-                      <Table.Td>{editing === u.id ? <RolesEditor user={u} onDone={() => (setEditing(null), refresh())} /> : u.roles.map(label).join(', ')}</Table.Td>
+                      <Table.Td>
+                        {editing === u.id ? (
+                          <RolesEditor user={u} onDone={() => (setEditing(null), refresh())} />
+                        ) : (
+                          u.roles.map(label).join(', ')
+                        )}
+                      </Table.Td>
                       <Table.Td>
                         {u.active ? <Badge color="green">active</Badge> : <Badge color="gray">deactivated</Badge>}
                         {u.signingLockedUntil && Date.parse(u.signingLockedUntil) > Date.now() ? (
@@ -111,10 +121,19 @@ export function AdminPage() {
                             <Button size="xs" variant="outline" onClick={() => setEditing(editing === u.id ? null : u.id)}>
                               {editing === u.id ? 'Close' : 'Roles…'}
                             </Button>
-                            <Button size="xs" variant="outline" color={u.active ? 'red' : 'green'} onClick={() => act.mutate({ path: `/users/${u.id}`, method: 'PATCH', body: { active: !u.active } })}>
+                            <Button
+                              size="xs"
+                              variant="outline"
+                              color={u.active ? 'red' : 'green'}
+                              onClick={() => act.mutate({ path: `/users/${u.id}`, method: 'PATCH', body: { active: !u.active } })}
+                            >
                               {u.active ? 'Deactivate' : 'Reactivate'}
                             </Button>
-                            <Button size="xs" variant="outline" onClick={() => act.mutate({ path: `/users/${u.id}/unlock-signing`, method: 'POST' })}>
+                            <Button
+                              size="xs"
+                              variant="outline"
+                              onClick={() => act.mutate({ path: `/users/${u.id}/unlock-signing`, method: 'POST' })}
+                            >
                               Unlock signing
                             </Button>
                           </Group>
@@ -185,7 +204,12 @@ export function AdminPage() {
                           {k.revokedAt ? (
                             'revoked'
                           ) : admin ? (
-                            <Button size="xs" variant="outline" color="red" onClick={() => act.mutate({ path: `/api-keys/${k.id}`, method: 'DELETE' })}>
+                            <Button
+                              size="xs"
+                              variant="outline"
+                              color="red"
+                              onClick={() => act.mutate({ path: `/api-keys/${k.id}`, method: 'DELETE' })}
+                            >
                               Revoke
                             </Button>
                           ) : (

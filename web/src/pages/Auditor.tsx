@@ -28,15 +28,27 @@ export function AuditorHome() {
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
   const iso = (v: string) => (v ? new Date(v).toISOString() : undefined);
-  const query = { deviation: filters.deviation || undefined, actor: filters.actor || undefined, from: iso(filters.from), to: iso(filters.to) };
+  const query = {
+    deviation: filters.deviation || undefined,
+    actor: filters.actor || undefined,
+    from: iso(filters.from),
+    to: iso(filters.to),
+  };
   const trail = useQuery({
     queryKey: ['audit', filters, cursor],
     queryFn: () => api<{ items: AuditRow[]; nextCursor: string | null }>(`/audit${qs({ ...query, limit: 50, cursor })}`),
     enabled: can('get', '/audit'),
   });
-  const ledger = useMutation({ mutationFn: () => api<{ ok: boolean; checked?: number; firstBrokenId?: number; checkedAt: string; [k: string]: unknown }>('/signatures/verify') });
+  const ledger = useMutation({
+    mutationFn: () =>
+      api<{ ok: boolean; checked?: number; firstBrokenId?: number; checkedAt: string; [k: string]: unknown }>('/signatures/verify'),
+  });
   const trailCheck = useMutation({ mutationFn: () => api<{ ok: boolean; checkedAt: string; [k: string]: unknown }>('/audit/verify') });
-  const security = useQuery({ queryKey: ['security-log'], queryFn: () => api<{ items: Array<Record<string, unknown>> }>('/security-log?limit=50'), enabled: can('get', '/security-log') });
+  const security = useQuery({
+    queryKey: ['security-log'],
+    queryFn: () => api<{ items: Array<Record<string, unknown>> }>('/security-log?limit=50'),
+    enabled: can('get', '/security-log'),
+  });
 
   return (
     <Stack>
@@ -49,7 +61,13 @@ export function AuditorHome() {
           }}
         >
           <Group align="flex-end">
-            <TextInput label="Deviation ID" placeholder="DEV-2026-000001" value={dev} onChange={(e) => setDev(e.currentTarget.value)} w={240} />
+            <TextInput
+              label="Deviation ID"
+              placeholder="DEV-2026-000001"
+              value={dev}
+              onChange={(e) => setDev(e.currentTarget.value)}
+              w={240}
+            />
             <Button type="submit">History, replay and evidence</Button>
           </Group>
         </form>
@@ -63,7 +81,8 @@ export function AuditorHome() {
               </Button>
               {ledger.data ? (
                 <Text size="sm" data-ledger={ledger.data.ok ? 'ok' : 'broken'}>
-                  <Badge color={ledger.data.ok ? 'green' : 'red'}>{ledger.data.ok ? 'chain intact' : 'chain broken'}</Badge> {JSON.stringify({ ...ledger.data, ok: undefined, checkedAt: undefined })} at {utc(ledger.data.checkedAt)}
+                  <Badge color={ledger.data.ok ? 'green' : 'red'}>{ledger.data.ok ? 'chain intact' : 'chain broken'}</Badge>{' '}
+                  {JSON.stringify({ ...ledger.data, ok: undefined, checkedAt: undefined })} at {utc(ledger.data.checkedAt)}
                 </Text>
               ) : null}
               <ProblemAlert error={ledger.error} />
@@ -78,7 +97,8 @@ export function AuditorHome() {
               </Button>
               {trailCheck.data ? (
                 <Text size="sm">
-                  <Badge color={trailCheck.data.ok ? 'green' : 'red'}>{trailCheck.data.ok ? 'chain intact' : 'chain broken'}</Badge> at {utc(trailCheck.data.checkedAt)}
+                  <Badge color={trailCheck.data.ok ? 'green' : 'red'}>{trailCheck.data.ok ? 'chain intact' : 'chain broken'}</Badge> at{' '}
+                  {utc(trailCheck.data.checkedAt)}
                 </Text>
               ) : null}
               <ProblemAlert error={trailCheck.error} />
@@ -100,10 +120,30 @@ export function AuditorHome() {
               }}
             >
               <Group align="flex-end">
-                <TextInput label="Deviation" value={draft.deviation} onChange={(e) => setDraft({ ...draft, deviation: e.currentTarget.value })} w={180} />
-                <TextInput label="Actor" value={draft.actor} onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })} w={160} />
-                <TextInput label="From (local)" type="datetime-local" value={draft.from} onChange={(e) => setDraft({ ...draft, from: e.currentTarget.value })} />
-                <TextInput label="To (local)" type="datetime-local" value={draft.to} onChange={(e) => setDraft({ ...draft, to: e.currentTarget.value })} />
+                <TextInput
+                  label="Deviation"
+                  value={draft.deviation}
+                  onChange={(e) => setDraft({ ...draft, deviation: e.currentTarget.value })}
+                  w={180}
+                />
+                <TextInput
+                  label="Actor"
+                  value={draft.actor}
+                  onChange={(e) => setDraft({ ...draft, actor: e.currentTarget.value })}
+                  w={160}
+                />
+                <TextInput
+                  label="From (local)"
+                  type="datetime-local"
+                  value={draft.from}
+                  onChange={(e) => setDraft({ ...draft, from: e.currentTarget.value })}
+                />
+                <TextInput
+                  label="To (local)"
+                  type="datetime-local"
+                  value={draft.to}
+                  onChange={(e) => setDraft({ ...draft, to: e.currentTarget.value })}
+                />
                 <Button type="submit">Filter</Button>
                 <Anchor href={`/audit${qs({ ...query, format: 'csv' })}`} download>
                   Download CSV
@@ -146,7 +186,12 @@ export function AuditorHome() {
               <Button variant="default" size="xs" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
                 Previous page
               </Button>
-              <Button variant="default" size="xs" disabled={!trail.data?.nextCursor} onClick={() => trail.data?.nextCursor && setCursors((c) => [...c, trail.data.nextCursor!])}>
+              <Button
+                variant="default"
+                size="xs"
+                disabled={!trail.data?.nextCursor}
+                onClick={() => trail.data?.nextCursor && setCursors((c) => [...c, trail.data.nextCursor!])}
+              >
                 Next page
               </Button>
             </Group>
@@ -241,9 +286,19 @@ export function AuditorDeviation() {
             </Button>
           </Group>
           {replay.data ? (
-            <Alert color={replay.data.deterministic ? 'green' : 'red'} variant="light" title={replay.data.deterministic ? 'Replay: deterministic' : 'Replay: NOT deterministic'} data-replay={replay.data.deterministic ? 'ok' : 'failed'} role="status">
+            <Alert
+              color={replay.data.deterministic ? 'green' : 'red'}
+              variant="light"
+              title={replay.data.deterministic ? 'Replay: deterministic' : 'Replay: NOT deterministic'}
+              data-replay={replay.data.deterministic ? 'ok' : 'failed'}
+              role="status"
+            >
               <Text size="sm">
-                {replay.data.runs.length} run(s) replayed from the {replay.data.historySource} at {utc(replay.data.replayedAt)} against workflow code SHA-256 <span className="mono" data-code-hash>{replay.data.codeSha256}</span>
+                {replay.data.runs.length} run(s) replayed from the {replay.data.historySource} at {utc(replay.data.replayedAt)} against
+                workflow code SHA-256{' '}
+                <span className="mono" data-code-hash>
+                  {replay.data.codeSha256}
+                </span>
               </Text>
               {replay.data.runs
                 .filter((r) => !r.deterministic)
@@ -261,7 +316,11 @@ export function AuditorDeviation() {
         <Title order={3} size="h4">
           History timeline
         </Title>
-        <Switch label="Show timers started and other mechanics" checked={mechanics} onChange={(e) => setMechanics(e.currentTarget.checked)} />
+        <Switch
+          label="Show timers started and other mechanics"
+          checked={mechanics}
+          onChange={(e) => setMechanics(e.currentTarget.checked)}
+        />
       </Group>
       {history.isPending ? (
         <LoadingState what="the history" />
@@ -273,14 +332,18 @@ export function AuditorDeviation() {
           return (
             <Paper key={run.runId} withBorder p="sm" component="section" aria-label={`Run ${i + 1}`}>
               <Text size="sm" fw={700}>
-                Run {i + 1} of {history.data.runs.length} ({history.data.source}) · {run.events.length} events · <span className="mono">sha256 {run.sha256}</span>
+                Run {i + 1} of {history.data.runs.length} ({history.data.source}) · {run.events.length} events ·{' '}
+                <span className="mono">sha256 {run.sha256}</span>
               </Text>
               <ol style={{ listStyle: 'none', padding: 0 }} aria-label="Events" data-timeline>
                 {entries.map((e) => (
                   <li key={e.eventId} className="timeline-event" data-kind={e.kind}>
                     <Text size="sm">
                       <Time value={e.at} /> · <strong>{e.title}</strong>
-                      {e.who ? ` — ${e.who}` : ''} <Text span size="xs">#{e.eventId}</Text>
+                      {e.who ? ` — ${e.who}` : ''}{' '}
+                      <Text span size="xs">
+                        #{e.eventId}
+                      </Text>
                     </Text>
                     {e.detail ? <Text size="xs">{e.detail}</Text> : null}
                     {e.signature ? <SignatureLine signature={e.signature} /> : null}

@@ -18,7 +18,15 @@ interface Report {
   discrepancies: Record<string, number>;
   unknownBatch: boolean;
   deviationId: string | null;
-  discrepancyList: Array<{ category: string; kind: string; sgtin: string | null; gtin: string | null; serial: string | null; ssccs: string[] | null; detail: unknown }>;
+  discrepancyList: Array<{
+    category: string;
+    kind: string;
+    sgtin: string | null;
+    gtin: string | null;
+    serial: string | null;
+    ssccs: string[] | null;
+    detail: unknown;
+  }>;
   discrepancyListTruncated: boolean;
 }
 
@@ -58,13 +66,20 @@ export function BatchesPage() {
         >
           <Group align="flex-end">
             <TextInput label="Lot" value={draftLot} onChange={(e) => setDraftLot(e.currentTarget.value)} w={200} />
-            <TextInput label="GTIN (when the lot exists for several products)" value={draftGtin} onChange={(e) => setDraftGtin(e.currentTarget.value)} w={300} />
+            <TextInput
+              label="GTIN (when the lot exists for several products)"
+              value={draftGtin}
+              onChange={(e) => setDraftGtin(e.currentTarget.value)}
+              w={300}
+            />
             <Button type="submit">Show the reconciliation</Button>
           </Group>
         </form>
       </Paper>
       {!lot ? (
-        <EmptyState title="Choose a batch">Enter a lot number to see its latest stored reconciliation report. Deviations link here from their preliminary reconciliation.</EmptyState>
+        <EmptyState title="Choose a batch">
+          Enter a lot number to see its latest stored reconciliation report. Deviations link here from their preliminary reconciliation.
+        </EmptyState>
       ) : report.isPending ? (
         <LoadingState what={`the reconciliation of ${lot}`} />
       ) : notReconciled ? (
@@ -163,7 +178,9 @@ export function BatchesPage() {
               {report.data.discrepancyListTruncated ? <Text size="sm">The list shows the first 10,000; the counts cover all.</Text> : null}
             </>
           )}
-          <Text size="sm">Captured EPCIS documents are listed by the capture API per job; a per-batch document list is not part of the API yet.</Text>
+          <Text size="sm">
+            Captured EPCIS documents are listed by the capture API per job; a per-batch document list is not part of the API yet.
+          </Text>
         </Stack>
       )}
     </Stack>

@@ -36,7 +36,10 @@ export function BoardPage() {
   const [batchDraft, setBatchDraft] = useState(f.batch);
   const list = useQuery({
     queryKey: ['deviations', f.stage, f.severity, f.batch, f.overdue],
-    queryFn: () => api<{ items: BoardItem[] }>(`/deviations${qs({ stage: f.stage, severity: f.severity, batch: f.batch, overdue: f.overdue ? 'true' : undefined, limit: FETCH_LIMIT })}`),
+    queryFn: () =>
+      api<{ items: BoardItem[] }>(
+        `/deviations${qs({ stage: f.stage, severity: f.severity, batch: f.batch, overdue: f.overdue ? 'true' : undefined, limit: FETCH_LIMIT })}`,
+      ),
     refetchInterval: 3000,
   });
   const rows = useMemo(() => {
@@ -63,11 +66,36 @@ export function BoardPage() {
       </Group>
       <Paper withBorder p="sm" component="section" aria-label="Filters">
         <Group align="flex-end" gap="sm">
-          <NativeSelect label="Stage" w={170} data={[{ value: '', label: 'Any stage' }, ...STAGES.map((s) => ({ value: s, label: label(s) }))]} value={f.stage} onChange={(e) => set('stage', e.currentTarget.value)} />
-          <NativeSelect label="Severity" w={130} data={[{ value: '', label: 'Any' }, ...SEVERITIES.map((s) => ({ value: s, label: s }))]} value={f.severity} onChange={(e) => set('severity', e.currentTarget.value)} />
-          <TextInput label="Batch (lot)" w={140} value={batchDraft} onChange={(e) => setBatchDraft(e.currentTarget.value)} onBlur={() => set('batch', batchDraft.trim())} onKeyDown={(e) => e.key === 'Enter' && set('batch', batchDraft.trim())} />
+          <NativeSelect
+            label="Stage"
+            w={170}
+            data={[{ value: '', label: 'Any stage' }, ...STAGES.map((s) => ({ value: s, label: label(s) }))]}
+            value={f.stage}
+            onChange={(e) => set('stage', e.currentTarget.value)}
+          />
+          <NativeSelect
+            label="Severity"
+            w={130}
+            data={[{ value: '', label: 'Any' }, ...SEVERITIES.map((s) => ({ value: s, label: s }))]}
+            value={f.severity}
+            onChange={(e) => set('severity', e.currentTarget.value)}
+          />
+          <TextInput
+            label="Batch (lot)"
+            w={140}
+            value={batchDraft}
+            onChange={(e) => setBatchDraft(e.currentTarget.value)}
+            onBlur={() => set('batch', batchDraft.trim())}
+            onKeyDown={(e) => e.key === 'Enter' && set('batch', batchDraft.trim())}
+          />
           <TextInput label="Line" w={90} value={f.line} onChange={(e) => set('line', e.currentTarget.value)} />
-          <TextInput label="Search" placeholder="ID, title, reporter…" w={200} value={f.q} onChange={(e) => set('q', e.currentTarget.value)} />
+          <TextInput
+            label="Search"
+            placeholder="ID, title, reporter…"
+            w={200}
+            value={f.q}
+            onChange={(e) => set('q', e.currentTarget.value)}
+          />
           <Switch label="Overdue only" checked={f.overdue} onChange={(e) => set('overdue', e.currentTarget.checked)} mb={6} />
         </Group>
       </Paper>
@@ -76,12 +104,15 @@ export function BoardPage() {
       ) : list.isError ? (
         <ErrorState error={list.error} retry={() => void list.refetch()} />
       ) : rows.length === 0 ? (
-        <EmptyState title="No deviation matches">{params.size ? 'Change or clear the filters to see more.' : 'Nothing has been opened yet.'}</EmptyState>
+        <EmptyState title="No deviation matches">
+          {params.size ? 'Change or clear the filters to see more.' : 'Nothing has been opened yet.'}
+        </EmptyState>
       ) : (
         <>
           <Text size="sm" aria-live="polite">
             {rows.length} deviation{rows.length === 1 ? '' : 's'}
-            {list.data.items.length === FETCH_LIMIT ? ` (the ${FETCH_LIMIT} most recent; narrow the filters to see older ones)` : ''} · updated every 3 s
+            {list.data.items.length === FETCH_LIMIT ? ` (the ${FETCH_LIMIT} most recent; narrow the filters to see older ones)` : ''} ·
+            updated every 3 s
           </Text>
           <ScrollBox minWidth={720} label="Deviations (scrolls sideways)">
             <Table striped highlightOnHover verticalSpacing="xs" aria-label="Deviations">
@@ -116,7 +147,11 @@ export function BoardPage() {
                           </Badge>
                         ) : null}
                         {d.slaBreached ? (
-                          <Badge color="red" variant="outline" title="A service-level clock ran out (e.g. containment not verified in time)">
+                          <Badge
+                            color="red"
+                            variant="outline"
+                            title="A service-level clock ran out (e.g. containment not verified in time)"
+                          >
                             SLA breach
                           </Badge>
                         ) : null}
@@ -146,7 +181,15 @@ export function BoardPage() {
               </Table.Tbody>
             </Table>
           </ScrollBox>
-          {pages > 1 ? <Pagination total={pages} value={page} onChange={(p) => set('page', String(p))} aria-label="Pages" getControlProps={(c) => ({ 'aria-label': c === 'next' ? 'Next page' : c === 'previous' ? 'Previous page' : c })} /> : null}
+          {pages > 1 ? (
+            <Pagination
+              total={pages}
+              value={page}
+              onChange={(p) => set('page', String(p))}
+              aria-label="Pages"
+              getControlProps={(c) => ({ 'aria-label': c === 'next' ? 'Next page' : c === 'previous' ? 'Previous page' : c })}
+            />
+          ) : null}
         </>
       )}
     </Stack>

@@ -6,7 +6,17 @@ import * as steps from '@domain/lifecycle';
 import { signerDutyProblem, signedRecord } from '@workflows/deviation/gates';
 import { cancellationRecord } from '@workflows/deviation/state';
 import type { ChangeControlRef, InvestigationRound, SignoffTask, Signature } from '@workflows/types';
-import { Countdown, EmptyState, ErrorState, LoadingState, SeverityBadge, SignatureLine, StageBadge, Time, ScrollBox } from '../components/common';
+import {
+  Countdown,
+  EmptyState,
+  ErrorState,
+  LoadingState,
+  SeverityBadge,
+  SignatureLine,
+  StageBadge,
+  Time,
+  ScrollBox,
+} from '../components/common';
 import { RcaForm, RcaView } from '../components/Rca';
 import { SignDialog, type SignRequest } from '../components/SignDialog';
 import { StepForm, toIso, toList } from '../components/StepForm';
@@ -21,13 +31,20 @@ const RAIL = ['detection', 'containment', 'investigation', 'capa', 'change_contr
 function StageRail({ d }: { d: DeviationState }) {
   const reached = new Map<string, number>();
   d.transitions.forEach((t) => reached.set(t.to, (reached.get(t.to) ?? 0) + 1));
-  const current = d.stage === 'cancelled' ? d.cancellation?.fromStage ?? 'detection' : d.stage;
+  const current = d.stage === 'cancelled' ? (d.cancellation?.fromStage ?? 'detection') : d.stage;
   const currentIndex = RAIL.indexOf(current as (typeof RAIL)[number]);
   return (
     <nav aria-label="Lifecycle stages">
       <ol className="rail">
         {RAIL.map((s, i) => {
-          const state = d.stage === 'cancelled' && s === current ? 'cancelled' : i < currentIndex || d.stage === 'closed' ? 'done' : i === currentIndex ? 'current' : 'todo';
+          const state =
+            d.stage === 'cancelled' && s === current
+              ? 'cancelled'
+              : i < currentIndex || d.stage === 'closed'
+                ? 'done'
+                : i === currentIndex
+                  ? 'current'
+                  : 'todo';
           const times = reached.get(s) ?? 0;
           return (
             <li key={s} data-state={state} aria-current={state === 'current' ? 'step' : undefined}>
@@ -61,7 +78,12 @@ function Reveal({ label: text, children }: { label: string; children: ReactNode 
 /** The tab a person most likely wants: the current round once the investigation started, else the overview. */
 function defaultTab(d: DeviationState): string {
   const round = d.rounds[d.rounds.length - 1];
-  if (round && ['investigation', 'capa', 'change_control', 'effectiveness_check'].includes(d.stage) && !d.tasks.some((t) => t.status === 'open')) return `round-${round.number}`;
+  if (
+    round &&
+    ['investigation', 'capa', 'change_control', 'effectiveness_check'].includes(d.stage) &&
+    !d.tasks.some((t) => t.status === 'open')
+  )
+    return `round-${round.number}`;
   return 'overview';
 }
 
@@ -115,7 +137,8 @@ export function DeviationPage() {
       title: task.title,
       meaning: task.meaning,
       record: signedRecord(d, task),
-      sign: (c, comment) => api(`/tasks/${id}.${task.id}/sign`, { method: 'POST', body: { meaning: task.meaning, ...c, ...(comment ? { comment } : {}) } }),
+      sign: (c, comment) =>
+        api(`/tasks/${id}.${task.id}/sign`, { method: 'POST', body: { meaning: task.meaning, ...c, ...(comment ? { comment } : {}) } }),
       reject: (c, reason) => api(`/tasks/${id}.${task.id}/reject`, { method: 'POST', body: { reason, ...c } }),
     });
 
@@ -135,7 +158,8 @@ export function DeviationPage() {
           </Group>
           <Text fw={700}>{d.title}</Text>
           <Text size="sm">
-            {label(d.symptom)} · batches {d.batches.join(', ')} · lines {d.lines.join(', ') || '—'} · opened by {d.reportedBy}, <Time value={d.detectedAt} /> · policy {d.policy.name} {d.policy.version}
+            {label(d.symptom)} · batches {d.batches.join(', ')} · lines {d.lines.join(', ') || '—'} · opened by {d.reportedBy},{' '}
+            <Time value={d.detectedAt} /> · policy {d.policy.name} {d.policy.version}
           </Text>
         </Stack>
         <Group gap="xs">
@@ -176,7 +200,8 @@ export function DeviationPage() {
                         <Stack gap={2}>
                           <Text fw={700}>{t.title}</Text>
                           <Text size="sm">
-                            {t.id} · {t.meaning} by {t.roles.map(label).join(' or ')} · {t.signatures.length}/{t.signaturesRequired} signature{t.signaturesRequired > 1 ? 's' : ''} · due <Time value={t.dueAt} />
+                            {t.id} · {t.meaning} by {t.roles.map(label).join(' or ')} · {t.signatures.length}/{t.signaturesRequired}{' '}
+                            signature{t.signaturesRequired > 1 ? 's' : ''} · due <Time value={t.dueAt} />
                           </Text>
                           {t.signatures.map((s, i) => (
                             <SignatureLine key={i} signature={s} />
@@ -220,7 +245,9 @@ export function DeviationPage() {
                           <Table.Td>
                             <Time value={dl.dueAt} />
                           </Table.Td>
-                          <Table.Td>{terminal && !dl.metAt ? '—' : <Countdown dueAt={dl.dueAt} metAt={dl.metAt} label={dl.label} />}</Table.Td>
+                          <Table.Td>
+                            {terminal && !dl.metAt ? '—' : <Countdown dueAt={dl.dueAt} metAt={dl.metAt} label={dl.label} />}
+                          </Table.Td>
                           <Table.Td>
                             {dl.reminders} reminder{dl.reminders === 1 ? '' : 's'}
                             {dl.escalated ? ' · escalated' : ''}
@@ -242,20 +269,20 @@ export function DeviationPage() {
             </Section>
             {!terminal && may('extensions') && d.deadlines.some((x) => !x.metAt) ? (
               <Reveal label="Request a due-date extension…">
-              <StepForm
-                title="Request a due-date extension"
-                intro="An extension moves the due date only once a QA approver signs it."
-                schema={steps.requestExtensionSchema}
-                fields={[
-                  { name: 'deadline', label: 'Deadline', kind: 'select', options: d.deadlines.filter((x) => !x.metAt).map((x) => x.key) },
-                  { name: 'newDueAt', label: 'New due date (your local time)', kind: 'datetime' },
-                  { name: 'justification', label: 'Justification', kind: 'textarea' },
-                ]}
-                toBody={(v) => ({ deadline: v.deadline, newDueAt: toIso(String(v.newDueAt)), justification: v.justification })}
-                submit={post('extensions')}
-                submitLabel="Request the extension"
-                onDone={refresh}
-              />
+                <StepForm
+                  title="Request a due-date extension"
+                  intro="An extension moves the due date only once a QA approver signs it."
+                  schema={steps.requestExtensionSchema}
+                  fields={[
+                    { name: 'deadline', label: 'Deadline', kind: 'select', options: d.deadlines.filter((x) => !x.metAt).map((x) => x.key) },
+                    { name: 'newDueAt', label: 'New due date (your local time)', kind: 'datetime' },
+                    { name: 'justification', label: 'Justification', kind: 'textarea' },
+                  ]}
+                  toBody={(v) => ({ deadline: v.deadline, newDueAt: toIso(String(v.newDueAt)), justification: v.justification })}
+                  submit={post('extensions')}
+                  submitLabel="Request the extension"
+                  onDone={refresh}
+                />
               </Reveal>
             ) : null}
             {d.recurrences.length ? (
@@ -297,16 +324,21 @@ export function DeviationPage() {
           <Stack>
             <Section title="Containment">
               <Group>
-                <Text size="sm">Window ends <Time value={d.containment.dueAt} /></Text>
+                <Text size="sm">
+                  Window ends <Time value={d.containment.dueAt} />
+                </Text>
                 {d.containment.confirmation ? (
-                  <Badge color={d.containment.confirmation.late ? 'orange' : 'green'}>{d.containment.confirmation.late ? 'verified late' : 'verified'}</Badge>
+                  <Badge color={d.containment.confirmation.late ? 'orange' : 'green'}>
+                    {d.containment.confirmation.late ? 'verified late' : 'verified'}
+                  </Badge>
                 ) : !terminal ? (
                   <Countdown dueAt={d.containment.dueAt} label="containment" />
                 ) : null}
                 {d.containment.slaBreachedAt ? <Badge color="red">SLA breached {utc(d.containment.slaBreachedAt)}</Badge> : null}
               </Group>
               <Text size="sm">
-                Actions completed: {d.containment.actionsCompletedAt ? <Time value={d.containment.actionsCompletedAt} /> : 'running…'} · reminders sent {d.containment.remindersSent}
+                Actions completed: {d.containment.actionsCompletedAt ? <Time value={d.containment.actionsCompletedAt} /> : 'running…'} ·
+                reminders sent {d.containment.remindersSent}
                 {d.containment.escalatedAt ? ` · escalated ${utc(d.containment.escalatedAt)}` : ''}
               </Text>
               {d.containment.confirmation ? <Attributed a={d.containment.confirmation} /> : null}
@@ -332,7 +364,11 @@ export function DeviationPage() {
                         <Table.Td>
                           <Time value={h.placedAt} />
                         </Table.Td>
-                        <Table.Td>{h.disposition ? `${h.disposition} by ${h.disposedBy ?? '?'} (${h.disposedAt ? utc(h.disposedAt) : ''})` : 'on hold'}</Table.Td>
+                        <Table.Td>
+                          {h.disposition
+                            ? `${h.disposition} by ${h.disposedBy ?? '?'} (${h.disposedAt ? utc(h.disposedAt) : ''})`
+                            : 'on hold'}
+                        </Table.Td>
                       </Table.Tr>
                     ))}
                   </Table.Tbody>
@@ -342,7 +378,8 @@ export function DeviationPage() {
             <Section title="Traced shipments">
               {d.containment.trace ? (
                 <Text size="sm">
-                  {d.containment.trace.shipments} shipment(s), {d.containment.trace.serials} serial(s), SSCCs: {d.containment.trace.ssccs.join(', ') || 'none'}
+                  {d.containment.trace.shipments} shipment(s), {d.containment.trace.serials} serial(s), SSCCs:{' '}
+                  {d.containment.trace.ssccs.join(', ') || 'none'}
                   {d.containment.trace.truncated ? ' (more in the database)' : ''}
                 </Text>
               ) : (
@@ -362,10 +399,16 @@ export function DeviationPage() {
                       {r.unknownBatch ? '(unknown batch: no master data or events)' : ''} · report {r.reportId}
                     </Text>
                     <Text size="xs">
-                      Balance: {Object.entries(r.balance).map(([k, v]) => `${k} ${v}`).join(' · ')}
+                      Balance:{' '}
+                      {Object.entries(r.balance)
+                        .map(([k, v]) => `${k} ${v}`)
+                        .join(' · ')}
                     </Text>
                     <Text size="xs">
-                      Discrepancies: {Object.entries(r.discrepancies).map(([k, v]) => `${label(k)} ${v}`).join(' · ')}
+                      Discrepancies:{' '}
+                      {Object.entries(r.discrepancies)
+                        .map(([k, v]) => `${label(k)} ${v}`)
+                        .join(' · ')}
                     </Text>
                   </Stack>
                 ))
@@ -387,7 +430,12 @@ export function DeviationPage() {
                 title="Disposition of a held batch"
                 schema={steps.recordDispositionSchema}
                 fields={[
-                  { name: 'lot', label: 'Batch', kind: 'select', options: d.containment.holds.filter((h) => !h.disposition).map((h) => h.lot) },
+                  {
+                    name: 'lot',
+                    label: 'Batch',
+                    kind: 'select',
+                    options: d.containment.holds.filter((h) => !h.disposition).map((h) => h.lot),
+                  },
                   { name: 'disposition', label: 'Disposition', kind: 'select', options: ['release', 'reject'] },
                   { name: 'reason', label: 'Reason', kind: 'textarea' },
                 ]}
@@ -398,7 +446,13 @@ export function DeviationPage() {
               />
             ) : null}
             <Section title="Closure approval">
-              {d.closure.approval ? <Attributed a={d.closure.approval} /> : <Text size="sm">{d.stage === 'closure' ? 'Awaiting the dual approval (two different people): see Overview.' : 'Not reached yet.'}</Text>}
+              {d.closure.approval ? (
+                <Attributed a={d.closure.approval} />
+              ) : (
+                <Text size="sm">
+                  {d.stage === 'closure' ? 'Awaiting the dual approval (two different people): see Overview.' : 'Not reached yet.'}
+                </Text>
+              )}
               {d.tasks
                 .filter((t) => t.gate === 'closure_approval')
                 .flatMap((t) => t.signatures)
@@ -477,7 +531,14 @@ function CancelForm({ d, onSign }: { d: DeviationState; onSign: (r: SignRequest)
   }
   return (
     <Section title="Cancel this deviation">
-      <Textarea label="Justification" required value={justification} onChange={(e) => setJustification(e.currentTarget.value)} autosize minRows={2} />
+      <Textarea
+        label="Justification"
+        required
+        value={justification}
+        onChange={(e) => setJustification(e.currentTarget.value)}
+        autosize
+        minRows={2}
+      />
       <Group>
         <Button
           color="red"
@@ -533,7 +594,9 @@ function RoundView(props: {
                 </Stack>
               ))}
             </Section>
-            {investigating && may('root-cause-analyses') ? <RcaForm key={inv.analyses.length} submit={post('root-cause-analyses')} onDone={refresh} /> : null}
+            {investigating && may('root-cause-analyses') ? (
+              <RcaForm key={inv.analyses.length} submit={post('root-cause-analyses')} onDone={refresh} />
+            ) : null}
             <Section title="Investigation report">
               {inv.report ? (
                 <>
@@ -585,7 +648,8 @@ function RoundView(props: {
               {inv.evidence.length === 0 ? <Text size="sm">None yet.</Text> : null}
               {inv.evidence.map((e, i) => (
                 <Text key={i} size="sm">
-                  {label(e.kind)}: <strong>{e.ref}</strong> {e.title} {e.sha256 ? <span className="mono">sha256 {e.sha256.slice(0, 16)}…</span> : null} — {e.addedBy}
+                  {label(e.kind)}: <strong>{e.ref}</strong> {e.title}{' '}
+                  {e.sha256 ? <span className="mono">sha256 {e.sha256.slice(0, 16)}…</span> : null} — {e.addedBy}
                 </Text>
               ))}
             </Section>
@@ -599,7 +663,16 @@ function RoundView(props: {
                   { name: 'title', label: 'Title', kind: 'text' },
                   { name: 'sha256', label: 'SHA-256 (for a document)', kind: 'text' },
                 ]}
-                toBody={(v) => ({ items: [{ kind: v.kind || undefined, ref: v.ref, title: v.title, ...(v.sha256 ? { sha256: String(v.sha256).trim().toLowerCase() } : {}) }] })}
+                toBody={(v) => ({
+                  items: [
+                    {
+                      kind: v.kind || undefined,
+                      ref: v.ref,
+                      title: v.title,
+                      ...(v.sha256 ? { sha256: String(v.sha256).trim().toLowerCase() } : {}),
+                    },
+                  ],
+                })}
                 fieldOf={(p) => p.replace(/^items\.0\./, '').split('.')[0] ?? p}
                 submit={post('evidence')}
                 submitLabel="Add the evidence"
@@ -631,7 +704,9 @@ function RoundView(props: {
             <Section title="Risk assessment">
               {inv.risk ? (
                 <Text size="sm">
-                  <Badge color={inv.risk.riskClass === 'high' ? 'red' : inv.risk.riskClass === 'medium' ? 'orange' : 'green'}>{inv.risk.riskClass} risk</Badge>{' '}
+                  <Badge color={inv.risk.riskClass === 'high' ? 'red' : inv.risk.riskClass === 'medium' ? 'orange' : 'green'}>
+                    {inv.risk.riskClass} risk
+                  </Badge>{' '}
                   {inv.risk.assessment.method === 'fmea'
                     ? `FMEA S${inv.risk.assessment.severity} × O${inv.risk.assessment.occurrence} × D${inv.risk.assessment.detectability} = RPN ${inv.risk.assessment.severity * inv.risk.assessment.occurrence * inv.risk.assessment.detectability}`
                     : 'risk class'}{' '}
@@ -652,7 +727,13 @@ function RoundView(props: {
                   { name: 'rationale', label: 'Rationale', kind: 'textarea' },
                 ]}
                 toBody={(v) => ({
-                  assessment: { method: 'fmea', severity: Number(v.severity) || undefined, occurrence: Number(v.occurrence) || undefined, detectability: Number(v.detectability) || undefined, rationale: v.rationale },
+                  assessment: {
+                    method: 'fmea',
+                    severity: Number(v.severity) || undefined,
+                    occurrence: Number(v.occurrence) || undefined,
+                    detectability: Number(v.detectability) || undefined,
+                    rationale: v.rationale,
+                  },
                 })}
                 fieldOf={(p) => p.replace(/^assessment\./, '').split('.')[0] ?? p}
                 submit={post('risk-assessment')}
@@ -683,11 +764,17 @@ function RoundView(props: {
                   <Table.Tr key={a.id}>
                     <Table.Td>
                       <strong>{a.id}</strong> {a.description}
-                      {a.changeControl ? <Text size="xs">change control: {label(a.changeControl.kind)} — {a.changeControl.description}</Text> : null}
+                      {a.changeControl ? (
+                        <Text size="xs">
+                          change control: {label(a.changeControl.kind)} — {a.changeControl.description}
+                        </Text>
+                      ) : null}
                     </Table.Td>
                     <Table.Td>{a.type}</Table.Td>
                     <Table.Td>{a.owner}</Table.Td>
-                    <Table.Td>{a.status === 'open' ? <Countdown dueAt={a.dueAt} label={`${a.id} due`} /> : <Time value={a.dueAt} />}</Table.Td>
+                    <Table.Td>
+                      {a.status === 'open' ? <Countdown dueAt={a.dueAt} label={`${a.id} due`} /> : <Time value={a.dueAt} />}
+                    </Table.Td>
                     <Table.Td>
                       {a.status}
                       {a.completion ? <Text size="xs">{a.completion.evidence}</Text> : null}
@@ -727,7 +814,9 @@ function RoundView(props: {
               dueDate: toIso(String(v.dueDate)),
               ...(v.ccKind ? { changeControl: { kind: v.ccKind, description: v.ccDescription } } : {}),
             })}
-            fieldOf={(p) => (p.startsWith('changeControl.kind') ? 'ccKind' : p.startsWith('changeControl') ? 'ccDescription' : p.split('.')[0] ?? p)}
+            fieldOf={(p) =>
+              p.startsWith('changeControl.kind') ? 'ccKind' : p.startsWith('changeControl') ? 'ccDescription' : (p.split('.')[0] ?? p)
+            }
             submit={post('capa/actions')}
             submitLabel="Add the action"
             onDone={refresh}
@@ -738,7 +827,12 @@ function RoundView(props: {
             title="Complete a CAPA action"
             schema={steps.completeCapaActionSchema}
             fields={[
-              { name: 'actionId', label: 'Action', kind: 'select', options: r.capa.actions.filter((a) => a.status === 'open').map((a) => a.id) },
+              {
+                name: 'actionId',
+                label: 'Action',
+                kind: 'select',
+                options: r.capa.actions.filter((a) => a.status === 'open').map((a) => a.id),
+              },
               { name: 'evidence', label: 'Completion evidence', kind: 'textarea' },
               { name: 'evidenceRefs', label: 'Evidence references', kind: 'text', description: 'comma-separated (optional)' },
             ]}
@@ -763,19 +857,24 @@ function RoundView(props: {
             <Text size="sm">
               Scheduled for <Time value={r.effectiveness.scheduledFor} />
             </Text>
-            {!r.effectiveness.checks.length && d.stage === 'effectiveness_check' ? <Countdown dueAt={r.effectiveness.scheduledFor} label="effectiveness check" /> : null}
+            {!r.effectiveness.checks.length && d.stage === 'effectiveness_check' ? (
+              <Countdown dueAt={r.effectiveness.scheduledFor} label="effectiveness check" />
+            ) : null}
           </Group>
         ) : (
           <Text size="sm">Not scheduled yet (after CAPA and change control).</Text>
         )}
         {r.effectiveness.checks.map((c, i) => (
           <Text key={i} size="sm" data-effectiveness-check>
-            <Badge color={c.verdict === 'effective' ? 'green' : c.verdict === 'not_effective' ? 'red' : 'gray'}>{label(c.verdict)}</Badge> <Time value={c.evaluatedAt} /> — {c.batchesEvaluated} batch(es) since {utc(c.since)}, duplicates {c.duplicateSerials}, aggregation error rate {c.aggregationErrorRate}. {c.reasons.join(' ')}
+            <Badge color={c.verdict === 'effective' ? 'green' : c.verdict === 'not_effective' ? 'red' : 'gray'}>{label(c.verdict)}</Badge>{' '}
+            <Time value={c.evaluatedAt} /> — {c.batchesEvaluated} batch(es) since {utc(c.since)}, duplicates {c.duplicateSerials},
+            aggregation error rate {c.aggregationErrorRate}. {c.reasons.join(' ')}
           </Text>
         ))}
         {r.effectiveness.decision ? (
           <Text size="sm">
-            QA decided: <strong>{r.effectiveness.decision.effective ? 'effective' : 'not effective'}</strong> — {r.effectiveness.decision.rationale} ({r.effectiveness.decision.by})
+            QA decided: <strong>{r.effectiveness.decision.effective ? 'effective' : 'not effective'}</strong> —{' '}
+            {r.effectiveness.decision.rationale} ({r.effectiveness.decision.by})
           </Text>
         ) : null}
         {r.effectiveness.verification ? <Attributed a={r.effectiveness.verification} /> : null}
@@ -798,7 +897,17 @@ function RoundView(props: {
   );
 }
 
-function ChangeControlView({ d, cc, refresh, onSign }: { d: DeviationState; cc: ChangeControlRef; refresh: () => void; onSign: (r: SignRequest) => void }) {
+function ChangeControlView({
+  d,
+  cc,
+  refresh,
+  onSign,
+}: {
+  d: DeviationState;
+  cc: ChangeControlRef;
+  refresh: () => void;
+  onSign: (r: SignRequest) => void;
+}) {
   const { can } = usePermissions();
   const live = useQuery({
     queryKey: ['deviation', d.id, 'cc', cc.id],
@@ -823,7 +932,11 @@ function ChangeControlView({ d, cc, refresh, onSign }: { d: DeviationState; cc: 
   return (
     <Section title={`Change control ${cc.id} (${label(cc.kind)}, for ${cc.actionId})`}>
       {!rec ? (
-        live.isError ? <ErrorState error={live.error} /> : <LoadingState what="the change control" />
+        live.isError ? (
+          <ErrorState error={live.error} />
+        ) : (
+          <LoadingState what="the change control" />
+        )
       ) : (
         <Stack gap="xs">
           <Group>
@@ -833,7 +946,9 @@ function ChangeControlView({ d, cc, refresh, onSign }: { d: DeviationState; cc: 
           </Group>
           {rec.impactAssessment ? (
             <Text size="sm">
-              Impact: validation status {rec.impactAssessment.validationStatusAffected ? 'affected (dual approval)' : 'not affected'}, requalification {rec.impactAssessment.requalificationRequired ? 'required' : 'not required'}, systems {rec.impactAssessment.systemsAffected.join(', ') || '—'} — {rec.impactAssessment.summary} ({rec.impactAssessment.by})
+              Impact: validation status {rec.impactAssessment.validationStatusAffected ? 'affected (dual approval)' : 'not affected'},
+              requalification {rec.impactAssessment.requalificationRequired ? 'required' : 'not required'}, systems{' '}
+              {rec.impactAssessment.systemsAffected.join(', ') || '—'} — {rec.impactAssessment.summary} ({rec.impactAssessment.by})
             </Text>
           ) : null}
           {rec.approvals.map((a, i) => (
@@ -855,7 +970,12 @@ function ChangeControlView({ d, cc, refresh, onSign }: { d: DeviationState; cc: 
                 { name: 'systemsAffected', label: 'Systems affected', kind: 'text', description: 'comma-separated' },
                 { name: 'summary', label: 'Summary', kind: 'textarea' },
               ]}
-              toBody={(v) => ({ validationStatusAffected: Boolean(v.validationStatusAffected), requalificationRequired: Boolean(v.requalificationRequired), systemsAffected: toList(v.systemsAffected), summary: v.summary })}
+              toBody={(v) => ({
+                validationStatusAffected: Boolean(v.validationStatusAffected),
+                requalificationRequired: Boolean(v.requalificationRequired),
+                systemsAffected: toList(v.systemsAffected),
+                summary: v.summary,
+              })}
               submit={post('impact-assessment')}
               submitLabel="Record the impact assessment"
               onDone={done}

@@ -9,8 +9,9 @@ export function MonitoringPage() {
         <Stack gap="xs">
           <Text fw={700}>Statistical process control and KPIs will appear here.</Text>
           <Text size="sm">
-            When the monitoring service lands, this page draws its control charts per line and product (duplicate-serial rate, aggregation error rate, reconciliation balance), marks each rule violation (Western Electric / Nelson rules),
-            and links to the deviation a violation opened. Until then, deviations opened by monitoring show on the board with their source.
+            When the monitoring service lands, this page draws its control charts per line and product (duplicate-serial rate, aggregation
+            error rate, reconciliation balance), marks each rule violation (Western Electric / Nelson rules), and links to the deviation a
+            violation opened. Until then, deviations opened by monitoring show on the board with their source.
           </Text>
         </Stack>
       </Paper>

@@ -29,7 +29,10 @@ export function SignInPage() {
   const [busy, setBusy] = useState(false);
   const reason = params.get('reason');
   const parsed = loginRequestSchema.safeParse({ login, password });
-  const errors = submitted && !parsed.success ? fieldErrors(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))) : {};
+  const errors =
+    submitted && !parsed.success
+      ? fieldErrors(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })))
+      : {};
 
   return (
     <Center mih="100vh" p="md" component="main">
@@ -63,8 +66,23 @@ export function SignInPage() {
                 {REASONS[reason]}
               </Alert>
             ) : null}
-            <TextInput label="User ID (login)" autoComplete="username" required value={login} onChange={(e) => setLogin(e.currentTarget.value)} error={errors.login} autoFocus />
-            <PasswordInput label="Password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.currentTarget.value)} error={errors.password} />
+            <TextInput
+              label="User ID (login)"
+              autoComplete="username"
+              required
+              value={login}
+              onChange={(e) => setLogin(e.currentTarget.value)}
+              error={errors.login}
+              autoFocus
+            />
+            <PasswordInput
+              label="Password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.currentTarget.value)}
+              error={errors.password}
+            />
             {error ? (
               <Alert color="red" variant="light" title={explain(error).title} role="alert">
                 {explain(error).message}
@@ -74,7 +92,8 @@ export function SignInPage() {
               Sign in
             </Button>
             <Text size="xs">
-              Your session is kept in a secure cookie this page cannot read; it ends after a period without activity and at the latest after the maximum session length.
+              Your session is kept in a secure cookie this page cannot read; it ends after a period without activity and at the latest after
+              the maximum session length.
             </Text>
           </Stack>
         </form>

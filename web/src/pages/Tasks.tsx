@@ -21,7 +21,8 @@ export function TasksPage() {
   const [refusal, setRefusal] = useState<string | null>(null);
   const tasks = useQuery({
     queryKey: ['tasks', status, overdue, all],
-    queryFn: () => api<{ items: InboxTask[] }>(`/tasks${qs({ status, overdue: overdue ? 'true' : undefined, scope: all ? 'all' : undefined })}`),
+    queryFn: () =>
+      api<{ items: InboxTask[] }>(`/tasks${qs({ status, overdue: overdue ? 'true' : undefined, scope: all ? 'all' : undefined })}`),
     refetchInterval: 3000,
   });
   const refresh = () => void queryClient.invalidateQueries({ queryKey: ['tasks'] });
@@ -29,7 +30,11 @@ export function TasksPage() {
   const open = async (t: InboxTask) => {
     setRefusal(null);
     try {
-      const dev = await queryClient.fetchQuery({ queryKey: ['deviation', t.deviationId], queryFn: () => api<DeviationAnswer>(`/deviations/${t.deviationId}`), staleTime: 0 });
+      const dev = await queryClient.fetchQuery({
+        queryKey: ['deviation', t.deviationId],
+        queryFn: () => api<DeviationAnswer>(`/deviations/${t.deviationId}`),
+        staleTime: 0,
+      });
       const local = dev.deviation.tasks.find((x) => `${dev.id}.${x.id}` === t.id);
       if (!local) return setRefusal(`${t.id} is no longer part of ${t.deviationId}.`);
       const problem = signerDutyProblem(dev.deviation, local, { login: me.login, roles: me.roles });
@@ -38,7 +43,8 @@ export function TasksPage() {
         title: `${t.title} — ${t.deviationId}`,
         meaning: t.meaning,
         record: signedRecord(dev.deviation, local),
-        sign: (c, comment) => api(`/tasks/${t.id}/sign`, { method: 'POST', body: { meaning: t.meaning, ...c, ...(comment ? { comment } : {}) } }),
+        sign: (c, comment) =>
+          api(`/tasks/${t.id}/sign`, { method: 'POST', body: { meaning: t.meaning, ...c, ...(comment ? { comment } : {}) } }),
         reject: (c, reason) => api(`/tasks/${t.id}/reject`, { method: 'POST', body: { reason, ...c } }),
       });
     } catch (err) {
@@ -51,9 +57,17 @@ export function TasksPage() {
       <Title order={2}>My tasks</Title>
       <Paper withBorder p="sm" component="section" aria-label="Filters">
         <Group align="flex-end">
-          <NativeSelect label="Status" data={['open', 'signed', 'rejected', 'cancelled']} value={status} onChange={(e) => setStatus(e.currentTarget.value)} w={150} />
+          <NativeSelect
+            label="Status"
+            data={['open', 'signed', 'rejected', 'cancelled']}
+            value={status}
+            onChange={(e) => setStatus(e.currentTarget.value)}
+            w={150}
+          />
           <Switch label="Overdue only" checked={overdue} onChange={(e) => setOverdue(e.currentTarget.checked)} mb={6} />
-          {hasRole('qa_head', 'auditor') ? <Switch label="Everyone's tasks" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} mb={6} /> : null}
+          {hasRole('qa_head', 'auditor') ? (
+            <Switch label="Everyone's tasks" checked={all} onChange={(e) => setAll(e.currentTarget.checked)} mb={6} />
+          ) : null}
         </Group>
       </Paper>
       {refusal ? (
@@ -66,7 +80,9 @@ export function TasksPage() {
       ) : tasks.isError ? (
         <ErrorState error={tasks.error} retry={() => void tasks.refetch()} />
       ) : tasks.data.items.length === 0 ? (
-        <EmptyState title={status === 'open' ? 'Nothing waits for your signature' : `No ${status} task`}>Tasks for your roles appear here within a second or two of being opened.</EmptyState>
+        <EmptyState title={status === 'open' ? 'Nothing waits for your signature' : `No ${status} task`}>
+          Tasks for your roles appear here within a second or two of being opened.
+        </EmptyState>
       ) : (
         <ScrollBox minWidth={700} label="Tasks (scrolls sideways)">
           <Table striped aria-label="Tasks">
