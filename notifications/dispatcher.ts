@@ -28,25 +28,18 @@ type Log = {
   error: (obj: object, msg: string) => void;
 };
 
+/** A notification as every sender hands it on (a log line, a webhook's body). */
+function notificationMessage(m: Parameters<NotificationSender['send']>[0]) {
+  const { id, dedupeKey, kind, deviationId, recipients, subject, body } = m;
+  return { id, dedupeKey, kind, deviationId, recipients, subject, body };
+}
+
 /** The default: notifications become structured log lines (someone's log pipeline routes them). */
 export function loggingSender(log: Pick<Log, 'info'>): NotificationSender {
   return {
     name: 'log',
     async send(m) {
-      log.info(
-        {
-          notification: {
-            id: m.id,
-            dedupeKey: m.dedupeKey,
-            kind: m.kind,
-            deviationId: m.deviationId,
-            recipients: m.recipients,
-            subject: m.subject,
-            body: m.body,
-          },
-        },
-        'notification',
-      );
+      log.info({ notification: notificationMessage(m) }, 'notification');
     },
   };
 }
@@ -67,16 +60,7 @@ export function webhookSender(url: string, opts: WebhookOptions = {}): Notificat
   return {
     name: 'webhook',
     async send(m) {
-      const body = JSON.stringify({
-        id: m.id,
-        dedupeKey: m.dedupeKey,
-        kind: m.kind,
-        deviationId: m.deviationId,
-        recipients: m.recipients,
-        subject: m.subject,
-        body: m.body,
-        createdAt: m.createdAt.toISOString(),
-      });
+      const body = JSON.stringify({ ...notificationMessage(m), createdAt: m.createdAt.toISOString() });
       const headers: Record<string, string> = {
         'Content-Type': 'application/json',
         'Idempotency-Key': m.dedupeKey,
