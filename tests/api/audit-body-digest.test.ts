@@ -9,8 +9,9 @@ import { bearer, createUser, loginAs } from '../helpers/users';
  * The audit trail proves what a request body was without letting anyone confirm a guessed
  * password from it: details.bodyHmac is an HMAC keyed by a server secret over the canonical body
  * with its secret-bearing fields removed. After a sign-in, a failed sign-in, a password change and
- * an electronic signature (password given again), no row of the audit trail, the security log or
- * the signature ledger holds a password, its SHA-256, or the plain SHA-256 of a body holding one.
+ * an electronic signature (password given again), no row of the audit trail, the security log,
+ * the signature ledger or the outbox, and nothing of the deviation's history, holds a password, its
+ * SHA-256, or the plain SHA-256 of a body holding one.
  */
 const KEY = 'audit-hmac-key-for-this-test-0123456789abcdef';
 let stack: TestStack;
@@ -83,4 +84,20 @@ it('keeps no password, password hash or plain body hash in the audit trail, secu
   // (and the rows searched are there: the failed sign-in and the signature)
   expect(await rowsHolding('security_log', lead.login)).toBeGreaterThan(0);
   expect(await rowsHolding('signature_ledger', lead.login)).toBe(1);
+
+  // Nor the deviation's durable history, which holds the signature the API built after re-authentication.
+  // (payloads are base64 in the history: searched decoded)
+  const decoded: string[] = [];
+  JSON.stringify(await stack.temporal.workflow.getHandle(id).fetchHistory(), (key, value: unknown) => {
+    if (key === 'data' && typeof value === 'string') decoded.push(Buffer.from(value, 'base64').toString('utf8'));
+    return value;
+  });
+  const history = decoded.join('\n');
+  expect(history).toContain(lead.login);
+  for (const needle of needles) expect({ history: needle, found: history.includes(needle) }).toEqual({ history: needle, found: false });
+  // Nor the notification outbox, which the worker delivers to people and webhooks.
+  const outbox = Number(
+    (await stack.pool.query('SELECT count(*) FROM notifications t WHERE strpos(t::text, $1) > 0', [lead.password])).rows[0].count,
+  );
+  expect(outbox).toBe(0);
 });
