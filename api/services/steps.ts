@@ -28,7 +28,20 @@ export async function executeStep<Ret, Arg>(
   try {
     return await handle.executeUpdate(update, { args: [arg] });
   } catch (err) {
+    if (err instanceof WorkflowNotFoundError && (await isClosed(handle))) throw conflict(`${workflowId} is closed; nothing can change it.`);
     throw toProblem(err, workflowId);
+  }
+}
+
+/**
+ * An Update to a workflow that closed (or closed while the Update waited) fails as "not found",
+ * with wording that varies with the moment; whether the record exists and is closed decides.
+ */
+async function isClosed(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    return (await handle.describe()).status.name !== 'RUNNING';
+  } catch {
+    return false;
   }
 }
 
