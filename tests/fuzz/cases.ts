@@ -3,7 +3,8 @@ import type { FuzzOperation as Operation } from './operations';
 import { isRole, type UserRole } from '../../domain/roles';
 import { mutationsOf, rawBodies, type Body } from './bodies';
 import { gtin14, PRINCIPALS, type PrincipalName, type World } from './world';
-import { arbitraryFor, defOf, hostileString, isoDateArb, type Hints } from './zod-arbitrary';
+import { defOf } from '../helpers/zod-strings';
+import { arbitraryFor, hostileString, isoDateArb, type Hints } from './zod-arbitrary';
 
 /**
  * One fuzz request: an operation of the OpenAPI document, the role it is sent with, and what goes

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { z } from 'zod';
+import { defOf, type CheckDef, type Def } from '../helpers/zod-strings';
 
 /**
  * fast-check arbitraries derived from zod 4 schemas by walking `schema._zod.def` (the same way
@@ -8,38 +9,6 @@ import type { z } from 'zod';
  * needs knowledge the schema does not carry (a real login, a GTIN with its check digit, a future date).
  */
 
-interface CheckDef {
-  check: string;
-  format?: string;
-  pattern?: RegExp;
-  minimum?: number;
-  maximum?: number;
-  value?: number;
-  inclusive?: boolean;
-}
-
-interface Def {
-  type: string;
-  innerType?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  element?: z.ZodType;
-  options?: z.ZodType[];
-  in?: z.ZodType;
-  out?: z.ZodType;
-  left?: z.ZodType;
-  right?: z.ZodType;
-  keyType?: z.ZodType;
-  valueType?: z.ZodType;
-  getter?: () => z.ZodType;
-  entries?: Record<string, string | number>;
-  values?: unknown[];
-  checks?: Array<{ _zod: { def: CheckDef } }>;
-  format?: string;
-  pattern?: RegExp;
-  coerce?: boolean;
-}
-
-export const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 const checksOf = (def: Def): CheckDef[] => (def.checks ?? []).map((c) => c._zod.def);
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,19 @@ export interface StringLeaf {
   schema: z.ZodType;
 }
 
-interface Def {
+/** What zod 4 keeps of a schema's checks (min, max, regex, format...). */
+export interface CheckDef {
+  check: string;
+  format?: string;
+  pattern?: RegExp;
+  minimum?: number;
+  maximum?: number;
+  value?: number;
+  inclusive?: boolean;
+}
+
+/** What zod 4 keeps of a schema under `_zod.def`, as far as the tests walk it. */
+export interface Def {
   type: string;
   innerType?: z.ZodType;
   shape?: Record<string, z.ZodType>;
@@ -19,9 +31,15 @@ interface Def {
   keyType?: z.ZodType;
   valueType?: z.ZodType;
   getter?: () => z.ZodType;
+  entries?: Record<string, string | number>;
+  values?: unknown[];
+  checks?: Array<{ _zod: { def: CheckDef } }>;
+  format?: string;
+  pattern?: RegExp;
+  coerce?: boolean;
 }
 
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+export const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 /**
  * Every string-typed leaf of a zod schema (objects, arrays, unions, optionals, defaults, pipes):
