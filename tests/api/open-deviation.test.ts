@@ -2,6 +2,7 @@ import request from 'supertest';
 import { eventually, startStack, type TestStack } from '../helpers/stack';
 import { newDeviationRequest } from '../helpers/fixtures';
 import { bearer, signedInUser } from '../helpers/users';
+import { deviationsStartedSince, lastDeviationNumber } from '../helpers/started-deviations';
 
 let stack: TestStack;
 let lead: Record<string, string>;
@@ -16,21 +17,16 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function lastDeviationNumber(): Promise<number> {
-  const { rows } = await stack.pool.query<{ last_value: string; is_called: boolean }>(
-    'SELECT last_value, is_called FROM deviation_number_seq',
-  );
-  return rows[0]!.is_called ? Number(rows[0]!.last_value) : 0;
-}
-
 describe('POST /deviations', () => {
   it('needs a signed-in QA lead: 401 without a token, 403 for an auditor, nothing started', async () => {
-    const before = await lastDeviationNumber();
-    const anonymous = await request(stack.app).post('/deviations').send(newDeviationRequest()).expect(401);
+    const before = await lastDeviationNumber(stack.pool);
+    const refused = [newDeviationRequest(), newDeviationRequest()];
+    const anonymous = await request(stack.app).post('/deviations').send(refused[0]).expect(401);
     expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
-    await request(stack.app).post('/deviations').set(auditor).send(newDeviationRequest()).expect(403);
+    await request(stack.app).post('/deviations').set(auditor).send(refused[1]).expect(403);
     await request(stack.app).get('/deviations').expect(401);
-    expect(await lastDeviationNumber()).toBe(before);
+    const openedBatches = (await deviationsStartedSince(stack, before)).flatMap((s) => s.batches);
+    for (const body of refused) expect(openedBatches).not.toContain((body.batches as string[])[0]);
   });
 
   it('starts a workflow whose ID is the deviation number and answers 201 with its stage and Location', async () => {
@@ -45,7 +41,7 @@ describe('POST /deviations', () => {
   });
 
   it('refuses an invalid body with 400 problem+json naming every bad field, and starts nothing', async () => {
-    const before = await lastDeviationNumber();
+    const before = await lastDeviationNumber(stack.pool);
     const res = await request(stack.app)
       .post('/deviations')
       .set(lead)
@@ -55,7 +51,7 @@ describe('POST /deviations', () => {
     expect(res.body.status).toBe(400);
     const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
     expect(paths).toEqual(['batches', 'description', 'severity', 'symptom', 'title']);
-    expect(await lastDeviationNumber()).toBe(before);
+    expect((await deviationsStartedSince(stack, before)).filter((s) => s.title === 'x')).toEqual([]);
   });
 
   it('refuses unknown fields and malformed JSON', async () => {

@@ -4,6 +4,7 @@ import * as msg from '../../workflows/messages';
 import { as, createCast, sign, type Cast } from '../helpers/actors';
 import { newDeviationRequest } from '../helpers/fixtures';
 import { compressedPolicy, eventually, startStack, type TestStack } from '../helpers/stack';
+import { deviationsStartedSince, lastDeviationNumber } from '../helpers/started-deviations';
 import { acceptedUpdates, openContainedDeviation, waitForState } from './helpers';
 
 /**
@@ -123,22 +124,22 @@ it('Updates sent straight to Temporal with a lone surrogate or NUL anywhere are 
 
 it('through the API the same text is a 400 naming the field, and nothing is stored: no deviation, no history, no audit row', async () => {
   const countOf = async (sql: string, params: unknown[] = []) => Number((await stack.pool.query<{ n: string }>(sql, params)).rows[0]!.n);
-  const deviationsBefore = await countOf('SELECT count(*) AS n FROM deviations');
+  const numberBefore = await lastDeviationNumber(stack.pool);
+  const refusedBatches: string[] = [];
   for (const [field, value] of [
     ['title', 'Duplicates\u0000 on line 3'],
     ['title', 'Duplicates \ud800 on line 3'],
     ['description', 'x\u0007y'],
     ['lines', ['L3\u0000']],
   ] as const) {
-    const res = await request(stack.app)
-      .post('/deviations')
-      .set(as(cast.qaLead))
-      .send(newDeviationRequest({ [field]: value } as never))
-      .expect(400);
+    const body = newDeviationRequest({ [field]: value } as never);
+    refusedBatches.push(...(body.batches as string[]));
+    const res = await request(stack.app).post('/deviations').set(as(cast.qaLead)).send(body).expect(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual([field === 'lines' ? 'lines.0' : field]);
   }
-  expect(await countOf('SELECT count(*) AS n FROM deviations')).toBe(deviationsBefore);
+  const startedBatches = (await deviationsStartedSince(stack, numberBefore)).flatMap((s) => s.batches);
+  expect(startedBatches.filter((b) => refusedBatches.includes(b))).toEqual([]);
 
   const id = await openContainedDeviation(stack.app, cast);
   const auditBefore = await countOf("SELECT count(*) AS n FROM audit_trail WHERE deviation_id = $1 AND entity_type = 'api_call'", [id]);
