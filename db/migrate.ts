@@ -30,10 +30,23 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
 /** Applies every pending migration under migrations/, in file-name order. */
 export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined): Promise<string[]> {
   await ensureDatabase(databaseUrl);
+  return run(databaseUrl, 'up', Infinity, log);
+}
+
+/**
+ * Undoes the newest `count` applied migrations (their "Down Migration" parts), newest first. For a
+ * release that must be taken back; every migration's down part is exercised by the test suite.
+ */
+export async function rollback(databaseUrl: string, count: number, log: (msg: string) => void = () => undefined): Promise<string[]> {
+  return run(databaseUrl, 'down', count, log);
+}
+
+async function run(databaseUrl: string, direction: 'up' | 'down', count: number, log: (msg: string) => void): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: MIGRATIONS_DIR,
-    direction: 'up',
+    direction,
+    count,
     migrationsTable: 'schema_migrations',
     checkOrder: false,
     singleTransaction: true,

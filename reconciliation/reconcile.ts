@@ -592,5 +592,48 @@ async function run(
      SELECT $1, row_number() OVER (ORDER BY ${order}), category, kind, sgtin, gtin, serial, ssccs, detail FROM r_disc`,
     [reportId],
   );
+  if (batch) await recordBatchMetrics(q, batch.id, summary);
   return summary;
+}
+
+/**
+ * The batch's point in the monitoring series (batch_metrics): the newest report's counts, the
+ * batch's first place in the series kept.
+ */
+async function recordBatchMetrics(
+  q: (sql: string, params: unknown[]) => Promise<unknown>,
+  batchId: number | string,
+  s: ReconciliationSummary,
+): Promise<void> {
+  const b = s.balance;
+  const d = s.discrepancies;
+  await q(
+    `INSERT INTO batch_metrics (batch_id, line, gtin, lot, report_id, content_hash, commissioned, packed, rejected, sampled, destroyed,
+                                unaccounted_units, duplicate_serial, aggregation_error, missing_report, lost_packaging, unaccounted, recorded_at)
+     SELECT b.id, b.line, b.gtin, b.lot, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM batches b WHERE b.id = $1
+     ON CONFLICT (batch_id) DO UPDATE SET
+       line = EXCLUDED.line, report_id = EXCLUDED.report_id, content_hash = EXCLUDED.content_hash,
+       commissioned = EXCLUDED.commissioned, packed = EXCLUDED.packed, rejected = EXCLUDED.rejected, sampled = EXCLUDED.sampled,
+       destroyed = EXCLUDED.destroyed, unaccounted_units = EXCLUDED.unaccounted_units, duplicate_serial = EXCLUDED.duplicate_serial,
+       aggregation_error = EXCLUDED.aggregation_error, missing_report = EXCLUDED.missing_report, lost_packaging = EXCLUDED.lost_packaging,
+       unaccounted = EXCLUDED.unaccounted, recorded_at = EXCLUDED.recorded_at
+     WHERE batch_metrics.recorded_at <= EXCLUDED.recorded_at`,
+    [
+      batchId,
+      s.reportId,
+      s.contentHash,
+      b.commissioned,
+      b.packed,
+      b.rejected,
+      b.sampled,
+      b.destroyed,
+      b.unaccounted,
+      d.duplicate_serial,
+      d.aggregation_error,
+      d.missing_report,
+      d.lost_packaging,
+      d.unaccounted,
+      s.generatedAt,
+    ],
+  );
 }

@@ -90,6 +90,37 @@ describe('reconciliation of a batch with planted discrepancies', () => {
     expect(rows[0].content_hash).toBe(first.body.contentHash);
   });
 
+  it("records the batch's monitoring point once: the newest report's counts, its first place in the series kept", async () => {
+    const point = async () =>
+      (await stack.pool.query('SELECT * FROM batch_metrics WHERE lot = $1', [LOT])).rows as Array<Record<string, unknown>>;
+    const first = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(201);
+    const [before] = await point();
+    const second = await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(201);
+    const rows = await point();
+    expect(rows).toHaveLength(1);
+    const [after] = rows;
+    expect(before!.report_id).toBe(first.body.reportId);
+    expect(after!.report_id).toBe(second.body.reportId);
+    expect(after!.first_recorded_at).toEqual(before!.first_recorded_at);
+    expect(after!.line).toBe(manifest.batches[0]!.line);
+    const b = second.body.balance;
+    const d = second.body.discrepancies;
+    expect(after).toMatchObject({
+      commissioned: b.commissioned,
+      packed: b.packed,
+      rejected: b.rejected,
+      sampled: b.sampled,
+      destroyed: b.destroyed,
+      unaccounted_units: b.unaccounted,
+      duplicate_serial: d.duplicate_serial,
+      aggregation_error: d.aggregation_error,
+      missing_report: d.missing_report,
+      lost_packaging: d.lost_packaging,
+      unaccounted: d.unaccounted,
+    });
+    expect(d.aggregation_error).toBeGreaterThan(0);
+  });
+
   it('runs as an activity that returns the summary and report ID, not the rows', async () => {
     const { reconcileBatch } = createReconciliationActivities(stack.pool);
     const summary = await reconcileBatch({ lot: LOT, deviationId: 'DEV-1999-000001' });
