@@ -1,19 +1,15 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { SEVERITIES, type Severity } from './deviation';
+import { durationSchema } from './duration';
+import { PRODUCTION_MONITORING, monitoringPolicySchema } from './monitoring/policy';
 
 /**
  * Durations and rules per severity. A deviation copies its resolved policy into the workflow input
  * at start, so a later policy change never alters a running deviation (or its replay).
  * Durations are written as "60 minutes", "24 hours", "30 days" (the `ms` notation Temporal uses).
  */
-const duration = z.string().refine((s) => {
-  try {
-    return msToNumber(s as never) > 0;
-  } catch {
-    return false;
-  }
-}, 'a positive duration such as "60 minutes" or "30 days"');
+const duration = durationSchema;
 
 const severityPolicySchema = z
   .object({
@@ -54,6 +50,8 @@ export const policySchema = z
       .object(Object.fromEntries(SEVERITIES.map((s) => [s, severityPolicySchema])) as Record<Severity, typeof severityPolicySchema>)
       .strict(),
     effectivenessCriteria: effectivenessCriteriaSchema,
+    /** The control strategy (SPC charts, thresholds): defaults when the file leaves it out. */
+    monitoring: monitoringPolicySchema.prefault({}),
   })
   .strict();
 
@@ -152,4 +150,5 @@ export const PRODUCTION_POLICY: Policy = {
     maxAggregationErrorRate: 0.001,
     maxInconclusiveRounds: 3,
   },
+  monitoring: PRODUCTION_MONITORING,
 };
