@@ -16,6 +16,17 @@ export const lotNumberSchema = safeString()
 
 const personSchema = lineText(100);
 
+/** A packaging line's identifier, as a deviation names it and as the board filters by it. */
+export const packagingLineSchema = lineText(50);
+
+/**
+ * The board's free text, matched as a substring (case ignored) of each deviation's ID, title,
+ * symptom, reporter, batches and lines. One line, and short: no index narrows a substring search,
+ * so every deviation is compared with it.
+ */
+export const DEVIATION_SEARCH_MAX_LENGTH = 100;
+export const deviationSearchSchema = lineText(DEVIATION_SEARCH_MAX_LENGTH);
+
 /** What a QA lead (or monitoring) supplies to open a deviation. */
 export const openDeviationSchema = z
   .object({
@@ -31,7 +42,7 @@ export const openDeviationSchema = z
     /** Taken from the signed-in user; a machine client (monitoring) may name the person responsible. */
     reportedBy: personSchema.optional(),
     source: z.enum(['manual', 'reconciliation', 'spc']).default('manual'),
-    lines: z.array(lineText(50)).max(50).default([]),
+    lines: z.array(packagingLineSchema).max(50).default([]),
     gtins: z
       .array(z.string().regex(/^\d{14}$/, 'a GTIN-14'))
       .max(100)

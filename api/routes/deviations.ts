@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { z } from 'zod';
 import { lineText } from '../../domain/text';
-import { DEVIATION_ID_PATTERN, SEVERITIES, openDeviationSchema } from '../../domain/deviation';
+import { DEVIATION_ID_PATTERN, SEVERITIES, deviationSearchSchema, openDeviationSchema, packagingLineSchema } from '../../domain/deviation';
 import { STAGES } from '../../workflows/types';
 import type { ApiContext } from '../context';
 import { currentUser } from '../auth';
@@ -19,6 +19,8 @@ export const listDeviationsQuerySchema = z
     stage: z.enum(STAGES).optional(),
     severity: z.enum(SEVERITIES).optional(),
     batch: lineText(20).optional(),
+    line: packagingLineSchema.optional(),
+    q: deviationSearchSchema.optional(),
     overdue: z.enum(['true', 'false']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
     offset: z.coerce.number().int().min(0).default(0),
@@ -42,7 +44,7 @@ export const DEVIATION_ROUTES = {
   list: {
     method: 'get',
     path: '/deviations',
-    summary: 'List deviations from the read model',
+    summary: 'List deviations from the read model, newest first: one page and the total matching the filters',
     roles: READER_ROLES,
     query: listDeviationsQuerySchema,
   },
@@ -77,15 +79,17 @@ export function deviationRoutes(ctx: ApiContext): Router {
 
   routes.add(DEVIATION_ROUTES.list, async (req, res) => {
     const q = queryOf(DEVIATION_ROUTES.list, req);
-    const items = await listDeviations(ctx.pool, {
+    const { items, total } = await listDeviations(ctx.pool, {
       stage: q.stage,
       severity: q.severity,
       batch: q.batch,
+      line: q.line,
+      text: q.q,
       overdue: q.overdue === undefined ? undefined : q.overdue === 'true',
       limit: q.limit,
       offset: q.offset,
     });
-    res.json({ items, limit: q.limit, offset: q.offset });
+    res.json({ items, total, limit: q.limit, offset: q.offset });
   });
 
   return routes.router;

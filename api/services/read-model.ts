@@ -9,27 +9,66 @@ export interface DeviationListFilter {
   stage?: string;
   severity?: string;
   batch?: string;
+  /** A line the deviation names, exactly. */
+  line?: string;
+  /** Free text, found anywhere in the ID, title, symptom, reporter, batches or lines (case ignored). */
+  text?: string;
   overdue?: boolean;
   limit: number;
   offset: number;
 }
 
-/** Deviations, newest first (GET /deviations). */
-export async function listDeviations(db: Queryable, f: DeviationListFilter): Promise<unknown[]> {
-  const { rows } = await db.query(
-    `SELECT id, title, symptom, severity, stage, status, batches, reported_by AS "reportedBy",
-            detected_at AS "detectedAt", updated_at AS "updatedAt", sla_breached AS "slaBreached",
-            next_due_at AS "nextDueAt", overdue, lines, gtins, summary
-       FROM deviations
-      WHERE ($1::text IS NULL OR stage = $1)
-        AND ($2::text IS NULL OR severity = $2)
-        AND ($3::text IS NULL OR $3 = ANY (batches))
-        AND ($6::boolean IS NULL OR overdue = $6)
-      ORDER BY detected_at DESC, id DESC
-      LIMIT $4 OFFSET $5`,
-    [f.stage ?? null, f.severity ?? null, f.batch ?? null, f.limit, f.offset, f.overdue ?? null],
+export interface DeviationPage {
+  items: unknown[];
+  /** How many deviations match the filter, on every page. */
+  total: number;
+}
+
+/** A LIKE pattern that finds `text` as it is written: its own % and _ (and the escape) match themselves. */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`;
+
+/**
+ * Deviations, newest first (GET /deviations): one page, and how many match. Both come from one
+ * statement, so the count and the page describe the same moment of a board that changes while it
+ * is read.
+ */
+export async function listDeviations(db: Queryable, f: DeviationListFilter): Promise<DeviationPage> {
+  const { rows } = await db.query<{ total: number; id: string | null }>(
+    `WITH matching AS MATERIALIZED (
+       SELECT id, detected_at FROM deviations
+        WHERE ($1::text IS NULL OR stage = $1)
+          AND ($2::text IS NULL OR severity = $2)
+          -- (containment, not = ANY: the GIN indexes on batches and lines answer containment)
+          AND ($3::text IS NULL OR batches @> ARRAY[$3::text])
+          AND ($4::text IS NULL OR lines @> ARRAY[$4::text])
+          AND ($5::boolean IS NULL OR overdue = $5)
+          -- (the searched text has no line break, so it never matches across two of the fields joined here)
+          AND ($6::text IS NULL
+               OR concat_ws(E'\\n', id, title, symptom, reported_by, array_to_string(batches || lines, E'\\n')) ILIKE $6 ESCAPE '\\')
+     )
+     -- (one row even for a page past the end: it carries the count)
+     SELECT n.total, d.id, d.title, d.symptom, d.severity, d.stage, d.status, d.batches, d.reported_by AS "reportedBy",
+            d.detected_at AS "detectedAt", d.updated_at AS "updatedAt", d.sla_breached AS "slaBreached",
+            d.next_due_at AS "nextDueAt", d.overdue, d.lines, d.gtins, d.summary
+       FROM (SELECT count(*)::int AS total FROM matching) n
+       LEFT JOIN (SELECT id, detected_at FROM matching ORDER BY detected_at DESC, id DESC LIMIT $7 OFFSET $8) page ON true
+       LEFT JOIN deviations d ON d.id = page.id
+      ORDER BY page.detected_at DESC, page.id DESC`,
+    [
+      f.stage ?? null,
+      f.severity ?? null,
+      f.batch ?? null,
+      f.line ?? null,
+      f.overdue ?? null,
+      f.text ? containing(f.text) : null,
+      f.limit,
+      f.offset,
+    ],
   );
-  return rows;
+  return {
+    total: rows[0]?.total ?? 0,
+    items: rows.filter((r) => r.id !== null).map(({ total: _total, ...item }) => item),
+  };
 }
 
 export interface TaskListFilter {

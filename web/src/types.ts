@@ -3,6 +3,13 @@ import type { DeviationSnapshot, DeviationState, SignoffTask, ChangeControlRecor
 export type { DeviationSnapshot, DeviationState, SignoffTask, ChangeControlRecord };
 
 export type BoardItem = Omit<DeviationSnapshot, 'tasks' | 'version'>;
+/** GET /deviations: one page of the board, and how many deviations match the filters in all. */
+export interface DeviationList {
+  items: BoardItem[];
+  total: number;
+  limit: number;
+  offset: number;
+}
 export interface DeviationAnswer {
   id: string;
   stage: DeviationState['stage'];
@@ -23,4 +30,29 @@ export interface InboxTask {
   dueAt: string;
   deviationTitle: string;
   severity: string;
+}
+
+/** An EPCIS document captured for a batch (GET /batches/:lot/documents). */
+export interface BatchDocument {
+  captureId: string;
+  capturedAt: string;
+  capturedBy: string;
+  sha256: string;
+  bytes: number;
+  events: number;
+  newEvents: number;
+  /** Its events that name the batch. */
+  batchEvents: number;
+  /** How many of those an error declaration has retracted since. */
+  retracted: number;
+  /** Its error declarations that retract events of the batch. */
+  retractions: number;
+}
+export interface BatchDocuments {
+  lot: string;
+  gtin: string;
+  items: BatchDocument[];
+  total: number;
+  limit: number;
+  offset: number;
 }

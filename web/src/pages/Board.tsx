@@ -1,18 +1,25 @@
 import { Anchor, Badge, Button, Group, NativeSelect, Pagination, Paper, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
-import { useQuery } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useDebouncedValue } from '@mantine/hooks';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { SEVERITIES } from '@domain/deviation';
+import type { z } from 'zod';
+import { DEVIATION_SEARCH_MAX_LENGTH, SEVERITIES, deviationSearchSchema, packagingLineSchema } from '@domain/deviation';
 import { STAGES } from '@workflows/types';
 import { Countdown, EmptyState, ErrorState, LoadingState, SeverityBadge, StageBadge, Time, ScrollBox } from '../components/common';
 import { api, qs } from '../lib/api';
 import { label } from '../lib/time';
 import { usePermissions } from '../permissions';
-import type { BoardItem } from '../types';
+import type { DeviationList } from '../types';
 
 const PAGE = 20;
-/** The server filters stage, severity, batch and overdue; line and free text are matched here over what it returned. */
-const FETCH_LIMIT = 500;
+/** Typing pauses this long before the board asks the server again. */
+const TYPING_PAUSE_MS = 300;
+
+/** The shared schema's objection to a typed filter, if any (an empty field is no filter). */
+function problemOf(schema: z.ZodType<string>, value: string): string | undefined {
+  return value.trim() ? schema.safeParse(value).error?.issues[0]?.message : undefined;
+}
 
 export function BoardPage() {
   const [params, setParams] = useSearchParams();
@@ -25,7 +32,7 @@ export function BoardPage() {
     q: params.get('q') ?? '',
     overdue: params.get('overdue') === 'true',
   };
-  const page = Math.max(1, Number(params.get('page') ?? 1));
+  const page = Math.max(1, Math.floor(Number(params.get('page') ?? 1)) || 1);
   const set = (k: string, v: string | boolean) => {
     const next = new URLSearchParams(params);
     if (v === '' || v === false) next.delete(k);
@@ -34,25 +41,30 @@ export function BoardPage() {
     setParams(next, { replace: true });
   };
   const [batchDraft, setBatchDraft] = useState(f.batch);
+  // The address follows every keystroke; the server is asked once typing pauses.
+  const [line] = useDebouncedValue(f.line.trim(), TYPING_PAUSE_MS);
+  const [q] = useDebouncedValue(f.q.trim(), TYPING_PAUSE_MS);
   const list = useQuery({
-    queryKey: ['deviations', f.stage, f.severity, f.batch, f.overdue],
+    queryKey: ['deviations', f.stage, f.severity, f.batch, f.overdue, line, q, page],
     queryFn: () =>
-      api<{ items: BoardItem[] }>(
-        `/deviations${qs({ stage: f.stage, severity: f.severity, batch: f.batch, overdue: f.overdue ? 'true' : undefined, limit: FETCH_LIMIT })}`,
+      api<DeviationList>(
+        `/deviations${qs({
+          stage: f.stage,
+          severity: f.severity,
+          batch: f.batch,
+          line,
+          q,
+          overdue: f.overdue ? 'true' : undefined,
+          limit: PAGE,
+          offset: (page - 1) * PAGE,
+        })}`,
       ),
+    // While another page or filter loads, the rows shown stay (and keep counting down) instead of a spinner.
+    placeholderData: keepPreviousData,
     refetchInterval: 3000,
   });
-  const rows = useMemo(() => {
-    const q = f.q.trim().toLowerCase();
-    const line = f.line.trim().toLowerCase();
-    return (list.data?.items ?? []).filter(
-      (d) =>
-        (!line || d.lines.some((l) => l.toLowerCase() === line)) &&
-        (!q || [d.id, d.title, d.symptom, d.reportedBy, ...d.batches, ...d.lines].some((s) => s.toLowerCase().includes(q))),
-    );
-  }, [list.data, f.q, f.line]);
-  const pages = Math.max(1, Math.ceil(rows.length / PAGE));
-  const shown = rows.slice((page - 1) * PAGE, page * PAGE);
+  const total = list.data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / PAGE));
 
   return (
     <Stack>
@@ -88,12 +100,20 @@ export function BoardPage() {
             onBlur={() => set('batch', batchDraft.trim())}
             onKeyDown={(e) => e.key === 'Enter' && set('batch', batchDraft.trim())}
           />
-          <TextInput label="Line" w={90} value={f.line} onChange={(e) => set('line', e.currentTarget.value)} />
+          <TextInput
+            label="Line"
+            w={90}
+            value={f.line}
+            error={problemOf(packagingLineSchema, f.line)}
+            onChange={(e) => set('line', e.currentTarget.value)}
+          />
           <TextInput
             label="Search"
             placeholder="ID, title, reporter…"
             w={200}
+            maxLength={DEVIATION_SEARCH_MAX_LENGTH}
             value={f.q}
+            error={problemOf(deviationSearchSchema, f.q)}
             onChange={(e) => set('q', e.currentTarget.value)}
           />
           <Switch label="Overdue only" checked={f.overdue} onChange={(e) => set('overdue', e.currentTarget.checked)} mb={6} />
@@ -103,16 +123,22 @@ export function BoardPage() {
         <LoadingState what="deviations" />
       ) : list.isError ? (
         <ErrorState error={list.error} retry={() => void list.refetch()} />
-      ) : rows.length === 0 ? (
+      ) : total === 0 ? (
         <EmptyState title="No deviation matches">
           {params.size ? 'Change or clear the filters to see more.' : 'Nothing has been opened yet.'}
         </EmptyState>
+      ) : list.data.items.length === 0 ? (
+        <Stack align="flex-start">
+          <EmptyState title={`Page ${page} is past the last page`}>
+            {total} deviation{total === 1 ? '' : 's'} match on {pages} page{pages === 1 ? '' : 's'}.
+          </EmptyState>
+          <Button onClick={() => set('page', String(pages))}>Go to the last page</Button>
+        </Stack>
       ) : (
         <>
           <Text size="sm" aria-live="polite">
-            {rows.length} deviation{rows.length === 1 ? '' : 's'}
-            {list.data.items.length === FETCH_LIMIT ? ` (the ${FETCH_LIMIT} most recent; narrow the filters to see older ones)` : ''} ·
-            updated every 3 s
+            {total} deviation{total === 1 ? '' : 's'}
+            {pages > 1 ? ` · page ${page} of ${pages}` : ''} · updated every 3 s
           </Text>
           <ScrollBox minWidth={720} label="Deviations (scrolls sideways)">
             <Table striped highlightOnHover verticalSpacing="xs" aria-label="Deviations">
@@ -127,7 +153,7 @@ export function BoardPage() {
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {shown.map((d) => (
+                {list.data.items.map((d) => (
                   <Table.Tr key={d.id} data-deviation={d.id}>
                     <Table.Td>
                       <Anchor component={Link} to={`/deviations/${d.id}`} fw={700} className="nowrap">
