@@ -6,7 +6,7 @@ import { AdminPage } from './pages/Admin';
 import { AuditorHome, AuditorDeviation } from './pages/Auditor';
 import { BatchesPage } from './pages/Batches';
 import { BoardPage } from './pages/Board';
-import { DeviationPage } from './pages/Deviation';
+import { DeviationPage } from './pages/deviation/DeviationPage';
 import { MonitoringPage } from './pages/Monitoring';
 import { NotFoundPage } from './pages/NotFound';
 import { OpenDeviationPage } from './pages/OpenDeviation';

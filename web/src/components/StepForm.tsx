@@ -11,6 +11,8 @@ export interface FieldSpec {
   label: string;
   kind: 'text' | 'textarea' | 'select' | 'number' | 'switch' | 'datetime' | 'list';
   options?: readonly string[];
+  /** How an option reads, when its code spaced out is not enough (an acronym, a proper name). */
+  optionLabel?: (option: string) => string;
   description?: string;
   required?: boolean;
   defaultValue?: string | boolean;
@@ -134,7 +136,7 @@ export function StepForm<S extends z.ZodType>(props: {
                     {...common}
                     data={[
                       { value: '', label: f.placeholder ?? 'Choose…' },
-                      ...(f.options ?? []).map((o) => ({ value: o, label: pretty(o) })),
+                      ...(f.options ?? []).map((o) => ({ value: o, label: f.optionLabel?.(o) ?? pretty(o) })),
                     ]}
                     value={str(values[f.name])}
                     onChange={(e) => set(f.name, e.currentTarget.value)}

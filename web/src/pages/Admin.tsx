@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { USER_ROLES } from '@domain/roles';
 import { createApiKeySchema, createUserSchema } from '@domain/users';
-import { EmptyState, ErrorState, LoadingState, ProblemAlert, Time, ScrollBox } from '../components/common';
+import { ProblemAlert, Time, ScrollBox } from '../components/common';
+import { QueryView } from '../components/QueryView';
 import { StepForm, toList } from '../components/StepForm';
 import { api } from '../lib/api';
 import { label } from '../lib/time';
@@ -77,74 +78,70 @@ export function AdminPage() {
           <Title order={3} size="h4">
             Users and roles
           </Title>
-          {users.isPending ? (
-            <LoadingState what="users" />
-          ) : users.isError ? (
-            <ErrorState error={users.error} />
-          ) : users.data.items.length === 0 ? (
-            <EmptyState title="No user" />
-          ) : (
-            <ScrollBox minWidth={760} label="Users (scrolls sideways)">
-              <Table striped aria-label="Users">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Login</Table.Th>
-                    <Table.Th>Printed name</Table.Th>
-                    <Table.Th>Roles</Table.Th>
-                    <Table.Th>Status</Table.Th>
-                    {admin ? <Table.Th>Actions</Table.Th> : null}
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {users.data.items.map((u) => (
-                    <Table.Tr key={u.id}>
-                      <Table.Td>{u.login}</Table.Td>
-                      <Table.Td>{u.printedName}</Table.Td>
-                      <Table.Td>
-                        {editing === u.id ? (
-                          <RolesEditor user={u} onDone={() => (setEditing(null), refresh())} />
-                        ) : (
-                          u.roles.map(label).join(', ')
-                        )}
-                      </Table.Td>
-                      <Table.Td>
-                        {u.active ? <Badge color="green">active</Badge> : <Badge color="gray">deactivated</Badge>}
-                        {u.signingLockedUntil && Date.parse(u.signingLockedUntil) > Date.now() ? (
-                          <Badge color="red" ml={4}>
-                            signing locked
-                          </Badge>
-                        ) : null}
-                      </Table.Td>
-                      {admin ? (
-                        <Table.Td>
-                          <Group gap={4}>
-                            <Button size="xs" variant="outline" onClick={() => setEditing(editing === u.id ? null : u.id)}>
-                              {editing === u.id ? 'Close' : 'Roles…'}
-                            </Button>
-                            <Button
-                              size="xs"
-                              variant="outline"
-                              color={u.active ? 'red' : 'green'}
-                              onClick={() => act.mutate({ path: `/users/${u.id}`, method: 'PATCH', body: { active: !u.active } })}
-                            >
-                              {u.active ? 'Deactivate' : 'Reactivate'}
-                            </Button>
-                            <Button
-                              size="xs"
-                              variant="outline"
-                              onClick={() => act.mutate({ path: `/users/${u.id}/unlock-signing`, method: 'POST' })}
-                            >
-                              Unlock signing
-                            </Button>
-                          </Group>
-                        </Table.Td>
-                      ) : null}
+          <QueryView query={users} what="users" isEmpty={(data) => data.items.length === 0} emptyTitle="No user">
+            {(data) => (
+              <ScrollBox minWidth={760} label="Users (scrolls sideways)">
+                <Table striped aria-label="Users">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>Login</Table.Th>
+                      <Table.Th>Printed name</Table.Th>
+                      <Table.Th>Roles</Table.Th>
+                      <Table.Th>Status</Table.Th>
+                      {admin ? <Table.Th>Actions</Table.Th> : null}
                     </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </ScrollBox>
-          )}
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {data.items.map((u) => (
+                      <Table.Tr key={u.id}>
+                        <Table.Td>{u.login}</Table.Td>
+                        <Table.Td>{u.printedName}</Table.Td>
+                        <Table.Td>
+                          {editing === u.id ? (
+                            <RolesEditor user={u} onDone={() => (setEditing(null), refresh())} />
+                          ) : (
+                            u.roles.map(label).join(', ')
+                          )}
+                        </Table.Td>
+                        <Table.Td>
+                          {u.active ? <Badge color="green">active</Badge> : <Badge color="gray">deactivated</Badge>}
+                          {u.signingLockedUntil && Date.parse(u.signingLockedUntil) > Date.now() ? (
+                            <Badge color="red" ml={4}>
+                              signing locked
+                            </Badge>
+                          ) : null}
+                        </Table.Td>
+                        {admin ? (
+                          <Table.Td>
+                            <Group gap={4}>
+                              <Button size="xs" variant="outline" onClick={() => setEditing(editing === u.id ? null : u.id)}>
+                                {editing === u.id ? 'Close' : 'Roles…'}
+                              </Button>
+                              <Button
+                                size="xs"
+                                variant="outline"
+                                color={u.active ? 'red' : 'green'}
+                                onClick={() => act.mutate({ path: `/users/${u.id}`, method: 'PATCH', body: { active: !u.active } })}
+                              >
+                                {u.active ? 'Deactivate' : 'Reactivate'}
+                              </Button>
+                              <Button
+                                size="xs"
+                                variant="outline"
+                                onClick={() => act.mutate({ path: `/users/${u.id}/unlock-signing`, method: 'POST' })}
+                              >
+                                Unlock signing
+                              </Button>
+                            </Group>
+                          </Table.Td>
+                        ) : null}
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </ScrollBox>
+            )}
+          </QueryView>
         </Stack>
       </Paper>
       {admin ? (
@@ -181,49 +178,49 @@ export function AdminPage() {
                 </Button>
               </Alert>
             ) : null}
-            {keys.data?.items.length ? (
-              <ScrollBox minWidth={600} label="API keys (scrolls sideways)">
-                <Table striped aria-label="API keys">
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>Name</Table.Th>
-                      <Table.Th>Roles</Table.Th>
-                      <Table.Th>Created</Table.Th>
-                      <Table.Th>Status</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {keys.data.items.map((k) => (
-                      <Table.Tr key={k.id}>
-                        <Table.Td>{k.name}</Table.Td>
-                        <Table.Td>{k.roles.join(', ')}</Table.Td>
-                        <Table.Td>
-                          <Time value={k.createdAt} />
-                        </Table.Td>
-                        <Table.Td>
-                          {k.revokedAt ? (
-                            'revoked'
-                          ) : admin ? (
-                            <Button
-                              size="xs"
-                              variant="outline"
-                              color="red"
-                              onClick={() => act.mutate({ path: `/api-keys/${k.id}`, method: 'DELETE' })}
-                            >
-                              Revoke
-                            </Button>
-                          ) : (
-                            'live'
-                          )}
-                        </Table.Td>
+            <QueryView query={keys} what="API keys" isEmpty={(data) => data.items.length === 0} emptyTitle="No API key yet">
+              {(data) => (
+                <ScrollBox minWidth={600} label="API keys (scrolls sideways)">
+                  <Table striped aria-label="API keys">
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>Name</Table.Th>
+                        <Table.Th>Roles</Table.Th>
+                        <Table.Th>Created</Table.Th>
+                        <Table.Th>Status</Table.Th>
                       </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              </ScrollBox>
-            ) : (
-              <Text size="sm">No API key yet.</Text>
-            )}
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {data.items.map((k) => (
+                        <Table.Tr key={k.id}>
+                          <Table.Td>{k.name}</Table.Td>
+                          <Table.Td>{k.roles.join(', ')}</Table.Td>
+                          <Table.Td>
+                            <Time value={k.createdAt} />
+                          </Table.Td>
+                          <Table.Td>
+                            {k.revokedAt ? (
+                              'revoked'
+                            ) : admin ? (
+                              <Button
+                                size="xs"
+                                variant="outline"
+                                color="red"
+                                onClick={() => act.mutate({ path: `/api-keys/${k.id}`, method: 'DELETE' })}
+                              >
+                                Revoke
+                              </Button>
+                            ) : (
+                              'live'
+                            )}
+                          </Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                </ScrollBox>
+              )}
+            </QueryView>
             {admin ? (
               <StepForm
                 title="Create an API key"

@@ -2,7 +2,8 @@ import { Alert, Anchor, Badge, Button, Group, Paper, Stack, Switch, Table, Text,
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import { EmptyState, ErrorState, LoadingState, ProblemAlert, SignatureLine, Time, ScrollBox } from '../components/common';
+import { ProblemAlert, SignatureLine, Time, ScrollBox } from '../components/common';
+import { QueryView } from '../components/QueryView';
 import { api, qs } from '../lib/api';
 import { timeline } from '../lib/history';
 import { utc } from '../lib/time';
@@ -150,38 +151,34 @@ export function AuditorHome() {
                 </Anchor>
               </Group>
             </form>
-            {trail.isPending ? (
-              <LoadingState what="the audit trail" />
-            ) : trail.isError ? (
-              <ErrorState error={trail.error} />
-            ) : trail.data.items.length === 0 ? (
-              <EmptyState title="No audit entry matches" />
-            ) : (
-              <ScrollBox minWidth={700} label="Audit trail entries (scrolls sideways)">
-                <Table striped aria-label="Audit trail entries">
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>When</Table.Th>
-                      <Table.Th>Actor</Table.Th>
-                      <Table.Th>Action</Table.Th>
-                      <Table.Th>Deviation</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {trail.data.items.map((r) => (
-                      <Table.Tr key={r.id}>
-                        <Table.Td>
-                          <Time value={String(r.at ?? r.occurredAt ?? '')} />
-                        </Table.Td>
-                        <Table.Td>{String(r.actor ?? '')}</Table.Td>
-                        <Table.Td>{String(r.action ?? '')}</Table.Td>
-                        <Table.Td>{r.deviationId ? String(r.deviationId) : '—'}</Table.Td>
+            <QueryView query={trail} what="the audit trail" isEmpty={(data) => data.items.length === 0} emptyTitle="No audit entry matches">
+              {(data) => (
+                <ScrollBox minWidth={700} label="Audit trail entries (scrolls sideways)">
+                  <Table striped aria-label="Audit trail entries">
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>When</Table.Th>
+                        <Table.Th>Actor</Table.Th>
+                        <Table.Th>Action</Table.Th>
+                        <Table.Th>Deviation</Table.Th>
                       </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              </ScrollBox>
-            )}
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {data.items.map((r) => (
+                        <Table.Tr key={r.id}>
+                          <Table.Td>
+                            <Time value={String(r.at ?? r.occurredAt ?? '')} />
+                          </Table.Td>
+                          <Table.Td>{String(r.actor ?? '')}</Table.Td>
+                          <Table.Td>{String(r.action ?? '')}</Table.Td>
+                          <Table.Td>{r.deviationId ? String(r.deviationId) : '—'}</Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                </ScrollBox>
+              )}
+            </QueryView>
             <Group>
               <Button variant="default" size="xs" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
                 Previous page
@@ -204,38 +201,34 @@ export function AuditorHome() {
             <Title order={3} size="h4">
               Security log
             </Title>
-            {security.isPending ? (
-              <LoadingState what="the security log" />
-            ) : security.isError ? (
-              <ErrorState error={security.error} />
-            ) : security.data.items.length === 0 ? (
-              <EmptyState title="No security event" />
-            ) : (
-              <ScrollBox minWidth={600} label="Security events (scrolls sideways)">
-                <Table striped aria-label="Security events">
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th>When</Table.Th>
-                      <Table.Th>Event</Table.Th>
-                      <Table.Th>Login</Table.Th>
-                      <Table.Th>Address</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {security.data.items.map((e, i) => (
-                      <Table.Tr key={i}>
-                        <Table.Td>
-                          <Time value={String(e.at ?? e.occurredAt ?? '')} />
-                        </Table.Td>
-                        <Table.Td>{String(e.event ?? '')}</Table.Td>
-                        <Table.Td>{String(e.login ?? '')}</Table.Td>
-                        <Table.Td>{String(e.remoteAddress ?? '')}</Table.Td>
+            <QueryView query={security} what="the security log" isEmpty={(data) => data.items.length === 0} emptyTitle="No security event">
+              {(data) => (
+                <ScrollBox minWidth={600} label="Security events (scrolls sideways)">
+                  <Table striped aria-label="Security events">
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>When</Table.Th>
+                        <Table.Th>Event</Table.Th>
+                        <Table.Th>Login</Table.Th>
+                        <Table.Th>Address</Table.Th>
                       </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              </ScrollBox>
-            )}
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {data.items.map((e, i) => (
+                        <Table.Tr key={i}>
+                          <Table.Td>
+                            <Time value={String(e.at ?? e.occurredAt ?? '')} />
+                          </Table.Td>
+                          <Table.Td>{String(e.event ?? '')}</Table.Td>
+                          <Table.Td>{String(e.login ?? '')}</Table.Td>
+                          <Table.Td>{String(e.remoteAddress ?? '')}</Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                </ScrollBox>
+              )}
+            </QueryView>
           </Stack>
         </Paper>
       ) : null}
@@ -322,38 +315,36 @@ export function AuditorDeviation() {
           onChange={(e) => setMechanics(e.currentTarget.checked)}
         />
       </Group>
-      {history.isPending ? (
-        <LoadingState what="the history" />
-      ) : history.isError ? (
-        <ErrorState error={history.error} retry={() => void history.refetch()} />
-      ) : (
-        history.data.runs.map((run, i) => {
-          const entries = timeline(run.events as never, mechanics);
-          return (
-            <Paper key={run.runId} withBorder p="sm" component="section" aria-label={`Run ${i + 1}`}>
-              <Text size="sm" fw={700}>
-                Run {i + 1} of {history.data.runs.length} ({history.data.source}) · {run.events.length} events ·{' '}
-                <span className="mono">sha256 {run.sha256}</span>
-              </Text>
-              <ol style={{ listStyle: 'none', padding: 0 }} aria-label="Events" data-timeline>
-                {entries.map((e) => (
-                  <li key={e.eventId} className="timeline-event" data-kind={e.kind}>
-                    <Text size="sm">
-                      <Time value={e.at} /> · <strong>{e.title}</strong>
-                      {e.who ? ` — ${e.who}` : ''}{' '}
-                      <Text span size="xs">
-                        #{e.eventId}
+      <QueryView query={history} what="the history">
+        {(data) =>
+          data.runs.map((run, i) => {
+            const entries = timeline(run.events as never, mechanics);
+            return (
+              <Paper key={run.runId} withBorder p="sm" component="section" aria-label={`Run ${i + 1}`}>
+                <Text size="sm" fw={700}>
+                  Run {i + 1} of {data.runs.length} ({data.source}) · {run.events.length} events ·{' '}
+                  <span className="mono">sha256 {run.sha256}</span>
+                </Text>
+                <ol style={{ listStyle: 'none', padding: 0 }} aria-label="Events" data-timeline>
+                  {entries.map((e) => (
+                    <li key={e.eventId} className="timeline-event" data-kind={e.kind}>
+                      <Text size="sm">
+                        <Time value={e.at} /> · <strong>{e.title}</strong>
+                        {e.who ? ` — ${e.who}` : ''}{' '}
+                        <Text span size="xs">
+                          #{e.eventId}
+                        </Text>
                       </Text>
-                    </Text>
-                    {e.detail ? <Text size="xs">{e.detail}</Text> : null}
-                    {e.signature ? <SignatureLine signature={e.signature} /> : null}
-                  </li>
-                ))}
-              </ol>
-            </Paper>
-          );
-        })
-      )}
+                      {e.detail ? <Text size="xs">{e.detail}</Text> : null}
+                      {e.signature ? <SignatureLine signature={e.signature} /> : null}
+                    </li>
+                  ))}
+                </ol>
+              </Paper>
+            );
+          })
+        }
+      </QueryView>
     </Stack>
   );
 }

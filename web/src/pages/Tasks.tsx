@@ -3,7 +3,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
 import { signerDutyProblem, signedRecord } from '@workflows/deviation/gates';
-import { Countdown, EmptyState, ErrorState, LoadingState, SeverityBadge, Time, ScrollBox } from '../components/common';
+import { Countdown, SeverityBadge, Time, ScrollBox } from '../components/common';
+import { QueryView } from '../components/QueryView';
 import { SignDialog, type SignRequest } from '../components/SignDialog';
 import { api, explain, qs } from '../lib/api';
 import { label } from '../lib/time';
@@ -75,72 +76,72 @@ export function TasksPage() {
           {refusal}
         </Text>
       ) : null}
-      {tasks.isPending ? (
-        <LoadingState what="your tasks" />
-      ) : tasks.isError ? (
-        <ErrorState error={tasks.error} retry={() => void tasks.refetch()} />
-      ) : tasks.data.items.length === 0 ? (
-        <EmptyState title={status === 'open' ? 'Nothing waits for your signature' : `No ${status} task`}>
-          Tasks for your roles appear here within a second or two of being opened.
-        </EmptyState>
-      ) : (
-        <ScrollBox minWidth={700} label="Tasks (scrolls sideways)">
-          <Table striped aria-label="Tasks">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Task</Table.Th>
-                <Table.Th>Deviation</Table.Th>
-                <Table.Th>Meaning</Table.Th>
-                <Table.Th>Due</Table.Th>
-                <Table.Th>Signatures</Table.Th>
-                <Table.Th>
-                  <span className="sr-only">Action</span>
-                </Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {tasks.data.items.map((t) => (
-                <Table.Tr key={t.id} data-task={t.gate}>
-                  <Table.Td>
-                    <Text fw={700} size="sm">
-                      {t.title}
-                    </Text>
-                    <Text size="xs">
-                      {t.id} · {label(t.gate)}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Anchor component={Link} to={`/deviations/${t.deviationId}`}>
-                      {t.deviationId}
-                    </Anchor>{' '}
-                    <SeverityBadge severity={t.severity} />
-                    <Text size="xs">{t.deviationTitle}</Text>
-                  </Table.Td>
-                  <Table.Td>{t.meaning}</Table.Td>
-                  <Table.Td>
-                    {t.status === 'open' ? <Countdown dueAt={t.dueAt} label={t.title} /> : <Time value={t.dueAt} />}
-                    {t.overdue ? (
-                      <Badge color="red" variant="filled" ml={4}>
-                        overdue
-                      </Badge>
-                    ) : null}
-                  </Table.Td>
-                  <Table.Td>
-                    {t.signatures}/{t.signaturesRequired}
-                  </Table.Td>
-                  <Table.Td>
-                    {t.status === 'open' && !hasRole('auditor') ? (
-                      <Button size="xs" onClick={() => void open(t)} aria-label={`Sign ${t.title} of ${t.deviationId}`}>
-                        Sign…
-                      </Button>
-                    ) : null}
-                  </Table.Td>
+      <QueryView
+        query={tasks}
+        what="your tasks"
+        isEmpty={(data) => data.items.length === 0}
+        emptyTitle={status === 'open' ? 'Nothing waits for your signature' : `No ${status} task`}
+        emptyHint="Tasks for your roles appear here within a second or two of being opened."
+      >
+        {(data) => (
+          <ScrollBox minWidth={700} label="Tasks (scrolls sideways)">
+            <Table striped aria-label="Tasks">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Task</Table.Th>
+                  <Table.Th>Deviation</Table.Th>
+                  <Table.Th>Meaning</Table.Th>
+                  <Table.Th>Due</Table.Th>
+                  <Table.Th>Signatures</Table.Th>
+                  <Table.Th>
+                    <span className="sr-only">Action</span>
+                  </Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </ScrollBox>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((t) => (
+                  <Table.Tr key={t.id} data-task={t.gate}>
+                    <Table.Td>
+                      <Text fw={700} size="sm">
+                        {t.title}
+                      </Text>
+                      <Text size="xs">
+                        {t.id} · {label(t.gate)}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <Anchor component={Link} to={`/deviations/${t.deviationId}`}>
+                        {t.deviationId}
+                      </Anchor>{' '}
+                      <SeverityBadge severity={t.severity} />
+                      <Text size="xs">{t.deviationTitle}</Text>
+                    </Table.Td>
+                    <Table.Td>{t.meaning}</Table.Td>
+                    <Table.Td>
+                      {t.status === 'open' ? <Countdown dueAt={t.dueAt} label={t.title} /> : <Time value={t.dueAt} />}
+                      {t.overdue ? (
+                        <Badge color="red" variant="filled" ml={4}>
+                          overdue
+                        </Badge>
+                      ) : null}
+                    </Table.Td>
+                    <Table.Td>
+                      {t.signatures}/{t.signaturesRequired}
+                    </Table.Td>
+                    <Table.Td>
+                      {t.status === 'open' && !hasRole('auditor') ? (
+                        <Button size="xs" onClick={() => void open(t)} aria-label={`Sign ${t.title} of ${t.deviationId}`}>
+                          Sign…
+                        </Button>
+                      ) : null}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </ScrollBox>
+        )}
+      </QueryView>
       <SignDialog request={signing} opened={signing !== null} onClose={() => setSigning(null)} onSigned={refresh} />
     </Stack>
   );
