@@ -41,7 +41,11 @@ const forbiddenInDeterministicCode = [
  *   reconciliation/   domain/, lib/, db/                                          │ services
  *   epcis/            domain/, lib/, db/                                          │ (policies/ holds
  *   auth/             domain/, lib/, db/, audit/, notifications/                  │  data only)
- *   signatures/       domain/, lib/, db/, audit/, notifications/, auth/           ┘
+ *   signatures/       domain/, lib/, db/, audit/, notifications/, auth/           │
+ *   containment/      domain/, lib/, db/, notifications/; of workflows/ what the  ┘
+ *                     API may import (it signals deviations of hold breaches)
+ *   monitoring/       domain/, lib/, db/, audit/, notifications/, auth/, signatures/: the control
+ *                     charts and their signed changes
  *   api/              domain/, lib/, db/, the services; of workflows/ only the messages and state the
  *                     API shares with the workflows (workflows/messages, workflows/types,
  *                     workflows/deviation/state, workflows/deviation/gates), anything else of it as
@@ -65,6 +69,8 @@ const TOP_FOLDERS = [
   'epcis',
   'auth',
   'signatures',
+  'containment',
+  'monitoring',
   'policies',
   'activities',
   'workflows',
@@ -75,9 +81,11 @@ const TOP_FOLDERS = [
   'tests',
 ];
 const BELOW_SERVICES = ['domain', 'lib', 'db'];
-const SERVICES = ['audit', 'notifications', 'reconciliation', 'epcis', 'auth', 'signatures', 'policies'];
+const SERVICES = ['audit', 'notifications', 'reconciliation', 'epcis', 'auth', 'signatures', 'containment', 'monitoring', 'policies'];
 /** What the API may import of workflows/ at run time; anything else of workflows/ only as a type. */
 const WORKFLOW_MODULES_SHARED_WITH_API = ['messages', 'types', 'deviation/state', 'deviation/gates'];
+/** Folders that talk to running workflows, and so import what the API may of workflows/. */
+const SHARES_WORKFLOW_MESSAGES = ['api', 'containment'];
 const MAY_IMPORT = {
   domain: [],
   lib: ['domain'],
@@ -88,6 +96,8 @@ const MAY_IMPORT = {
   epcis: BELOW_SERVICES,
   auth: [...BELOW_SERVICES, 'audit', 'notifications'],
   signatures: [...BELOW_SERVICES, 'audit', 'notifications', 'auth'],
+  monitoring: [...BELOW_SERVICES, 'audit', 'notifications', 'auth', 'signatures'],
+  containment: [...BELOW_SERVICES, 'notifications'],
   api: [...BELOW_SERVICES, ...SERVICES],
   worker: [...BELOW_SERVICES, ...SERVICES, 'activities', 'workflows'],
   scripts: TOP_FOLDERS.filter((f) => f !== 'bench'),
@@ -102,16 +112,16 @@ function layerRules(folder) {
   const allowed = new Set([folder, ...MAY_IMPORT[folder]]);
   return Array.from({ length: MAX_DEPTH }, (_, i) => {
     const up = `^(\\.\\./){${i + 1}}`;
-    const typeOnlyWorkflows = folder === 'api' || folder === 'activities';
+    const typeOnlyWorkflows = SHARES_WORKFLOW_MESSAGES.includes(folder) || folder === 'activities';
     const patterns = TOP_FOLDERS.filter((f) => !allowed.has(f) && !(typeOnlyWorkflows && f === 'workflows')).map((f) => ({
       regex: `${up}${f}(/|$)`,
       message: `${folder}/ may not import ${f}/: see the layer table in eslint.config.mjs.`,
     }));
-    if (folder === 'api') {
+    if (SHARES_WORKFLOW_MESSAGES.includes(folder)) {
       patterns.push({
         regex: `${up}workflows(/(?!(${WORKFLOW_MODULES_SHARED_WITH_API.join('|')})$)|$)`,
         allowTypeImports: true,
-        message: `api/ imports of workflows/ only ${WORKFLOW_MODULES_SHARED_WITH_API.join(', ')}; anything else as \`import type\`: see the layer table in eslint.config.mjs.`,
+        message: `${folder}/ imports of workflows/ only ${WORKFLOW_MODULES_SHARED_WITH_API.join(', ')}; anything else as \`import type\`: see the layer table in eslint.config.mjs.`,
       });
     }
     if (folder === 'activities') {

@@ -11,18 +11,24 @@ export function createReadModelActivities(pool: Pool): ReadModelActivities {
   };
 }
 
-async function writeSnapshot(client: PoolClient, s: DeviationSnapshot): Promise<void> {
+/**
+ * How the deviation was detected (its input's `source`: manual, reconciliation, spc), when the
+ * snapshot carries it; a snapshot without it is a person's deviation.
+ */
+type SnapshotWithSource = DeviationSnapshot & { source?: string };
+
+async function writeSnapshot(client: PoolClient, s: SnapshotWithSource): Promise<void> {
   const { rowCount } = await client.query(
     `INSERT INTO deviations (id, title, symptom, severity, stage, status, batches, reported_by,
                              detected_at, updated_at, version, sla_breached, next_due_at, summary,
-                             lines, gtins, overdue)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)
+                             lines, gtins, overdue, source)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
      ON CONFLICT (id) DO UPDATE SET
        title = EXCLUDED.title, symptom = EXCLUDED.symptom, severity = EXCLUDED.severity,
        stage = EXCLUDED.stage, status = EXCLUDED.status, batches = EXCLUDED.batches,
        updated_at = EXCLUDED.updated_at, version = EXCLUDED.version,
        sla_breached = EXCLUDED.sla_breached, next_due_at = EXCLUDED.next_due_at, summary = EXCLUDED.summary,
-       lines = EXCLUDED.lines, gtins = EXCLUDED.gtins, overdue = EXCLUDED.overdue
+       lines = EXCLUDED.lines, gtins = EXCLUDED.gtins, overdue = EXCLUDED.overdue, source = EXCLUDED.source
      WHERE deviations.version < EXCLUDED.version`,
     [
       s.id,
@@ -42,6 +48,7 @@ async function writeSnapshot(client: PoolClient, s: DeviationSnapshot): Promise<
       s.lines,
       s.gtins,
       s.overdue,
+      s.source ?? 'manual',
     ],
   );
   // Only the writer that moved the deviation forward mirrors its tasks.

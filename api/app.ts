@@ -7,9 +7,11 @@ import { auditRoutes } from './routes/audit';
 import { deviationRoutes } from './routes/deviations';
 import { evidenceRoutes } from './routes/evidence';
 import { healthRoutes } from './routes/health';
+import { kpiRoutes } from './routes/kpis';
 import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { signatureRoutes } from './routes/signatures';
+import { spcRoutes } from './routes/spc';
 import { userRoutes } from './routes/users';
 import { lifecycleRoutes } from './routes/lifecycle';
 import { epcisRoutes } from './routes/epcis';
@@ -48,6 +50,8 @@ export function createApp(ctx: ApiContext): Express {
   app.use(lifecycleRoutes(ctx));
   app.use(masterDataRoutes(ctx));
   app.use(taskRoutes(ctx));
+  app.use(spcRoutes(ctx));
+  app.use(kpiRoutes(ctx));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(ctx.log));

@@ -10,9 +10,11 @@ import { DEVIATION_ROUTES } from './routes/deviations';
 import { EPCIS_ROUTES } from './routes/epcis';
 import { EVIDENCE_ROUTES } from './routes/evidence';
 import { HEALTH_ROUTES } from './routes/health';
+import { KPI_ROUTES } from './routes/kpis';
 import { LIFECYCLE_ROUTES } from './routes/lifecycle';
 import { MASTER_DATA_ROUTES } from './routes/master-data';
 import { SIGNATURE_ROUTES } from './routes/signatures';
+import { SPC_ROUTES } from './routes/spc';
 import { TASK_ROUTES } from './routes/tasks';
 import { USER_ROUTES } from './routes/users';
 
@@ -55,6 +57,8 @@ export const ROUTES: readonly RouteSpec[] = [
   ...Object.values(AUDIT_ROUTES),
   ...Object.values(MASTER_DATA_ROUTES),
   ...Object.values(EPCIS_ROUTES),
+  ...Object.values(SPC_ROUTES),
+  ...Object.values(KPI_ROUTES),
 ];
 
 function operationOf(route: RouteSpec): Operation {

@@ -5,8 +5,18 @@ export type { ClientBase, Pool, PoolClient };
 /** Either the pool or a client inside the caller's transaction. */
 export type Queryable = Pool | PoolClient;
 
+/** What a lost connection's 'error' event needs: nothing (see createPool; the statement in flight fails with the error). */
+export const ignoreLostConnection = (): void => undefined;
+
 export function createPool(databaseUrl: string, max = 10): Pool {
-  return new Pool({ connectionString: databaseUrl, max, application_name: 'gxp-deviation-engine' });
+  const pool = new Pool({ connectionString: databaseUrl, max, application_name: 'gxp-deviation-engine' });
+  // A connection the server ends (a restart, a failover, pg_terminate_backend) emits 'error' on
+  // its client, in use or idle; unheard, that event would end the whole process, the worker with
+  // every activity in flight. The statement in flight fails with the error, its caller retries on
+  // another connection, and the pool drops the dead one.
+  pool.on('error', ignoreLostConnection);
+  pool.on('connect', (client) => client.on('error', ignoreLostConnection));
+  return pool;
 }
 
 /** Whether PostgreSQL answers (GET /health). */

@@ -1,8 +1,9 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
-import { SEVERITIES, type Severity } from './deviation';
+import { SEVERITIES, packagingLineSchema, type Severity } from './deviation';
 import { durationSchema } from './duration';
 import { PRODUCTION_MONITORING, monitoringPolicySchema } from './monitoring/policy';
+import { lineText } from './text';
 
 /**
  * Durations and rules per severity. A deviation copies its resolved policy into the workflow input
@@ -41,11 +42,33 @@ export const effectivenessCriteriaSchema = z
   })
   .strict();
 
+/**
+ * The sites the packaging lines belong to, `{ site: [lines] }`, for the KPIs of one site (GET /kpis).
+ * Nothing else in the data model says where a line is; a line belongs to one site at most.
+ */
+export const sitesSchema = z.record(lineText(100), z.array(packagingLineSchema).min(1).max(500)).superRefine((sites, ctx) => {
+  const siteOf = new Map<string, string>();
+  for (const [site, lines] of Object.entries(sites)) {
+    for (const line of lines) {
+      const other = siteOf.get(line);
+      if (other !== undefined && other !== site)
+        ctx.addIssue({ code: 'custom', message: `line ${line} is in ${other} already`, path: [site] });
+      siteOf.set(line, site);
+    }
+  }
+});
+
+/** A closure target for a policy file that names none: the production one (see PRODUCTION_POLICY). */
+const DEFAULT_CLOSURE_TARGET = '90 days';
+
 export const policySchema = z
   .object({
     name: z.string().min(1),
     version: z.string().min(1),
     recurrenceWindow: duration,
+    /** Detection to closure: what the KPIs compare the median time to closure with. */
+    closureTarget: duration.default(DEFAULT_CLOSURE_TARGET),
+    sites: sitesSchema.default({}),
     severities: z
       .object(Object.fromEntries(SEVERITIES.map((s) => [s, severityPolicySchema])) as Record<Severity, typeof severityPolicySchema>)
       .strict(),
@@ -118,6 +141,13 @@ export const PRODUCTION_POLICY: Policy = {
   name: 'production',
   version: '2026.1',
   recurrenceWindow: '365 days',
+  // Not the 30 days often set for closing a deviation: here closure waits for the CAPA to be
+  // implemented and for its effectiveness check, which runs 30 days (60 for a minor deviation) after
+  // CAPA completion, itself after an investigation due in 15 to 45 days. Against 30 days every
+  // deviation would be late; 90 days leaves about a month each to investigation, CAPA and the check.
+  closureTarget: DEFAULT_CLOSURE_TARGET,
+  // No site is configured: GET /kpis?site= needs the policy file to map the lines to sites.
+  sites: {},
   severities: {
     critical: {
       ...common,

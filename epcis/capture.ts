@@ -33,6 +33,11 @@ export interface CaptureOptions {
    * findings they gave): integration clients yes, line operators no. Default true.
    */
   mayRetract?: boolean;
+  /**
+   * More work in the capture's transaction, once a new document's events are stored (never for a
+   * refused document, nor for one captured before): what it writes commits or rolls back with them.
+   */
+  alsoInTransaction?: (client: PoolClient, documentId: string) => Promise<unknown>;
 }
 
 export interface CaptureSuccess {
@@ -322,6 +327,7 @@ async function captureInTransaction(
     tmpFile,
     batches: sortedBatches(batches),
   });
+  await opts.alsoInTransaction?.(client, result.documentId);
   return { ...result, identifiers };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { Client, type ClientBase } from 'pg';
-import { withTransaction, type Pool } from '../db/pool';
+import { ignoreLostConnection, withTransaction, type Pool } from '../db/pool';
 import { DISCREPANCY_CATEGORIES, type DiscrepancyCategory, type ReconciliationSummary } from '../domain/reconciliation-summary';
 import { findBatch } from './batches';
 import { IS_PACKING, LIST_FACTS, UNIT_FACT } from '../db/unit-facts';
@@ -97,6 +97,7 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
     application_name: `${base.application_name ?? 'gxp'}:reconciliation`,
     options: `${base.options ?? ''} -c temp_buffers=${TEMP_BUFFERS}`.trim(),
   });
+  client.on('error', ignoreLostConnection);
   await client.connect();
   try {
     // One snapshot for every step, so the balance and the findings describe the same data.

@@ -4,6 +4,7 @@ import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createPool } from '../db/pool';
 import { createWorker } from './create-worker';
+import { loadPolicy } from '../lib/policy';
 import { senderFromConfig, startNotificationDispatcher } from '../notifications/dispatcher';
 import { connectTemporalClient } from '../lib/temporal';
 import { ensureArchiveSchedule } from '../audit/archive-schedule';
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
   const worker = await createWorker({
     connection,
     pool,
+    // The line monitors judge points and open deviations under the policy the API runs with.
+    policy: loadPolicy(config.POLICY_FILE),
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     temporal,

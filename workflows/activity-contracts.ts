@@ -2,7 +2,7 @@ import type { RunRef } from '../domain/archive-sweep';
 import type { EffectivenessCriteria } from '../domain/policy';
 import type { SignatureMeaning } from '../domain/signatures';
 import type { ReconciliationSummary } from '../domain/reconciliation-summary';
-import type { DeviationSnapshot, EffectivenessResult, Recurrence, TraceResult } from './types';
+import type { DeviationInput, DeviationSnapshot, EffectivenessResult, MonitoringSignalRecord, Recurrence, TraceResult } from './types';
 
 /**
  * The activities' contracts: workflows import them as types only (workflow code must not import
@@ -92,4 +92,37 @@ export interface ArchiveActivities {
     complete: boolean;
     failedCloseTimes: string[];
   }): Promise<{ archivedBefore: string | null }>;
+}
+
+/**
+ * What a line monitor does about one signal: start the deviation bound to it in its claim, or tell
+ * the deviation already open on the line for the same symptom.
+ */
+export type MonitoringAction =
+  | { kind: 'open'; batchId: string; signal: string; deviationId: string; input: DeviationInput }
+  | { kind: 'link'; batchId: string; signal: string; deviationId: string; record: MonitoringSignalRecord };
+
+export interface PointEvaluation {
+  /** The batch's lot; null when the batch has no point on this line (never reconciled, or another line). */
+  lot: string | null;
+  /** Every signal the point shows now (claimed now or before). */
+  signals: string[];
+  /** What is still to be done: signals claimed now, and claims whose action was never carried out. */
+  actions: MonitoringAction[];
+  /** When the point must be judged again: missing reports count only a grace period after completion. */
+  recheckAt: string | null;
+}
+
+/** Activities of the LineMonitorWorkflow (workflows/line-monitor.ts). */
+export interface MonitoringActivities {
+  /**
+   * Judges one batch's point at `at` (the monitor's clock): the policy's thresholds and the rules of
+   * its approved charts. Each signal found is claimed, with its alert, once per batch and signal;
+   * judging the point again claims nothing new.
+   */
+  evaluateBatchPoint(input: { line: string; batchId: string; at: string }): Promise<PointEvaluation>;
+  /** The action was carried out: judging the point again leaves the signal alone. */
+  markSignalDelivered(input: { batchId: string; signal: string }): Promise<void>;
+  /** The deviation a link was meant for no longer runs: the signal opens a deviation of its own (null: done before). */
+  openInsteadOfLink(input: { batchId: string; signal: string; unreachable: string; at: string }): Promise<MonitoringAction | null>;
 }

@@ -1,9 +1,10 @@
 import { setHandler } from '@temporalio/workflow';
 import { humanDuration, isoAfter, nowIso } from './clocks';
 import { openChangeControls } from './deviation/change-controls';
-import { containmentActions, liftHolds } from './deviation/containment';
+import { containmentActions, liftHolds, recordHoldBreaches } from './deviation/containment';
 import { containmentClock, watchDeadline } from './deviation/deadlines';
 import { checkEffectiveness } from './deviation/effectiveness';
+import { recordMonitoringSignal } from './deviation/monitoring';
 import { act, DeviationCancelled, startDeviation } from './deviation/runtime';
 import { signoffs } from './deviation/signoffs';
 import { newRound } from './deviation/state';
@@ -24,6 +25,8 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   const tasks = signoffs(d);
   registerSteps(d, tasks);
   setHandler(msg.getStateQuery, () => state);
+  setHandler(msg.holdBreachesSignal, (notice) => recordHoldBreaches(d, notice));
+  setHandler(msg.monitoringSignal, (signal) => recordMonitoringSignal(d, signal));
 
   try {
     // 1. Detection: possible recurrences within the policy window.

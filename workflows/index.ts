@@ -2,3 +2,4 @@
 export { DeviationWorkflow } from './deviation';
 export { ChangeControlWorkflow } from './change-control';
 export { ArchiveClosedDeviations } from './archive';
+export { LineMonitorWorkflow } from './line-monitor';

@@ -1,7 +1,7 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type * as steps from '../domain/lifecycle';
-import type { ChangeControlRecord, DeviationState, Signature, Stage } from './types';
+import type { ChangeControlRecord, DeviationState, HoldBreachNotice, MonitoringSignalRecord, Signature, Stage } from './types';
 
 /**
  * Every message a deviation understands, shared by the workflow and the API. Human input enters
@@ -50,6 +50,33 @@ export const signTask = defineUpdate<SignatureResult, [Step<typeof steps.signTas
 export const rejectTask = defineUpdate<SignatureResult, [Step<typeof steps.rejectTaskSchema>]>('rejectTask');
 export const requestExtension = defineUpdate<StepResult, [Step<typeof steps.requestExtensionSchema>]>('requestExtension');
 export const cancelDeviation = defineUpdate<SignatureResult, [Step<typeof steps.cancelDeviationSchema>]>('cancelDeviation');
+
+/**
+ * Capture found a shipping or receiving event for product of a batch this deviation holds. A
+ * Signal, not an Update: no person asks for it and nothing may refuse it (the event happened); it
+ * arrives at least once, and the workflow keeps each breach once, by its ID.
+ */
+export const holdBreachesSignal = defineSignal<[HoldBreachNotice]>('holdBreaches');
+
+/**
+ * A line monitor found a signal on a batch of this deviation's line and symptom while it is open:
+ * a recurrence, linked here instead of opening another deviation. A Signal (a workflow cannot send
+ * an Update); the monitor may send it again after a restart, and the workflow keeps each signal
+ * once, by its key.
+ */
+export const monitoringSignal = defineSignal<[MonitoringSignalRecord]>('monitoringSignal');
+
+/**
+ * The line monitor (workflows/line-monitor.ts), one per watched line: a batch's point was recorded
+ * (completed or reconciled). By reference: the batch's ID, the point itself stays in batch_metrics.
+ * Whoever records a point sends it with signal-with-start, which starts the line's monitor at its
+ * first point.
+ */
+export interface BatchPointNotice {
+  batchId: string;
+}
+export const batchPointSignal = defineSignal<[BatchPointNotice]>('batchPoint');
+export const lineMonitorWorkflowId = (line: string): string => `monitor-${line}`;
 
 /** Change control child workflow. */
 export const getChangeControlQuery = defineQuery<ChangeControlRecord>('getChangeControl');

@@ -26,6 +26,8 @@ export interface DeviationInput extends Omit<OpenDeviationRequest, 'reportedBy'>
   reportedBy: string;
   detectedAt: string;
   policy: ResolvedPolicy;
+  /** Opened by a line monitor: the signal and its evidence (absent for a deviation a person opened). */
+  detection?: MonitoringSignalRecord;
 }
 
 /**
@@ -125,6 +127,71 @@ export interface TraceResult {
   truncated: boolean;
 }
 
+/**
+ * A shipping or receiving event captured for a unit, case or pallet of a batch under one of this
+ * deviation's holds (the capture is stored: the event happened). Recorded by capture in
+ * hold_breaches, told to the workflow by a signal.
+ */
+export interface HoldBreach {
+  /** `HB` and the breach's number in hold_breaches. */
+  id: string;
+  holdId: string;
+  lot: string;
+  bizStep: 'shipping' | 'receiving';
+  /** The EPCIS eventID (or, when the sender gave none, its content hash). */
+  eventId: string;
+  eventTime: string;
+  /** The event's identifiers that hold units of the lot, as captured: the first few. */
+  identifiers: string[];
+  identifierCount: number;
+  /** The capture job (stored document) that brought the event: `C` and its number. */
+  captureId: string;
+  detectedAt: string;
+}
+
+/** What the hold-breach signal carries: breaches of this deviation's holds, oldest first. */
+export interface HoldBreachNotice {
+  breaches: HoldBreach[];
+}
+
+/**
+ * What a line monitor (workflows/line-monitor.ts) found on one batch's point: a threshold crossed or
+ * a chart rule violated, with its evidence (the reconciliation report, the chart and its points).
+ * The large data stays in PostgreSQL: the report and the chart are named, never copied.
+ */
+export interface MonitoringSignalRecord {
+  /** `<batch ID>:<signal>`: the same point judged again carries the same key. */
+  key: string;
+  /** `threshold:<metric>` or `rule:<chart ID>:<rule>`. */
+  signal: string;
+  kind: 'threshold' | 'rule';
+  metric: string;
+  line: string;
+  gtin: string;
+  lot: string;
+  batchId: string;
+  reportId: string;
+  /** The batch's count of the metric, its units (commissioned), and count per unit (null without units). */
+  count: number;
+  units: number;
+  value: number | null;
+  threshold?: { maxCount?: number; maxRate?: number };
+  rule?: {
+    chartId: string;
+    rule: string;
+    ruleNumber: number;
+    description: string;
+    side: string;
+    /** The batch's place in the chart's series. */
+    point: number;
+    /** Every point of the pattern, ending with this batch. */
+    points: Array<{ index: number; batchId: string; lot: string }>;
+  };
+  /** One line, as people read it. */
+  summary: string;
+  detectedAt: string;
+}
+
 export interface Recurrence {
   id: string;
   title: string;
@@ -143,6 +210,10 @@ export interface Containment {
   escalatedAt?: string;
   slaBreachedAt?: string;
   confirmation?: Attribution & { late: boolean; minutesAfterDetection: number };
+  /** Hold breaches, the first ones (the rest are in hold_breaches); absent until the first. */
+  breaches?: HoldBreach[];
+  /** True when more breaches were signalled than `breaches` lists. */
+  breachesTruncated?: boolean;
 }
 
 export interface EvidenceItem {
@@ -268,6 +339,12 @@ export interface DeviationState {
   slaBreaches: Array<{ clock: string; at: string }>;
   closure: Closure;
   cancellation?: Attribution & { justification: string; fromStage: Stage };
+  /** The monitoring signal that opened it, with its evidence; absent when a person opened it. */
+  detection?: MonitoringSignalRecord;
+  /** Later monitoring signals on the same line and symptom, linked to it as recurrences (the first ones). */
+  monitoringSignals?: MonitoringSignalRecord[];
+  /** True when more signals were linked than `monitoringSignals` lists (all of them are in monitoring_signals). */
+  monitoringSignalsTruncated?: boolean;
   /** Increases with every change; the read model keeps only the newest. */
   version: number;
 }
@@ -314,6 +391,8 @@ export interface DeviationSnapshot {
   lines: string[];
   gtins: string[];
   reportedBy: string;
+  /** How it was detected (manual, or by monitoring): the KPIs count automated detection from it. */
+  source?: string;
   detectedAt: string;
   updatedAt: string;
   version: number;

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import { auditApiCalls } from '../../audit/middleware';
+import { detectHoldBreaches, startHoldBreachDelivery } from '../../containment/hold-breaches';
 import { CAPTURE_ROLES } from '../../domain/roles';
 import { captureDocument, findCapturedDocument } from '../../epcis/capture';
 import type { ApiContext } from '../context';
@@ -68,10 +69,18 @@ export const EPCIS_ROUTES = {
  * arrived; a body that stalls is dropped (408) with nothing stored (api/streamed-body.ts).
  * Validation is all-or-nothing: 400 problem+json listing every problem (event index, field,
  * reason), or 202 with the capture job's Location.
+ *
+ * A shipping or receiving event for product of a batch on hold is stored like any other; its
+ * breach and alert are written in the capture's transaction (containment/hold-breaches.ts), and the
+ * deviation's workflow is signalled once that has committed. Signals waiting are delivered when the
+ * API starts and after every capture (and retried while Temporal does not answer): a breach an API
+ * process committed and died before signalling is delivered when it is started again, or by the
+ * next capture of any API process, whichever comes first.
  */
 export function epcisRoutes(ctx: ApiContext): Router {
   const routes = declaredRoutes(ctx);
   const audit = auditApiCalls(ctx);
+  const breaches = startHoldBreachDelivery(ctx.pool, ctx.temporal, ctx.log);
 
   routes.add(EPCIS_ROUTES.options, (_req, res) => {
     res
@@ -86,6 +95,7 @@ export function epcisRoutes(ctx: ApiContext): Router {
         maxBytes: ctx.config.MAX_BODY_BYTES,
         capturedBy: req.user?.login ?? 'unknown',
         mayRetract: req.user?.roles.includes('integration') ?? false,
+        alsoInTransaction: detectHoldBreaches,
       }),
     );
     if (!result.ok) {
@@ -97,6 +107,7 @@ export function epcisRoutes(ctx: ApiContext): Router {
       });
     }
     res.status(202).set(bindingHeaders(ctx)).location(`/epcis/capture/${result.captureId}`).json(captureJob(result));
+    breaches.now();
   });
 
   routes.add(EPCIS_ROUTES.job, async (req, res) => {

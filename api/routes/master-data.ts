@@ -10,10 +10,24 @@ import { storeRepositoryReport } from '../../reconciliation/repository-report';
 import type { ApiContext } from '../context';
 import { badRequest, conflict, HttpProblem, notFound } from '../problem';
 import { bodyOf, declaredRoutes, queryOf, type RouteSpec } from '../route';
-import { latestReportId, storedReport, upsertBatch, upsertProduct } from '../services/master-data';
+import {
+  batchDocuments,
+  completeBatch,
+  latestReportId,
+  storedReport,
+  tellLineMonitor,
+  upsertBatch,
+  upsertProduct,
+} from '../services/master-data';
 import { receiveStreamedUpload, type StreamedUpload } from '../streamed-body';
 
 const batchQuerySchema = z.object({ gtin: gtinSchema.optional() }).strict();
+const batchDocumentsQuerySchema = batchQuerySchema
+  .extend({
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
 
 /** The lot named in the path, as a GS1 lot (a NUL or any other control character is refused, 400). */
 function lotParam(req: Request): string {
@@ -64,10 +78,19 @@ export const MASTER_DATA_ROUTES = {
     body: repositoryReportSchema,
     query: batchQuerySchema,
   },
+  complete: {
+    method: 'post',
+    path: '/batches/:lot/complete',
+    summary:
+      "End of batch from the line system: marks the batch completed (the first completion counts), reconciles it and tells its line's monitoring (200: when it completed, the report's ID, the monitor)",
+    access: 'capture',
+    roles: ['integration'],
+    query: batchQuerySchema,
+  },
   runReconciliation: {
     method: 'post',
     path: '/batches/:lot/reconciliation',
-    summary: 'Run a batch reconciliation and store its report (201, the report)',
+    summary: "Run a batch reconciliation and store its report (201, the report); the line's monitoring judges the new point",
     access: 'capture',
     roles: RECONCILIATION_RUNNERS,
     query: batchQuerySchema,
@@ -79,6 +102,15 @@ export const MASTER_DATA_ROUTES = {
     access: 'capture',
     roles: [...READER_ROLES, 'integration'],
     query: batchQuerySchema,
+  },
+  documents: {
+    method: 'get',
+    path: '/batches/:lot/documents',
+    summary:
+      'The EPCIS documents captured for a batch (events naming its lot, or retracting such events), newest first: one page and the total',
+    access: 'capture',
+    roles: [...READER_ROLES, 'integration'],
+    query: batchDocumentsQuerySchema,
   },
 } satisfies Record<string, RouteSpec>;
 
@@ -107,12 +139,31 @@ export function masterDataRoutes(ctx: ApiContext): Router {
       .json({ ...b, status: b.status ?? 'planned' });
   });
 
-  /** Runs a reconciliation of the batch now and stores its report (201, the report). */
+  /**
+   * The line system's end of batch. Completing again is harmless: the completion time stays the
+   * first, the batch is reconciled again (its point keeps its place in the series) and the monitor
+   * finds the signals it claimed before.
+   */
+  routes.add(MASTER_DATA_ROUTES.complete, async (req, res) => {
+    const lot = lotParam(req);
+    const q = queryOf(MASTER_DATA_ROUTES.complete, req);
+    const batch = await batchOr4xx(ctx, lot, q.gtin);
+    const completedAt = await completeBatch(ctx.pool, batch);
+    const summary = await reconcileBatch(ctx.pool, { lot: batch.lot, gtin: batch.gtin });
+    const monitor = await tellLineMonitor(ctx, batch, summary.reportId);
+    res
+      .status(200)
+      .location(reconciliationUrl(batch))
+      .json({ lot: batch.lot, gtin: batch.gtin, line: batch.line, completedAt, reportId: summary.reportId, monitor });
+  });
+
+  /** Runs a reconciliation of the batch now and stores its report (201, the report); the new point goes to the line's monitor. */
   routes.add(MASTER_DATA_ROUTES.runReconciliation, async (req, res) => {
     const lot = lotParam(req);
     const q = queryOf(MASTER_DATA_ROUTES.runReconciliation, req);
     const batch = await batchOr4xx(ctx, lot, q.gtin);
     const summary = await reconcileBatch(ctx.pool, { lot: batch.lot, gtin: batch.gtin });
+    await tellLineMonitor(ctx, batch, summary.reportId);
     res
       .status(201)
       .location(reconciliationUrl(batch))
@@ -135,6 +186,14 @@ export function masterDataRoutes(ctx: ApiContext): Router {
       );
     }
     res.json(await storedReport(ctx.pool, reportId));
+  });
+
+  routes.add(MASTER_DATA_ROUTES.documents, async (req, res) => {
+    const lot = lotParam(req);
+    const q = queryOf(MASTER_DATA_ROUTES.documents, req);
+    const batch = await batchOr4xx(ctx, lot, q.gtin);
+    const { items, total } = await batchDocuments(ctx.pool, batch, { limit: q.limit, offset: q.offset });
+    res.json({ lot: batch.lot, gtin: batch.gtin, items, total, limit: q.limit, offset: q.offset });
   });
 
   return routes.router;

@@ -1,7 +1,13 @@
 import type { Queryable } from '../../db/pool';
 import type { BatchInput, ProductInput } from '../../domain/master-data';
+import { captureIdOf } from '../../epcis/capture';
+import { isWatchedLine } from '../../monitoring/detection';
 import type { BatchRow } from '../../reconciliation/batches';
-import { notFound } from '../problem';
+import { PRODUCTION_POLICY } from '../../domain/policy';
+import type { LineMonitorWorkflow } from '../../workflows/line-monitor';
+import { batchPointSignal, lineMonitorWorkflowId } from '../../workflows/messages';
+import type { ApiContext } from '../context';
+import { HttpProblem, notFound } from '../problem';
 
 /**
  * Serialization master data as the API writes it, and the reconciliation reports it reads back.
@@ -43,6 +49,46 @@ export async function upsertBatch(db: Queryable, b: BatchInput): Promise<'create
   return rows[0].inserted ? 'created' : 'same';
 }
 
+/** Marks the batch completed and answers when it was: the first completion counts, a repeated one keeps it. */
+export async function completeBatch(db: Queryable, batch: BatchRow): Promise<Date> {
+  const { rows } = await db.query<{ completed_at: Date }>(
+    'UPDATE batches SET completed_at = COALESCE(completed_at, now()) WHERE id = $1 RETURNING completed_at',
+    [batch.id],
+  );
+  return rows[0]!.completed_at;
+}
+
+/**
+ * Tells the batch's line monitor (workflows/line-monitor.ts) that the batch's point was recorded,
+ * by reference (the batch's ID); signal-with-start starts the line's monitor at its first point.
+ * Answers the monitor's workflow ID, or null for a batch on no watched line. A point is never left
+ * unjudged in silence: when Temporal cannot be reached the caller answers 503 (the report is stored;
+ * sending the request again records the point again and tells the monitor).
+ */
+export async function tellLineMonitor(ctx: ApiContext, batch: BatchRow, reportId: string): Promise<string | null> {
+  const policy = ctx.policy ?? PRODUCTION_POLICY;
+  if (!isWatchedLine(batch.line, policy.monitoring)) return null;
+  const workflowId = lineMonitorWorkflowId(batch.line);
+  try {
+    await ctx.temporal.workflow.signalWithStart<typeof LineMonitorWorkflow, [{ batchId: string }]>('LineMonitorWorkflow', {
+      workflowId,
+      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
+      args: [{ line: batch.line }],
+      signal: batchPointSignal,
+      signalArgs: [{ batchId: String(batch.id) }],
+    });
+  } catch (err) {
+    ctx.log.error({ err: String(err), lot: batch.lot, workflowId }, 'the line monitor could not be told of a batch point');
+    throw new HttpProblem(
+      503,
+      'Service Unavailable',
+      `Report ${reportId} is stored, but line ${batch.line}'s monitoring could not be told; send the request again.`,
+      { reportId },
+    );
+  }
+  return workflowId;
+}
+
 /** Discrepancies listed in an answer; the counts always cover all of them. */
 const LISTED_DISCREPANCIES = 10_000;
 
@@ -74,4 +120,97 @@ export async function latestReportId(db: Queryable, batch: BatchRow): Promise<st
     [batch.lot, batch.gtin, batch.id],
   );
   return rows[0]?.id ?? null;
+}
+
+export interface BatchDocument {
+  captureId: string;
+  capturedAt: Date;
+  /** The login (or API key) that sent it. */
+  capturedBy: string;
+  sha256: string;
+  bytes: number;
+  /** Events in the document, and how many of them were new (an event sent before is not applied again). */
+  events: number;
+  newEvents: number;
+  /** Its events that name the batch (only events it brought: a repeated event belongs to the document that brought it first). */
+  batchEvents: number;
+  /** How many of those an error declaration has retracted since. */
+  retracted: number;
+  /** Its error declarations that retract events of the batch. */
+  retractions: number;
+}
+
+/**
+ * The EPCIS documents captured for a batch, newest first: those that brought events naming the
+ * batch (units commissioned into it, the lot of the event's ilmd; or the batch as a class, an
+ * LGTIN), and those whose error declarations retract such events. Events that name the batch's
+ * units without its lot (packing, shipping) are linked to a batch only through its units, which
+ * would mean unnesting every identifier list of the product: they are not searched here. One page,
+ * and how many there are, from one statement.
+ */
+export async function batchDocuments(
+  db: Queryable,
+  batch: Pick<BatchRow, 'gtin' | 'lot'>,
+  page: { limit: number; offset: number },
+): Promise<{ items: BatchDocument[]; total: number }> {
+  const { rows } = await db.query<{
+    total: number;
+    id: string | null;
+    sha256: string;
+    bytes: string;
+    event_count: number;
+    new_events: number;
+    captured_by: string;
+    captured_at: Date;
+    batch_events: number;
+    retracted: number;
+    retractions: number;
+  }>(
+    `WITH batch_events AS MATERIALIZED (
+       -- (each arm is read through its partial index on (gtin, lot))
+       SELECT x.event_pk FROM epcis_event_identifiers x
+        WHERE x.kind = 'sgtin' AND x.event_type = 'ObjectEvent' AND x.action = 'ADD' AND x.gtin = $1 AND x.lot = $2
+       UNION
+       SELECT x.event_pk FROM epcis_event_identifiers x WHERE x.kind = 'lgtin' AND x.gtin = $1 AND x.lot = $2
+     ), documents AS MATERIALIZED (
+       SELECT document_id, sum(brought)::int AS batch_events, sum(retracted)::int AS retracted, sum(retracting)::int AS retractions
+         FROM (SELECT e.document_id, 1 AS brought, e.retracted::int AS retracted, 0 AS retracting
+                 FROM batch_events b JOIN epcis_events e ON e.id = b.event_pk
+               UNION ALL
+               SELECT d.document_id, 0, 0, 1
+                 FROM batch_events b JOIN epcis_events e ON e.id = b.event_pk
+                 JOIN epcis_events d ON d.event_id = e.event_id AND d.is_declaration) concerned
+        GROUP BY document_id
+     )
+     -- (one row even for a page past the end: it carries the count; the verbatim bodies are never read)
+     SELECT n.total, d.id, d.sha256, d.bytes, d.event_count, d.new_events, d.captured_by, d.captured_at,
+            p.batch_events, p.retracted, p.retractions
+       FROM (SELECT count(*)::int AS total FROM documents) n
+       LEFT JOIN (SELECT c.*, doc.captured_at FROM documents c JOIN epcis_documents doc ON doc.id = c.document_id
+                   ORDER BY doc.captured_at DESC, c.document_id DESC LIMIT $3 OFFSET $4) p ON true
+       LEFT JOIN epcis_documents d ON d.id = p.document_id
+      ORDER BY p.captured_at DESC, p.document_id DESC`,
+    [batch.gtin, batch.lot, page.limit, page.offset],
+  );
+  return {
+    total: rows[0]?.total ?? 0,
+    items: rows.flatMap((r) =>
+      r.id === null
+        ? []
+        : [
+            {
+              captureId: captureIdOf(r.id),
+              capturedAt: r.captured_at,
+              capturedBy: r.captured_by,
+              sha256: r.sha256,
+              bytes: Number(r.bytes),
+              events: r.event_count,
+              newEvents: r.new_events,
+              batchEvents: r.batch_events,
+              retracted: r.retracted,
+              retractions: r.retractions,
+            },
+          ],
+    ),
+  };
 }

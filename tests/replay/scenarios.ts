@@ -8,6 +8,7 @@ import request from 'supertest';
 import { DEFAULT_CONFIG } from '../../lib/generator/plan';
 import { generateBatch } from '../../lib/generator/write';
 import type { Pool } from '../../db/pool';
+import { lineMonitorScenario } from '../monitoring/replay-scenario';
 import type { UserRole } from '../../domain/roles';
 import type { DeviationState, Gate } from '../../workflows/types';
 import { createApiKey, createUser, loginAs, type TestUser } from '../helpers/users';
@@ -383,6 +384,7 @@ export const SCENARIOS: Scenario[] = [
       return id;
     },
   },
+  lineMonitorScenario,
 ];
 
 /** The context a scenario runs in: the API app (under the compressed policy), a Temporal client, the cast. */

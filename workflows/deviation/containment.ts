@@ -1,6 +1,10 @@
 import { humanDuration, nowIso } from '../clocks';
+import type { HoldBreach, HoldBreachNotice } from '../types';
 import { act, reconciliation, type Deviation } from './runtime';
 import { openHolds } from './state';
+
+/** How many hold breaches travel in the workflow's state; every one of them stays in hold_breaches. */
+const BREACHES_IN_STATE = 50;
 
 /**
  * Containment's actions, at once: distribution holds on every batch, trace-and-hold of what
@@ -62,3 +66,30 @@ export async function liftHolds(d: Deviation): Promise<void> {
     hold.disposedBy = cancellation.by;
   }
 }
+
+/**
+ * The hold-breach signal's handler: the breach on the deviation, for the people contained by it.
+ * It calls no activity and starts no timer (the notification left in the capture's transaction);
+ * the read model follows the new version like any change. So the commands of a history without
+ * this signal, every one recorded before it existed, stay as they were. A breach told again
+ * (signals arrive at least once) is kept once. It never throws: a signal cannot be refused, and a
+ * handler that failed would fail the workflow task again on every retry.
+ */
+export function recordHoldBreaches(d: Deviation, notice: HoldBreachNotice): void {
+  const c = d.state.containment;
+  const incoming = Array.isArray(notice?.breaches) ? notice.breaches.filter(isHoldBreach) : [];
+  let changed = false;
+  for (const breach of incoming) {
+    const known = (c.breaches ??= []);
+    if (known.some((b) => b.id === breach.id)) continue;
+    if (known.length < BREACHES_IN_STATE) known.push(breach);
+    // (past the bound, the IDs kept cannot tell a new breach from one told again: the flag says there are more)
+    else if (c.breachesTruncated) continue;
+    else c.breachesTruncated = true;
+    changed = true;
+  }
+  if (changed) d.changed();
+}
+
+const isHoldBreach = (b: unknown): b is HoldBreach =>
+  typeof b === 'object' && b !== null && typeof (b as HoldBreach).id === 'string' && typeof (b as HoldBreach).lot === 'string';

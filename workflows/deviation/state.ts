@@ -32,6 +32,7 @@ export function initialState(input: DeviationInput): DeviationState {
     tasks: [],
     slaBreaches: [],
     closure: {},
+    ...(input.detection ? { detection: input.detection } : {}),
     version: 1,
   };
 }
@@ -79,6 +80,7 @@ export function snapshotOf(state: DeviationState): DeviationSnapshot {
     lines: state.lines,
     gtins: state.gtins,
     reportedBy: state.reportedBy,
+    source: state.source,
     detectedAt: state.detectedAt,
     updatedAt: last?.at ?? state.detectedAt,
     version: state.version,
@@ -94,6 +96,8 @@ export function snapshotOf(state: DeviationState): DeviationSnapshot {
       recurrences: state.recurrences.map((r) => r.id),
       openActions: round?.capa.actions.filter((a) => a.status === 'open').length ?? 0,
       regulatoryOpen: state.regulatory.filter((r) => !r.completedAt).length,
+      // (only once there is one: the snapshots of deviations without a breach stay as they were)
+      ...(state.containment.breaches?.length ? { holdBreaches: state.containment.breaches.length } : {}),
     },
     tasks: state.tasks.map((t) => ({
       id: `${state.id}.${t.id}`,

@@ -1,5 +1,5 @@
 import { Badge, Button, Group, NativeSelect, Pagination, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { DISCREPANCY_CATEGORIES } from '@domain/reconciliation-summary';
@@ -7,6 +7,7 @@ import { EmptyState, ErrorState, LoadingState, ProblemAlert, Time, ScrollBox } f
 import { ApiError, api, qs } from '../lib/api';
 import { label } from '../lib/time';
 import { useSession } from '../session';
+import type { BatchDocuments } from '../types';
 
 interface Report {
   reportId: string;
@@ -31,8 +32,12 @@ interface Report {
 }
 
 const PAGE = 25;
+const DOCUMENTS_PAGE = 10;
 
-/** A batch's reconciliation: the quantity balance, each discrepancy category with its identifiers, paged. */
+/**
+ * A batch's reconciliation (the quantity balance, each discrepancy category with its identifiers,
+ * paged) and the EPCIS documents captured for it.
+ */
 export function BatchesPage() {
   const [params, setParams] = useSearchParams();
   const { hasRole } = useSession();
@@ -178,10 +183,102 @@ export function BatchesPage() {
               {report.data.discrepancyListTruncated ? <Text size="sm">The list shows the first 10,000; the counts cover all.</Text> : null}
             </>
           )}
-          <Text size="sm">
-            Captured EPCIS documents are listed by the capture API per job; a per-batch document list is not part of the API yet.
-          </Text>
         </Stack>
+      )}
+      {lot ? <CapturedDocuments key={`${lot}|${gtin}`} lot={lot} gtin={gtin} /> : null}
+    </Stack>
+  );
+}
+
+/** The EPCIS documents captured for the batch, newest first, a page at a time. */
+function CapturedDocuments({ lot, gtin }: { lot: string; gtin: string }) {
+  const [page, setPage] = useState(1);
+  const documents = useQuery({
+    queryKey: ['batch-documents', lot, gtin, page],
+    queryFn: () =>
+      api<BatchDocuments>(
+        `/batches/${encodeURIComponent(lot)}/documents${qs({ gtin, limit: DOCUMENTS_PAGE, offset: (page - 1) * DOCUMENTS_PAGE })}`,
+      ),
+    placeholderData: keepPreviousData,
+  });
+  // An unknown batch: the reconciliation above has already said so.
+  if (documents.error instanceof ApiError && documents.error.status === 404) return null;
+  const pages = Math.max(1, Math.ceil((documents.data?.total ?? 0) / DOCUMENTS_PAGE));
+
+  return (
+    <Stack component="section" aria-label="Captured EPCIS documents">
+      <Title order={3} size="h4">
+        Captured EPCIS documents
+      </Title>
+      <Text size="sm">
+        Newest first: the documents whose events commissioned units into this batch or name it as a class, and those whose error
+        declarations retract such events. Packing and shipping events name units and cases, not the lot, and are not listed here.
+      </Text>
+      {documents.isPending ? (
+        <LoadingState what="the captured documents" />
+      ) : documents.isError ? (
+        <ErrorState error={documents.error} retry={() => void documents.refetch()} />
+      ) : documents.data.total === 0 ? (
+        <EmptyState title="No EPCIS document names this batch yet" />
+      ) : (
+        <>
+          <Text size="sm">
+            {documents.data.total} document{documents.data.total === 1 ? '' : 's'}
+          </Text>
+          <ScrollBox minWidth={860} label="Captured EPCIS documents (scrolls sideways)">
+            <Table striped aria-label="Captured EPCIS documents">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Capture</Table.Th>
+                  <Table.Th>Received</Table.Th>
+                  <Table.Th>Sent by</Table.Th>
+                  <Table.Th>Events</Table.Th>
+                  <Table.Th>Size</Table.Th>
+                  <Table.Th>For this batch</Table.Th>
+                  <Table.Th>SHA-256</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {documents.data.items.map((d) => (
+                  <Table.Tr key={d.captureId} data-capture={d.captureId}>
+                    <Table.Td className="mono">{d.captureId}</Table.Td>
+                    <Table.Td>
+                      <Time value={d.capturedAt} />
+                    </Table.Td>
+                    <Table.Td className="nowrap">{d.capturedBy}</Table.Td>
+                    <Table.Td className="nowrap">
+                      {d.events.toLocaleString()} ({d.newEvents.toLocaleString()} new)
+                    </Table.Td>
+                    <Table.Td className="nowrap">{d.bytes.toLocaleString()} bytes</Table.Td>
+                    <Table.Td>
+                      {[
+                        d.batchEvents || d.retractions === 0 ? `${d.batchEvents} event${d.batchEvents === 1 ? '' : 's'}` : null,
+                        d.retracted ? `${d.retracted} retracted since` : null,
+                        d.retractions ? `retracts ${d.retractions}` : null,
+                      ]
+                        .filter(Boolean)
+                        .join(' · ')}
+                    </Table.Td>
+                    <Table.Td>
+                      <Text size="xs" className="mono" style={{ wordBreak: 'break-all' }}>
+                        {d.sha256}
+                      </Text>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </ScrollBox>
+          {pages > 1 ? (
+            <Pagination
+              total={pages}
+              value={page}
+              onChange={setPage}
+              aria-label="Pages of captured documents"
+              getControlProps={(c) => ({ 'aria-label': c === 'next' ? 'Next page' : c === 'previous' ? 'Previous page' : c })}
+            />
+          ) : null}
+        </>
       )}
     </Stack>
   );
