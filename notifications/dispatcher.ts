@@ -127,6 +127,10 @@ export interface DispatchRound {
  * dispatchers never take the same row), hands each to the sender and records the outcome in the
  * same transaction that holds the row. A row is marked sent once; a crash before that commit
  * leaves it pending, to be sent again (at least once on the wire, with its Idempotency-Key).
+ * A deviation's notifications go out in the order they were issued: one waits while an earlier one
+ * of its deviation is pending (being retried, or being sent by another dispatcher), so after an
+ * outage the SLA breach never arrives before the reminders that led up to it. One that failed for
+ * good no longer holds the others back.
  */
 export async function dispatchOnce(
   pool: Pool,
@@ -143,10 +147,13 @@ export async function dispatchOnce(
       const { rows } = await client.query<NotificationMessage>(
         `SELECT id::int AS id, dedupe_key AS "dedupeKey", kind, deviation_id AS "deviationId", recipients, subject, body,
                 created_at AS "createdAt", attempts
-           FROM notifications
+           FROM notifications n
           WHERE status = 'pending' AND next_attempt_at <= now()
             AND ($1::text[] IS NULL OR kind = ANY ($1))
             AND id <> ALL ($2::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM notifications e
+                             WHERE e.deviation_id = n.deviation_id AND e.id < n.id AND e.status = 'pending'
+                               AND ($1::text[] IS NULL OR e.kind = ANY ($1)))
           ORDER BY next_attempt_at, id
           LIMIT 1
           FOR UPDATE SKIP LOCKED`,
