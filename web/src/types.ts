@@ -1,5 +1,7 @@
 /** The API's answers, typed by the workflow's own types (imported, not copied). */
 import type { DeviationSnapshot, DeviationState, SignoffTask, ChangeControlRecord } from '@workflows/types';
+import type { MonitoredMetric } from '@domain/monitoring/metrics';
+import type { SpcBaseline, SpcChartKind, SpcMeasure, SpcRuleId, SpcSide } from '@domain/spc';
 export type { DeviationSnapshot, DeviationState, SignoffTask, ChangeControlRecord };
 
 export type BoardItem = Omit<DeviationSnapshot, 'tasks' | 'version'>;
@@ -55,4 +57,48 @@ export interface BatchDocuments {
   total: number;
   limit: number;
   offset: number;
+}
+
+/**
+ * A control chart as GET /spc/charts lists it and GET /spc/charts/:id details it
+ * (monitoring/charts.ts), typed by the SPC domain's own types.
+ */
+export interface ChartSummary {
+  id: string;
+  line: string;
+  /** Null: every product made on the line. */
+  gtin: string | null;
+  metric: MonitoredMetric;
+  label: string;
+  measure: SpcMeasure;
+  kind: SpcChartKind | null;
+  status: 'collecting' | 'ready' | 'approved';
+  pointCount: number;
+  lastPointAt: string | null;
+}
+export interface ChartViolation {
+  rule: SpcRuleId;
+  ruleNumber: number;
+  description: string;
+  side: SpcSide;
+  index: number;
+  batchId: string;
+  lot: string;
+  points: Array<{ index: number; batchId: string; lot: string }>;
+}
+export interface ChartDetail extends ChartSummary {
+  phase: 'I' | 'II';
+  provisional: boolean;
+  limitsFrom: SpcBaseline | null;
+  limitsProblem: string | null;
+  points: Array<{
+    index: number;
+    lot: string;
+    value: number | null;
+    centre: number | null;
+    lcl: number | null;
+    ucl: number | null;
+    z: number | null;
+  }>;
+  violations: ChartViolation[];
 }
