@@ -170,7 +170,8 @@ it('through the API: one signer 50 times, approve against reject, both halves of
   ).toEqual([cast.approver1.login, cast.qaHead.login].sort());
   const verify = await request(stack.app).get('/signatures/verify').set(as(cast.auditor)).expect(200);
   expect(verify.body.ok).toBe(true);
-});
+  // hundreds of signing requests (each a password hash) and a whole lifecycle: minutes on a busy two-core machine
+}, 300_000);
 
 it('straight to the workflow: 50 simultaneous Updates of one signer, or of an approval and a rejection, give one accepted decision', async () => {
   const id = await openContainedDeviation(stack.app, cast);

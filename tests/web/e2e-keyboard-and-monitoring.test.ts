@@ -47,8 +47,9 @@ async function addPoint(aggregationErrors: number): Promise<string> {
   const reportId = `REC-${lot}`;
   const hash = randomBytes(32).toString('hex');
   await stack.pool.query(
-    `INSERT INTO reconciliation_reports (id, batch_id, lot, gtin, content_hash, summary) VALUES ($1, $2, $3, $4, $5, '{}')`,
-    [reportId, batchId, lot, gtin, hash],
+    `INSERT INTO reconciliation_reports (id, batch_id, lot, gtin, content_hash, summary) VALUES ($1, $2, $3, $4, $5, $6)`,
+    // the summary's counts as reconciliation writes them: the KPIs' discrepancy trend reads them
+    [reportId, batchId, lot, gtin, hash, { balance: { commissioned: N }, discrepancies: { aggregation_error: aggregationErrors } }],
   );
   const at = new Date(t0 + points++ * 60_000);
   await stack.pool.query(
