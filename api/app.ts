@@ -5,6 +5,8 @@ import type { ApiContext } from './context';
 import { HttpProblem, problemHandler } from './problem';
 import { auditRoutes } from './routes/audit';
 import { deviationRoutes } from './routes/deviations';
+import { dscsaRoutes } from './routes/dscsa';
+import { emvsRoutes } from './routes/emvs';
 import { evidenceRoutes } from './routes/evidence';
 import { healthRoutes } from './routes/health';
 import { kpiRoutes } from './routes/kpis';
@@ -15,6 +17,7 @@ import { spcRoutes } from './routes/spc';
 import { userRoutes } from './routes/users';
 import { lifecycleRoutes } from './routes/lifecycle';
 import { epcisRoutes } from './routes/epcis';
+import { epcisQueryRoutes } from './routes/epcis-query';
 import { masterDataRoutes, repositoryReportRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
 import { openApiRoutes } from './openapi';
@@ -52,6 +55,9 @@ export function createApp(ctx: ApiContext): Express {
   app.use(taskRoutes(ctx));
   app.use(spcRoutes(ctx));
   app.use(kpiRoutes(ctx));
+  app.use(epcisQueryRoutes(ctx)); // the EPCIS 2.0 query interface and the trace (reads only)
+  app.use(emvsRoutes(ctx));
+  app.use(dscsaRoutes(ctx));
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}.`)));
   app.use(problemHandler(ctx.log));

@@ -6,6 +6,7 @@ import { createPool } from '../db/pool';
 import { loadPolicy } from '../lib/policy';
 import { createApp } from './app';
 import { createApiServer } from './server';
+import { startAlertDelivery } from './services/serialization-alerts';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -13,7 +14,10 @@ async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL);
   const temporal = await connectTemporalClient(config);
   const policy = loadPolicy(config.POLICY_FILE);
-  const app = createApp({ config, pool, temporal, log, policy });
+  const ctx = { config, pool, temporal, log, policy };
+  const app = createApp(ctx);
+  // The process's own rounds, not the app's: an app built for a test starts no timer of its own.
+  const alertDelivery = startAlertDelivery(ctx);
   if (config.NODE_ENV === 'production' && !config.AUDIT_HMAC_KEY) {
     log.warn(
       "AUDIT_HMAC_KEY is not set: the audit trail's body digests use a key drawn for this process and cannot be checked once it stops",
@@ -29,6 +33,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'API shutting down');
     server.close(async () => {
+      await alertDelivery.stop();
       await Promise.allSettled([pool.end(), temporal.connection.close()]);
       log.info('API stopped');
       process.exit(0);

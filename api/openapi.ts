@@ -7,7 +7,10 @@ import { API_KEY_ROUTES } from './routes/api-keys';
 import { AUDIT_ROUTES } from './routes/audit';
 import { AUTH_ROUTES } from './routes/auth';
 import { DEVIATION_ROUTES } from './routes/deviations';
+import { DSCSA_ROUTES } from './routes/dscsa';
+import { EMVS_ROUTES } from './routes/emvs';
 import { EPCIS_ROUTES } from './routes/epcis';
+import { EPCIS_QUERY_ROUTES } from './routes/epcis-query';
 import { EVIDENCE_ROUTES } from './routes/evidence';
 import { HEALTH_ROUTES } from './routes/health';
 import { KPI_ROUTES } from './routes/kpis';
@@ -33,6 +36,10 @@ export interface Operation {
   query?: z.ZodObject;
   /** Anything but JSON in the answer. */
   produces?: string;
+  /** The media types of a streamed body the route reads itself. */
+  consumes?: readonly string[];
+  /** The JSON answer's schema, where the route declares one. */
+  response?: z.ZodType;
   public?: boolean;
 }
 
@@ -57,8 +64,11 @@ export const ROUTES: readonly RouteSpec[] = [
   ...Object.values(AUDIT_ROUTES),
   ...Object.values(MASTER_DATA_ROUTES),
   ...Object.values(EPCIS_ROUTES),
+  ...Object.values(EPCIS_QUERY_ROUTES),
   ...Object.values(SPC_ROUTES),
   ...Object.values(KPI_ROUTES),
+  ...Object.values(EMVS_ROUTES),
+  ...Object.values(DSCSA_ROUTES),
 ];
 
 function operationOf(route: RouteSpec): Operation {
@@ -70,6 +80,8 @@ function operationOf(route: RouteSpec): Operation {
     ...(route.body ? { body: route.body } : {}),
     ...(route.query ? { query: route.query } : {}),
     ...(route.produces ? { produces: route.produces } : {}),
+    ...(route.consumes ? { consumes: route.consumes } : {}),
+    ...(route.response ? { response: route.response } : {}),
     ...(route.access === 'public' ? { public: true } : {}),
   };
 }
@@ -100,8 +112,16 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.public ? { security: [] } : {}),
       parameters: [...params, ...query],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
+      ...(op.consumes ? { requestBody: { required: true, content: Object.fromEntries(op.consumes.map((type) => [type, {}])) } } : {}),
       responses: {
-        '200': { description: 'OK', content: { [op.produces ?? 'application/json']: {} } },
+        '200': {
+          description: 'OK',
+          content: {
+            [op.produces ?? 'application/json']: op.response
+              ? { schema: z.toJSONSchema(op.response, { io: 'output', unrepresentable: 'any' }) }
+              : {},
+          },
+        },
         '400': PROBLEM,
         ...(op.public ? {} : { '401': PROBLEM, '403': PROBLEM }),
         '404': PROBLEM,

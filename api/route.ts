@@ -36,6 +36,10 @@ export interface RouteSpec {
   query?: z.ZodObject;
   /** The answer's media type, when it is not JSON. */
   produces?: string;
+  /** The media types of a streamed body (read by the route itself, not by the JSON body parser), for the OpenAPI document. */
+  consumes?: readonly string[];
+  /** The JSON answer, for the OpenAPI document (the handler type-checks what it sends against it). */
+  response?: z.ZodType;
 }
 
 export interface DeclaredRoutes {

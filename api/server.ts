@@ -1,4 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { AppConfig } from '../lib/config';
 
 type TimeoutConfig = Pick<AppConfig, 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'>;
@@ -26,5 +28,27 @@ export function createApiServer(app: RequestListener, config: TimeoutConfig): Se
   // No socket inactivity timeout: a reconciliation or an evidence bundle can compute for minutes
   // without a byte on the wire, and a silent client is already bounded by the timeouts above.
   server.timeout = 0;
+  server.on('clientError', answerUnparsable);
   return server;
+}
+
+/**
+ * A request Node's parser refused before the app saw it (headers or URL past the 16 KB limit, bad
+ * framing, a headers or request timeout) gets the problem+json every other refusal gets, instead of
+ * Node's bare status line.
+ */
+function answerUnparsable(err: NodeJS.ErrnoException, duplex: Duplex): void {
+  const socket = duplex as Socket;
+  // (as Node does: nothing is written into a connection that already carries an answer)
+  if (err.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) return void socket.destroy();
+  const [status, title, detail] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'The request line and headers exceed 16 KB: send long input in a body.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'The request was not received in time.']
+        : [400, 'Bad Request', 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ type: 'about:blank', title, status, detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

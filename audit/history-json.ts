@@ -36,7 +36,26 @@ function load(): NonNullable<typeof loaded> {
 /** A History (as the client's fetchHistory returns it) as a proto3 JSON object. */
 export function historyToJsonObject(history: History): HistoryJson {
   const { protojson, historyType } = load();
-  return protojson.toJson(historyType, temporal.api.history.v1.History.fromObject(history)) as HistoryJson;
+  return withMapsInKeyOrder(protojson.toJson(historyType, temporal.api.history.v1.History.fromObject(history))) as HistoryJson;
+}
+
+/**
+ * Proto map fields of a history: a marker's details (a local activity's marker holds "data" and
+ * "result"), headers, memos, search attributes, a payload's metadata.
+ */
+const MAP_FIELDS = new Set(['details', 'fields', 'indexedFields', 'metadata']);
+
+/**
+ * Protobuf keeps no order in a map, and the server sends one map's entries in any order: the same
+ * history fetched twice could give two texts, and two SHA-256s. Map entries are written in key order,
+ * so a history has one text (the archive's hash and a fresh export's agree).
+ */
+function withMapsInKeyOrder(value: unknown, key?: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => withMapsInKeyOrder(v));
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, withMapsInKeyOrder(v, k)] as const);
+  if (key !== undefined && MAP_FIELDS.has(key)) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries);
 }
 
 /** The JSON text, indented like the CLI's. */

@@ -90,29 +90,73 @@ export function parseSdkMessage(message: string): { eventId?: number; eventType?
   return { eventId: Number(m[1]), ...(m[2] ? { eventType: m[2] } : {}) };
 }
 
+/** Events a workflow task's completion records (its commands): a prefix may end on one. */
+const COMMAND_EVENTS = [
+  'activityTaskScheduledEventAttributes',
+  'activityTaskCancelRequestedEventAttributes',
+  'timerStartedEventAttributes',
+  'timerCanceledEventAttributes',
+  'markerRecordedEventAttributes',
+  'startChildWorkflowExecutionInitiatedEventAttributes',
+  'signalExternalWorkflowExecutionInitiatedEventAttributes',
+  'requestCancelExternalWorkflowExecutionInitiatedEventAttributes',
+  'upsertWorkflowSearchAttributesEventAttributes',
+  'workflowPropertiesModifiedEventAttributes',
+  'workflowExecutionUpdateAcceptedEventAttributes',
+  'workflowExecutionUpdateCompletedEventAttributes',
+  'workflowExecutionCompletedEventAttributes',
+  'workflowExecutionFailedEventAttributes',
+  'workflowExecutionCanceledEventAttributes',
+  'workflowExecutionContinuedAsNewEventAttributes',
+] as const;
+
 /**
  * The smallest prefix length whose replay fails: its last event is where the code and the record
  * part. Prefixes start at the first WorkflowTaskStarted: a history of the start event alone never
  * yields a workflow task, and the replayer would wait on it forever.
+ *
+ * A prefix is replayed only up to the end of its last completed workflow task (the completion and
+ * the commands it recorded). Events after that (a task scheduled or started, an activity's result, a
+ * timer fired) make the replayer run a new task as live work, not from the record: nothing in it can
+ * diverge, but the code may ask for a local activity there, which a replayer cannot run and refuses
+ * with an error of its own. Cut there, a prefix fares as the record up to that point does.
  */
 async function firstDivergingEvent(bundle: ReplayBundle, history: History, workflowId: string): Promise<number | undefined> {
   const events = history.events ?? [];
   const firstTask = events.findIndex((e) => e.workflowTaskStartedEventAttributes);
   if (firstTask < 0) return undefined;
+  const settled = settledLengths(events);
   let lo = firstTask; // a prefix of this length (up to the task's scheduling) replays cleanly
   let hi = events.length; // the full history fails
   while (lo + 1 < hi) {
     const mid = Math.floor((lo + hi) / 2);
-    const outcome = await replayOnce(bundle, { events: events.slice(0, mid) }, workflowId);
+    // (before the first task completes, the code has issued nothing the record could contradict)
+    const outcome = settled[mid] === 0 ? { ok: true as const } : await replayOnce(bundle, settledPrefix(events, settled[mid]!), workflowId);
     if (outcome.ok || outcome.kind !== 'nondeterminism') lo = mid;
     else hi = mid;
   }
   return hi;
 }
 
+/** For each prefix length, the length of its settled part: up to its last completed task and that task's commands (0: none). */
+function settledLengths(events: NonNullable<History['events']>): number[] {
+  const lengths = [0];
+  let settled = false;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]! as Record<string, unknown>;
+    settled = Boolean(e.workflowTaskCompletedEventAttributes) || (settled && COMMAND_EVENTS.some((k) => e[k]));
+    lengths.push(settled ? i + 1 : lengths[i]!);
+  }
+  return lengths;
+}
+
+const settledPrefix = (events: NonNullable<History['events']>, length: number): History => ({ events: events.slice(0, length) });
+
 export async function replayRun(bundle: ReplayBundle, workflowId: string, runId: string, history: History): Promise<RunVerdict> {
   const events = history.events ?? [];
-  const outcome = await replayOnce(bundle, history, workflowId);
+  // A running deviation's record may end inside a task (a timer fired, its task not yet completed): that part holds nothing to compare.
+  const settled = settledLengths(events)[events.length]!;
+  const outcome = await replayOnce(bundle, settled > 0 && settled < events.length ? settledPrefix(events, settled) : history, workflowId);
   if (outcome.ok) return { runId, events: events.length, deterministic: true };
   const verdict: RunVerdict = {
     runId,

@@ -89,9 +89,13 @@ export function auditHash(row: Omit<AuditRow, 'id' | 'hash'>): string {
  */
 export async function appendAudit(db: Pool | PoolClient, entry: AuditEntry): Promise<AuditRow> {
   if (isPool(db)) return withTransaction(db, (client) => appendAudit(client, entry));
-  await lockChain(db, AUDIT_CHAIN);
-  const prevHash = await chainTail(db, AUDIT_CHAIN);
-  const content: Omit<AuditRow, 'id' | 'hash'> = {
+  const [row] = await appendAuditRows(db, [entry]);
+  return row!;
+}
+
+/** A row's content as it will be stored and hashed, linked to `prevHash`. */
+function contentOf(entry: AuditEntry, prevHash: string): Omit<AuditRow, 'id' | 'hash'> {
+  return {
     at: (entry.at ?? new Date()).toISOString(),
     actor: storableCopy(entry.actor),
     action: storableCopy(entry.action),
@@ -104,27 +108,56 @@ export async function appendAudit(db: Pool | PoolClient, entry: AuditEntry): Pro
     details: (asStoredJson(entry.details ?? {}) ?? {}) as Record<string, unknown>,
     prevHash,
   };
-  const hash = auditHash(content);
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO audit_trail (at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-     RETURNING id`,
-    [
-      content.at,
-      content.actor,
-      content.action,
-      content.entityType,
-      content.entityId,
-      content.deviationId,
-      content.before === null ? null : JSON.stringify(content.before),
-      content.after === null ? null : JSON.stringify(content.after),
-      content.reason,
-      JSON.stringify(content.details),
-      content.prevHash,
-      hash,
-    ],
+}
+
+const COLUMNS_PER_ROW = 12;
+
+/**
+ * Appends several rows, in order, in the caller's transaction (which must be open): one turn of the
+ * lock, one read of the tail, one INSERT. Each row links to the one before it, the first to the
+ * chain's tail. Writers that append many rows at once (audit/grouped-appends.ts) hold the lock once
+ * for all of them instead of once each.
+ */
+export async function appendAuditRows(client: PoolClient, entries: readonly AuditEntry[]): Promise<AuditRow[]> {
+  if (entries.length === 0) return [];
+  await lockChain(client, AUDIT_CHAIN);
+  let prevHash = await chainTail(client, AUDIT_CHAIN);
+  const rows: Array<Omit<AuditRow, 'id'>> = [];
+  for (const entry of entries) {
+    const content = contentOf(entry, prevHash);
+    const hash = auditHash(content);
+    rows.push({ ...content, hash });
+    prevHash = hash;
+  }
+  const values = rows.flatMap((r) => [
+    r.at,
+    r.actor,
+    r.action,
+    r.entityType,
+    r.entityId,
+    r.deviationId,
+    r.before === null ? null : JSON.stringify(r.before),
+    r.after === null ? null : JSON.stringify(r.after),
+    r.reason,
+    JSON.stringify(r.details),
+    r.prevHash,
+    r.hash,
+  ]);
+  const placeholders = rows.map(
+    (_, i) => `(${Array.from({ length: COLUMNS_PER_ROW }, (__, c) => `$${i * COLUMNS_PER_ROW + c + 1}`).join(', ')})`,
   );
-  return { id: rows[0]!.id, ...content, hash };
+  const { rows: ids } = await client.query<{ id: string }>(
+    `INSERT INTO audit_trail (at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash)
+     VALUES ${placeholders.join(', ')}
+     RETURNING id`,
+    values,
+  );
+  // The chain is verified in id order: rows whose ids did not follow the order they link in would
+  // read as broken. Refused (the caller's transaction rolls back) rather than stored so.
+  for (let i = 1; i < ids.length; i++) {
+    if (BigInt(ids[i]!.id) <= BigInt(ids[i - 1]!.id)) throw new Error('audit rows were numbered out of their chain order');
+  }
+  return rows.map((r, i) => ({ id: ids[i]!.id, ...r }));
 }
 
 const SELECT_ROWS = `SELECT id::text, at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash FROM audit_trail`;

@@ -8,7 +8,19 @@ export type Queryable = Pool | PoolClient;
 /** What a lost connection's 'error' event needs: nothing (see createPool; the statement in flight fails with the error). */
 export const ignoreLostConnection = (): void => undefined;
 
-export function createPool(databaseUrl: string, max = 10): Pool {
+/**
+ * Ten connections, the size of the API's pool and of the worker's for its short writes. An API
+ * request holds one for a statement at a time (the session check, the key binding, reads), never
+ * while it waits on Temporal, and the audit rows of concurrent requests go in through one
+ * connection at a time (audit/grouped-appends.ts): ten serve twenty clients at once without a queue
+ * to speak of. Sized up, they would only queue on the audit trail's lock instead: its appends take
+ * turns whatever the pool. And three workers (ten, plus their slow pools, worker/main.ts) with two
+ * APIs stay well under PostgreSQL's default of 100 connections (docs/scale.md, "Holds first under a
+ * burst").
+ */
+export const DEFAULT_POOL_SIZE = 10;
+
+export function createPool(databaseUrl: string, max = DEFAULT_POOL_SIZE): Pool {
   const pool = new Pool({ connectionString: databaseUrl, max, application_name: 'gxp-deviation-engine' });
   // A connection the server ends (a restart, a failover, pg_terminate_backend) emits 'error' on
   // its client, in use or idle; unheard, that event would end the whole process, the worker with

@@ -5,6 +5,8 @@ export const SYMPTOMS = ['duplicate_serials', 'aggregation_error', 'missing_repo
 export const SEVERITIES = ['critical', 'major', 'minor'] as const;
 
 export type Symptom = (typeof SYMPTOMS)[number];
+/** `manual` is a person's; every other source is automatic detection. */
+export const DEVIATION_SOURCES = ['manual', 'reconciliation', 'spc', 'emvs', 'dscsa'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 /** Lot numbers follow GS1 AI (10): up to 20 characters, no control characters or spaces at the ends. */
@@ -41,7 +43,8 @@ export const openDeviationSchema = z
     description: freeText(10_000),
     /** Taken from the signed-in user; a machine client (monitoring) may name the person responsible. */
     reportedBy: personSchema.optional(),
-    source: z.enum(['manual', 'reconciliation', 'spc']).default('manual'),
+    /** How it was detected: by a person, or automatically (reconciliation, a chart, an EMVS alert, a DSCSA verification). */
+    source: z.enum(DEVIATION_SOURCES).default('manual'),
     lines: z.array(packagingLineSchema).max(50).default([]),
     gtins: z
       .array(z.string().regex(/^\d{14}$/, 'a GTIN-14'))

@@ -11,11 +11,14 @@ import { copyRow, escapeCopyBytes } from '../db/copy-text';
 import { arrayLiteral, toIdentifierLists } from './identifier-lists';
 import { IS_COMMISSIONING, IS_PACKING, LIST_FACTS, UNIT_FACT } from '../db/unit-facts';
 import { normaliseEvent, type CaptureProblem } from './normalise';
-import { validateDocumentShell, validateEventSchema } from './schema';
-import { JsonListSplitter, MalformedBodyError, PayloadTooLargeError } from '../lib/json-list-splitter';
+import { validateEventSchema, type SchemaProblem } from './schema';
+import { MalformedBodyError, PayloadTooLargeError } from '../lib/json-list-splitter';
+import { documentReader, type DocumentFormat } from './document-reader';
+import { recordMasterData } from './master-data';
 
 /**
- * Capture of one EPCIS 2.0 document, streamed: the body is read chunk by chunk, each event is
+ * Capture of one EPCIS document (2.0 JSON, or 1.2/2.0 XML read into the same JSON events:
+ * document-reader.ts), streamed: the body is read chunk by chunk, each event is
  * validated and normalised as it arrives and COPYed into a temporary staging table, and the raw
  * bytes go to a temporary file (for the verbatim copy) while their SHA-256 is computed. Nothing is
  * kept per event in memory. When the whole document is valid, one transaction moves the staged rows
@@ -25,6 +28,8 @@ import { JsonListSplitter, MalformedBodyError, PayloadTooLargeError } from '../l
 
 export interface CaptureOptions {
   maxBytes: number;
+  /** The body's syntax: EPCIS 2.0 JSON(-LD) (the default) or EPCIS 1.2/2.0 XML. */
+  format?: DocumentFormat;
   capturedBy: string;
   /** Problems listed in the answer; the count of all of them is always given. */
   maxProblems?: number;
@@ -61,20 +66,6 @@ export interface CaptureFailure {
 }
 
 export const captureIdOf = (documentId: string | number) => `C${documentId}`;
-
-/**
- * Where the events are: `epcisBody.eventList` of an EPCISDocument, or of an EPCISQueryDocument's
- * results, which the REST binding says capture should take too. The header (everything else) may
- * not pass 16 MiB: it is held in memory.
- */
-const EVENT_LIST = {
-  paths: [
-    ['epcisBody', 'eventList'],
-    ['epcisBody', 'queryResults', 'resultsBody', 'eventList'],
-  ],
-  listName: 'event list',
-  maxHeaderBytes: 16 * 1024 * 1024,
-};
 
 const STAGE_COLUMNS =
   'rt, idx, event_id, is_declaration, type, action, event_time, tz, biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra, ' +
@@ -166,55 +157,49 @@ async function captureInTransaction(
   let identifiers = 0;
   let declarations = 0;
   const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
-  const pending: Array<{ text: Buffer | null; index: number }> = [];
-  const splitter = new JsonListSplitter(
-    { element: (text, index, kind) => pending.push({ text: kind === 'object' ? text : null, index }) },
-    EVENT_LIST,
-  );
+  const reader = documentReader(opts.format ?? 'json');
 
   for await (const raw of body) {
     const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
     bytes += chunk.length;
     if (bytes > opts.maxBytes) throw new PayloadTooLargeError(opts.maxBytes);
     hash.update(chunk);
+    let text: string;
     try {
-      utf8.decode(chunk, { stream: true });
+      text = utf8.decode(chunk, { stream: true });
     } catch {
       throw new MalformedBodyError('the body is not valid UTF-8', bytes - chunk.length);
     }
     await write(file, chunk);
-    splitter.write(chunk);
+    reader.write(chunk, text);
 
     let rows = '';
-    for (const { text, index } of pending) {
-      if (text === null) {
-        problems.add({ eventIndex: index, field: '(event)', reason: 'must be a JSON object' });
-        continue;
-      }
-      let event: unknown;
-      try {
-        event = JSON.parse(text.toString('utf8'));
-      } catch (e) {
-        problems.add({ eventIndex: index, field: '(event)', reason: `is not valid JSON: ${(e as Error).message}` });
-        continue;
-      }
-      const schemaProblems = validateEventSchema(event);
-      for (const p of schemaProblems) problems.add({ eventIndex: index, ...p });
+    for (const read of reader.take()) {
+      const index = read.index;
+      // (an XML event's problems name the element a field came from, and its line)
+      const located = (p: CaptureProblem): CaptureProblem =>
+        read.locate && p.element === undefined ? { ...p, ...read.locate(p.field) } : p;
+      for (const p of read.problems) problems.add(p);
+      if (read.event === undefined) continue;
+      const event = read.event;
+      const readerFlagged = new Set(read.problems.map((p) => p.field));
+      const schemaProblems = validateEventSchema(event).filter((p) => !saidBefore(readerFlagged, p));
+      for (const p of schemaProblems) problems.add(located({ eventIndex: index, ...p }));
       // An event the schema refused is still checked for what only the GS1 rules catch (a wrong
       // check digit, a bad lot), so that the answer lists every problem, each field once.
       const found: CaptureProblem[] = [];
-      if (schemaProblems.length) {
+      if (schemaProblems.length || read.problems.length) {
         try {
           normaliseEvent(event as Record<string, unknown>, index, found);
         } catch {
           // (a shape too far from an event to read further: its schema problems say enough)
         }
-        const flagged = new Set(schemaProblems.map((p) => p.field));
-        for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(p);
+        const flagged = new Set([...readerFlagged, ...schemaProblems.map((p) => p.field)]);
+        for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(located(p));
         continue;
       }
       const n = normaliseEvent(event as Record<string, unknown>, index, found);
-      for (const p of found) problems.add(p);
+      for (const p of found) problems.add(located(p));
       if (n.isDeclaration && opts.mayRetract === false) {
         problems.add({
           eventIndex: index,
@@ -287,7 +272,6 @@ async function captureInTransaction(
           batches.set(`${l.gtin}|${l.lot}`, { gtin: l.gtin, lot: l.lot, expiry: n.expiry });
       }
     }
-    pending.length = 0;
     if (rows) await write(copy, rows);
     if (copyFailed) throw copyFailed;
   }
@@ -296,12 +280,8 @@ async function captureInTransaction(
   } catch {
     throw new MalformedBodyError('the body is not valid UTF-8', bytes);
   }
-  const header = splitter.end();
-  for (const p of validateDocumentShell(header)) problems.add({ field: p.field, reason: p.reason });
-  const h = header as { type?: unknown };
-  if (h && typeof h === 'object' && h.type !== 'EPCISDocument' && h.type !== 'EPCISQueryDocument') {
-    problems.add({ field: 'type', reason: 'must be "EPCISDocument" (or "EPCISQueryDocument")' });
-  }
+  const document = reader.end();
+  for (const p of document.problems) problems.add(p);
   await finish(copy);
   tx.copyInProgress = false;
   if (copyFailed) throw copyFailed;
@@ -309,7 +289,7 @@ async function captureInTransaction(
 
   if (problems.total > 0) {
     tx.rollBackOnReturn();
-    return { ok: false, events: splitter.elements, totalProblems: problems.total, problems: problems.items };
+    return { ok: false, events: document.events, totalProblems: problems.total, problems: problems.items };
   }
 
   const sha256 = hash.digest('hex');
@@ -321,14 +301,33 @@ async function captureInTransaction(
   const result = await apply(client, {
     sha256,
     bytes,
-    events: splitter.elements,
+    events: document.events,
     declarations,
     capturedBy: opts.capturedBy,
     tmpFile,
     batches: sortedBatches(batches),
   });
+  await recordMasterData(client, result.documentId, document.masterData);
   await opts.alsoInTransaction?.(client, result.documentId);
   return { ...result, identifiers };
+}
+
+/**
+ * Whether a schema problem says again what the reader already reported for the field (or for the
+ * field holding it): an XML element the reader refused is left out of the JSON event, which the
+ * schema then finds missing.
+ */
+function saidBefore(readerFlagged: Set<string>, p: SchemaProblem): boolean {
+  if (!readerFlagged.size) return false;
+  if (readerFlagged.has('(event)')) return true;
+  const required = /required property '([^']+)'/.exec(p.reason)?.[1];
+  let field = required ? (p.field === '(event)' ? required : `${p.field}.${required}`) : p.field;
+  for (;;) {
+    if (readerFlagged.has(field)) return true;
+    const cut = field.lastIndexOf('.');
+    if (cut < 0) return false;
+    field = field.slice(0, cut);
+  }
 }
 
 /** The lots a document creates, in key order: two documents creating the same lots at once then wait for each other in one order. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { parseEpc, parseLot } from '../domain/gs1';
 import { unstorableTimeReason } from '../domain/iso-time';
+import { ilmdKeys } from './ilmd-spellings';
 
 /**
  * Turns one schema-valid EPCIS 2.0 event into the rows capture stores: the event's own columns and
@@ -15,6 +16,9 @@ export interface CaptureProblem {
   eventIndex?: number;
   field: string;
   reason: string;
+  /** In an XML document: the element concerned (a path from the event or the document's root) and its line. */
+  element?: string;
+  line?: number;
 }
 
 export type EpcRole = 'epc' | 'parent' | 'child' | 'input' | 'output';
@@ -51,14 +55,9 @@ export interface NormalisedEvent {
   epcs: EpcRow[];
 }
 
-/** ilmd keys that carry the lot and expiry, as CURIEs or full CBV 2.0 / 1.x URIs. */
-const LOT_KEYS = ['cbvmda:lotNumber', 'lotNumber', 'https://ref.gs1.org/cbv/cbvmda-lotNumber', 'urn:epcglobal:cbv:mda#lotNumber'];
-const EXPIRY_KEYS = [
-  'cbvmda:itemExpirationDate',
-  'itemExpirationDate',
-  'https://ref.gs1.org/cbv/cbvmda-itemExpirationDate',
-  'urn:epcglobal:cbv:mda#itemExpirationDate',
-];
+/** ilmd keys that carry the lot and expiry: every recognised spelling (epcis/ilmd-spellings.ts). */
+const LOT_KEYS = ilmdKeys('lot');
+const EXPIRY_KEYS = ilmdKeys('expiry');
 
 /** Fields stored as columns or identifier rows; everything else of the event goes to `extra`. */
 const NORMALISED_FIELDS = new Set([
@@ -300,6 +299,9 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
  * backslash followed by the letters).
  */
 const JSONB_UNREADABLE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/;
+
+/** Whether JSON text (as JSON.stringify writes it) holds something a jsonb column cannot store. */
+export const jsonbCannotHold = (json: string): boolean => json.includes('\\u') && JSONB_UNREADABLE.test(json);
 
 /** The path of the first key or string in `value` that jsonb cannot hold (for the problem's field). */
 function unreadableField(value: unknown, path = ''): string | null {

@@ -3,8 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 
 /**
- * Sends one EPCIS document file to POST /epcis/capture, streamed from disk (never read whole into
- * this process), and returns the answer. Shared by the import command and the benchmark.
+ * Sends one EPCIS document file (JSON, or XML by its .xml name) to POST /epcis/capture, streamed
+ * from disk (never read whole into this process), and returns the answer. Shared by the import command and the benchmark.
  */
 export interface CaptureAnswer {
   status: number;
@@ -30,7 +30,13 @@ export function captureFile(
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/ld+json', 'content-length': String(size), accept: 'application/json', ...headers },
+        headers: {
+          // (an .xml file is an EPCIS 1.2/2.0 XML document; anything else EPCIS 2.0 JSON-LD)
+          'content-type': /\.xml$/i.test(file) ? 'application/xml' : 'application/ld+json',
+          'content-length': String(size),
+          accept: 'application/json',
+          ...headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];

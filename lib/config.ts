@@ -11,6 +11,21 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(3).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('deviations'),
+  /**
+   * TLS to the Temporal frontend (Temporal Cloud, or a cluster that terminates TLS). Unset, TLS is
+   * used when any of the TLS files or an API key is given; `false` with either is refused, since
+   * the key or the client certificate would travel unencrypted or the server would refuse them.
+   */
+  TEMPORAL_TLS: z.stringbool().optional(),
+  /** PEM CA certificate of a self-hosted cluster's private CA; without it the system's CAs verify the server. */
+  TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  /** PEM client certificate and its key, for mTLS (Temporal Cloud's certificate auth, or a cluster requiring client certificates). */
+  TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** The server name the certificate is checked against, when it differs from TEMPORAL_ADDRESS's host (a proxy in between). */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** Temporal Cloud API key, sent as a bearer token on every call (an alternative to the client certificate). */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Policy file; when absent, the built-in production policy applies. */
   POLICY_FILE: z.string().optional(),
@@ -22,6 +37,11 @@ const envSchema = z.object({
     .default(512 * 1024 * 1024),
   /** Shared secret for machine clients (EPCIS capture) until they have API keys of their own. */
   CAPTURE_API_KEY: z.string().min(16).optional(),
+  /** The company's GLN, named as responderGLN in the answers to DSCSA verification requests. */
+  DSCSA_RESPONDER_GLN: z
+    .string()
+    .regex(/^\d{13}$/, 'a GLN of 13 digits')
+    .optional(),
   /** Sessions end after this many minutes without a request (Annex 11 §12: idle sessions close). */
   SESSION_IDLE_MINUTES: z.coerce
     .number()
@@ -106,11 +126,28 @@ export type AppConfig = z.infer<typeof envSchema>;
 
 export class ConfigError extends Error {}
 
+/** Rules between variables, once each is valid on its own: `[variable, problem]` pairs. */
+function crossVariableProblems(config: AppConfig): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  if (Boolean(config.TEMPORAL_TLS_CERT_FILE) !== Boolean(config.TEMPORAL_TLS_KEY_FILE)) {
+    const missing = config.TEMPORAL_TLS_CERT_FILE ? 'TEMPORAL_TLS_KEY_FILE' : 'TEMPORAL_TLS_CERT_FILE';
+    problems.push([missing, 'a client certificate and its key are given together']);
+  }
+  if (config.TEMPORAL_TLS === false && (config.TEMPORAL_API_KEY || config.TEMPORAL_TLS_CERT_FILE)) {
+    problems.push(['TEMPORAL_TLS', 'an API key or a client certificate is only sent over TLS']);
+  }
+  return problems;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const problems = crossVariableProblems(parsed.data);
+  if (problems.length) {
+    throw new ConfigError(`Invalid configuration:\n${problems.map(([variable, problem]) => `  ${variable}: ${problem}`).join('\n')}`);
   }
   return parsed.data;
 }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { Connection } from '@temporalio/client';
+import { Connection, type TLSConfig } from '@temporalio/client';
 
 /** DSCSA asks for six years of records; the dev server would otherwise drop closed workflows after a day. */
 export const RECORD_RETENTION = '2190d';
@@ -41,16 +41,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitForTemporal(address: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+/**
+ * Waits until Temporal answers and knows the namespace. `target` is an address, or the address with
+ * the TLS and API key of a cluster (lib/temporal.ts's temporalConnectionOptions).
+ */
+export async function waitForTemporal(
+  target: string | { address: string; tls?: TLSConfig; apiKey?: string },
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+  namespace = 'default',
+): Promise<void> {
+  const options = typeof target === 'string' ? { address: target } : target;
+  const address = options.address;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     if (!isAlive()) throw new Error('the Temporal dev server exited during start-up');
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      const connection = await Connection.connect({ ...options, connectTimeout: 1000 });
       try {
         await connection.workflowService.getSystemInfo({});
-        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        await connection.workflowService.describeNamespace({ namespace });
         return;
       } finally {
         await connection.close();

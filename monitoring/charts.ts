@@ -283,6 +283,17 @@ export interface ChartViolationView {
   points: Array<{ index: number; batchId: string; lot: string }>;
 }
 
+/** A violation as the chart shows it, with what the line's monitor made of it. */
+export interface ChartViolationDetail extends ChartViolationView {
+  /**
+   * The deviation the line's monitor opened for this violation, or linked it to as a recurrence
+   * (monitoring_signals); null when it raised none: a point of the baseline or before its end
+   * (judged when QA approved it), a violation that appeared only when the rules changed later, or a
+   * point the monitor has not judged yet.
+   */
+  deviationId: string | null;
+}
+
 export interface ChartChange {
   id: string;
   seq: number;
@@ -310,7 +321,7 @@ export interface ChartDetail extends ChartSummary {
   limitsProblem: string | null;
   points: ChartPointView[];
   /** Phase II only: every violation of the chart's enabled rules, by completing point. */
-  violations: ChartViolationView[];
+  violations: ChartViolationDetail[];
   /** The chart's signed changes, oldest first. */
   changes: ChartChange[];
 }
@@ -337,6 +348,20 @@ export async function chartChanges(db: Queryable, chartId: string): Promise<Char
 }
 
 export const ruleNumberOf = (rule: SpcRuleId): number => SPC_RULE_IDS.indexOf(rule) + 1;
+
+/** The signal a chart's rule raises on a batch (monitoring_signals.signal): with the batch, what a deviation is bound to. */
+export const ruleSignalOf = (chartId: string, rule: SpcRuleId): string => `rule:${chartId}:${rule}`;
+
+/** Each violation with the deviation its signal opened or was linked to, if the line's monitor claimed one. */
+async function withDeviations(db: Queryable, chartId: string, violations: ChartViolationView[]): Promise<ChartViolationDetail[]> {
+  if (violations.length === 0) return [];
+  const { rows } = await db.query<{ batch_id: string; signal: string; deviation_id: string }>(
+    `SELECT batch_id::text, signal, deviation_id FROM monitoring_signals WHERE batch_id = ANY($1::bigint[]) AND signal = ANY($2::text[])`,
+    [[...new Set(violations.map((v) => v.batchId))], SPC_RULE_IDS.map((rule) => ruleSignalOf(chartId, rule))],
+  );
+  const claimed = new Map(rows.map((r) => [`${r.batch_id}|${r.signal}`, r.deviation_id]));
+  return violations.map((v) => ({ ...v, deviationId: claimed.get(`${v.batchId}|${ruleSignalOf(chartId, v.rule)}`) ?? null }));
+}
 
 function violationView(v: SpcViolation, series: readonly SeriesPoint[], rules: SpcRules, offset = 0): ChartViolationView {
   const at = (i: number) => ({ index: i + offset, batchId: series[i]!.batchId, lot: series[i]!.lot });
@@ -374,7 +399,11 @@ export async function chartDetail(db: Queryable, id: string): Promise<ChartDetai
       limitsFrom: chart.approval.baseline,
       limitsProblem: null,
       points: series.map((p, i) => ({ ...p, ...drawn(evaluation.points[i]!), index: i, inBaseline: inBaseline.has(p.batchId) })),
-      violations: evaluation.violations.map((v) => violationView(v, series, chart.rules)),
+      violations: await withDeviations(
+        db,
+        id,
+        evaluation.violations.map((v) => violationView(v, series, chart.rules)),
+      ),
       changes,
     };
   }

@@ -4,7 +4,7 @@ import { durationMs } from '../domain/duration';
 import { MONITORED_METRICS, MONITORED_METRIC_IDS, type MonitoredMetric } from '../domain/monitoring/metrics';
 import type { MonitoringPolicy, Threshold } from '../domain/monitoring/policy';
 import type { Policy } from '../domain/policy';
-import { ensureCharts, newViolations, type ChartSummary, type ChartViolationView } from './charts';
+import { ensureCharts, newViolations, ruleSignalOf, type ChartSummary, type ChartViolationView } from './charts';
 
 /**
  * What one batch's point shows: the policy's thresholds crossed by the batch alone, and the rules
@@ -206,7 +206,7 @@ function ruleSignal(point: BatchPoint, chart: ChartSummary, v: ChartViolationVie
   const scope = chart.gtin === null ? `line ${chart.line}, all products` : `line ${chart.line}, GTIN ${chart.gtin}`;
   const pattern = v.points.map((p) => p.lot).join(', ');
   return {
-    signal: `rule:${chart.id}:${v.rule}`,
+    signal: ruleSignalOf(chart.id, v.rule),
     kind: 'rule',
     metric,
     symptom: MONITORED_METRICS[metric].symptom,
@@ -248,7 +248,13 @@ export async function chartSignals(db: Queryable, point: BatchPoint, policy: Pol
       recheckAt = earliest(recheckAt, when.later);
       continue;
     }
-    for (const v of await newViolations(db, chart.id, point.batchId)) signals.push(ruleSignal(point, chart, v, policy));
+    for (const v of await newViolations(db, chart.id, point.batchId)) {
+      // Every metric counts discrepancies, so only a pattern above the centre line is a process
+      // getting worse. One below it (fewer discrepancies) stays on the chart for QA to read, but opens
+      // nothing: where a batch holds under one defect on average, eight clean batches in a row are
+      // common, and rule 4 would otherwise open a deviation for an improvement.
+      if (v.side === 'above') signals.push(ruleSignal(point, chart, v, policy));
+    }
   }
   return { signals, recheckAt };
 }

@@ -9,21 +9,25 @@ import { enqueueNotification } from '../notifications/outbox';
  * on the line for the same symptom), its alert in the outbox and its audit row are one transaction:
  * a point judged again finds its claims and adds nothing. The claim keeps the deviation's input, so a
  * claim whose action was lost (the worker died between the commit and the start) is carried out with
- * the same number and content.
+ * the same number and content. EMVS alerts and DSCSA verifications are claimed here too, one claim per
+ * alert, with a scope of their own (ClaimScope: product, batch and cause instead of line and symptom).
  */
 
-/** What a line monitor found and would claim. */
+/** What a line monitor found and would claim (or an EMVS alert, or a DSCSA verification: see ClaimScope). */
 export interface SignalClaim {
-  batchId: string;
+  /** Null only for an alert or verification naming a batch the company does not have. */
+  batchId: string | null;
   signal: string;
-  line: string;
+  /** Null only for an alert or verification whose batch has no line. */
+  line: string | null;
   gtin: string;
   lot: string;
-  kind: 'threshold' | 'rule';
+  kind: 'threshold' | 'rule' | 'emvs_alert' | 'dscsa_verification';
   metric: string;
   symptom: string;
   severity: string;
-  reportId: string;
+  /** Null only for an alert or verification: no reconciliation found it. */
+  reportId: string | null;
   /** One line, for the alert and the audit trail. */
   summary: string;
   /** What was found, kept with the claim and sent to a deviation it is linked to. */
@@ -41,6 +45,23 @@ export interface ClaimOptions<I> {
   recipients: string[];
   /** The monitor's clock: the year of a new number. */
   at: string;
+  /** Where the claim belongs, when it is not a line monitor's (its line and symptom). */
+  scope?: ClaimScope;
+}
+
+/**
+ * Which claims take turns, and which open deviation a new claim is a recurrence of. A line monitor's
+ * claims take turns per line and link to the deviation open on the line for the same symptom; an
+ * alert's claims take turns per product, batch and cause and link to the deviation an alert of the
+ * same product, batch and cause opened.
+ */
+export interface ClaimScope {
+  /** Claims with the same key take turns (an advisory lock). */
+  key: string;
+  /** The open deviation the claim is a recurrence of, or null: the claim opens one. */
+  openDeviation(client: PoolClient): Promise<string | null>;
+  /** Who the audit trail names for the decision. */
+  actor: string;
 }
 
 interface ClaimRow {
@@ -52,7 +73,14 @@ interface ClaimRow {
 }
 
 /** Claims on one line take turns (the monitor judges one point at a time; a retried attempt may overlap the one it replaces). */
-const lockLine = (client: PoolClient, line: string) => client.query('SELECT pg_advisory_xact_lock(1600, hashtext($1))', [line]);
+const lockScope = (client: PoolClient, key: string) => client.query('SELECT pg_advisory_xact_lock(1600, hashtext($1))', [key]);
+
+/** A line monitor's scope: its line, and the deviation open on it for the claim's symptom. */
+const lineScope = (claim: SignalClaim): ClaimScope => ({
+  key: claim.line ?? '',
+  openDeviation: (client) => (claim.line === null ? Promise.resolve(null) : openDeviationFor(client, claim.line, claim.symptom)),
+  actor: 'monitoring',
+});
 
 function asClaimed<I>(row: ClaimRow, fresh: boolean): ClaimedSignal<I> {
   const common = { deviationId: row.deviation_id, delivered: row.delivered_at !== null, fresh };
@@ -61,10 +89,21 @@ function asClaimed<I>(row: ClaimRow, fresh: boolean): ClaimedSignal<I> {
     : { ...common, disposition: 'linked', evidence: row.evidence };
 }
 
-async function existingClaim(client: PoolClient, batchId: string, signal: string): Promise<ClaimRow | undefined> {
+/**
+ * The claim's row, its parameters numbered from `first`: (batch, signal) is unique, a claim without a
+ * batch counting as one batch (two forms of the condition, so that each uses the key).
+ */
+function claimKey(batchId: string | null, signal: string, first = 1): { where: string; params: string[] } {
+  return batchId === null
+    ? { where: `batch_id IS NULL AND signal = $${first}`, params: [signal] }
+    : { where: `batch_id = $${first} AND signal = $${first + 1}`, params: [batchId, signal] };
+}
+
+async function existingClaim(client: PoolClient, batchId: string | null, signal: string): Promise<ClaimRow | undefined> {
+  const key = claimKey(batchId, signal);
   const { rows } = await client.query<ClaimRow>(
-    `SELECT disposition, deviation_id, deviation_input, evidence, delivered_at FROM monitoring_signals WHERE batch_id = $1 AND signal = $2`,
-    [batchId, signal],
+    `SELECT disposition, deviation_id, deviation_input, evidence, delivered_at FROM monitoring_signals WHERE ${key.where}`,
+    key.params,
   );
   return rows[0];
 }
@@ -100,12 +139,14 @@ async function alertAndAudit(
   claim: SignalClaim,
   outcome: { disposition: 'opened' | 'linked'; deviationId: string; unreachable?: string },
   recipients: string[],
+  actor: string,
 ): Promise<void> {
   const opened = outcome.disposition === 'opened';
-  const dedupeKey = `monitoring:${claim.batchId}:${claim.signal}${outcome.unreachable ? ':reopened' : ''}`;
+  const dedupeKey = `monitoring:${claim.batchId ?? `${claim.gtin}/${claim.lot}`}:${claim.signal}${outcome.unreachable ? ':reopened' : ''}`;
+  const where = claim.line === null ? `Batch ${claim.lot}` : `Line ${claim.line}`;
   const subject = opened
-    ? `Line ${claim.line}: ${claim.summary}; deviation ${outcome.deviationId} opened`
-    : `Line ${claim.line}: ${claim.summary}; recurrence of open deviation ${outcome.deviationId}`;
+    ? `${where}: ${claim.summary}; deviation ${outcome.deviationId} opened`
+    : `${where}: ${claim.summary}; recurrence of open deviation ${outcome.deviationId}`;
   const record = {
     signal: claim.signal,
     disposition: outcome.disposition,
@@ -128,10 +169,10 @@ async function alertAndAudit(
     body: { ...record, summary: claim.summary },
   });
   await appendAudit(client, {
-    actor: 'monitoring',
+    actor,
     action: opened ? 'monitoring.deviation_opened' : 'monitoring.signal_linked',
     entityType: 'monitoring_signal',
-    entityId: `${claim.batchId}:${claim.signal}`,
+    entityId: claim.batchId === null ? claim.signal : `${claim.batchId}:${claim.signal}`,
     deviationId: outcome.deviationId,
     after: record,
     reason: claim.summary,
@@ -141,46 +182,52 @@ async function alertAndAudit(
 
 /** Claims the signal for the batch, or answers the claim made before (`fresh: false`). */
 export async function claimSignal<I extends object>(pool: Pool, claim: SignalClaim, opts: ClaimOptions<I>): Promise<ClaimedSignal<I>> {
-  return withTransaction(pool, async (client) => {
-    await lockLine(client, claim.line);
-    const existing = await existingClaim(client, claim.batchId, claim.signal);
-    if (existing) return asClaimed<I>(existing, false);
-    const openOne = await openDeviationFor(client, claim.line, claim.symptom);
-    const deviationId = openOne ?? (await allocateDeviationId(client, opts.at));
-    const input = openOne ? null : opts.deviationInput(deviationId, claim.evidence);
-    const { rows } = await client.query<ClaimRow>(
-      `INSERT INTO monitoring_signals (batch_id, signal, line, gtin, lot, kind, metric, symptom, severity, report_id, evidence,
-                                       disposition, deviation_id, deviation_input)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-       RETURNING disposition, deviation_id, deviation_input, evidence, delivered_at`,
-      [
-        claim.batchId,
-        claim.signal,
-        claim.line,
-        claim.gtin,
-        claim.lot,
-        claim.kind,
-        claim.metric,
-        claim.symptom,
-        claim.severity,
-        claim.reportId,
-        JSON.stringify(claim.evidence),
-        openOne ? 'linked' : 'opened',
-        deviationId,
-        input === null ? null : JSON.stringify(input),
-      ],
-    );
-    await alertAndAudit(client, claim, { disposition: openOne ? 'linked' : 'opened', deviationId }, opts.recipients);
-    return asClaimed<I>(rows[0]!, true);
-  });
+  return withTransaction(pool, (client) => claimSignalIn(client, claim, opts));
+}
+
+/** claimSignal inside the caller's transaction: the claim commits, or not, with what the caller writes beside it. */
+export async function claimSignalIn<I extends object>(
+  client: PoolClient,
+  claim: SignalClaim,
+  opts: ClaimOptions<I>,
+): Promise<ClaimedSignal<I>> {
+  const scope = opts.scope ?? lineScope(claim);
+  await lockScope(client, scope.key);
+  const existing = await existingClaim(client, claim.batchId, claim.signal);
+  if (existing) return asClaimed<I>(existing, false);
+  const openOne = await scope.openDeviation(client);
+  const deviationId = openOne ?? (await allocateDeviationId(client, opts.at));
+  const input = openOne ? null : opts.deviationInput(deviationId, claim.evidence);
+  const { rows } = await client.query<ClaimRow>(
+    `INSERT INTO monitoring_signals (batch_id, signal, line, gtin, lot, kind, metric, symptom, severity, report_id, evidence,
+                                     disposition, deviation_id, deviation_input)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     RETURNING disposition, deviation_id, deviation_input, evidence, delivered_at`,
+    [
+      claim.batchId,
+      claim.signal,
+      claim.line,
+      claim.gtin,
+      claim.lot,
+      claim.kind,
+      claim.metric,
+      claim.symptom,
+      claim.severity,
+      claim.reportId,
+      JSON.stringify(claim.evidence),
+      openOne ? 'linked' : 'opened',
+      deviationId,
+      input === null ? null : JSON.stringify(input),
+    ],
+  );
+  await alertAndAudit(client, claim, { disposition: openOne ? 'linked' : 'opened', deviationId }, opts.recipients, scope.actor);
+  return asClaimed<I>(rows[0]!, true);
 }
 
 /** The claim's action was carried out (the deviation started, or told). */
-export async function markDelivered(pool: Pool, batchId: string, signal: string): Promise<void> {
-  await pool.query('UPDATE monitoring_signals SET delivered_at = COALESCE(delivered_at, now()) WHERE batch_id = $1 AND signal = $2', [
-    batchId,
-    signal,
-  ]);
+export async function markDelivered(pool: Pool, batchId: string | null, signal: string): Promise<void> {
+  const key = claimKey(batchId, signal);
+  await pool.query(`UPDATE monitoring_signals SET delivered_at = COALESCE(delivered_at, now()) WHERE ${key.where}`, key.params);
 }
 
 /**
@@ -190,29 +237,35 @@ export async function markDelivered(pool: Pool, batchId: string, signal: string)
  */
 export async function openInsteadOfLink<I extends object>(
   pool: Pool,
-  ref: { batchId: string; signal: string; unreachable: string },
+  ref: { batchId: string | null; signal: string; unreachable: string },
   opts: ClaimOptions<I>,
 ): Promise<ClaimedSignal<I> | null> {
   return withTransaction(pool, async (client) => {
     const { rows: claims } = await client.query<SignalClaim & { disposition: string; deviation_id: string; line: string }>(
       `SELECT batch_id::text AS "batchId", signal, line, gtin, lot, kind, metric, symptom, severity, report_id AS "reportId",
               evidence, disposition, deviation_id
-         FROM monitoring_signals WHERE batch_id = $1 AND signal = $2`,
-      [ref.batchId, ref.signal],
+         FROM monitoring_signals WHERE ${claimKey(ref.batchId, ref.signal).where}`,
+      claimKey(ref.batchId, ref.signal).params,
     );
     const claim = claims[0];
     if (!claim) return null;
-    await lockLine(client, claim.line);
+    const scope = opts.scope ?? lineScope(claim);
+    await lockScope(client, scope.key);
     const current = (await existingClaim(client, ref.batchId, ref.signal))!;
     if (current.disposition !== 'linked' || current.deviation_id !== ref.unreachable || current.delivered_at !== null) {
       return asClaimed<I>(current, false);
     }
     const deviationId = await allocateDeviationId(client, opts.at);
     const { rows } = await client.query<ClaimRow>(
-      `UPDATE monitoring_signals SET disposition = 'opened', deviation_id = $3, deviation_input = $4, unreachable = $5
-        WHERE batch_id = $1 AND signal = $2
+      `UPDATE monitoring_signals SET disposition = 'opened', deviation_id = $1, deviation_input = $2, unreachable = $3
+        WHERE ${claimKey(ref.batchId, ref.signal, 4).where}
         RETURNING disposition, deviation_id, deviation_input, evidence, delivered_at`,
-      [ref.batchId, ref.signal, deviationId, JSON.stringify(opts.deviationInput(deviationId, claim.evidence)), ref.unreachable],
+      [
+        deviationId,
+        JSON.stringify(opts.deviationInput(deviationId, claim.evidence)),
+        ref.unreachable,
+        ...claimKey(ref.batchId, ref.signal, 4).params,
+      ],
     );
     const summary = `${(claim.evidence as { summary?: string }).summary ?? claim.signal} (deviation ${ref.unreachable} had closed)`;
     await alertAndAudit(
@@ -220,6 +273,7 @@ export async function openInsteadOfLink<I extends object>(
       { ...claim, summary },
       { disposition: 'opened', deviationId, unreachable: ref.unreachable },
       opts.recipients,
+      scope.actor,
     );
     return asClaimed<I>(rows[0]!, true);
   });

@@ -601,7 +601,7 @@ async function run(
  * The batch's point in the monitoring series (batch_metrics): the newest report's counts, the
  * batch's first place in the series kept.
  */
-async function recordBatchMetrics(
+export async function recordBatchMetrics(
   q: (sql: string, params: unknown[]) => Promise<unknown>,
   batchId: number | string,
   s: ReconciliationSummary,

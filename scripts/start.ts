@@ -9,6 +9,7 @@ import { API_HEAP_FLAGS } from '../api/heap';
 import { loadConfigOrExit } from '../lib/config';
 import { startDevServer, waitForTemporal, type DevServer } from '../lib/dev-server';
 import { temporalBinaries } from '../lib/temporal-binaries';
+import { temporalConnectionOptions } from '../lib/temporal';
 import { migrate } from '../db/migrate';
 
 const root = path.resolve(__dirname, '..');
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
 
   if (external) {
     say(`using the Temporal cluster at ${config.TEMPORAL_ADDRESS}`);
-    await waitForTemporal(config.TEMPORAL_ADDRESS, 30_000);
+    await waitForTemporal(temporalConnectionOptions(config), 30_000, undefined, config.TEMPORAL_NAMESPACE);
   } else {
     const dataDir = path.join(root, '.data');
     mkdirSync(dataDir, { recursive: true });

@@ -160,21 +160,24 @@ export interface HoldBreachNotice {
  * The large data stays in PostgreSQL: the report and the chart are named, never copied.
  */
 export interface MonitoringSignalRecord {
-  /** `<batch ID>:<signal>`: the same point judged again carries the same key. */
+  /** `<batch ID>:<signal>`: the same point judged again carries the same key (an alert's: its signal). */
   key: string;
-  /** `threshold:<metric>` or `rule:<chart ID>:<rule>`. */
+  /** `threshold:<metric>` or `rule:<chart ID>:<rule>`; `emvs:<alert ID>` or `dscsa:<correlation UUID>`. */
   signal: string;
-  kind: 'threshold' | 'rule';
+  kind: 'threshold' | 'rule' | 'emvs_alert' | 'dscsa_verification';
+  /** What was found: the monitored metric, or an alert's cause (domain/emvs.ts). */
   metric: string;
-  line: string;
+  /** Null for an alert on a batch the company does not have, or without a line. */
+  line: string | null;
   gtin: string;
   lot: string;
-  batchId: string;
-  reportId: string;
-  /** The batch's count of the metric, its units (commissioned), and count per unit (null without units). */
-  count: number;
-  units: number;
-  value: number | null;
+  batchId: string | null;
+  /** The reconciliation report; null for an alert. */
+  reportId: string | null;
+  /** The batch's count of the metric, its units (commissioned), and count per unit (null without units); absent for an alert. */
+  count?: number;
+  units?: number;
+  value?: number | null;
   threshold?: { maxCount?: number; maxRate?: number };
   rule?: {
     chartId: string;
@@ -187,9 +190,32 @@ export interface MonitoringSignalRecord {
     /** Every point of the pattern, ending with this batch. */
     points: Array<{ index: number; batchId: string; lot: string }>;
   };
+  /** An EMVS alert or a DSCSA verification, and what the company's own data said of the pack. */
+  alert?: SerializationAlertRecord;
   /** One line, as people read it. */
   summary: string;
   detectedAt: string;
+}
+
+/** The alert (or negative verification) behind a monitoring signal of kind `emvs_alert` or `dscsa_verification`. */
+export interface SerializationAlertRecord {
+  framework: 'eu_fmd' | 'dscsa';
+  /** The EMVS alert ID, or the verification's correlation UUID. */
+  reference: string;
+  /** EMVS: the alert code and NMVS return code; DSCSA: the failure reason and additional information. */
+  code: string | null;
+  detail: string | null;
+  serial: string;
+  expiry: string | null;
+  /** EMVS: the market (ISO 3166-1 alpha-2); DSCSA: the requester's GLN. */
+  origin: string | null;
+  raisedAt: string;
+  classification: 'mah_error' | 'suspected_falsification';
+  cause: string;
+  /** What the company's own data showed, one sentence each. */
+  findings: string[];
+  /** Deviations holding the batch when the alert arrived. */
+  holds: string[];
 }
 
 export interface Recurrence {

@@ -1,8 +1,9 @@
-import type { Router } from 'express';
+import type { Request, Router } from 'express';
 import { auditApiCalls } from '../../audit/middleware';
 import { detectHoldBreaches, startHoldBreachDelivery } from '../../containment/hold-breaches';
 import { CAPTURE_ROLES } from '../../domain/roles';
 import { captureDocument, findCapturedDocument } from '../../epcis/capture';
+import type { DocumentFormat } from '../../epcis/document-reader';
 import type { ApiContext } from '../context';
 import { HttpProblem, notFound } from '../problem';
 import { declaredRoutes, type RouteSpec } from '../route';
@@ -18,10 +19,21 @@ function bindingHeaders(ctx: ApiContext): Record<string, string> {
   };
 }
 
+/** The media types capture takes, and the syntax each is read as. */
+const CAPTURE_FORMATS: Record<string, DocumentFormat> = {
+  'application/json': 'json',
+  'application/ld+json': 'json',
+  'application/xml': 'xml',
+  'text/xml': 'xml',
+};
+
+const mediaTypeOf = (req: Request) => (req.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+
 /** How capture refuses a document, in the words of the EPCIS REST binding. */
 const CAPTURE_UPLOAD: StreamedUpload = {
-  accepts: (type) => type === 'application/json' || type === 'application/ld+json',
-  unsupportedMediaType: 'Send the EPCISDocument as application/json or application/ld+json.',
+  accepts: (type) => Object.hasOwn(CAPTURE_FORMATS, type),
+  unsupportedMediaType:
+    'Send the EPCISDocument as EPCIS 2.0 JSON (application/json, application/ld+json) or as EPCIS 1.2/2.0 XML (application/xml, text/xml).',
   tooLarge: (limit) =>
     new HttpProblem(
       413,
@@ -54,16 +66,18 @@ export const EPCIS_ROUTES = {
     method: 'post',
     path: '/epcis/capture',
     summary:
-      'Capture an EPCIS 2.0 document (validated whole, all or nothing; 503 with Retry-After when it collided with another transaction and may be sent again)',
+      'Capture an EPCIS document: 2.0 JSON(-LD), or 1.2/2.0 XML (with or without SBDH, or in a SOAP envelope); validated whole, all or nothing, each problem by event and (XML) element; 503 with Retry-After when it collided with another transaction and may be sent again',
     access: 'capture',
     roles: CAPTURE_ROLES,
     produces: 'application/json',
+    consumes: Object.keys(CAPTURE_FORMATS),
   },
   job: { method: 'get', path: '/epcis/capture/:captureId', summary: 'A capture job', access: 'capture', roles: CAPTURE_ROLES },
 } satisfies Record<string, RouteSpec>;
 
 /**
- * EPCIS 2.0 capture (REST binding: POST /capture). The body is streamed, not parsed by the JSON
+ * EPCIS capture (REST binding: POST /capture), of EPCIS 2.0 JSON and of EPCIS 1.2/2.0 XML, by
+ * Content-Type; both are read into the same events (epcis/document-reader.ts). The body is streamed, not parsed by the JSON
  * body parser, so this router is mounted before it. The caller is authenticated before a byte of
  * the body is read, and a database connection is taken only once the body's first bytes have
  * arrived; a body that stalls is dropped (408) with nothing stored (api/streamed-body.ts).
@@ -93,6 +107,7 @@ export function epcisRoutes(ctx: ApiContext): Router {
     const result = await receiveStreamedUpload(ctx, req, res, CAPTURE_UPLOAD, (body) =>
       captureDocument(ctx.pool, body, {
         maxBytes: ctx.config.MAX_BODY_BYTES,
+        format: CAPTURE_FORMATS[mediaTypeOf(req)],
         capturedBy: req.user?.login ?? 'unknown',
         mayRetract: req.user?.roles.includes('integration') ?? false,
         alsoInTransaction: detectHoldBreaches,

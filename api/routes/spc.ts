@@ -1,8 +1,9 @@
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import { packagingLineSchema } from '../../domain/deviation';
+import { DEVIATION_ID_PATTERN, packagingLineSchema } from '../../domain/deviation';
 import { MONITORED_METRIC_IDS, type MonitoredMetric } from '../../domain/monitoring/metrics';
 import { READER_ROLES, type Role } from '../../domain/roles';
+import { SPC_CHART_KINDS, SPC_MEASURES, SPC_RULE_IDS, spcBaselineSchema, spcRulesSchema } from '../../domain/spc';
 import { lineText } from '../../domain/text';
 import { chartSvg } from '../../monitoring/chart-svg';
 import { CHART_STATUSES, chartDetail, listCharts } from '../../monitoring/charts';
@@ -25,6 +26,99 @@ export const listChartsQuerySchema = z
   })
   .strict();
 
+const metricSchema = z.enum(MONITORED_METRIC_IDS as [MonitoredMetric, ...MonitoredMetric[]]);
+const batchPointSchema = z.object({ index: z.number().int(), batchId: z.string(), lot: z.string() }).strict();
+
+/**
+ * GET /spc/charts/:id's answer (monitoring/charts.ts ChartDetail), for the OpenAPI document; the
+ * route's handler is type-checked against it, so the two cannot drift apart.
+ */
+export const chartDetailResponseSchema = z
+  .object({
+    id: z.string(),
+    line: z.string(),
+    gtin: z.string().nullable(),
+    metric: metricSchema,
+    label: z.string(),
+    measure: z.enum(SPC_MEASURES),
+    kind: z.enum(SPC_CHART_KINDS).nullable(),
+    status: z.enum(CHART_STATUSES),
+    rules: spcRulesSchema,
+    pointCount: z.number().int(),
+    lastPointAt: z.iso.datetime().nullable(),
+    approval: z
+      .object({
+        baseline: spcBaselineSchema,
+        batches: z.array(z.string()),
+        approvedAt: z.iso.datetime(),
+        approvedBy: z.object({ login: z.string(), printedName: z.string() }).strict(),
+        ledgerId: z.string(),
+      })
+      .strict()
+      .nullable(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    phase: z.enum(['I', 'II']),
+    provisional: z.boolean(),
+    limitsFrom: spcBaselineSchema.nullable(),
+    limitsProblem: z.string().nullable(),
+    points: z.array(
+      z
+        .object({
+          index: z.number().int(),
+          batchId: z.string(),
+          lot: z.string(),
+          gtin: z.string(),
+          recordedAt: z.iso.datetime(),
+          reportId: z.string(),
+          contentHash: z.string(),
+          n: z.number(),
+          count: z.number(),
+          value: z.number().nullable(),
+          centre: z.number().nullable(),
+          lcl: z.number().nullable(),
+          ucl: z.number().nullable(),
+          z: z.number().nullable(),
+          inBaseline: z.boolean(),
+        })
+        .strict(),
+    ),
+    violations: z.array(
+      z
+        .object({
+          rule: z.enum(SPC_RULE_IDS),
+          ruleNumber: z.number().int(),
+          description: z.string(),
+          side: z.enum(['above', 'below']),
+          index: z.number().int(),
+          batchId: z.string(),
+          lot: z.string(),
+          points: z.array(batchPointSchema),
+          /** The deviation the line's monitor opened for the violation or linked it to; null when it raised none. */
+          deviationId: z.string().regex(DEVIATION_ID_PATTERN).nullable(),
+        })
+        .strict(),
+    ),
+    changes: z.array(
+      z
+        .object({
+          id: z.string(),
+          seq: z.number().int(),
+          kind: z.enum(['baseline_approved', 'rules_changed']),
+          signer: z.object({ login: z.string(), printedName: z.string() }).strict(),
+          meaning: z.string(),
+          reason: z.string().nullable(),
+          recordHash: z.string(),
+          ledgerId: z.string(),
+          before: z.unknown(),
+          after: z.unknown(),
+          changedAt: z.iso.datetime(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
 /**
  * Who signs a chart's baseline and its rule changes: the people who approve quality records (QA
  * approvers and the head of QA), as at the deviation's QA gates.
@@ -44,6 +138,7 @@ export const SPC_ROUTES = {
     path: '/spc/charts/:id',
     summary: "A control chart: its points with limits and z, its rules' violations (phase II) or its provisional picture (phase I)",
     roles: READER_ROLES,
+    response: chartDetailResponseSchema,
   },
   svg: {
     method: 'get',
@@ -88,7 +183,7 @@ export function spcRoutes(ctx: ApiContext): Router {
     const id = chartIdParam(req);
     const detail = await chartDetail(ctx.pool, id);
     if (!detail) throw notFound(`No control chart ${id}.`);
-    res.json(detail);
+    res.json(detail satisfies z.output<typeof chartDetailResponseSchema>);
   });
 
   routes.add(SPC_ROUTES.svg, async (req, res) => {

@@ -49,6 +49,7 @@ describe('server timeouts', () => {
     try {
       const { status, closedAfterMs } = await outcome(client, since);
       expect(status).toBe(408);
+      expect((await client.response)?.headers['content-type']).toBe('application/problem+json');
       expect(closedAfterMs).toBeGreaterThanOrEqual(950);
       expect(closedAfterMs).toBeLessThan(3500);
     } finally {
@@ -71,6 +72,21 @@ describe('server timeouts', () => {
     } finally {
       clearInterval(timer);
     }
+  });
+
+  it("answer a request line and headers past Node's 16 KB limit with 431 problem+json, not a bare status line", async () => {
+    const client = rawClient(server.port, `GET /deviations?q=${'%C3%A9'.repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    const res = await client.response;
+    expect(res?.status).toBe(431);
+    expect(res?.headers['content-type']).toBe('application/problem+json');
+    expect(JSON.parse(res!.body)).toMatchObject({ status: 431, title: 'Request Header Fields Too Large' });
+  });
+
+  it('answer bytes that are not HTTP with 400 problem+json', async () => {
+    const client = rawClient(server.port, 'GET /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: x\r\n\r\n');
+    const res = await client.response;
+    expect(res?.status).toBe(400);
+    expect(JSON.parse(res!.body)).toMatchObject({ status: 400, type: 'about:blank' });
   });
 
   it('close an idle keep-alive connection after the keep-alive timeout', async () => {

@@ -240,16 +240,19 @@ describe('a control chart from phase I to phase II', () => {
         batchId: outOfControl,
         lot: detail.points[33].lot,
         points: [{ index: 33, batchId: outOfControl, lot: detail.points[33].lot }],
+        // no line monitor judged these points (they were written straight), so no deviation is named
+        deviationId: null,
       },
     ]);
     expect(detail.points[33].value).toBeGreaterThan(detail.points[33].ucl);
     expect(detail.points[33].z).toBeGreaterThan(3);
 
-    // newViolations answers, for the new point, exactly what the chart shows completed there.
+    // newViolations answers, for the new point, exactly what the chart shows completed there (before any deviation is raised).
+    const asJudged = ({ deviationId: _deviationId, ...v }: { deviationId: string | null }) => v;
     const atPoint = await newViolations(stack.pool, chartId, outOfControl);
-    expect(atPoint).toEqual(detail.violations.filter((v: { index: number }) => v.index === 33));
+    expect(atPoint).toEqual(detail.violations.filter((v: { index: number }) => v.index === 33).map(asJudged));
     expect(atPoint.map((v) => v.rule).sort()).toEqual(['beyond_limit', 'same_side_run']);
-    expect(await newViolations(stack.pool, chartId, shiftEnd)).toEqual([run]);
+    expect(await newViolations(stack.pool, chartId, shiftEnd)).toEqual([asJudged(run)]);
     // Nothing for a baseline batch, a batch of another chart, or a chart still in phase I.
     expect(await newViolations(stack.pool, chartId, batches[3]!)).toEqual([]);
     expect(await newViolations(stack.pool, chartIdOf(line, null, 'duplicate_serial'), outOfControl)).toEqual([]);

@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<Record<string, string>> = {}): App
 }
 
 export interface TestWorker {
+  /** The Worker of the deviation task queue (the slow queue's runs and stops with it). */
   worker: Worker;
   running: Promise<void>;
   stop(): Promise<void>;
@@ -36,19 +37,19 @@ export interface TestWorker {
 export async function startWorker(config: AppConfig, pool: Pool): Promise<TestWorker> {
   quietTemporalRuntime();
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await createWorker({
+  const workers = await createWorker({
     connection,
     pool,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowBundle: workflowBundle(),
   });
-  const running = worker.run();
+  const running = workers.run();
   return {
-    worker,
+    worker: workers.main,
     running,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      workers.shutdown();
       await running;
       await connection.close();
     },

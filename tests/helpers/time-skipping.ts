@@ -9,6 +9,7 @@ import { createSignatureActivities } from '../../activities/signatures';
 import type { AllActivities } from '../../workflows/activity-contracts';
 import type { Pool } from '../../db/pool';
 import { PRODUCTION_POLICY, resolvePolicy, type Policy } from '../../domain/policy';
+import { slowTaskQueueOf } from '../../workflows/task-queues';
 import type { DeviationInput } from '../../workflows/types';
 import type { ReconciliationSummary } from '../../domain/reconciliation-summary';
 import { quietTemporalRuntime, workflowBundle } from './bundle';
@@ -62,13 +63,20 @@ export function workflowTestActivities(pool: Pool, overrides: Partial<AllActivit
   };
 }
 
+/**
+ * The deviation task queue's Worker and the slow queue's (workflows/task-queues.ts), both with the
+ * test's activities, run together by `worker.runUntil`.
+ */
 export async function createTestWorker(
   env: TestWorkflowEnvironment,
   activities: AllActivities,
-): Promise<{ worker: Worker; taskQueue: string }> {
+): Promise<{ worker: Pick<Worker, 'runUntil'>; taskQueue: string }> {
   const taskQueue = `ts-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities });
-  return { worker, taskQueue };
+  const [main, slow] = await Promise.all([
+    Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: workflowBundle(), activities }),
+    Worker.create({ connection: env.nativeConnection, taskQueue: slowTaskQueueOf(taskQueue), activities }),
+  ]);
+  return { worker: { runUntil: (fn) => slow.runUntil(() => main.runUntil(fn)) }, taskQueue };
 }
 
 let counter = 0;

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import request from 'supertest';
+import { chartDetailResponseSchema } from '../../api/routes/spc';
 import { tellLineMonitor } from '../../api/services/master-data';
 import { PRODUCTION_POLICY } from '../../domain/policy';
 import { createLogger } from '../../lib/logger';
@@ -147,4 +148,21 @@ it('opens exactly one deviation for a shift planted from batch 31, naming the ru
   expect(d.description).toContain(d.detection!.rule!.description);
   const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM deviations WHERE lines @> ARRAY[$1]::text[]', [line]);
   expect(rows[0].n).toBe(1);
+
+  // The chart names, at each violation, the deviation it opened or was linked to: a reader goes from the chart to the deviation.
+  // (The deviation reconciles its batch, shifted[0], again, perhaps already: with no events captured for it, that point is then
+  // recorded with no units and leaves the chart. So the points after it, recurrences linked to the deviation, are the ones named.)
+  const chart = chartDetailResponseSchema.parse(
+    (
+      await request(stack.app)
+        .get(`/spc/charts/${encodeURIComponent(chartId)}`)
+        .set(bearer(auditor.token))
+        .expect(200)
+    ).body,
+  );
+  const claimed = new Map(claims.map((c) => [`${c.batch_id}|${c.signal}`, c.deviation_id]));
+  for (const v of chart.violations) expect(v.deviationId).toBe(claimed.get(`${v.batchId}|rule:${chartId}:${v.rule}`) ?? null);
+  const recurrences = chart.violations.filter((v) => shifted.slice(1).some((s) => s.batchId === v.batchId));
+  expect(recurrences.map((v) => [v.lot, v.rule])).toEqual(expect.arrayContaining(shifted.slice(1).map((s) => [s.lot, 'beyond_limit'])));
+  expect(recurrences.every((v) => v.deviationId === id)).toBe(true);
 });

@@ -85,6 +85,8 @@ export interface ChartViolation {
   batchId: string;
   lot: string;
   points: Array<{ index: number; batchId: string; lot: string }>;
+  /** The deviation the line's monitor opened for it or linked it to; null when it raised none. */
+  deviationId: string | null;
 }
 export interface ChartDetail extends ChartSummary {
   phase: 'I' | 'II';

@@ -199,7 +199,7 @@ function ChartView({ id }: { id: string }) {
                       <Table.Th>Side</Table.Th>
                       <Table.Th>Lot</Table.Th>
                       <Table.Th>Points of the pattern</Table.Th>
-                      <Table.Th>Deviations</Table.Th>
+                      <Table.Th>Deviation</Table.Th>
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -215,15 +215,24 @@ function ChartView({ id }: { id: string }) {
                           </Anchor>
                         </Table.Td>
                         <Table.Td className="mono">{v.points.map((p) => p.lot).join(', ')}</Table.Td>
-                        <Table.Td>
-                          <Anchor
-                            inherit
-                            component={Link}
-                            to={`/?batch=${encodeURIComponent(v.lot)}`}
-                            aria-label={`Deviations of lot ${v.lot} on the board`}
-                          >
-                            on the board
-                          </Anchor>
+                        <Table.Td className="nowrap">
+                          {v.deviationId ? (
+                            <Anchor inherit component={Link} to={`/deviations/${encodeURIComponent(v.deviationId)}`}>
+                              {v.deviationId}
+                            </Anchor>
+                          ) : (
+                            <>
+                              none raised ·{' '}
+                              <Anchor
+                                inherit
+                                component={Link}
+                                to={`/?batch=${encodeURIComponent(v.lot)}`}
+                                aria-label={`Deviations of lot ${v.lot} on the board`}
+                              >
+                                on the board
+                              </Anchor>
+                            </>
+                          )}
                         </Table.Td>
                       </Table.Tr>
                     ))}
@@ -231,10 +240,11 @@ function ChartView({ id }: { id: string }) {
                 </Table>
               </ScrollBox>
             )}
-            {c.violations.length > 0 ? (
+            {c.violations.some((v) => !v.deviationId) ? (
               <Text size="sm">
-                The chart does not name the deviation a violation opened: the deviations of each violation&apos;s lot are one link away on
-                the board.
+                A violation names the deviation the line&apos;s monitor opened for it or linked it to. One without a deviation was not
+                raised by the monitor (a baseline point, a violation that appeared when the rules changed, or a point not judged yet); its
+                lot&apos;s deviations are on the board.
               </Text>
             ) : null}
           </Stack>
