@@ -16,6 +16,18 @@ export interface ReadModelActivities {
 
 export interface HoldActivities {
   placeHold(input: { deviationId: string; lot: string; reason: string; placedBy: string }): Promise<{ holdId: string; placedAt: string }>;
+  /**
+   * Containment's first writes in one transaction: a hold on every lot and the alert in the outbox,
+   * their audit-trail rows appended together (one turn of the trail's lock, not one per row). A
+   * retry finds the holds and the alert it wrote before and returns the same holds.
+   */
+  placeHoldsAndAlert(input: {
+    deviationId: string;
+    lots: string[];
+    reason: string;
+    placedBy: string;
+    alert: OutboxNotification;
+  }): Promise<Array<{ lot: string; holdId: string; placedAt: string }>>;
   disposeHold(input: {
     deviationId: string;
     lot: string;
@@ -25,15 +37,18 @@ export interface HoldActivities {
   }): Promise<{ holdId: string; disposedAt: string }>;
 }
 
+/** A notification for the outbox, written once per dedupe key. */
+export interface OutboxNotification {
+  dedupeKey: string;
+  deviationId: string;
+  kind: string;
+  recipients: string[];
+  subject: string;
+  body?: Record<string, unknown>;
+}
+
 export interface NotificationActivities {
-  notify(input: {
-    dedupeKey: string;
-    deviationId: string;
-    kind: string;
-    recipients: string[];
-    subject: string;
-    body?: Record<string, unknown>;
-  }): Promise<void>;
+  notify(input: OutboxNotification): Promise<void>;
 }
 
 export interface InvestigationSupportActivities {

@@ -1,6 +1,6 @@
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as activities from './activity-contracts';
-import * as steps from '../domain/lifecycle';
+import { lifecycle as steps } from './domain-on-demand';
 import { nowIso, runClock } from './clocks';
 import * as msg from './messages';
 import { parseStep, refuse, setUpdate } from './refusals';

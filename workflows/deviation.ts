@@ -1,11 +1,11 @@
 import { setHandler } from '@temporalio/workflow';
 import { humanDuration, isoAfter, nowIso } from './clocks';
 import { openChangeControls } from './deviation/change-controls';
-import { containmentActions, liftHolds, recordHoldBreaches } from './deviation/containment';
+import { containmentActions, liftHolds, placeHoldsAndAlert, recordHoldBreaches, traceAndReconcile } from './deviation/containment';
 import { containmentClock, watchDeadline } from './deviation/deadlines';
 import { checkEffectiveness } from './deviation/effectiveness';
 import { recordMonitoringSignal } from './deviation/monitoring';
-import { act, DeviationCancelled, startDeviation } from './deviation/runtime';
+import { act, DeviationCancelled, slowActivities, startDeviation, type Deviation } from './deviation/runtime';
 import { signoffs } from './deviation/signoffs';
 import { newRound } from './deviation/state';
 import { registerSteps } from './deviation/steps';
@@ -29,21 +29,23 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   setHandler(msg.monitoringSignal, (signal) => recordMonitoringSignal(d, signal));
 
   try {
-    // 1. Detection: possible recurrences within the policy window.
-    state.recurrences = await act.findRecurrences({
-      deviationId: state.id,
-      symptom: state.symptom,
-      lines: state.lines,
-      gtins: state.gtins,
-      lots: state.batches,
-      since: new Date(Date.parse(state.detectedAt) - policy.recurrenceWindowMs).toISOString(),
-    });
-    d.changed();
-
-    // 2. Containment: actions at once, the clock beside them, a QA lead's confirmation to finish.
-    d.moveTo('containment', 'system', 'containment clock started at detection');
-    void containmentClock(d);
-    await containmentActions(d);
+    // (d.holdsFirst is patched('holds-first'): deviations started before it replay the other branch.)
+    if (d.holdsFirst) {
+      // 1. Detection starts containment and its clock; holds and the alert before anything that can wait.
+      d.moveTo('containment', 'system', 'containment clock started at detection');
+      void containmentClock(d);
+      await placeHoldsAndAlert(d);
+      // 2. Then, beside each other on the slow task queue: possible recurrences within the policy
+      //    window, trace-and-hold of what shipped, a preliminary reconciliation.
+      await Promise.all([findRecurrences(d, slowActivities().support), traceAndReconcile(d)]);
+    } else {
+      // (deviations started before holds-first searched for recurrences first, and ran every containment action at once)
+      await findRecurrences(d, act);
+      d.moveTo('containment', 'system', 'containment clock started at detection');
+      void containmentClock(d);
+      await containmentActions(d);
+    }
+    // A QA lead's confirmation finishes containment.
     tasks.open('containment_verification', state.containment.dueAt, false);
     await d.waitFor(() => Boolean(state.containment.confirmation));
     const confirmation = state.containment.confirmation!;
@@ -137,4 +139,18 @@ export async function DeviationWorkflow(input: DeviationInput): Promise<Deviatio
   // The record is complete once the read model has the final version.
   await d.published();
   return state;
+}
+
+/** Earlier deviations on the same line, product or symptom within the policy's recurrence window. */
+async function findRecurrences(d: Deviation, support: Pick<typeof act, 'findRecurrences'>): Promise<void> {
+  const { state, policy } = d;
+  state.recurrences = await support.findRecurrences({
+    deviationId: state.id,
+    symptom: state.symptom,
+    lines: state.lines,
+    gtins: state.gtins,
+    lots: state.batches,
+    since: new Date(Date.parse(state.detectedAt) - policy.recurrenceWindowMs).toISOString(),
+  });
+  d.changed();
 }

@@ -1,7 +1,7 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { isStorableText, storableCopy } from '../domain/text';
+import { text } from './domain-on-demand';
 import { REFUSAL } from './messages';
 
 /**
@@ -10,7 +10,7 @@ import { REFUSAL } from './messages';
  * a refusal but a worker shutdown, so no caller's text may reach Temporal unchecked.
  */
 export function refuse(type: (typeof REFUSAL)[keyof typeof REFUSAL], message: string): never {
-  throw ApplicationFailure.create({ type, message: storableCopy(message), nonRetryable: true });
+  throw ApplicationFailure.create({ type, message: text.storableCopy(message), nonRetryable: true });
 }
 
 /** The actor of a step as the API sends it: the signed-in login and, for rules by role, its roles. */
@@ -21,14 +21,14 @@ export interface Actor {
 
 function actorOf(arg: Record<string, unknown>): Actor {
   const { by, roles } = arg;
-  if (typeof by !== 'string' || by.trim().length === 0 || by.length > 100 || !isStorableText(by, false)) {
+  if (typeof by !== 'string' || by.trim().length === 0 || by.length > 100 || !text.isStorableText(by, false)) {
     refuse(REFUSAL.invalid, 'by: who completed the step is required');
   }
   if (roles === undefined) return { by: by.trim() };
   if (
     !Array.isArray(roles) ||
     roles.length > 20 ||
-    !roles.every((r) => typeof r === 'string' && r.length <= 50 && isStorableText(r, false))
+    !roles.every((r) => typeof r === 'string' && r.length <= 50 && text.isStorableText(r, false))
   ) {
     refuse(REFUSAL.invalid, "roles: the actor's roles are a short list of role names");
   }
@@ -55,15 +55,15 @@ export function parseStep<S extends z.ZodType>(schema: S, arg: unknown): z.outpu
  * already; this catches anything else a handler or validator might throw with the caller's text.
  */
 export function storableFailure(err: unknown): unknown {
-  if (!(err instanceof Error) || storableCopy(err.message) === err.message) return err;
+  if (!(err instanceof Error) || text.storableCopy(err.message) === err.message) return err;
   if (err instanceof ApplicationFailure) {
     return ApplicationFailure.create({
       type: err.type ?? undefined,
-      message: storableCopy(err.message),
+      message: text.storableCopy(err.message),
       nonRetryable: err.nonRetryable ?? undefined,
     });
   }
-  const copy = new Error(storableCopy(err.message));
+  const copy = new Error(text.storableCopy(err.message));
   copy.name = err.name;
   return copy;
 }

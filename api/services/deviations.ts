@@ -39,23 +39,26 @@ interface BoundKey {
   created_at: Date;
 }
 
-async function findKey(ctx: ApiContext, key: string): Promise<BoundKey | undefined> {
-  const { rows } = await ctx.pool.query<BoundKey>(
-    'SELECT deviation_id, request_hash, created_at FROM idempotency_keys WHERE idempotency_key = $1',
-    [key],
-  );
-  return rows[0];
-}
-
-/** Binds a new number to the key; when a concurrent request bound it first, its binding wins. */
+/**
+ * The key's binding, made now when there is none, in one statement (one round trip on the request's
+ * path): a key seen before takes no number; a new key takes the next one, formatted as
+ * formatDeviationId does (DEV-year-number, at least six digits); when a concurrent request bound
+ * the key first, its binding wins (ON CONFLICT returns it).
+ */
 async function bindKey(ctx: ApiContext, key: string, hash: string, now: Date): Promise<BoundKey> {
-  const candidate = await allocateId(ctx, now);
   const { rows } = await ctx.pool.query<BoundKey>(
-    `INSERT INTO idempotency_keys (idempotency_key, request_hash, deviation_id)
-     VALUES ($1, $2, $3)
-     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-     RETURNING deviation_id, request_hash, created_at`,
-    [key, hash, candidate],
+    `WITH known AS (
+       SELECT deviation_id, request_hash, created_at FROM idempotency_keys WHERE idempotency_key = $1
+     ), next AS (
+       SELECT nextval('deviation_number_seq')::text AS n WHERE NOT EXISTS (SELECT 1 FROM known)
+     ), bound AS (
+       INSERT INTO idempotency_keys (idempotency_key, request_hash, deviation_id)
+       SELECT $1, $2, 'DEV-' || $3::int || '-' || lpad(n, greatest(6, length(n)), '0') FROM next
+       ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+       RETURNING deviation_id, request_hash, created_at
+     )
+     SELECT * FROM known UNION ALL SELECT * FROM bound`,
+    [key, hash, now.getUTCFullYear()],
   );
   return rows[0]!;
 }
@@ -70,7 +73,7 @@ export async function openDeviation(
   let detectedAt = now.toISOString();
   if (idempotencyKey) {
     const hash = requestHash(request);
-    const bound = (await findKey(ctx, idempotencyKey)) ?? (await bindKey(ctx, idempotencyKey, hash, now));
+    const bound = await bindKey(ctx, idempotencyKey, hash, now);
     if (bound.request_hash !== hash) {
       throw unprocessable('This Idempotency-Key was already used with a different request body.');
     }

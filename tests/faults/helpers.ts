@@ -13,7 +13,10 @@ export function databaseUrlNamed(databaseUrl: string, applicationName: string): 
   return url.toString();
 }
 
-/** Per activity type, the attempt on which each of its completed activities succeeded, in the order they were scheduled. */
+/**
+ * Per activity type, the attempt on which each of its completed activities succeeded, in the order
+ * they were scheduled (activities) or completed (local activities, read from their markers).
+ */
 export async function completedAttempts(temporal: Client, workflowId: string): Promise<Record<string, number[]>> {
   const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
   const typeOf = new Map<number, string>();
@@ -27,6 +30,12 @@ export async function completedAttempts(temporal: Client, workflowId: string): P
     if (done) {
       const type = typeOf.get(Number(done.scheduledEventId)) ?? '?';
       (completed[type] ??= []).push(attemptOf.get(Number(done.startedEventId)) ?? 0);
+    }
+    const marker = e.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_local_activity' && !marker.failure ? marker.details?.data?.payloads?.[0]?.data : undefined;
+    if (data) {
+      const { activity_type: type, attempt } = JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type: string; attempt: number };
+      (completed[type] ??= []).push(attempt);
     }
   }
   return completed;

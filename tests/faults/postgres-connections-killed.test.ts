@@ -27,7 +27,12 @@ import { completedAttempts, databaseUrlNamed } from './helpers';
  */
 let stack: TestStack;
 let workerPool: Pool;
-let blocker: PgClient;
+/**
+ * One client per row written ahead of the worker, so that each can be let go on its own: the holds
+ * and the alert are written by one transaction (one local activity), which meets the hold's row
+ * first and, retried, the alert's; reconciliation runs once the holds are placed.
+ */
+let blockers: Record<'holds' | 'alert' | 'readModel' | 'reconciliation', PgClient>;
 let dir: string;
 let lead: Record<string, string>;
 /** Every connection of the worker (its pool and reconciliation's own connection) carries this name. */
@@ -47,11 +52,15 @@ beforeAll(async () => {
   // deviation's reconciliation updates in its last statement: the place the test stops it.
   await request(stack.app).post(`/batches/${LOT}/reconciliation`).set('X-API-Key', CAPTURE_KEY).expect(201);
   workerPool = createPool(databaseUrlNamed(stack.config.DATABASE_URL, WORKER_CONNECTIONS), 5);
-  blocker = new PgClient({ connectionString: stack.config.DATABASE_URL });
-  await blocker.connect();
+  const connected = async () => {
+    const client = new PgClient({ connectionString: stack.config.DATABASE_URL });
+    await client.connect();
+    return client;
+  };
+  blockers = { holds: await connected(), alert: await connected(), readModel: await connected(), reconciliation: await connected() };
 });
 afterAll(async () => {
-  await blocker?.end();
+  await Promise.all(Object.values(blockers ?? {}).map((b) => b.end()));
   await stack.stop();
   await workerPool?.end();
   rmSync(dir, { recursive: true, force: true });
@@ -81,47 +90,60 @@ it('connections killed during hold placement, the read-model write, the outbox w
       .expect(201)
   ).body.id as string;
 
-  await blocker.query('BEGIN');
-  await blocker.query(`INSERT INTO holds (deviation_id, lot, reason, placed_by) VALUES ($1, $2, 'test blocker', 'test')`, [id, LOT]);
-  await blocker.query(
+  for (const b of Object.values(blockers)) await b.query('BEGIN');
+  await blockers.holds.query(`INSERT INTO holds (deviation_id, lot, reason, placed_by) VALUES ($1, $2, 'test blocker', 'test')`, [id, LOT]);
+  await blockers.readModel.query(
     `INSERT INTO deviations (id, title, symptom, severity, stage, batches, reported_by, detected_at, updated_at, version)
      VALUES ($1, 'test blocker', 'other', 'minor', 'detection', $2, 'test', now(), now(), 0)`,
     [id, [LOT]],
   );
-  await blocker.query(
+  await blockers.alert.query(
     `INSERT INTO notifications (dedupe_key, deviation_id, kind, recipients, subject) VALUES ($1, $2, 'test', '{}', 'test blocker')`,
     [`${id}:containment:alert`, id],
   );
-  await blocker.query('SELECT 1 FROM batch_metrics m JOIN batches b ON b.id = m.batch_id WHERE b.lot = $1 FOR UPDATE OF m', [LOT]);
+  await blockers.reconciliation.query(
+    'SELECT 1 FROM batch_metrics m JOIN batches b ON b.id = m.batch_id WHERE b.lot = $1 FOR UPDATE OF m',
+    [LOT],
+  );
 
   stack.worker = await startWorker(stack.config, workerPool);
-  const waiting = await eventually(async () => {
-    const w = await waitingWorkerStatements();
-    return w.size === 4 ? w : undefined;
-  }, 30_000);
-  expect([...waiting.keys()].sort()).toEqual(['batch_metrics', 'deviations', 'holds', 'notifications']);
-  // (batch_metrics is reconciliation's last statement: its report is written, not yet committed)
-
-  const { rows: killed } = await stack.pool.query<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid', [
-    [...waiting.values()],
-  ]);
-  expect(killed.map((k) => k.ok)).toEqual([true, true, true, true]);
+  /** Waits until the worker's statements wait on exactly these tables, ends their connections, then lets the blockers go. */
+  const killWhenWaiting = async (tables: string[], release: PgClient[]) => {
+    const waiting = await eventually(async () => {
+      const w = await waitingWorkerStatements();
+      return tables.every((t) => w.has(t)) ? w : undefined;
+    }, 30_000);
+    expect([...waiting.keys()].sort()).toEqual(tables);
+    const { rows: killed } = await stack.pool.query<{ ok: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS ok FROM unnest($1::int[]) AS pid',
+      [[...waiting.values()]],
+    );
+    expect(killed.map((k) => k.ok)).toEqual(tables.map(() => true));
+    for (const b of release) await b.query('ROLLBACK');
+  };
+  // The hold (the first write of containment's transaction) and the read model's first snapshot.
+  await killWhenWaiting(['deviations', 'holds'], [blockers.holds, blockers.readModel]);
+  // Retried, the transaction places the hold and meets the alert's row.
+  await killWhenWaiting(['notifications'], [blockers.alert]);
+  // Then, the holds placed, the preliminary reconciliation (batch_metrics is its last statement: its
+  // report is written, not yet committed).
+  await killWhenWaiting(['batch_metrics'], []);
   // The killed reconciliation left nothing behind: no report, no findings.
   const reports = async () =>
     (await stack.pool.query<{ id: string }>('SELECT id FROM reconciliation_reports WHERE deviation_id = $1', [id])).rows.map((r) => r.id);
   expect(await reports()).toEqual([]);
-  await blocker.query('ROLLBACK');
+  await blockers.reconciliation.query('ROLLBACK');
 
   const state = await eventually(async () => {
     const s = (await request(stack.app).get(`/deviations/${id}`).set(lead).expect(200)).body.deviation;
     return s.containment.actionsCompletedAt && s.containment.preliminaryReconciliation.length === 1 ? s : undefined;
   }, 60_000);
 
-  // Each of the four was retried and succeeded on a later attempt.
+  // Each was retried and succeeded on a later attempt: the holds and the alert (a local activity)
+  // on the third, after losing its connection at each of its two writes.
   const attempts = await completedAttempts(stack.temporal, id);
-  expect(attempts.placeHold?.[0]).toBeGreaterThan(1);
+  expect(attempts.placeHoldsAndAlert?.[0]).toBeGreaterThan(2);
   expect(attempts.recordDeviationSnapshot?.[0]).toBeGreaterThan(1);
-  expect(attempts.notify?.[0]).toBeGreaterThan(1);
   expect(attempts.reconcileBatch?.[0]).toBeGreaterThan(1);
 
   // One hold on the batch, placed once in the audit trail.

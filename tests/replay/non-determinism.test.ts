@@ -32,10 +32,28 @@ describe.each(files)('%s', (file) => {
     expect(verdict.deterministic).toBe(false);
     const run = verdict.runs[0]!;
     expect(run.error?.kind).toBe('nondeterminism');
-    // The original schedules findRecurrences first; the altered code schedules traceShipments: the
-    // first ActivityTaskScheduled event is where they part.
+    // The altered code's first command schedules traceShipments. The recorded first command is where
+    // they part: findRecurrences scheduled (deviations started before holds-first) or the
+    // holds-first patch marker (those started since).
     const events = runs[0]!.history.events!;
-    const firstScheduled = events.find((e) => e.activityTaskScheduledEventAttributes)!;
-    expect(run.divergence).toMatchObject({ eventId: Number(firstScheduled.eventId), eventType: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED' });
+    const firstCommand = events[events.findIndex((e) => e.workflowTaskCompletedEventAttributes) + 1]!;
+    const recorded = firstCommand.activityTaskScheduledEventAttributes
+      ? { type: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED', name: firstCommand.activityTaskScheduledEventAttributes.activityType?.name }
+      : { type: 'EVENT_TYPE_MARKER_RECORDED', name: patchIdOf(firstCommand) };
+    expect(recorded.name).toBe(file.includes('.before-') ? 'findRecurrences' : 'holds-first');
+    expect(run.divergence).toMatchObject({ eventId: Number(firstCommand.eventId), eventType: recorded.type });
   });
 });
+
+/** The patch a marker event records (the SDK's patch markers carry it in their details). */
+function patchIdOf(event: {
+  markerRecordedEventAttributes?: { markerName?: string | null; details?: unknown } | null;
+}): string | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_patch') return undefined;
+  const data = (marker.details as Record<string, { payloads?: Array<{ data?: Uint8Array | string }> }> | undefined)?.['patch-data']
+    ?.payloads?.[0]?.data;
+  if (!data) return undefined;
+  const text = typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');
+  return (JSON.parse(text) as { id?: string }).id;
+}

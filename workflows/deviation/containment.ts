@@ -1,25 +1,83 @@
 import { humanDuration, nowIso } from '../clocks';
 import type { HoldBreach, HoldBreachNotice } from '../types';
-import { act, reconciliation, type Deviation } from './runtime';
+import { act, reconciliation, slowActivities, urgent, type Deviation } from './runtime';
 import { openHolds } from './state';
 
 /** How many hold breaches travel in the workflow's state; every one of them stays in hold_breaches. */
 const BREACHES_IN_STATE = 50;
 
-/**
- * Containment's actions, at once: distribution holds on every batch, trace-and-hold of what
- * already shipped, the team alerted with its response roles, and a preliminary reconciliation.
- */
-export async function containmentActions(d: Deviation): Promise<void> {
-  const { state, policy } = d;
-  const c = state.containment;
-  const reason = `Distribution hold for deviation ${state.id}: ${state.title}`;
-  c.responseRoles = {
-    containmentLead: state.reportedBy,
+const holdReason = (d: Deviation) => `Distribution hold for deviation ${d.state.id}: ${d.state.title}`;
+
+function assignResponseRoles(d: Deviation): void {
+  d.state.containment.responseRoles = {
+    containmentLead: d.state.reportedBy,
     packagingLine: 'role:production',
     serializationSystems: 'role:it',
     qualityApproval: 'role:qa_approver',
   };
+}
+
+const ALERTED = ['role:qa_lead', 'role:production', 'role:it', 'role:qa_approver'];
+
+const alertSubject = (d: Deviation) =>
+  `Deviation ${d.state.id} (${d.state.severity}): contain within ${humanDuration(d.policy.containmentWindowMs)}`;
+
+/**
+ * Containment's first half, before anything else the deviation does: a distribution hold on every
+ * batch and the team alerted with its response roles, in one local activity (runtime.ts, `urgent`)
+ * and one transaction. The holds are in the state, and so on their way to the read model, as soon
+ * as they are placed.
+ */
+export async function placeHoldsAndAlert(d: Deviation): Promise<void> {
+  const { state } = d;
+  const c = state.containment;
+  assignResponseRoles(d);
+  const holds = await urgent.placeHoldsAndAlert({
+    deviationId: state.id,
+    lots: state.batches,
+    reason: holdReason(d),
+    placedBy: 'system',
+    alert: d.notification('containment:alert', 'containment_alert', ALERTED, alertSubject(d), {
+      responseRoles: c.responseRoles,
+      batches: state.batches,
+      dueAt: c.dueAt,
+    }),
+  });
+  c.holds = holds.map((h) => ({ lot: h.lot, holdId: h.holdId, placedAt: h.placedAt }));
+  d.changed();
+}
+
+/**
+ * Containment's second half, on the slow task queue: trace-and-hold of what already shipped and a
+ * preliminary reconciliation of every batch.
+ */
+export async function traceAndReconcile(d: Deviation): Promise<void> {
+  const { state } = d;
+  const c = state.containment;
+  const slow = slowActivities();
+  const [trace, preliminary] = await Promise.all([
+    slow.support.traceShipments({ deviationId: state.id, lots: state.batches }),
+    // A lot shared by two products cannot be reconciled by lot alone: it is left out here, not retried for ever.
+    Promise.all(state.batches.map((lot) => slow.reconciliation.reconcileBatch({ lot, deviationId: state.id }).catch(() => null))).then(
+      (all) => all.filter((r) => r !== null),
+    ),
+  ]);
+  c.trace = trace;
+  c.preliminaryReconciliation = preliminary;
+  c.actionsCompletedAt = nowIso();
+  d.changed();
+}
+
+/**
+ * Containment's actions as deviations started before `patched('holds-first')` (workflows/deviation.ts)
+ * ran them, all at once on the deviation's task queue, after the recurrence search: those still
+ * replaying through here must issue the same commands.
+ */
+export async function containmentActions(d: Deviation): Promise<void> {
+  const { state } = d;
+  const c = state.containment;
+  const reason = holdReason(d);
+  assignResponseRoles(d);
   const [holds, trace, preliminary] = await Promise.all([
     Promise.all(
       state.batches.map((lot) => act.placeHold({ deviationId: state.id, lot, reason, placedBy: 'system' }).then((h) => ({ lot, ...h }))),
@@ -29,17 +87,11 @@ export async function containmentActions(d: Deviation): Promise<void> {
     Promise.all(state.batches.map((lot) => reconciliation.reconcileBatch({ lot, deviationId: state.id }).catch(() => null))).then((all) =>
       all.filter((r) => r !== null),
     ),
-    d.notify(
-      'containment:alert',
-      'containment_alert',
-      ['role:qa_lead', 'role:production', 'role:it', 'role:qa_approver'],
-      `Deviation ${state.id} (${state.severity}): contain within ${humanDuration(policy.containmentWindowMs)}`,
-      {
-        responseRoles: c.responseRoles,
-        batches: state.batches,
-        dueAt: c.dueAt,
-      },
-    ),
+    d.notify('containment:alert', 'containment_alert', ALERTED, alertSubject(d), {
+      responseRoles: c.responseRoles,
+      batches: state.batches,
+      dueAt: c.dueAt,
+    }),
   ]);
   c.holds = holds.map((h) => ({ lot: h.lot, holdId: h.holdId, placedAt: h.placedAt }));
   c.trace = trace;

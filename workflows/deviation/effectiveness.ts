@@ -1,7 +1,7 @@
 import { condition, patched } from '@temporalio/workflow';
 import { isoAfter, nowIso } from '../clocks';
 import type { InvestigationRound } from '../types';
-import { act, DeviationCancelled, type Deviation } from './runtime';
+import { DeviationCancelled, slowActivities, type Deviation } from './runtime';
 
 /**
  * The effectiveness check of one round: after the policy's delay, evaluated on the data of the
@@ -13,7 +13,8 @@ export async function checkEffectiveness(d: Deviation, round: InvestigationRound
     round.effectiveness.scheduledFor = isoAfter(nowIso(), policy.effectivenessDelayMs);
     d.changed();
     if (await condition(d.cancelled, policy.effectivenessDelayMs)) throw new DeviationCancelled();
-    const result = await act.evaluateEffectiveness({
+    // (on the slow task queue for every deviation: the queue is no part of the command replay compares)
+    const result = await slowActivities().support.evaluateEffectiveness({
       deviationId: state.id,
       round: round.number,
       lines: state.lines,

@@ -1,9 +1,10 @@
-import { condition, proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, proxyLocalActivities, workflowInfo, type ActivityInterfaceFor } from '@temporalio/workflow';
 import type { ResolvedPolicy } from '../../domain/policy';
 import type * as activities from '../activity-contracts';
 import { nowIso } from '../clocks';
 import { REFUSAL, type StepResult } from '../messages';
 import { refuse } from '../refusals';
+import { slowTaskQueueOf } from '../task-queues';
 import type { DeviationInput, DeviationState, InvestigationRound, Stage } from '../types';
 import { initialState, snapshotOf } from './state';
 
@@ -23,6 +24,45 @@ export const reconciliation = proxyActivities<activities.ReconciliationActivitie
   retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes' },
 });
 
+/**
+ * Containment's first writes (the holds and the alert) and the read model's snapshots, as local
+ * activities: the worker running the workflow task runs them at once, with no task queue between
+ * detection and the hold, or between a change and the list that shows it, for a backlog to form
+ * in; and with no activity task, and no workflow task for its result, to add to a burst. Each is
+ * one short, idempotent transaction (a retry finds the rows it wrote; an older snapshot never
+ * overwrites a newer one), so a worker lost mid-write and the task run again has the effect of one
+ * call.
+ */
+export const urgent = proxyLocalActivities<Pick<activities.HoldActivities, 'placeHoldsAndAlert'> & activities.ReadModelActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+/**
+ * What reads or computes over serialization data, on the slow task queue (task-queues.ts): a
+ * backlog of these, this deviation's or others', never delays a hold, an alert or a read-model
+ * write. Built per call, since the queue is named after the workflow's own.
+ */
+export function slowActivities(): {
+  support: ActivityInterfaceFor<activities.InvestigationSupportActivities>;
+  reconciliation: ActivityInterfaceFor<activities.ReconciliationActivities>;
+} {
+  const taskQueue = slowTaskQueueOf(workflowInfo().taskQueue);
+  return {
+    support: proxyActivities<activities.InvestigationSupportActivities>({
+      taskQueue,
+      startToCloseTimeout: '2 minutes',
+      retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+    }),
+    reconciliation: proxyActivities<activities.ReconciliationActivities>({
+      taskQueue,
+      startToCloseTimeout: '30 minutes',
+      heartbeatTimeout: '2 minutes',
+      retry: { initialInterval: '2 seconds', maximumInterval: '2 minutes' },
+    }),
+  };
+}
+
 /** Raised inside the workflow when a QA lead cancels the deviation; caught at the top. */
 export class DeviationCancelled extends Error {}
 
@@ -30,11 +70,25 @@ export class DeviationCancelled extends Error {}
 export interface Deviation {
   readonly state: DeviationState;
   readonly policy: ResolvedPolicy;
+  /**
+   * `patched('holds-first')`, decided once as the deviation starts: holds and the alert first, the
+   * read model through local activities. False for deviations started before it, which replay as
+   * they ran: recurrence search first, snapshots through activities.
+   */
+  readonly holdsFirst: boolean;
   /** Every change bumps the version; the read model keeps only the newest. */
   changed(): void;
   moveTo(to: Stage, by: string, reason: string): void;
   /** An outbox notification, once per key however often the workflow retries. */
   notify(key: string, kind: string, recipients: string[], subject: string, body?: Record<string, unknown>): Promise<void>;
+  /** What notify() writes to the outbox, for an activity that writes it together with its own work. */
+  notification(
+    key: string,
+    kind: string,
+    recipients: string[],
+    subject: string,
+    body?: Record<string, unknown>,
+  ): activities.OutboxNotification;
   cancelled(): boolean;
   /** Waits for a step of the lifecycle; a cancellation ends the wait and the lifecycle. */
   waitFor(done: () => boolean): Promise<void>;
@@ -57,6 +111,7 @@ export interface Deviation {
 
 /** The deviation's state and the publisher that keeps the read model current. */
 export function startDeviation(input: DeviationInput): Deviation {
+  const holdsFirst = patched('holds-first');
   const state = initialState(input);
   let published = 0;
   const changed = () => {
@@ -67,30 +122,38 @@ export function startDeviation(input: DeviationInput): Deviation {
     for (;;) {
       await condition(() => state.version > published);
       const version = state.version;
-      await act.recordDeviationSnapshot(snapshotOf(state));
+      await (holdsFirst ? urgent : act).recordDeviationSnapshot(snapshotOf(state));
       published = version;
     }
   })();
+  const notification = (
+    key: string,
+    kind: string,
+    recipients: string[],
+    subject: string,
+    body: Record<string, unknown>,
+  ): activities.OutboxNotification => ({
+    dedupeKey: `${state.id}:${key}`,
+    deviationId: state.id,
+    kind,
+    recipients,
+    subject,
+    body: { deviation: state.id, title: state.title, ...body },
+  });
   const cancelled = () => Boolean(state.cancellation);
   const currentRound = (): InvestigationRound | undefined => state.rounds[state.rounds.length - 1];
   return {
     state,
     policy: input.policy,
+    holdsFirst,
     changed,
     moveTo(to, by, reason) {
       state.transitions.push({ from: state.stage, to, at: nowIso(), by, reason });
       state.stage = to;
       changed();
     },
-    notify: (key, kind, recipients, subject, body = {}) =>
-      act.notify({
-        dedupeKey: `${state.id}:${key}`,
-        deviationId: state.id,
-        kind,
-        recipients,
-        subject,
-        body: { deviation: state.id, title: state.title, ...body },
-      }),
+    notify: (key, kind, recipients, subject, body = {}) => act.notify(notification(key, kind, recipients, subject, body)),
+    notification: (key, kind, recipients, subject, body = {}) => notification(key, kind, recipients, subject, body),
     cancelled,
     async waitFor(done) {
       await condition(() => done() || cancelled());

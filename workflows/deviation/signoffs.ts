@@ -1,4 +1,4 @@
-import * as steps from '../../domain/lifecycle';
+import { lifecycle as steps } from '../domain-on-demand';
 import { isoAfter, nowIso } from '../clocks';
 import * as msg from '../messages';
 import { parseStep, refuse, setUpdate } from '../refusals';

@@ -1,5 +1,4 @@
-import * as steps from '../../domain/lifecycle';
-import { riskClassOf } from '../../domain/rca';
+import { lifecycle as steps, rca } from '../domain-on-demand';
 import { CANCELLATION_ROLES } from '../../domain/roles';
 import { isoAfter, nowIso } from '../clocks';
 import * as msg from '../messages';
@@ -75,7 +74,7 @@ export function registerSteps(d: Deviation, signoffs: Signoffs): void {
       const step = parseStep(steps.recordRiskAssessmentSchema, arg);
       d.roundOrRefuse().investigation.risk = {
         assessment: step.assessment,
-        riskClass: riskClassOf(step.assessment),
+        riskClass: rca.riskClassOf(step.assessment),
         by: step.by,
         at: nowIso(),
       };
