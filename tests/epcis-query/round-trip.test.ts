@@ -3,6 +3,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { cbvValue, contentEventId } from '../../epcis/normalise';
 import { CAPTURE_KEY, exampleDocuments, FIXTURES, officialValidator } from '../epcis/helpers';
+import { scratchDatabase, type ScratchDatabase } from '../helpers/scratch-database';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { bearer, signedInUser } from '../helpers/users';
 
@@ -87,11 +88,15 @@ function comparable(event: Json): Json {
 }
 
 let stack: TestStack;
+let database: ScratchDatabase;
 let auditor: string;
 const validate = officialValidator();
 
 beforeAll(async () => {
-  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY }) });
+  // Its own database: other suites capture these examples too (as XML, or edited), and the event
+  // stored is the one captured first, which the shared database would leave to chance.
+  database = await scratchDatabase('round_trip');
+  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, DATABASE_URL: database.url }) });
   auditor = (await signedInUser(stack.app, stack.pool, { roles: ['auditor'] })).token;
   for (const [file, text] of texts) {
     const res = await request(stack.app)
@@ -103,7 +108,8 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  await stack.stop();
+  await stack?.stop();
+  await database?.drop();
 });
 
 describe('GET /epcis/events/{eventID} gives back every captured example event', () => {
