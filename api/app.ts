@@ -18,6 +18,7 @@ import { userRoutes } from './routes/users';
 import { lifecycleRoutes } from './routes/lifecycle';
 import { epcisRoutes } from './routes/epcis';
 import { epcisQueryRoutes } from './routes/epcis-query';
+import { epcisSubscriptionRoutes } from './routes/epcis-subscriptions';
 import { masterDataRoutes, repositoryReportRoutes } from './routes/master-data';
 import { taskRoutes } from './routes/tasks';
 import { openApiRoutes } from './openapi';
@@ -56,6 +57,7 @@ export function createApp(ctx: ApiContext): Express {
   app.use(spcRoutes(ctx));
   app.use(kpiRoutes(ctx));
   app.use(epcisQueryRoutes(ctx)); // the EPCIS 2.0 query interface and the trace (reads only)
+  app.use(epcisSubscriptionRoutes(ctx)); // its named queries and webhook subscriptions
   app.use(emvsRoutes(ctx));
   app.use(dscsaRoutes(ctx));
 

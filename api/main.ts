@@ -7,6 +7,8 @@ import { loadPolicy } from '../lib/policy';
 import { createApp } from './app';
 import { createApiServer } from './server';
 import { startAlertDelivery } from './services/serialization-alerts';
+import { startSubscriptionDelivery } from '../epcis/subscription-delivery';
+import { tokenKey } from '../epcis/subscription-tokens';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -18,6 +20,11 @@ async function main(): Promise<void> {
   const app = createApp(ctx);
   // The process's own rounds, not the app's: an app built for a test starts no timer of its own.
   const alertDelivery = startAlertDelivery(ctx);
+  // EPCIS query subscriptions: every API process delivers (they take turns per subscription).
+  const subscriptionDelivery = startSubscriptionDelivery(pool, log, {
+    tokenKey: config.EPCIS_SUBSCRIPTION_KEY ? tokenKey(config.EPCIS_SUBSCRIPTION_KEY) : null,
+    allowedHosts: config.EPCIS_SUBSCRIPTION_ALLOWED_HOSTS,
+  });
   if (config.NODE_ENV === 'production' && !config.AUDIT_HMAC_KEY) {
     log.warn(
       "AUDIT_HMAC_KEY is not set: the audit trail's body digests use a key drawn for this process and cannot be checked once it stops",
@@ -33,7 +40,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'API shutting down');
     server.close(async () => {
-      await alertDelivery.stop();
+      await Promise.all([alertDelivery.stop(), subscriptionDelivery.stop()]);
       await Promise.allSettled([pool.end(), temporal.connection.close()]);
       log.info('API stopped');
       process.exit(0);

@@ -11,6 +11,7 @@ import { DSCSA_ROUTES } from './routes/dscsa';
 import { EMVS_ROUTES } from './routes/emvs';
 import { EPCIS_ROUTES } from './routes/epcis';
 import { EPCIS_QUERY_ROUTES } from './routes/epcis-query';
+import { EPCIS_SUBSCRIPTION_ROUTES } from './routes/epcis-subscriptions';
 import { EVIDENCE_ROUTES } from './routes/evidence';
 import { HEALTH_ROUTES } from './routes/health';
 import { KPI_ROUTES } from './routes/kpis';
@@ -34,8 +35,8 @@ export interface Operation {
   roles?: readonly Role[];
   body?: z.ZodType;
   query?: z.ZodObject;
-  /** Anything but JSON in the answer. */
-  produces?: string;
+  /** Anything but JSON in the answer; several when the route negotiates (Accept). */
+  produces?: string | readonly string[];
   /** The media types of a streamed body the route reads itself. */
   consumes?: readonly string[];
   /** The JSON answer's schema, where the route declares one. */
@@ -65,6 +66,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...Object.values(MASTER_DATA_ROUTES),
   ...Object.values(EPCIS_ROUTES),
   ...Object.values(EPCIS_QUERY_ROUTES),
+  ...Object.values(EPCIS_SUBSCRIPTION_ROUTES),
   ...Object.values(SPC_ROUTES),
   ...Object.values(KPI_ROUTES),
   ...Object.values(EMVS_ROUTES),
@@ -116,15 +118,16 @@ export function openApiDocument(): Record<string, unknown> {
       responses: {
         '200': {
           description: 'OK',
-          content: {
-            [op.produces ?? 'application/json']: op.response
-              ? { schema: z.toJSONSchema(op.response, { io: 'output', unrepresentable: 'any' }) }
-              : {},
-          },
+          content: Object.fromEntries(
+            [op.produces ?? 'application/json']
+              .flat()
+              .map((type) => [type, op.response ? { schema: z.toJSONSchema(op.response, { io: 'output', unrepresentable: 'any' }) } : {}]),
+          ),
         },
         '400': PROBLEM,
         ...(op.public ? {} : { '401': PROBLEM, '403': PROBLEM }),
         '404': PROBLEM,
+        ...(Array.isArray(op.produces) ? { '406': PROBLEM } : {}),
         '409': PROBLEM,
       },
     };

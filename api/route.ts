@@ -34,8 +34,8 @@ export interface RouteSpec {
   body?: z.ZodType;
   /** The query string the route validates (queryOf). */
   query?: z.ZodObject;
-  /** The answer's media type, when it is not JSON. */
-  produces?: string;
+  /** The answer's media type, when it is not JSON; several when the route answers in the one the request accepts (else 406). */
+  produces?: string | readonly string[];
   /** The media types of a streamed body (read by the route itself, not by the JSON body parser), for the OpenAPI document. */
   consumes?: readonly string[];
   /** The JSON answer, for the OpenAPI document (the handler type-checks what it sends against it). */

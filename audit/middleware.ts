@@ -27,7 +27,7 @@ function reasonOf(body: unknown): string | null {
 }
 
 /** Fields that carry a secret (compared without case), dropped at any depth before the body is digested. */
-const SECRET_FIELDS = new Set(['password', 'currentpassword', 'newpassword', 'token', 'apikey', 'key', 'secret']);
+const SECRET_FIELDS = new Set(['password', 'currentpassword', 'newpassword', 'token', 'apikey', 'key', 'secret', 'signaturetoken']);
 
 /**
  * The body without its secrets. Recursion is bounded: the JSON body parser refuses bodies nested

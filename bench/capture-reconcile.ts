@@ -15,14 +15,12 @@
  * process's CPU profile; profiling slows it, so such a run's figures are not results).
  */
 import { fork } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { SingleBar, Presets } from 'cli-progress';
 import { Client } from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { API_HEAP_FLAGS } from '../api/heap';
 import { migrate } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
@@ -30,7 +28,9 @@ import { captureFile } from '../lib/capture-client';
 import { countsFromRate, DEFAULT_CONFIG, type GeneratorConfig } from '../lib/generator/plan';
 import { generateBatch, type Manifest } from '../lib/generator/write';
 import { describeCode } from './code-version';
+import { copyBaseline, rowCounts } from './copy-baseline';
 import { describeMachine } from './machine';
+import { unwatchedPolicyFile } from './unwatched-policy';
 
 const root = path.resolve(__dirname, '..');
 const units = Number(process.env.BENCH_UNITS ?? 1_000_000);
@@ -52,10 +52,17 @@ interface ApiProcess {
 /** BENCH_API_CPU_PROFILE=DIR: the API process writes a V8 CPU profile there when it stops (for where Node's time goes). */
 const profileDir = process.env.BENCH_API_CPU_PROFILE ? path.resolve(process.env.BENCH_API_CPU_PROFILE) : null;
 
-async function startApi(databaseUrl: string, apiKey: string): Promise<ApiProcess> {
+async function startApi(databaseUrl: string, apiKey: string, policyFile: string): Promise<ApiProcess> {
   const child = fork(path.join(__dirname, 'api-process.ts'), [], {
     execArgv: [...API_HEAP_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, CAPTURE_API_KEY: apiKey, LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      CAPTURE_API_KEY: apiKey,
+      POLICY_FILE: policyFile,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const [msg] = (await once(child, 'message')) as [{ type: string; port: number }];
@@ -98,54 +105,6 @@ async function api(
 
 function expectOk(what: string, r: { status: number; body: unknown }): void {
   if (r.status >= 300) throw new Error(`${what}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
-}
-
-/** Row counts of every user table, to find the tables capture wrote. */
-async function rowCounts(pool: Pool): Promise<Map<string, number>> {
-  const { rows } = await pool.query<{ relname: string }>(
-    `SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY relname`,
-  );
-  const counts = new Map<string, number>();
-  for (const { relname } of rows) {
-    const r = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM "${relname}"`);
-    counts.set(relname, Number(r.rows[0]?.n ?? 0));
-  }
-  return counts;
-}
-
-/**
- * The capture baseline: every row capture added, dumped to files (untimed), then loaded with plain
- * COPY into empty copies of the same tables with the same indexes and constraints (timed).
- */
-async function copyBaseline(databaseUrl: string, tables: string[], workDir: string): Promise<{ seconds: number; rows: number }> {
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const files: Array<[string, string]> = [];
-    for (const t of tables) {
-      const file = path.join(workDir, `${t}.copy`);
-      await pipeline(client.query(copyTo(`COPY "${t}" TO STDOUT`)), createWriteStream(file));
-      await client.query(`DROP TABLE IF EXISTS "bench_copy_${t}"`);
-      await client.query(`CREATE TABLE "bench_copy_${t}" (LIKE "${t}" INCLUDING ALL)`);
-      files.push([t, file]);
-    }
-    await client.query('CHECKPOINT');
-    const started = performance.now();
-    let rows = 0;
-    for (const [t, file] of files) {
-      const stream = client.query(copyFrom(`COPY "bench_copy_${t}" FROM STDIN`));
-      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), stream);
-      rows += Number(stream.rowCount ?? 0);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    for (const [t, file] of files) {
-      await client.query(`DROP TABLE "bench_copy_${t}"`);
-      rmSync(file, { force: true });
-    }
-    return { seconds, rows };
-  } finally {
-    await client.end();
-  }
 }
 
 /** Capture, master data and reports authenticate with the API key from config (api/auth.ts: X-API-Key). */
@@ -208,7 +167,7 @@ async function main(): Promise<void> {
   );
 
   const apiKey = randomBytes(24).toString('hex');
-  const apiProcess = await startApi(databaseUrl, apiKey);
+  const apiProcess = await startApi(databaseUrl, apiKey, unwatchedPolicyFile(workDir));
   const auth = captureAuthHeaders(apiKey);
   try {
     for (const p of manifest.products) expectOk('POST /products', await api(apiProcess.baseUrl, 'POST', '/products', auth, p));

@@ -24,6 +24,11 @@ const severityPolicySchema = z
     effectivenessDelay: duration,
     /** Interval of repeated reminders for anything overdue (actions, reports, clocks). */
     overdueReminderInterval: duration,
+    /**
+     * The interval once the head of QA has been told (after the third reminder): by default the
+     * same as overdueReminderInterval.
+     */
+    escalatedReminderInterval: duration.optional(),
     /** DSCSA illegitimate product / EU FMD suspected falsification: notify within this window. */
     regulatoryNotificationWindow: duration,
     regulatoryReminders: z.array(duration).max(10),
@@ -94,6 +99,8 @@ export interface ResolvedPolicy {
   changeControlDueMs: number;
   effectivenessDelayMs: number;
   overdueReminderIntervalMs: number;
+  /** Absent from the inputs of deviations started before it existed: they chase at overdueReminderIntervalMs throughout. */
+  escalatedReminderIntervalMs?: number;
   regulatoryNotificationWindowMs: number;
   regulatoryRemindersMs: number[];
   effectivenessCriteria: EffectivenessCriteria;
@@ -120,6 +127,7 @@ export function resolvePolicy(policy: Policy, severity: Severity): ResolvedPolic
     changeControlDueMs: ms(p.changeControlDue),
     effectivenessDelayMs: ms(p.effectivenessDelay),
     overdueReminderIntervalMs: ms(p.overdueReminderInterval),
+    escalatedReminderIntervalMs: ms(p.escalatedReminderInterval ?? p.overdueReminderInterval),
     regulatoryNotificationWindowMs: regulatoryWindow,
     regulatoryRemindersMs: p.regulatoryReminders
       .map(ms)
@@ -156,6 +164,7 @@ export const PRODUCTION_POLICY: Policy = {
       changeControlDue: '60 days',
       effectivenessDelay: '30 days',
       overdueReminderInterval: '1 day',
+      escalatedReminderInterval: '7 days',
     },
     major: {
       ...common,
@@ -164,6 +173,7 @@ export const PRODUCTION_POLICY: Policy = {
       changeControlDue: '90 days',
       effectivenessDelay: '30 days',
       overdueReminderInterval: '2 days',
+      escalatedReminderInterval: '7 days',
     },
     minor: {
       ...common,
@@ -172,6 +182,7 @@ export const PRODUCTION_POLICY: Policy = {
       changeControlDue: '120 days',
       effectivenessDelay: '60 days',
       overdueReminderInterval: '7 days',
+      escalatedReminderInterval: '7 days',
     },
   },
   effectivenessCriteria: {

@@ -68,7 +68,7 @@ export interface CaptureFailure {
 export const captureIdOf = (documentId: string | number) => `C${documentId}`;
 
 const STAGE_COLUMNS =
-  'rt, idx, event_id, is_declaration, type, action, event_time, tz, biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra, ' +
+  'rt, idx, event_id, legacy_id, is_declaration, type, action, event_time, tz, biz_step, disposition, read_point, biz_location, parent_id, lot, expiry, extra, ' +
   'role, kind, gtin, elot, parent, epc_prefix, keys, epcs, quantities, uoms';
 
 class ProblemList {
@@ -134,9 +134,13 @@ async function captureInTransaction(
   // not in temp files; and no JIT compilation, which costs more than these statements save.
   await client.query(`SET LOCAL work_mem = '64MB'`);
   await client.query('SET LOCAL jit = off');
+  // Events stored under the IDs given before the CBV event hash (migrations/2000): while there are
+  // any, each event naming itself by content is also looked for under its former ID.
+  const { rows: legacy } = await client.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM epcis_event_legacy_ids) AS any');
+  const normalise = { legacyIds: legacy[0]?.any === true };
   await client.query(
     `CREATE TEMP TABLE capture_stage (
-       rt char(1) NOT NULL, idx integer NOT NULL, event_id text COLLATE "C", is_declaration boolean, type text, action text,
+       rt char(1) NOT NULL, idx integer NOT NULL, event_id text COLLATE "C", legacy_id text COLLATE "C", is_declaration boolean, type text, action text,
        event_time timestamptz, tz text, biz_step text, disposition text, read_point text, biz_location text,
        parent_id text, lot text, expiry date, extra jsonb,
        -- (GS1 keys in byte order, like the columns they go to: migrations/0500)
@@ -156,6 +160,7 @@ async function captureInTransaction(
   let bytes = 0;
   let identifiers = 0;
   let declarations = 0;
+  let legacyIds = 0;
   const batches = new Map<string, { gtin: string; lot: string; expiry: string | null }>();
   const reader = documentReader(opts.format ?? 'json');
 
@@ -190,7 +195,7 @@ async function captureInTransaction(
       const found: CaptureProblem[] = [];
       if (schemaProblems.length || read.problems.length) {
         try {
-          normaliseEvent(event as Record<string, unknown>, index, found);
+          normaliseEvent(event as Record<string, unknown>, index, found, { prefixes: read.prefixes });
         } catch {
           // (a shape too far from an event to read further: its schema problems say enough)
         }
@@ -198,7 +203,7 @@ async function captureInTransaction(
         for (const p of found) if (!flagged.has(p.field.replace(/\[(\d+)\]/g, '.$1'))) problems.add(located(p));
         continue;
       }
-      const n = normaliseEvent(event as Record<string, unknown>, index, found);
+      const n = normaliseEvent(event as Record<string, unknown>, index, found, { ...normalise, prefixes: read.prefixes });
       for (const p of found) problems.add(located(p));
       if (n.isDeclaration && opts.mayRetract === false) {
         problems.add({
@@ -213,6 +218,7 @@ async function captureInTransaction(
         'E',
         index,
         n.eventId,
+        n.legacyId,
         n.isDeclaration,
         n.type,
         n.action,
@@ -239,10 +245,12 @@ async function captureInTransaction(
       ]);
       identifiers += n.epcs.length;
       if (n.isDeclaration) declarations++;
+      if (n.legacyId !== null) legacyIds++;
       for (const l of toIdentifierLists(n.epcs)) {
         rows += copyRow([
           'G',
           index,
+          null,
           null,
           null,
           null,
@@ -303,6 +311,7 @@ async function captureInTransaction(
     bytes,
     events: document.events,
     declarations,
+    legacyIds,
     capturedBy: opts.capturedBy,
     tmpFile,
     batches: sortedBatches(batches),
@@ -380,6 +389,8 @@ interface ApplyInput {
   events: number;
   /** How many of the events are error declarations. */
   declarations: number;
+  /** How many of the events carry the ID they would have had before the CBV event hash. */
+  legacyIds: number;
   capturedBy: string;
   tmpFile: string;
   batches: Array<{ gtin: string; lot: string; expiry: string | null }>;
@@ -387,6 +398,33 @@ interface ApplyInput {
 
 /** The advisory lock key that orders error declarations against the events they retract ("EPCISRET" in ASCII). */
 const RETRACTION_LOCK = '4994565968963454292';
+
+/** How many staged events (or declarations) name an event stored under its former ID. */
+async function countRenames(client: PoolClient): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM capture_stage s JOIN epcis_event_legacy_ids l ON l.legacy_id = s.legacy_id WHERE s.rt = 'E'`,
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * An event stored under its former ID (migrations/2000) that arrives again, or whose sender declares
+ * it wrong, takes its CBV hash as event_id: the insert below then skips it as seen before, the
+ * declaration retracts it, and from then on the sender's ID finds it. The former ID stays in
+ * epcis_event_legacy_ids, so it finds the event too. An event whose hash another stored event
+ * already has (the same event stored twice before, in two spellings) keeps its former ID.
+ */
+async function renameLegacyEvents(client: PoolClient): Promise<void> {
+  await client.query(
+    `UPDATE epcis_events e SET event_id = r.event_id
+       FROM (SELECT DISTINCT ON (s.event_id) s.event_id, l.event_pk
+               FROM capture_stage s JOIN epcis_event_legacy_ids l ON l.legacy_id = s.legacy_id
+              WHERE s.rt = 'E'
+              ORDER BY s.event_id, l.event_pk) r
+      WHERE e.id = r.event_pk AND NOT e.is_declaration AND e.event_id <> r.event_id
+        AND NOT EXISTS (SELECT 1 FROM epcis_events x WHERE x.event_id = r.event_id AND NOT x.is_declaration)`,
+  );
+}
 
 /** Moves a valid, staged document into the real tables (inside the caller's transaction). */
 async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<CaptureSuccess, 'identifiers'>> {
@@ -410,9 +448,14 @@ async function apply(client: PoolClient, input: ApplyInput): Promise<Omit<Captur
   // would each miss the other (neither is committed when the other looks). Documents with
   // declarations are rare: such a document waits until the captures under way have committed, and
   // the others wait for it, so that whichever comes second sees the first.
-  await client.query(input.declarations > 0 ? 'SELECT pg_advisory_xact_lock($1)' : 'SELECT pg_advisory_xact_lock_shared($1)', [
-    RETRACTION_LOCK,
-  ]);
+  // An event stored under its former ID and sent again is renamed to its CBV hash (below): two
+  // documents doing so at once could both rename it; such documents, rare, take turns too.
+  const renames = input.legacyIds > 0 ? await countRenames(client) : 0;
+  await client.query(
+    input.declarations > 0 || renames > 0 ? 'SELECT pg_advisory_xact_lock($1)' : 'SELECT pg_advisory_xact_lock_shared($1)',
+    [RETRACTION_LOCK],
+  );
+  if (renames > 0) await renameLegacyEvents(client);
   // The indices of the events this document adds (not seen before): the projections below read the
   // staged rows of those events, never the ever-growing event tables.
   await client.query('CREATE TEMP TABLE capture_new (idx integer PRIMARY KEY, id bigint NOT NULL) ON COMMIT DROP');

@@ -1,4 +1,5 @@
 import { JsonListSplitter } from '../lib/json-list-splitter';
+import { contextPrefixes } from './event-hash';
 import { masterDataFromJson, unstorableMasterData, type VocabularyElement } from './master-data';
 import type { CaptureProblem } from './normalise';
 import { validateDocumentShell } from './schema';
@@ -23,6 +24,8 @@ export interface ReadEvent {
   problems: CaptureProblem[];
   /** For an XML event: the element a JSON field came from. */
   locate?: (field: string) => Located;
+  /** Namespace prefixes in force for the event's extension names (for the CBV event hash). */
+  prefixes?: Record<string, string>;
 }
 
 export interface DocumentEnd {
@@ -69,11 +72,19 @@ class JsonReader implements DocumentReader {
     this.splitter.write(chunk);
   }
 
+  /** The prefixes of the document's @context, when it comes before the events (JSON-LD documents put it first). */
+  private prefixes: Record<string, string> | null = null;
+
   take(): ReadEvent[] {
+    if (this.pending.length && this.prefixes === null) {
+      const header = this.splitter.headerBeforeList() as { '@context'?: unknown } | undefined;
+      this.prefixes = header && typeof header === 'object' ? contextPrefixes(header['@context']) : {};
+    }
+    const prefixes = this.prefixes ?? {};
     return this.pending.splice(0).map(({ text, index }) => {
       if (text === null) return { index, problems: [{ eventIndex: index, field: '(event)', reason: 'must be a JSON object' }] };
       try {
-        return { index, event: JSON.parse(text.toString('utf8')) as unknown, problems: [] };
+        return { index, event: JSON.parse(text.toString('utf8')) as unknown, problems: [], prefixes };
       } catch (e) {
         return { index, problems: [{ eventIndex: index, field: '(event)', reason: `is not valid JSON: ${(e as Error).message}` }] };
       }

@@ -3,6 +3,7 @@ import canonicalize from 'canonicalize';
 import { parseEpc, parseLot } from '../domain/gs1';
 import { unstorableTimeReason } from '../domain/iso-time';
 import { ilmdKeys } from './ilmd-spellings';
+import { cbvEventHash, isCbvEventHash } from './event-hash';
 
 /**
  * Turns one schema-valid EPCIS 2.0 event into the rows capture stores: the event's own columns and
@@ -53,6 +54,35 @@ export interface NormalisedEvent {
   /** The event's other fields (extensions included), as JSON for the jsonb column. */
   extraJson: string;
   epcs: EpcRow[];
+  /**
+   * The ID the event would have had before the CBV 2.0 event hash (contentEventId), when it names
+   * itself by content: no eventID, or (an error declaration) the CBV hash of the event it declares.
+   * Only worked out when asked for (NormaliseOptions.legacyIds).
+   */
+  legacyId: string | null;
+}
+
+export interface NormaliseOptions {
+  /** Namespace prefixes in force for the event's extension names (its document's @context, or XML's declarations). */
+  prefixes?: Readonly<Record<string, string>>;
+  /** Work out legacyId: only needed while events stored under the former IDs exist. */
+  legacyIds?: boolean;
+}
+
+/**
+ * EPCIS 2.0 makes eventID optional and the REST binding asks the server to supply one: the CBV 2.0
+ * event hash, which the sender can compute too (its error declaration names the event by it), and
+ * which is the same for the event sent as XML or JSON, with EPC URNs or Digital Links.
+ */
+function eventIdentity(event: Record<string, unknown>, opts: NormaliseOptions): { eventId: string; legacyId: string | null } {
+  const given = typeof event.eventID === 'string' ? event.eventID : null;
+  if (given !== null && !(event.errorDeclaration !== undefined && isCbvEventHash(given))) return { eventId: given, legacyId: null };
+  const hash = cbvEventHash(event, opts.prefixes);
+  if (given !== null && given !== hash) return { eventId: given, legacyId: null };
+  if (!opts.legacyIds) return { eventId: hash, legacyId: null };
+  // (a declaration repeats the event it declares: without the declaration, it is that event's content)
+  const { eventID: _id, errorDeclaration: _declaration, ...content } = event;
+  return { eventId: hash, legacyId: contentEventId(event.errorDeclaration !== undefined ? content : event) };
 }
 
 /** ilmd keys that carry the lot and expiry: every recognised spelling (epcis/ilmd-spellings.ts). */
@@ -160,8 +190,9 @@ function validDate(s: string): boolean {
 }
 
 /**
- * EPCIS 2.0 makes eventID optional and the REST binding asks the server to supply one. A hash of the
- * event's canonical JSON (RFC 8785) keeps a re-sent event recognisable, so it is not applied twice.
+ * The ID this product gave an event without eventID before it used the CBV 2.0 event hash: the SHA-256
+ * of the event's canonical JSON (RFC 8785). Events stored under it keep it as a legacy ID
+ * (migrations/2000), so a re-sent one is still recognised.
  */
 export function contentEventId(event: unknown): string {
   return `ni:///sha-256;${createHash('sha256')
@@ -174,7 +205,12 @@ export function contentEventId(event: unknown): string {
  * Capture also runs it on an event the schema refused, for the GS1 problems alone, so it assumes
  * nothing of the fields' types.
  */
-export function normaliseEvent(event: Record<string, unknown>, index: number, problems: CaptureProblem[]): NormalisedEvent {
+export function normaliseEvent(
+  event: Record<string, unknown>,
+  index: number,
+  problems: CaptureProblem[],
+  opts: NormaliseOptions = {},
+): NormalisedEvent {
   const before = problems.length;
   // (strings after the schema's check; an event it refused is still read here, so nothing is assumed)
   const type = typeof event.type === 'string' ? event.type : '';
@@ -274,8 +310,10 @@ export function normaliseEvent(event: Record<string, unknown>, index: number, pr
   }
   const readPoint = (event.readPoint as { id?: unknown } | undefined)?.id;
   const bizLocation = (event.bizLocation as { id?: unknown } | undefined)?.id;
+  const { eventId, legacyId } = problems.length === before ? eventIdentity(event, opts) : { eventId: '', legacyId: null };
   return {
-    eventId: typeof event.eventID === 'string' ? event.eventID : contentEventId(event),
+    eventId,
+    legacyId,
     isDeclaration: event.errorDeclaration !== undefined,
     type,
     action,

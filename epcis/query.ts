@@ -4,6 +4,7 @@ import { listsNamingSql } from '../db/identifier-events';
 import type { Queryable } from '../db/pool';
 import type { EventFilter } from '../domain/epcis-query';
 import { cbvValue } from './normalise';
+import { NS } from './xml/nodes';
 
 /**
  * The EPCIS 2.0 query interface over what capture stored (epcis/capture.ts): the events matching a
@@ -84,7 +85,7 @@ export function decodePageToken(text: string, filter: EventFilter): { ok: true; 
  * The WHERE conditions of a filter over epcis_events `e`, its values appended to `params`. An error
  * declaration is not an event of its own here: it is given inside the event it retracts.
  */
-async function conditions(db: Queryable, filter: EventFilter, params: unknown[]): Promise<string[]> {
+export async function conditions(db: Queryable, filter: EventFilter, params: unknown[]): Promise<string[]> {
   const p = (value: unknown) => `$${params.push(value)}`;
   const where = ['NOT e.is_declaration'];
   if (filter.eventTypes) where.push(`e.type = ANY (${p(filter.eventTypes)}::text[])`);
@@ -103,7 +104,13 @@ async function conditions(db: Queryable, filter: EventFilter, params: unknown[])
   if (filter.dispositions) where.push(`e.disposition = ANY (${p(filter.dispositions.map((v) => cbvValue(v, 'Disp')))}::text[])`);
   if (filter.readPoints) where.push(`e.read_point = ANY (${p(filter.readPoints)}::text[])`);
   if (filter.bizLocations) where.push(`e.biz_location = ANY (${p(filter.bizLocations)}::text[])`);
-  if (filter.eventIds) where.push(`e.event_id = ANY (${p(filter.eventIds)}::text[])`);
+  // (an event stored before the CBV event hash is also found by the ID it had then: migrations/2000)
+  if (filter.eventIds) {
+    const ids = p(filter.eventIds);
+    where.push(
+      `(e.event_id = ANY (${ids}::text[]) OR e.id IN (SELECT event_pk FROM epcis_event_legacy_ids WHERE legacy_id = ANY (${ids}::text[])))`,
+    );
+  }
   if (filter.lots) where.push(`e.lot = ANY (${p(filter.lots)}::text[])`);
   if (filter.retractedOnly) where.push('e.retracted');
   // The events naming an identifier are a handful: found first, then read by their keys in order.
@@ -122,6 +129,11 @@ export interface EventPage {
   events: Array<Record<string, unknown>>;
   /** The document-level @context the events' extension fields need. */
   context: unknown[];
+  /**
+   * Per event, the XML namespace prefixes its document declared when it was captured as XML (empty
+   * for JSON): what an XML answer needs to write the event's extension fields in their namespaces.
+   */
+  namespaces: Array<Record<string, string>>;
   /** The token of the next page; absent on the last. */
   nextPageToken?: string;
 }
@@ -137,19 +149,27 @@ export async function queryEvents(db: Queryable, filter: EventFilter, page: { pe
   );
   const more = rows.length > page.perPage;
   const ids = rows.slice(0, page.perPage).map((r) => r.id);
-  const { events, context } = await rebuildEvents(db, ids);
+  const { events, context, namespaces } = await rebuildEvents(db, ids);
   return {
     events,
     context,
+    namespaces,
     ...(more ? { nextPageToken: encodePageToken({ after: ids[ids.length - 1]!, fingerprint: filterFingerprint(filter) }) } : {}),
   };
 }
 
-/** One event by its eventID, with the error declaration that retracted it if any; null when none was captured. */
+/**
+ * One event by its eventID, with the error declaration that retracted it if any; null when none was
+ * captured. An event stored before the CBV event hash is found by the ID it was given then too.
+ */
 export async function findEvent(db: Queryable, eventId: string): Promise<EventPage | null> {
-  const { rows } = await db.query<{ id: string }>(`SELECT id::text AS id FROM epcis_events WHERE event_id = $1 AND NOT is_declaration`, [
-    eventId,
-  ]);
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id::text AS id FROM epcis_events WHERE event_id = $1 AND NOT is_declaration
+     UNION ALL
+     SELECT event_pk::text FROM epcis_event_legacy_ids WHERE legacy_id = $1
+     LIMIT 1`,
+    [eventId],
+  );
   if (!rows[0]) return null;
   return rebuildEvents(db, [rows[0].id]);
 }
@@ -304,7 +324,8 @@ export function rebuildEvent(row: StoredEvent): Record<string, unknown> {
   };
 }
 
-async function rebuildEvents(db: Queryable, ids: string[]): Promise<{ events: Array<Record<string, unknown>>; context: unknown[] }> {
+/** The events of the row IDs, in the order given, rebuilt as EPCIS 2.0 JSON-LD, with the @context they need. */
+export async function rebuildEvents(db: Queryable, ids: string[]): Promise<Omit<EventPage, 'nextPageToken'>> {
   const rows = await storedEvents(db, ids);
   const declared = await documentContexts(
     db,
@@ -315,7 +336,7 @@ async function rebuildEvents(db: Queryable, ids: string[]): Promise<{ events: Ar
   const merged: Record<string, unknown> = {};
   const events = rows.map((row) => {
     const event = rebuildEvent(row);
-    const own = declared.get(row.document_id) ?? {};
+    const own = declared.get(row.document_id)?.terms ?? {};
     const conflicting: Record<string, unknown> = {};
     for (const [prefix, value] of Object.entries(own)) {
       if (!(prefix in merged)) merged[prefix] = value;
@@ -324,7 +345,11 @@ async function rebuildEvents(db: Queryable, ids: string[]): Promise<{ events: Ar
     if (Object.keys(conflicting).length && event['@context'] === undefined) return { '@context': conflicting, ...event };
     return event;
   });
-  return { events, context: Object.keys(merged).length ? [EPCIS_CONTEXT, merged] : [EPCIS_CONTEXT] };
+  return {
+    events,
+    context: Object.keys(merged).length ? [EPCIS_CONTEXT, merged] : [EPCIS_CONTEXT],
+    namespaces: rows.map((row) => declared.get(row.document_id)?.xmlns ?? {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,9 +360,15 @@ async function rebuildEvents(db: Queryable, ids: string[]): Promise<{ events: Ar
 const CONTEXT_WINDOW = 16 * 1024;
 /** Documents are permanent records: what they declared never changes, so it is kept per process. */
 const CONTEXT_CACHE_SIZE = 10_000;
-const contextCache = new Map<string, Record<string, unknown>>();
+interface DeclaredNames {
+  /** A JSON document's @context terms. */
+  terms: Record<string, unknown>;
+  /** An XML document's namespace prefixes. */
+  xmlns: Record<string, string>;
+}
+const contextCache = new Map<string, DeclaredNames>();
 
-async function documentContexts(db: Queryable, documentIds: string[]): Promise<Map<string, Record<string, unknown>>> {
+async function documentContexts(db: Queryable, documentIds: string[]): Promise<Map<string, DeclaredNames>> {
   const wanted = [...new Set(documentIds)];
   const missing = wanted.filter((id) => !contextCache.has(id));
   if (missing.length) {
@@ -348,10 +379,31 @@ async function documentContexts(db: Queryable, documentIds: string[]): Promise<M
     );
     for (const r of rows) {
       if (contextCache.size >= CONTEXT_CACHE_SIZE) contextCache.delete(contextCache.keys().next().value as string);
-      contextCache.set(r.id, declaredTerms(r.head));
+      const xml = /^\s*</.test(r.head.replace(/^\uFEFF/, ''));
+      contextCache.set(r.id, xml ? { terms: {}, xmlns: declaredXmlNamespaces(r.head) } : { terms: declaredTerms(r.head), xmlns: {} });
     }
   }
-  return new Map(wanted.map((id) => [id, contextCache.get(id) ?? {}]));
+  return new Map(wanted.map((id) => [id, contextCache.get(id) ?? { terms: {}, xmlns: {} }]));
+}
+
+/** Namespaces of the standard and of the wrappers around it: never an extension field's. */
+const STRUCTURAL_NAMESPACES: ReadonlySet<string> = new Set([...Object.values(NS), 'http://www.w3.org/2001/XMLSchema']);
+
+/**
+ * The namespace prefixes an XML document declares in its beginning (in practice on its root
+ * element), the first binding of each prefix; those of the standard and its wrappers left out.
+ */
+export function declaredXmlNamespaces(head: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of head.matchAll(/\sxmlns:([A-Za-z_][\w.-]*)\s*=\s*(?:"([^"<]*)"|'([^'<]*)')/g)) {
+    const prefix = m[1]!;
+    const uri = (m[2] ?? m[3] ?? '').replace(
+      /&(amp|lt|gt|quot|apos);/g,
+      (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!,
+    );
+    if (!(prefix in out) && uri && !STRUCTURAL_NAMESPACES.has(uri)) out[prefix] = uri;
+  }
+  return out;
 }
 
 /**
@@ -459,12 +511,16 @@ function valueEndAt(text: string, start: number): number {
 }
 
 /** The EPCISQueryDocument (EPCIS 2.0 JSON-LD) answering a query with `page`'s events. */
-export function queryDocument(page: Pick<EventPage, 'events' | 'context'>, createdAt: Date): Record<string, unknown> {
+export function queryDocument(
+  page: Pick<EventPage, 'events' | 'context'>,
+  createdAt: Date,
+  queryName = 'SimpleEventQuery',
+): Record<string, unknown> {
   return {
     '@context': page.context,
     type: 'EPCISQueryDocument',
     schemaVersion: '2.0',
     creationDate: createdAt.toISOString(),
-    epcisBody: { queryResults: { queryName: 'SimpleEventQuery', resultsBody: { eventList: page.events } } },
+    epcisBody: { queryResults: { queryName, resultsBody: { eventList: page.events } } },
   };
 }

@@ -70,6 +70,29 @@ const envSchema = z.object({
   /** When set, each webhook request carries an HMAC-SHA256 of its body (X-Signature header). */
   NOTIFICATION_WEBHOOK_SECRET: z.string().min(16).optional(),
   /**
+   * Key that seals the signatureToken of each EPCIS query subscription in the database (AES-256-GCM,
+   * epcis/subscription-tokens.ts): 32+ random characters, kept secret and stable, since a token sealed
+   * under another key can no longer sign deliveries. Unset, subscriptions with a signatureToken are
+   * refused (an unsigned one is still accepted).
+   */
+  EPCIS_SUBSCRIPTION_KEY: z.string().min(32).optional(),
+  /**
+   * Hosts (names or IP addresses, comma-separated) a subscription's webhook may reach although they
+   * are loopback or private, and over plain http: a receiver inside the company's network, or a
+   * test's on 127.0.0.1. Every other destination must be https to a public address (no SSRF into the
+   * company's own network).
+   */
+  EPCIS_SUBSCRIPTION_ALLOWED_HOSTS: z
+    .string()
+    .max(2000)
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  /**
    * Key of the HMAC-SHA-256 the audit trail keeps of each request body (details.bodyHmac), secrets
    * removed. Production must set it (32+ random characters, kept secret and stable): unset, each
    * process draws a random key, and its digests can no longer be checked once it stops.

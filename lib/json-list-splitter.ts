@@ -105,6 +105,8 @@ export class JsonListSplitter {
 
   private readonly skeleton: Buffer[] = [];
   private skeletonBytes = 0;
+  /** The skeleton's length when the list opened, and what closes the brackets open then. */
+  private beforeList: { bytes: number; closers: string } | null = null;
   private keyBytes: Buffer[] | null = null;
 
   constructor(
@@ -210,6 +212,13 @@ export class JsonListSplitter {
           // Keep "[" in the skeleton and leave the elements out of it.
           if (skelStart !== -1) this.keep(chunk.subarray(skelStart, i + 1), i);
           skelStart = -1;
+          this.beforeList = {
+            bytes: this.skeletonBytes,
+            closers: this.stack
+              .map((f) => (f.array ? ']' : '}'))
+              .reverse()
+              .join(''),
+          };
           this.listDepth = this.stack.length;
           this.listState = LIST_OPENED;
         }
@@ -235,6 +244,21 @@ export class JsonListSplitter {
     if (elStart !== -1 && this.element) this.element.push(chunk.subarray(elStart));
     if (keyStart !== -1 && this.keyBytes) this.keyBytes.push(chunk.subarray(keyStart));
     this.offset += n;
+  }
+
+  /**
+   * What the header says before the list (the list empty, the header cut there), once the list has
+   * opened; undefined before, or when that part is not valid JSON (the end() then says why). The same
+   * however the body was cut into chunks.
+   */
+  headerBeforeList(): unknown {
+    if (!this.beforeList) return undefined;
+    try {
+      const text = Buffer.concat(this.skeleton).subarray(0, this.beforeList.bytes).toString('utf8');
+      return JSON.parse(text + this.beforeList.closers);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The header: the body with an empty list. Throws when the body was cut short. */

@@ -1,14 +1,14 @@
 /**
  * npm run generate -- --units 100000 --seed 42 --rate 0.005 --out .data/batches/lot42
  *
- * Writes a realistic batch (master data, EPCIS 2.0 documents, repository report) with planted
- * discrepancies and a manifest of exactly what was planted. Same seed, same files.
+ * Writes a realistic batch (master data, EPCIS 2.0 JSON-LD and/or EPCIS 1.2 XML documents, repository
+ * report) with planted discrepancies and a manifest of exactly what was planted. Same seed, same files.
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { countsFromRate, DEFAULT_CONFIG, PLANT_KINDS, type GeneratorConfig, type PlantKind } from '../lib/generator/plan';
-import { generateBatch } from '../lib/generator/write';
+import { generateBatch, type GeneratedFormat } from '../lib/generator/write';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     'events-per-document': { type: 'string', default: String(DEFAULT_CONFIG.eventsPerDocument) },
     lot: { type: 'string', default: DEFAULT_CONFIG.lot },
     'digital-link': { type: 'boolean', default: false },
+    format: { type: 'string', default: 'json' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -32,7 +33,8 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`usage: npm run generate -- [--units N] [--seed S] [--rate R | --plant kind=count ...]
        [--rejected N] [--sampled N] [--destroyed N] [--units-per-case N] [--cases-per-pallet N]
-       [--events-per-document N] [--lot LOT] [--digital-link] --out DIR
+       [--events-per-document N] [--lot LOT] [--digital-link] [--format json|xml|both] --out DIR
+--format: EPCIS 2.0 JSON-LD (epcis-NNNN.json), EPCIS 1.2 XML (epcis-NNNN.xml), or both (the same events)
 plant kinds: ${PLANT_KINDS.join(', ')}\n`);
   process.exit(0);
 }
@@ -72,13 +74,19 @@ const config: GeneratorConfig = {
     destroyed: int('destroyed', values.destroyed),
   },
 };
+const FORMATS: Record<string, GeneratedFormat[]> = { json: ['json'], xml: ['xml'], both: ['json', 'xml'] };
+const formats = FORMATS[values.format ?? 'json'];
+if (!formats) {
+  process.stderr.write(`--format must be json, xml or both, not "${values.format}"\n`);
+  process.exit(2);
+}
 const outDir = path.resolve(values.out ?? path.join('.data', 'batches', `${config.lot}-seed${config.seed}`));
 
 async function main(): Promise<void> {
   const started = Date.now();
   const bar = new SingleBar({ format: 'generate |{bar}| {percentage}% {value}/{total} units', hideCursor: true }, Presets.shades_classic);
   bar.start(units, 0);
-  const manifest = await generateBatch(config, outDir, (done) => bar.update(done));
+  const manifest = await generateBatch(config, outDir, (done) => bar.update(done), formats);
   bar.stop();
   process.stdout.write(
     `${outDir}: ${manifest.counts.documents} documents, ${manifest.counts.events} events, ${manifest.counts.epcs} EPCs, ` +

@@ -3,7 +3,8 @@
  * TEMPORAL_ADDRESS points at a cluster), the database and its migrations, the worker and the API.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { API_HEAP_FLAGS } from '../api/heap';
 import { loadConfigOrExit } from '../lib/config';
@@ -45,7 +46,11 @@ async function main(): Promise<void> {
   const applied = await migrate(config.DATABASE_URL);
   say(applied.length ? `applied ${applied.join(', ')}` : 'database schema is up to date');
 
-  const env = { ...process.env, TEMPORAL_ADDRESS: devServer?.address ?? config.TEMPORAL_ADDRESS };
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: devServer?.address ?? config.TEMPORAL_ADDRESS };
+  // On one machine, a key of its own for the EPCIS subscriptions' tokens, kept beside the dev server's
+  // data so that subscriptions keep signing across restarts; a deployment sets its own.
+  if (!external && !env.EPCIS_SUBSCRIPTION_KEY)
+    env.EPCIS_SUBSCRIPTION_KEY = localSecret(path.join(root, '.data', 'epcis-subscription.key'));
   const children: ChildProcess[] = [];
   let stopping = false;
   /**
@@ -110,3 +115,11 @@ main().catch((err: unknown) => {
   process.stderr.write(`[start] ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/** A random secret kept in `file` (created on first use, readable by its owner only). */
+function localSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}

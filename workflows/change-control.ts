@@ -1,4 +1,5 @@
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { nextOverdueReminderInMs, REMINDERS_BEFORE_ESCALATION } from '../domain/overdue-reminders';
 import type * as activities from './activity-contracts';
 import { lifecycle as steps } from './domain-on-demand';
 import { nowIso, runClock } from './clocks';
@@ -163,13 +164,13 @@ export async function ChangeControlWorkflow(input: ChangeControlInput): Promise<
       await notify('overdue', 'overdue', [record.owner, 'role:validation'], `Change control ${input.deviationId}-${input.id} is overdue`);
     },
     overdue: {
-      everyMs: input.reminderIntervalMs,
+      nextInMs: () => nextOverdueReminderInMs(record.reminders, input.reminderIntervalMs, input.escalatedReminderIntervalMs),
       remind: async () => {
         record.reminders += 1;
         await notify(
           `reminder:${record.reminders}`,
           'overdue_reminder',
-          [record.owner, 'role:validation', ...(record.reminders >= 3 ? ['role:qa_head'] : [])],
+          [record.owner, 'role:validation', ...(record.reminders >= REMINDERS_BEFORE_ESCALATION ? ['role:qa_head'] : [])],
           `Reminder ${record.reminders}: change control ${input.deviationId}-${input.id} is overdue`,
         );
       },

@@ -49,7 +49,7 @@ export interface ClockHooks {
   /** The due date passed unmet: overdue, or an SLA breach. */
   due(dueMs: number): Promise<void>;
   /** Reminders repeated after the due date until done or moved; without them the clock just waits. */
-  overdue?: { everyMs: number; remind(dueMs: number): Promise<void> };
+  overdue?: { nextInMs(): number; remind(dueMs: number): Promise<void> };
   /** The due date moved after it had passed: no longer overdue until the new one passes. */
   moved?(): void;
 }
@@ -72,8 +72,8 @@ export async function runClock(h: ClockHooks): Promise<void> {
     if (passedUnmet) {
       await h.due(due);
       if (h.overdue) {
-        const { everyMs, remind } = h.overdue;
-        while (!(await waitUntil(settled, everyMs))) await remind(due);
+        const { nextInMs, remind } = h.overdue;
+        while (!(await waitUntil(settled, nextInMs()))) await remind(due);
       } else {
         await condition(settled);
       }

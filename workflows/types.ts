@@ -386,6 +386,8 @@ export interface ChangeControlInput {
   openedAt: string;
   dueAt: string;
   reminderIntervalMs: number;
+  /** Once the head of QA is told; absent from change controls started before it existed. */
+  escalatedReminderIntervalMs?: number;
 }
 
 export interface ChangeControlRecord {

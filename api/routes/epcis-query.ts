@@ -4,6 +4,8 @@ import { eventFilterOf, eventQuerySchema, identifierKeyOf, MATCH_ROLES, type Ide
 import { READER_ROLES, type Role } from '../../domain/roles';
 import { isStorableText } from '../../domain/text';
 import { decodePageToken, findEvent, queryDocument, queryEvents, type EventPage } from '../../epcis/query';
+import { queryDocumentXml } from '../../epcis/xml/writer';
+import { NotRepresentableInXml } from '../../lib/xml-writer';
 import { traceIdentifier } from '../../reconciliation/trace';
 import type { ApiContext } from '../context';
 import { HttpProblem, zodProblems } from '../problem';
@@ -15,6 +17,9 @@ import { declaredRoutes, type RouteSpec } from '../route';
  * Reads only. Identifiers in the path are percent-encoded (a Digital Link's slashes as %2F).
  */
 
+/** What the query routes answer in: EPCIS 2.0 JSON-LD (the default, first) or EPCIS 2.0 XML. */
+export const QUERY_MEDIA_TYPES = ['application/json', 'application/ld+json', 'application/xml', 'text/xml'] as const;
+
 /** People who read (every role but the machine one), and machine clients of the EPCIS interface. */
 const EPCIS_READERS: Role[] = [...READER_ROLES, 'integration'];
 
@@ -22,6 +27,7 @@ export const EPCIS_QUERY_ROUTES = {
   events: {
     method: 'get',
     path: '/epcis/events',
+    produces: QUERY_MEDIA_TYPES,
     summary:
       'EPCIS 2.0 query (REST binding): the captured events matching the EPCIS query parameters, as an EPCISQueryDocument, perPage at a time in record order; the next page in the Link header (rel="next")',
     access: 'capture',
@@ -31,6 +37,7 @@ export const EPCIS_QUERY_ROUTES = {
   event: {
     method: 'get',
     path: '/epcis/events/:eventID',
+    produces: QUERY_MEDIA_TYPES,
     summary: 'One captured event by its eventID (percent-encoded), as an EPCISQueryDocument; a retracted one with its errorDeclaration',
     access: 'capture',
     roles: EPCIS_READERS,
@@ -38,6 +45,7 @@ export const EPCIS_QUERY_ROUTES = {
   epcEvents: {
     method: 'get',
     path: '/epcis/epcs/:epc/events',
+    produces: QUERY_MEDIA_TYPES,
     summary:
       'The events naming an identifier (SGTIN or SSCC as EPC URN or GS1 Digital Link, percent-encoded; any other URI as written) in any role, further filtered by the query parameters',
     access: 'capture',
@@ -54,7 +62,7 @@ export const EPCIS_QUERY_ROUTES = {
 } satisfies Record<string, RouteSpec>;
 
 /** The binding's headers on every answer of the query interface. */
-const BINDING_HEADERS = {
+export const BINDING_HEADERS = {
   'GS1-EPCIS-Version': '2.0.0',
   'GS1-CBV-Version': '2.0.0',
   // Identifiers are given back as they were captured.
@@ -98,7 +106,7 @@ function parseQuery(req: Request, pathEpc?: IdentifierKey) {
 }
 
 /** The URL of the next page: this request's own, with the token of the next page (RFC 8288 Link, relative to the request). */
-function nextPageLink(req: Request, token: string): string {
+export function nextPageLink(req: Request, token: string): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(req.query)) {
     if (name === 'nextPageToken') continue;
@@ -108,34 +116,70 @@ function nextPageLink(req: Request, token: string): string {
   return `<${req.baseUrl}${req.path}?${params.toString().replace(/%7C/gi, '|')}>; rel="next"`;
 }
 
-function sendPage(req: Request, res: Response, page: EventPage): void {
-  res.set(BINDING_HEADERS);
+/**
+ * The media type of the answer the request accepts, or a 406 naming those the route serves. Asked
+ * before the database is read: a client that cannot take the answer gets nothing else.
+ */
+export function answerType(req: Request): (typeof QUERY_MEDIA_TYPES)[number] {
+  const type = req.accepts([...QUERY_MEDIA_TYPES]);
+  if (!type)
+    throw new HttpProblem(406, 'Not Acceptable', `The query interface answers in ${QUERY_MEDIA_TYPES.join(', ')}.`, {
+      accepted: QUERY_MEDIA_TYPES,
+    });
+  return type as (typeof QUERY_MEDIA_TYPES)[number];
+}
+
+function sendDocument(
+  res: Response,
+  type: ReturnType<typeof answerType>,
+  page: Omit<EventPage, 'nextPageToken'>,
+  queryName?: string,
+): void {
+  res.set(BINDING_HEADERS).vary('Accept');
+  if (type === 'application/xml' || type === 'text/xml') {
+    let xml: string;
+    try {
+      xml = queryDocumentXml({ ...page, ...(queryName === undefined ? {} : { queryName }) }, new Date());
+    } catch (err) {
+      if (err instanceof NotRepresentableInXml)
+        throw new HttpProblem(406, 'Not Acceptable', `These events cannot be given as XML (${err.message}); ask for application/json.`);
+      throw err;
+    }
+    res.type(`${type}; charset=utf-8`).send(xml);
+  } else res.type(type).json(queryDocument(page, new Date(), queryName));
+}
+
+/** A page of events in the answer type, the next page's link in the Link header; `queryName` for a named query's page. */
+export function sendPage(req: Request, res: Response, type: ReturnType<typeof answerType>, page: EventPage, queryName?: string): void {
   if (page.nextPageToken) res.set('Link', nextPageLink(req, page.nextPageToken));
-  res.json(queryDocument(page, new Date()));
+  sendDocument(res, type, page, queryName);
 }
 
 export function epcisQueryRoutes(ctx: ApiContext): Router {
   const routes = declaredRoutes(ctx);
 
   routes.add(EPCIS_QUERY_ROUTES.events, async (req, res) => {
+    const type = answerType(req);
     const { filter, perPage, after } = parseQuery(req);
-    sendPage(req, res, await queryEvents(ctx.pool, filter, { perPage, after }));
+    sendPage(req, res, type, await queryEvents(ctx.pool, filter, { perPage, after }));
   });
 
   routes.add(EPCIS_QUERY_ROUTES.event, async (req, res) => {
+    const type = answerType(req);
     const eventId = pathValue(req, 'eventID');
     const page = await findEvent(ctx.pool, eventId);
     if (!page) throw noSuchResource(`No captured event has the eventID ${eventId}.`);
-    res.set(BINDING_HEADERS).json(queryDocument(page, new Date()));
+    sendDocument(res, type, page);
   });
 
   routes.add(EPCIS_QUERY_ROUTES.epcEvents, async (req, res) => {
+    const type = answerType(req);
     const { input, key } = pathIdentifier(req);
     const { filter, perPage, after } = parseQuery(req, key);
     const page = await queryEvents(ctx.pool, filter, { perPage, after });
     if (page.events.length === 0 && after === undefined && !(await isNamed(ctx, key)))
       throw noSuchResource(`No captured event names ${input}.`);
-    sendPage(req, res, page);
+    sendPage(req, res, type, page);
   });
 
   routes.add(EPCIS_QUERY_ROUTES.trace, async (req, res) => {

@@ -91,3 +91,13 @@ export function jsonVocabularyValue(value: string, kind: CbvKind): { value: stri
   }
   return { value };
 }
+
+/**
+ * The XML spelling of a value JSON gives as a standard bare word: the CBV's URN (as EPCIS 1.2 and
+ * GS1's 2.0 XML examples write it), or the gs1: CURIE for sensor vocabularies. Any other value is a
+ * URI already and stays as it is.
+ */
+export function xmlVocabularyValue(value: string, kind: CbvKind): string {
+  const vocabulary = VOCABULARIES[kind];
+  return vocabulary.words.has(value) ? `${vocabulary.prefixes[0]}${value}` : value;
+}

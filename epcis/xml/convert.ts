@@ -243,6 +243,11 @@ export const EVENT_TYPES: Record<EpcisVersion, ReadonlySet<string>> = {
   '2.0': new Set(Object.keys(V2)),
 };
 
+/** The elements of each EPCIS 2.0 event type in the order the XSD prescribes (for writing events as XML). */
+export const EPCIS_2_ELEMENT_ORDER: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  Object.entries(V2).map(([type, slots]) => [type, slots.map((s) => s.name)]),
+);
+
 /** The element name of a JSON list's items, to point from a JSON field to its element. */
 const ITEM_ELEMENTS: Record<string, string> = {
   epcList: 'epc',

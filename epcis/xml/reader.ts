@@ -3,7 +3,8 @@ import { MalformedBodyError, MAX_DEPTH } from '../../lib/json-list-splitter';
 import type { CaptureProblem } from '../normalise';
 import { masterDataFromXml, type VocabularyElement } from '../master-data';
 import { convertEvent, EVENT_TYPES, type Located } from './convert';
-import { EPC_LISTS, NS, type EpcisVersion, type XmlAttribute, type XmlElement } from './nodes';
+import { EPC_LISTS, EPCIS_NAMESPACES, NS, type EpcisVersion, type XmlAttribute, type XmlElement } from './nodes';
+import { WELL_KNOWN_PREFIXES } from '../ilmd-spellings';
 
 /**
  * Reads an EPCIS XML document as it arrives, with saxes (a streaming, namespace-aware parser):
@@ -22,6 +23,8 @@ import { EPC_LISTS, NS, type EpcisVersion, type XmlAttribute, type XmlElement } 
 export interface XmlReadEvent {
   index: number;
   event: Record<string, unknown>;
+  /** The namespace of each prefix the event's extension names use (for the CBV event hash). */
+  prefixes: Record<string, string>;
   problems: CaptureProblem[];
   locate(field: string): Located;
 }
@@ -71,9 +74,38 @@ interface Frame {
 const attributesOf = (tag: SaxesTagNS): XmlAttribute[] =>
   Object.values(tag.attributes).map((a) => ({ ns: a.uri ?? '', local: a.local, prefix: a.prefix, value: a.value }));
 
+/** Whether the tag has an attribute other than a namespace declaration (without building a list: it is asked of every <epc>). */
+function hasDataAttribute(tag: SaxesTagNS): boolean {
+  for (const name in tag.attributes) {
+    const a = tag.attributes[name]!;
+    if (a.uri !== NS.xmlns && a.prefix !== 'xmlns') return true;
+  }
+  return false;
+}
+
 const isEpcisDocument = (ns: string) => ns === NS.epcis1 || ns === NS.epcis2;
 const isQuery = (ns: string) => ns === NS.query1 || ns === NS.query2;
 const versionOf = (ns: string): EpcisVersion => (ns === NS.epcis1 || ns === NS.query1 ? '1.2' : '2.0');
+/**
+ * Prefix to namespace, of the elements and attributes of an event in other namespaces than
+ * EPCIS's, as the converter names them (extensionKey). Prefixes it replaces by a well-known one
+ * are left to the standard JSON-LD context, so the event hashes as its JSON twin does.
+ */
+function namespacesOf(root: XmlElement): Record<string, string> {
+  const out: Record<string, string> = {};
+  const add = (ns: string, prefix: string) => {
+    if (!ns || !prefix || EPCIS_NAMESPACES.has(ns) || WELL_KNOWN_PREFIXES[ns] !== undefined || prefix in out) return;
+    out[prefix] = ns;
+  };
+  const stack = [root];
+  for (let e = stack.pop(); e; e = stack.pop()) {
+    add(e.ns, e.prefix);
+    for (const a of e.attributes) add(a.ns, a.prefix);
+    for (const c of e.children) stack.push(c);
+  }
+  return out;
+}
+
 const nameOf = (tag: { prefix: string; local: string }) => (tag.prefix ? `${tag.prefix}:${tag.local}` : tag.local);
 
 /**
@@ -177,7 +209,7 @@ export class XmlDocumentReader {
       }
       const node = parent.node!;
       if (node.values && !ns && tag.local === 'epc') {
-        if (Object.values(tag.attributes).some((a) => a.uri !== NS.xmlns && a.prefix !== 'xmlns'))
+        if (hasDataAttribute(tag))
           node.badValues!.push({
             index: node.values.length,
             line,
@@ -386,6 +418,7 @@ export class XmlDocumentReader {
       this.pending.push({
         index: frame.event,
         event: converted.event,
+        prefixes: namespacesOf(frame.node!),
         problems: converted.problems.map(at),
         locate: (field) => {
           const l = converted.locate(field);

@@ -4,8 +4,9 @@ import path from 'node:path';
 import { EPCIS_CONTEXT, EventFactory, type EpcisEvent } from './events';
 import { caseSscc, CATEGORY_OF, palletSscc, plan, serialOf, type GeneratorConfig, type Plan, type PlantedDiscrepancy } from './plan';
 import { Rng } from './rng';
+import { epcis12DocumentStart, epcis12EventXml, EPCIS_12_DOCUMENT_END } from './xml';
 
-/** Streams a JSON text to a file, waiting when the stream's buffer is full, so memory stays flat. */
+/** Streams a document's text to a file, waiting when the stream's buffer is full, so memory stays flat. */
 class JsonFile {
   private readonly out: WriteStream;
   constructor(readonly file: string) {
@@ -20,11 +21,32 @@ class JsonFile {
   }
 }
 
-/** Splits an event stream into EPCIS documents of at most `perDocument` events. */
+/** The syntaxes the generator writes its EPCIS documents in: EPCIS 2.0 JSON-LD, and EPCIS 1.2 XML (the twin). */
+export type GeneratedFormat = 'json' | 'xml';
+
+/** How one syntax opens, separates and closes a document, and writes an event. */
+const SYNTAX: Record<GeneratedFormat, { start(creationDate: string): string; event(e: EpcisEvent, first: boolean): string; end: string }> =
+  {
+    json: {
+      start: (creationDate) => {
+        const header = { '@context': [EPCIS_CONTEXT], type: 'EPCISDocument', schemaVersion: '2.0', creationDate };
+        return `${JSON.stringify(header).slice(0, -1)},"epcisBody":{"eventList":[\n`;
+      },
+      event: (e, first) => `${first ? '' : ',\n'}${JSON.stringify(e)}`,
+      end: '\n]}}\n',
+    },
+    xml: { start: epcis12DocumentStart, event: (e) => `${epcis12EventXml(e)}\n`, end: EPCIS_12_DOCUMENT_END },
+  };
+
+/**
+ * Splits an event stream into EPCIS documents of at most `perDocument` events, in each format asked
+ * for: the same events in the same documents (epcis-0001.json and epcis-0001.xml hold the same).
+ */
 class DocumentSink {
-  private current: JsonFile | null = null;
+  private current: Array<[GeneratedFormat, JsonFile]> = [];
   private inCurrent = 0;
-  readonly files: string[] = [];
+  readonly files: Record<GeneratedFormat, string[]> = { json: [], xml: [] };
+  private documents = 0;
   events = 0;
   serials = 0;
 
@@ -32,12 +54,12 @@ class DocumentSink {
     private readonly dir: string,
     private readonly perDocument: number,
     private readonly creationDate: string,
+    private readonly formats: readonly GeneratedFormat[],
   ) {}
 
   async add(event: EpcisEvent): Promise<void> {
-    if (!this.current || this.inCurrent >= this.perDocument) await this.open();
-    const file = this.current as JsonFile;
-    await file.write(`${this.inCurrent === 0 ? '' : ',\n'}${JSON.stringify(event)}`);
+    if (!this.current.length || this.inCurrent >= this.perDocument) await this.open();
+    for (const [format, file] of this.current) await file.write(SYNTAX[format].event(event, this.inCurrent === 0));
     this.inCurrent++;
     this.events++;
     this.serials += ((event.epcList ?? event.childEPCs ?? []) as unknown[]).length;
@@ -45,19 +67,23 @@ class DocumentSink {
 
   private async open(): Promise<void> {
     await this.closeCurrent();
-    const name = `epcis-${String(this.files.length + 1).padStart(4, '0')}.json`;
-    this.files.push(name);
-    this.current = new JsonFile(path.join(this.dir, name));
+    this.documents++;
     this.inCurrent = 0;
-    const header = { '@context': [EPCIS_CONTEXT], type: 'EPCISDocument', schemaVersion: '2.0', creationDate: this.creationDate };
-    await this.current.write(`${JSON.stringify(header).slice(0, -1)},"epcisBody":{"eventList":[\n`);
+    for (const format of this.formats) {
+      const name = `epcis-${String(this.documents).padStart(4, '0')}.${format}`;
+      this.files[format].push(name);
+      const file = new JsonFile(path.join(this.dir, name));
+      this.current.push([format, file]);
+      await file.write(SYNTAX[format].start(this.creationDate));
+    }
   }
 
   private async closeCurrent(): Promise<void> {
-    if (!this.current) return;
-    await this.current.write('\n]}}\n');
-    await this.current.close();
-    this.current = null;
+    for (const [format, file] of this.current) {
+      await file.write(SYNTAX[format].end);
+      await file.close();
+    }
+    this.current = [];
   }
 
   async close(): Promise<void> {
@@ -70,8 +96,11 @@ export interface Manifest {
   config: GeneratorConfig;
   products: Plan['products'];
   batches: Plan['batches'];
-  /** File names relative to the output directory, in capture order. */
-  files: { products: string; batches: string; documents: string[]; repositoryReports: string[] };
+  /**
+   * File names relative to the output directory, in capture order: `documents` the EPCIS 2.0 JSON-LD
+   * documents, `xmlDocuments` their EPCIS 1.2 XML twins (each empty when that format was not asked for).
+   */
+  files: { products: string; batches: string; documents: string[]; xmlDocuments: string[]; repositoryReports: string[] };
   counts: { documents: number; events: number; epcs: number; cases: number; pallets: number; shipments: number; reportedSerials: number };
   /** The balance reconciliation of the main batch should show. */
   balance: Plan['balance'];
@@ -82,14 +111,16 @@ export interface Manifest {
 
 /**
  * Writes a batch to `outDir`: products.json and batches.json (master data for POST /products and
- * POST /batches), EPCIS 2.0 documents in capture order, the repository report(s) and manifest.json.
- * Deterministic from the config's seed; memory does not grow with the batch (units are produced
- * case by case from their index, and only the planted positions are remembered).
+ * POST /batches), EPCIS documents in capture order (EPCIS 2.0 JSON-LD, EPCIS 1.2 XML, or both: the
+ * same events either way), the repository report(s) and manifest.json. Deterministic from the
+ * config's seed; memory does not grow with the batch (units are produced case by case from their
+ * index, and only the planted positions are remembered; documents are streamed to disk).
  */
 export async function generateBatch(
   config: GeneratorConfig,
   outDir: string,
   onProgress: (unitsDone: number) => void = () => undefined,
+  formats: readonly GeneratedFormat[] = ['json'],
 ): Promise<Manifest> {
   const p = plan(config);
   const { unitsPerCase: upc, casesPerPallet: cpp, seed } = config;
@@ -98,7 +129,8 @@ export async function generateBatch(
   mkdirSync(outDir, { recursive: true });
   const rng = new Rng(seed ^ 0x2545f491);
   const ev = new EventFactory(config, rng);
-  const sink = new DocumentSink(outDir, config.eventsPerDocument, config.startTime);
+  if (!formats.length) throw new Error('the batch needs at least one document format');
+  const sink = new DocumentSink(outDir, config.eventsPerDocument, config.startTime, formats);
   const report = new JsonFile(path.join(outDir, 'repository-report-emvs.json'));
   const mainUnit = (i: number) => ev.sgtin(main.gtin, serialOf(seed, i));
   let reported = 0;
@@ -210,11 +242,12 @@ export async function generateBatch(
     files: {
       products: 'products.json',
       batches: 'batches.json',
-      documents: sink.files,
+      documents: sink.files.json,
+      xmlDocuments: sink.files.xml,
       repositoryReports: ['repository-report-emvs.json'],
     },
     counts: {
-      documents: sink.files.length,
+      documents: Math.max(sink.files.json.length, sink.files.xml.length),
       events: sink.events,
       epcs: sink.serials,
       cases: p.cases,

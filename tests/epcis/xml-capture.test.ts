@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { formatSsccUrn, withCheckDigit } from '../../domain/gs1';
-import { contentEventId } from '../../epcis/normalise';
+import { cbvEventHash } from '../../epcis/event-hash';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { CAPTURE_KEY, epcisDocument } from './helpers';
 
@@ -267,9 +267,9 @@ describe('POST /epcis/capture with EPCIS XML', () => {
     expect((await asJson(json).expect(202)).body.newEvents).toBe(1);
     expect((await capture(document20(xml(`<eventID>${id}</eventID>`))).expect(202)).body.newEvents).toBe(0);
 
-    // Without an eventID both get the ID of the event's content (EPCIS 2.0 JSON, canonical): the same one.
+    // Without an eventID both get the event's CBV 2.0 hash: the same one.
     const { eventID: _given, ...anonymous } = json;
-    const contentId = contentEventId(anonymous);
+    const contentId = cbvEventHash(anonymous);
     expect((await capture(document20(xml(''))).expect(202)).body.newEvents).toBe(1);
     expect((await asJson(anonymous).expect(202)).body.newEvents).toBe(0);
     const { rows } = await stack.pool.query('SELECT count(*)::int AS n FROM epcis_events WHERE event_id = ANY ($1)', [[id, contentId]]);

@@ -34,13 +34,13 @@ describe.each(files)('%s', (file) => {
     expect(run.error?.kind).toBe('nondeterminism');
     // The altered code's first command schedules traceShipments. The recorded first command is where
     // they part: findRecurrences scheduled (deviations started before holds-first) or the
-    // holds-first patch marker (those started since).
+    // holds-first patch marker (those started since, notifications-local or not).
     const events = runs[0]!.history.events!;
     const firstCommand = events[events.findIndex((e) => e.workflowTaskCompletedEventAttributes) + 1]!;
     const recorded = firstCommand.activityTaskScheduledEventAttributes
       ? { type: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED', name: firstCommand.activityTaskScheduledEventAttributes.activityType?.name }
       : { type: 'EVENT_TYPE_MARKER_RECORDED', name: patchIdOf(firstCommand) };
-    expect(recorded.name).toBe(file.includes('.before-') ? 'findRecurrences' : 'holds-first');
+    expect(recorded.name).toBe(/\.before-(holds-first|reminder-before-due)\b/.test(file) ? 'findRecurrences' : 'holds-first');
     expect(run.divergence).toMatchObject({ eventId: Number(firstCommand.eventId), eventType: recorded.type });
   });
 });

@@ -3,6 +3,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createPool, type Pool } from '../../db/pool';
 import { SEVERITIES, type Severity } from '../../domain/deviation';
+import { overdueRemindersWithin } from '../../domain/overdue-reminders';
 import * as msg from '../../workflows/messages';
 import type { DeviationState, EffectivenessResult, Gate, Signature } from '../../workflows/types';
 import { signatureOf } from '../helpers/actors';
@@ -15,19 +16,18 @@ import { createTestWorker, createTimeSkippingEnv, deviationInput, serverNow, wor
  * whose history passes 51,200 events or 50 MB (it warns from 10,240 events or 10 MB). The deviation
  * does not continue-as-new: its history is the audit evidence, one record from detection to
  * closure. So the longest deviation the production policy realistically produces must stay well
- * below those limits. The aim was a tenth of them (5,120 events, 5 MB). Bytes meet it; events do
- * not (about 6,300, docs/scale.md says where they go and what would bring them down), so events are
- * held under Temporal's warning threshold, a fifth of the limit, until a remedy is chosen.
+ * below those limits: under a tenth of them (5,120 events, 5 MB), docs/scale.md says where the
+ * events go.
  */
 const EVENT_LIMIT = 51_200;
 const BYTE_LIMIT = 50 * 1024 * 1024;
-const EVENT_BUDGET = 10_240;
+const EVENT_BUDGET = EVENT_LIMIT / 10;
 const BYTE_BUDGET = BYTE_LIMIT / 10;
 
 /**
- * The test asserts the budgets for the minor policy, whose reminders come weekly. The other
- * severities remind every day or two: `HISTORY_SIZE_SEVERITY=major` (or `critical`) measures the
- * same deviation under them, for docs/scale.md, and holds it under Temporal's limit only.
+ * The suite runs the minor policy. `HISTORY_SIZE_SEVERITY=major` (or `critical`) runs the same
+ * deviation under a policy that chases daily or every other day until the escalation, for
+ * docs/scale.md, against the same budget.
  */
 const SEVERITY = (process.env.HISTORY_SIZE_SEVERITY ?? 'minor') as Severity;
 if (!SEVERITIES.includes(SEVERITY)) throw new Error(`HISTORY_SIZE_SEVERITY: one of ${SEVERITIES.join(', ')}`);
@@ -192,9 +192,10 @@ async function longestDeviation(
         // Nobody does anything for six months after the last due date: every action, change control and clock is chased.
         await env.sleep(`${14 + 3 * (ACTIONS_CHASED - 1) + SIX_MONTHS_DAYS + 1} days`);
         // (the test server's clock is there; the worker may still be working through the reminders it fired)
-        const weeksOverdue = Math.floor((SIX_MONTHS_DAYS * DAY_MS) / input.policy.overdueReminderIntervalMs);
+        const { overdueReminderIntervalMs, escalatedReminderIntervalMs } = input.policy;
+        const remindersDue = overdueRemindersWithin(SIX_MONTHS_DAYS * DAY_MS, overdueReminderIntervalMs, escalatedReminderIntervalMs);
         const chased = await until((s) =>
-          s.rounds[0]!.capa.actions.every((a) => (s.deadlines.find((d) => d.key === a.id)?.reminders ?? 0) >= weeksOverdue),
+          s.rounds[0]!.capa.actions.every((a) => (s.deadlines.find((d) => d.key === a.id)?.reminders ?? 0) >= remindersDue),
         );
         for (const action of chased.rounds[0]!.capa.actions) {
           expect(chased.deadlines.find((d) => d.key === action.id)).toMatchObject({ overdue: true, escalated: true });
@@ -362,19 +363,14 @@ const REPORT_TEXT =
   'On the night shift the printer on line 3 restarted at 02:14 and replayed its buffer, commissioning 14 SGTINs twice. ' +
   'Reconciliation found the duplicates before release; all affected units were decommissioned and the lots held.';
 
-it(
-  `the longest realistic deviation (${SEVERITY} policy) keeps its history far from Temporal's limits`,
-  async () => {
-    const { id, final, deviation, changeControls } = await longestDeviation(SEVERITY);
-    report(id, SEVERITY, deviation, changeControls, final);
-    const [events, bytes] = SEVERITY === 'minor' ? [EVENT_BUDGET, BYTE_BUDGET] : [EVENT_LIMIT, BYTE_LIMIT];
-    for (const history of [deviation, ...changeControls]) {
-      expect(history.events).toBeLessThan(events);
-      expect(history.bytes).toBeLessThan(bytes);
-    }
-  },
-  SEVERITY === 'minor' ? 600_000 : 3_600_000,
-);
+it(`the longest realistic deviation (${SEVERITY} policy) keeps its history far from Temporal's limits`, async () => {
+  const { id, final, deviation, changeControls } = await longestDeviation(SEVERITY);
+  report(id, SEVERITY, deviation, changeControls, final);
+  for (const history of [deviation, ...changeControls]) {
+    expect(history.events).toBeLessThan(EVENT_BUDGET);
+    expect(history.bytes).toBeLessThan(BYTE_BUDGET);
+  }
+}, 600_000);
 
 function report(id: string, severity: Severity, deviation: HistoryFigures, changeControls: HistoryFigures[], final: DeviationState): void {
   const reminders = final.deadlines.reduce((n, d) => n + d.reminders, 0);

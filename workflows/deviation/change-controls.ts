@@ -31,6 +31,7 @@ export async function openChangeControls(d: Deviation, round: InvestigationRound
           openedAt,
           dueAt: isoAfter(openedAt, policy.changeControlDueMs),
           reminderIntervalMs: policy.overdueReminderIntervalMs,
+          ...(policy.escalatedReminderIntervalMs === undefined ? {} : { escalatedReminderIntervalMs: policy.escalatedReminderIntervalMs }),
         },
       ],
     });

@@ -1,11 +1,9 @@
 import { patched } from '@temporalio/workflow';
+import { nextOverdueReminderInMs, REMINDERS_BEFORE_ESCALATION } from '../../domain/overdue-reminders';
 import { humanDuration, nowIso, runClock } from '../clocks';
 import type { Deadline, RegulatoryNotificationStep } from '../types';
 import type { Deviation } from './runtime';
 import { isTerminal } from './state';
-
-/** Overdue reminders before the escalation to the backup role. */
-const REMINDERS_BEFORE_ESCALATION = 3;
 
 /** A due date on record (GET /deviations/:id lists them with their reminders and escalation). */
 function addDeadline(d: Deviation, deadline: Omit<Deadline, 'overdue' | 'reminders' | 'escalated'>): Deadline {
@@ -28,6 +26,7 @@ export async function watchDeadline(
 ): Promise<void> {
   const deadline = addDeadline(d, spec);
   const interval = d.policy.overdueReminderIntervalMs;
+  const escalatedInterval = d.policy.escalatedReminderIntervalMs;
   await runClock({
     done: () => isMet() || isTerminal(d.state) || d.cancelled(),
     dueMs: () => Date.parse(deadline.dueAt),
@@ -47,7 +46,7 @@ export async function watchDeadline(
       await d.notify(`${deadline.key}:overdue`, 'overdue', recipients, `${deadline.label} is overdue`, { dueAt: deadline.dueAt });
     },
     overdue: {
-      everyMs: interval,
+      nextInMs: () => nextOverdueReminderInMs(deadline.reminders, interval, escalatedInterval),
       remind: async () => {
         deadline.reminders += 1;
         d.changed();

@@ -31,9 +31,13 @@ export const reconciliation = proxyActivities<activities.ReconciliationActivitie
  * in; and with no activity task, and no workflow task for its result, to add to a burst. Each is
  * one short, idempotent transaction (a retry finds the rows it wrote; an older snapshot never
  * overwrites a newer one), so a worker lost mid-write and the task run again has the effect of one
- * call.
+ * call. Notifications too (from `patched('notifications-local')`): one outbox row and its audit
+ * entry, and a deviation chased for months sends hundreds of them, each of which as an activity
+ * cost three history events and a workflow task more than as a marker.
  */
-export const urgent = proxyLocalActivities<Pick<activities.HoldActivities, 'placeHoldsAndAlert'> & activities.ReadModelActivities>({
+export const urgent = proxyLocalActivities<
+  Pick<activities.HoldActivities, 'placeHoldsAndAlert'> & activities.ReadModelActivities & activities.NotificationActivities
+>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 });
@@ -112,6 +116,9 @@ export interface Deviation {
 /** The deviation's state and the publisher that keeps the read model current. */
 export function startDeviation(input: DeviationInput): Deviation {
   const holdsFirst = patched('holds-first');
+  // Decided once as the deviation starts, like holds first: deviations started before it replay
+  // their notifications as activities.
+  const notificationsLocal = patched('notifications-local');
   const state = initialState(input);
   let published = 0;
   const changed = () => {
@@ -152,7 +159,8 @@ export function startDeviation(input: DeviationInput): Deviation {
       state.stage = to;
       changed();
     },
-    notify: (key, kind, recipients, subject, body = {}) => act.notify(notification(key, kind, recipients, subject, body)),
+    notify: (key, kind, recipients, subject, body = {}) =>
+      (notificationsLocal ? urgent : act).notify(notification(key, kind, recipients, subject, body)),
     notification: (key, kind, recipients, subject, body = {}) => notification(key, kind, recipients, subject, body),
     cancelled,
     async waitFor(done) {
