@@ -75,8 +75,14 @@ describe('patched("reminder-before-due"): old and new deviations both replay', (
     expect(oldHistory.json.scenario).toBe(newHistory.json.scenario);
     expect(oldHistory.json.recordedWith).toBe('before-reminder-before-due');
     expect(patchMarkers(oldHistory.json)).toEqual([]);
-    // The newer code carries this patch and later ones (holds-first at the start, effectiveness-decision-flag, also on this path).
-    expect(patchMarkers(newHistory.json)).toEqual(['holds-first', 'reminder-before-due', 'effectiveness-decision-flag']);
+    // The newer code carries this patch and later ones (holds-first and notifications-local at the
+    // start, effectiveness-decision-flag, also on this path).
+    expect(patchMarkers(newHistory.json)).toEqual([
+      'holds-first',
+      'notifications-local',
+      'reminder-before-due',
+      'effectiveness-decision-flag',
+    ]);
   });
 
   it('the new branch shows in the new history: the CAPA action due date is watched from an hour before it', () => {
