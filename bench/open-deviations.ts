@@ -1,11 +1,14 @@
 /**
- * npm run bench:open-deviations [-- --deviations 10000 --clients 20 --window-seconds 60 --alone 3 --requests 100]
+ * npm run bench:open-deviations [-- --deviations 10000 --clients 20 --rate 0 --window-seconds 60 --alone 3 --requests 100]
  *
  * Many deviations open at once, their containment clocks running, on a stack of the benchmark's own
  * (bench/product-stack.ts) under a compressed policy: the production policy's containment clock with
  * an hour read as a minute (window 60 s, reminders at 30, 45 and 55 s; --window-seconds scales it).
  * Nobody confirms containment, so every deviation sends each reminder, then its escalation and SLA
- * breach. Measured:
+ * breach. --rate paces the opening (deviations a second, all clients together; 0: each client sends
+ * its next request when the last is answered): the clocks then run out at the pace the deviations
+ * were opened, so the rate, not the compression, decides how many timers fire each second.
+ * Measured:
  *   timers    lateness of each timer-driven event against its due time, from the records: the
  *             notification's created_at (the outbox row the event writes) against the deviation's
  *             detected_at plus the policy's offset;
@@ -46,6 +49,7 @@ const TARGETS = { timerLatenessP99Ms: 1000, workerPeakMB: 1024, readP99Ms: 200 }
 interface Options {
   deviations: number;
   clients: number;
+  rate: number;
   windowSeconds: number;
   alone: number;
   requests: number;
@@ -56,6 +60,7 @@ function options(): Options {
     options: {
       deviations: { type: 'string', default: '10000' },
       clients: { type: 'string', default: '20' },
+      rate: { type: 'string', default: '0' },
       'window-seconds': { type: 'string', default: '60' },
       alone: { type: 'string', default: '3' },
       requests: { type: 'string', default: '100' },
@@ -69,6 +74,7 @@ function options(): Options {
   return {
     deviations: int('deviations', values.deviations, 1, 100_000),
     clients: int('clients', values.clients, 1, 500),
+    rate: int('rate', values.rate, 0, 10_000),
     windowSeconds: int('window-seconds', values['window-seconds'], 12, 24 * 3600),
     alone: int('alone', values.alone, 1, 50),
     requests: int('requests', values.requests, 10, 10_000),
@@ -239,13 +245,18 @@ async function main(): Promise<void> {
     const aloneEvents = await timerEvents(s, aloneIds, opts.windowSeconds);
     const baselineReading = await readLatencies(s, leads[0]!, aloneIds.length, opts.requests);
 
-    log(`opening ${opts.deviations} deviations through POST /deviations, ${opts.clients} clients at once`);
+    log(
+      `opening ${opts.deviations} deviations through POST /deviations, ${opts.clients} clients at once` +
+        (opts.rate ? `, ${opts.rate} a second` : ''),
+    );
+    const first = n;
     const items = Array.from({ length: opts.deviations }, () => n++);
     const ids: string[] = [];
     const latencies: number[] = [];
     let lastProgress = Date.now();
     const openingStarted = performance.now();
     await withClients(items, opts.clients, async (k, client) => {
+      if (opts.rate) await sleep(openingStarted + ((k - first) * 1000) / opts.rate - performance.now());
       const answer = await call(s.apiUrl, 'POST', '/deviations', { token: leads[client]!.token, body: deviationRequest(k, runTag) });
       expectStatus('POST /deviations', answer, 201);
       ids.push((answer.body as { id: string }).id);
@@ -336,7 +347,7 @@ Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; ${m.os}; Node ${m.node}
 
 Code: ${r.code}.
 
-Settings: ${r.settings.deviations} deviations opened by ${r.settings.clients} clients at once; containment window ${r.settings.windowSeconds} s, reminders at ${r.settings.reminderOffsetsSeconds.join(', ')} s (production's 60-minute clock, an hour read as ${r.settings.windowSeconds} s); ${r.settings.alone} deviations alone first. Whole run ${Math.round(r.totalSeconds)} s.
+Settings: ${r.settings.deviations} deviations opened by ${r.settings.clients} clients at once${r.settings.rate ? `, paced at ${r.settings.rate} a second` : ''}; containment window ${r.settings.windowSeconds} s, reminders at ${r.settings.reminderOffsetsSeconds.join(', ')} s (production's 60-minute clock, an hour read as ${r.settings.windowSeconds} s); ${r.settings.alone} deviations alone first. Whole run ${Math.round(r.totalSeconds)} s.
 
 Opening: ${r.opening.perSecond} deviations/s (${r.opening.seconds} s), POST /deviations ${describe(r.opening.latencyMs)}. The last timer event came ${r.timers.lastEventAfterOpeningSeconds} s after the last deviation was opened; the timer events came at ${r.timers.perSecond} per second from the first to the last.
 
