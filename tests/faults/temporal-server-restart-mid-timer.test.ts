@@ -50,7 +50,7 @@ afterAll(async () => {
 
 /**
  * The deviation's history: which timers started and fired, and how many notifications it wrote
- * (local activities since patched('notifications-local'): a marker each, which records the activity's
+ * (local activities since patched('local-activities-in-turn'): a marker each, which records the activity's
  * type but not its input).
  */
 async function record(id: string) {

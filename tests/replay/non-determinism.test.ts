@@ -34,7 +34,7 @@ describe.each(files)('%s', (file) => {
     expect(run.error?.kind).toBe('nondeterminism');
     // The altered code's first command schedules traceShipments. The recorded first command is where
     // they part: findRecurrences scheduled (deviations started before holds-first) or the
-    // holds-first patch marker (those started since, notifications-local or not).
+    // holds-first patch marker (those started since, local-activities-in-turn or not).
     const events = runs[0]!.history.events!;
     const firstCommand = events[events.findIndex((e) => e.workflowTaskCompletedEventAttributes) + 1]!;
     const recorded = firstCommand.activityTaskScheduledEventAttributes

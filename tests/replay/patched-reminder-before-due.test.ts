@@ -75,11 +75,11 @@ describe('patched("reminder-before-due"): old and new deviations both replay', (
     expect(oldHistory.json.scenario).toBe(newHistory.json.scenario);
     expect(oldHistory.json.recordedWith).toBe('before-reminder-before-due');
     expect(patchMarkers(oldHistory.json)).toEqual([]);
-    // The newer code carries this patch and later ones (holds-first and notifications-local at the
+    // The newer code carries this patch and later ones (holds-first and local-activities-in-turn at the
     // start, effectiveness-decision-flag, also on this path).
     expect(patchMarkers(newHistory.json)).toEqual([
       'holds-first',
-      'notifications-local',
+      'local-activities-in-turn',
       'reminder-before-due',
       'effectiveness-decision-flag',
     ]);

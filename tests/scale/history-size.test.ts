@@ -140,6 +140,23 @@ async function longestDeviation(
         const s = await handle.query(msg.getStateQuery);
         return done(s) ? s : undefined;
       }, 300_000);
+    /**
+     * The time-skipping test server strands a run whose workflow task cancels a timer that fired while
+     * the task was with the worker (it refuses the completion, "invalid history builder state for
+     * action", and never hands the task out again; the real server does not). On a loaded machine a
+     * task slow with its local activities met that after a skip. So a skip starts and ends with the
+     * deviation settled: no workflow task or activity pending.
+     */
+    const settled = () =>
+      eventually(async () => {
+        const { raw } = await handle.describe();
+        return !raw.pendingWorkflowTask && !(raw.pendingActivities ?? []).length ? true : undefined;
+      }, 300_000);
+    const skip = async (duration: string) => {
+      await settled();
+      await env.sleep(duration);
+      await settled();
+    };
     const openTask = async (gate: Gate) => {
       const s = await until((st) => st.tasks.some((t) => t.gate === gate && t.status === 'open'));
       return s.tasks.find((t) => t.gate === gate && t.status === 'open')!;
@@ -159,7 +176,7 @@ async function longestDeviation(
 
     // Containment: nobody confirms within the hour; every reminder, the escalation, then a late confirmation.
     await until((s) => Boolean(s.containment.actionsCompletedAt));
-    await env.sleep('90 minutes');
+    await skip('90 minutes');
     await sign('containment_verification', people.qaLead, 'verified');
     const contained = await until((s) => s.stage === 'investigation');
     expect(contained.containment.confirmation!.late).toBe(true);
@@ -190,7 +207,7 @@ async function longestDeviation(
         await reject('capa_plan_approval', people.approver, 'Action owners must be named people, not functions; due dates too optimistic');
         await sign('capa_plan_approval', people.approver, 'approved');
         // Nobody does anything for six months after the last due date: every action, change control and clock is chased.
-        await env.sleep(`${14 + 3 * (ACTIONS_CHASED - 1) + SIX_MONTHS_DAYS + 1} days`);
+        await skip(`${14 + 3 * (ACTIONS_CHASED - 1) + SIX_MONTHS_DAYS + 1} days`);
         // (the test server's clock is there; the worker may still be working through the reminders it fired)
         const { overdueReminderIntervalMs, escalatedReminderIntervalMs } = input.policy;
         const remindersDue = overdueRemindersWithin(SIX_MONTHS_DAYS * DAY_MS, overdueReminderIntervalMs, escalatedReminderIntervalMs);
@@ -220,21 +237,21 @@ async function longestDeviation(
           ],
         });
         await sign('capa_plan_approval', people.approver2, 'approved');
-        await env.sleep('10 days');
+        await skip('10 days');
         await handle.executeUpdate(msg.completeCapaAction, { args: [{ by: 'capa.owner', actionId: id, evidence: EVIDENCE_TEXT }] });
       }
 
       await until((s) => s.stage === 'effectiveness_check');
       if (round === 1) {
-        await env.sleep(`${input.policy.effectivenessDelayMs / DAY_MS + 1} days`);
+        await skip(`${input.policy.effectivenessDelayMs / DAY_MS + 1} days`);
         await until((s) => s.rounds.length === 2);
       } else if (round === 2) {
-        await env.sleep(`${input.policy.effectivenessDelayMs / DAY_MS + 1} days`);
+        await skip(`${input.policy.effectivenessDelayMs / DAY_MS + 1} days`);
         await reject('effectiveness_verification', people.qaHead, 'Four batches are too few to call it effective: one more round');
         await until((s) => s.rounds.length === 3);
       } else {
         const inconclusive = input.policy.effectivenessCriteria.maxInconclusiveRounds + 1;
-        await env.sleep(`${(inconclusive * input.policy.effectivenessDelayMs) / DAY_MS + 1} days`);
+        await skip(`${(inconclusive * input.policy.effectivenessDelayMs) / DAY_MS + 1} days`);
         await until((s) => Boolean(s.rounds[2]!.effectiveness.decisionRequired));
         await handle.executeUpdate(msg.decideEffectiveness, {
           args: [{ by: people.qaHead.login, effective: true, rationale: 'No recurrence in twelve months of production on line 3' }],
@@ -315,7 +332,7 @@ async function longestDeviation(
         ],
       });
       // Round 1's report is written two weeks after its due date: the investigation clock is overdue and chased.
-      if (opts.late) await env.sleep(`${input.policy.investigationDueMs / DAY_MS + 14} days`);
+      if (opts.late) await skip(`${input.policy.investigationDueMs / DAY_MS + 14} days`);
       await h.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv.smith', summary: REPORT_TEXT, rootCause: 'SOP gap' }] });
       if (opts.rejectFirstReport) {
         await reject('investigation_approval', people.approver, 'The report does not say why the second printer is unaffected');

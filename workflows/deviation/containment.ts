@@ -1,6 +1,6 @@
 import { humanDuration, nowIso } from '../clocks';
 import type { HoldBreach, HoldBreachNotice } from '../types';
-import { act, reconciliation, slowActivities, urgent, type Deviation } from './runtime';
+import { act, reconciliation, slowActivities, type Deviation } from './runtime';
 import { openHolds } from './state';
 
 /** How many hold breaches travel in the workflow's state; every one of them stays in hold_breaches. */
@@ -32,7 +32,7 @@ export async function placeHoldsAndAlert(d: Deviation): Promise<void> {
   const { state } = d;
   const c = state.containment;
   assignResponseRoles(d);
-  const holds = await urgent.placeHoldsAndAlert({
+  const holds = await d.urgent.placeHoldsAndAlert({
     deviationId: state.id,
     lots: state.batches,
     reason: holdReason(d),

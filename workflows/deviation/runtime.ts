@@ -31,9 +31,17 @@ export const reconciliation = proxyActivities<activities.ReconciliationActivitie
  * in; and with no activity task, and no workflow task for its result, to add to a burst. Each is
  * one short, idempotent transaction (a retry finds the rows it wrote; an older snapshot never
  * overwrites a newer one), so a worker lost mid-write and the task run again has the effect of one
- * call. Notifications too (from `patched('notifications-local')`): one outbox row and its audit
- * entry, and a deviation chased for months sends hundreds of them, each of which as an activity
- * cost three history events and a workflow task more than as a marker.
+ * call. Notifications too (from `patched('local-activities-in-turn')`): one outbox row and its
+ * audit entry, and a deviation chased for months sends hundreds of them, each of which as an
+ * activity cost three history events and a workflow task more than as a marker.
+ *
+ * A deviation runs them one at a time (Deviation.urgent, from the same patch). Replay cannot
+ * reproduce the order in which local activities running side by side finished: a workflow task that
+ * starts late (a burst) finds the holds, a reminder already due and a snapshot all in flight at
+ * once, and whichever finished first decided what the code scheduled next. Replayed after the
+ * deviation left the worker's cache, the code then scheduled in another order than the history
+ * records, and the deviation stopped on a nondeterminism error. In turn, each finishes before the
+ * next starts, so the order is the code's own.
  */
 export const urgent = proxyLocalActivities<
   Pick<activities.HoldActivities, 'placeHoldsAndAlert'> & activities.ReadModelActivities & activities.NotificationActivities
@@ -80,6 +88,8 @@ export interface Deviation {
    * they ran: recurrence search first, snapshots through activities.
    */
   readonly holdsFirst: boolean;
+  /** The local activities of this deviation: one at a time, or (started before that) side by side. */
+  readonly urgent: typeof urgent;
   /** Every change bumps the version; the read model keeps only the newest. */
   changed(): void;
   moveTo(to: Stage, by: string, reason: string): void;
@@ -117,8 +127,9 @@ export interface Deviation {
 export function startDeviation(input: DeviationInput): Deviation {
   const holdsFirst = patched('holds-first');
   // Decided once as the deviation starts, like holds first: deviations started before it replay
-  // their notifications as activities.
-  const notificationsLocal = patched('notifications-local');
+  // their notifications as activities and their local activities side by side.
+  const inTurn = patched('local-activities-in-turn');
+  const local = inTurn ? oneAtATime(urgent) : urgent;
   const state = initialState(input);
   let published = 0;
   const changed = () => {
@@ -129,7 +140,7 @@ export function startDeviation(input: DeviationInput): Deviation {
     for (;;) {
       await condition(() => state.version > published);
       const version = state.version;
-      await (holdsFirst ? urgent : act).recordDeviationSnapshot(snapshotOf(state));
+      await (holdsFirst ? local : act).recordDeviationSnapshot(snapshotOf(state));
       published = version;
     }
   })();
@@ -153,6 +164,7 @@ export function startDeviation(input: DeviationInput): Deviation {
     state,
     policy: input.policy,
     holdsFirst,
+    urgent: local,
     changed,
     moveTo(to, by, reason) {
       state.transitions.push({ from: state.stage, to, at: nowIso(), by, reason });
@@ -160,7 +172,7 @@ export function startDeviation(input: DeviationInput): Deviation {
       changed();
     },
     notify: (key, kind, recipients, subject, body = {}) =>
-      (notificationsLocal ? urgent : act).notify(notification(key, kind, recipients, subject, body)),
+      (inTurn ? local : act).notify(notification(key, kind, recipients, subject, body)),
     notification: (key, kind, recipients, subject, body = {}) => notification(key, kind, recipients, subject, body),
     cancelled,
     async waitFor(done) {
@@ -173,4 +185,20 @@ export function startDeviation(input: DeviationInput): Deviation {
     published: () => condition(() => published === state.version),
     flags: { cancelling: false, awaitingEffectivenessDecision: false, effectivenessRejected: null },
   };
+}
+
+/** The same activities, each call waiting until the one before it has finished (failed or not). */
+function oneAtATime<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  let previous: Promise<unknown> = Promise.resolve();
+  return new Proxy(activities, {
+    get(target, name: string) {
+      const activity = target[name];
+      if (typeof activity !== 'function') return activity;
+      return (...args: never[]) => {
+        const call = previous.then(() => activity(...args));
+        previous = call.catch(() => undefined);
+        return call;
+      };
+    },
+  });
 }
