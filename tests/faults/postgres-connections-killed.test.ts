@@ -121,13 +121,14 @@ it('connections killed during hold placement, the read-model write, the outbox w
     expect(killed.map((k) => k.ok)).toEqual(tables.map(() => true));
     for (const b of release) await b.query('ROLLBACK');
   };
-  // The hold (the first write of containment's transaction) and the read model's first snapshot.
-  await killWhenWaiting(['deviations', 'holds'], [blockers.holds, blockers.readModel]);
+  // The hold (the first write of containment's transaction; the deviation's local activities run one
+  // at a time, so the read model's first snapshot waits behind it).
+  await killWhenWaiting(['holds'], [blockers.holds]);
   // Retried, the transaction places the hold and meets the alert's row.
   await killWhenWaiting(['notifications'], [blockers.alert]);
-  // Then, the holds placed, the preliminary reconciliation (batch_metrics is its last statement: its
-  // report is written, not yet committed).
-  await killWhenWaiting(['batch_metrics'], []);
+  // Then, the holds placed, the read model's snapshot and the preliminary reconciliation
+  // (batch_metrics is its last statement: its report is written, not yet committed).
+  await killWhenWaiting(['batch_metrics', 'deviations'], [blockers.readModel]);
   // The killed reconciliation left nothing behind: no report, no findings.
   const reports = async () =>
     (await stack.pool.query<{ id: string }>('SELECT id FROM reconciliation_reports WHERE deviation_id = $1', [id])).rows.map((r) => r.id);
