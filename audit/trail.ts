@@ -1,4 +1,5 @@
-import { canonicalSha256, chainTail, lockChain, verifyChain, type HashChain } from '../db/hash-chain';
+import { randomBytes } from 'node:crypto';
+import { canonicalJson, sha256Hex, verifyChain } from '../db/hash-chain';
 import { isPool, withTransaction, type Pool, type PoolClient } from '../db/pool';
 import { storableCopy } from '../domain/text';
 
@@ -42,7 +43,7 @@ export interface AuditRow {
 }
 
 /** Appends take turns under an advisory lock whose key is any constant unique to this table. */
-const AUDIT_CHAIN: HashChain = { table: 'audit_trail', lock: { key: 4_711_300_301 } };
+const AUDIT_LOCK_KEY = 4_711_300_301;
 
 /** JSON values as jsonb will give them back: undefined dropped, dates as strings. */
 function asStoredJson(value: unknown): unknown {
@@ -66,7 +67,12 @@ const storable = (value: string | null | undefined): string | null => (value ===
 
 /** The hashed content of a row: every column but id and hash, times as ISO strings (ms). */
 export function auditHash(row: Omit<AuditRow, 'id' | 'hash'>): string {
-  return canonicalSha256({
+  return sha256Hex(auditCanonicalText(row));
+}
+
+/** The RFC 8785 canonical JSON the row's hash is taken over. */
+function auditCanonicalText(row: Omit<AuditRow, 'id' | 'hash'>): string {
+  return canonicalJson({
     at: row.at,
     actor: row.actor,
     action: row.action,
@@ -110,54 +116,61 @@ function contentOf(entry: AuditEntry, prevHash: string): Omit<AuditRow, 'id' | '
   };
 }
 
-const COLUMNS_PER_ROW = 12;
-
 /**
- * Appends several rows, in order, in the caller's transaction (which must be open): one turn of the
- * lock, one read of the tail, one INSERT. Each row links to the one before it, the first to the
- * chain's tail. Writers that append many rows at once (audit/grouped-appends.ts) hold the lock once
- * for all of them instead of once each.
+ * Appends several rows, in order, in the caller's transaction (which must be open), each linking to
+ * the one before it and the first to the chain's tail. One statement (the database function
+ * append_audit_rows) takes the chain's lock, reads the tail and inserts, so the lock, held to the
+ * end of the transaction, waits on one round trip to this process (the commit) instead of three.
+ * Writers that append many rows at once (audit/grouped-appends.ts) hold it once for all of them.
+ *
+ * Each row's canonical JSON is made here, with a one-off marker where the previous hash goes; the
+ * function hashes the bytes on either side of the marker around the tail it read. The hashes it
+ * answers are checked against the same text hashed here, so a disagreement between the two rolls
+ * the caller's transaction back instead of storing a row that would fail verification.
  */
 export async function appendAuditRows(client: PoolClient, entries: readonly AuditEntry[]): Promise<AuditRow[]> {
   if (entries.length === 0) return [];
-  await lockChain(client, AUDIT_CHAIN);
-  let prevHash = await chainTail(client, AUDIT_CHAIN);
-  const rows: Array<Omit<AuditRow, 'id'>> = [];
-  for (const entry of entries) {
-    const content = contentOf(entry, prevHash);
-    const hash = auditHash(content);
-    rows.push({ ...content, hash });
-    prevHash = hash;
-  }
-  const values = rows.flatMap((r) => [
-    r.at,
-    r.actor,
-    r.action,
-    r.entityType,
-    r.entityId,
-    r.deviationId,
-    r.before === null ? null : JSON.stringify(r.before),
-    r.after === null ? null : JSON.stringify(r.after),
-    r.reason,
-    JSON.stringify(r.details),
-    r.prevHash,
-    r.hash,
-  ]);
-  const placeholders = rows.map(
-    (_, i) => `(${Array.from({ length: COLUMNS_PER_ROW }, (__, c) => `$${i * COLUMNS_PER_ROW + c + 1}`).join(', ')})`,
+  const marker = randomBytes(32).toString('hex');
+  const prepared = entries.map((entry) => {
+    const content = contentOf(entry, marker);
+    const text = auditCanonicalText(content);
+    const split = text.indexOf(marker);
+    if (split < 0 || text.lastIndexOf(marker) !== split) throw new Error('audit row: the previous-hash marker must occur once');
+    return { content, before: text.slice(0, split), after: text.slice(split + marker.length) };
+  });
+  const { rows: appended } = await client.query<{ row_id: string; row_prev_hash: string; row_hash: string }>(
+    'SELECT row_id::text, row_prev_hash, row_hash FROM append_audit_rows($1, $2::jsonb)',
+    [
+      AUDIT_LOCK_KEY,
+      JSON.stringify(
+        prepared.map(({ content: c, before, after }) => ({
+          at: c.at,
+          actor: c.actor,
+          action: c.action,
+          entityType: c.entityType,
+          entityId: c.entityId,
+          deviationId: c.deviationId,
+          before: c.before,
+          after: c.after,
+          reason: c.reason,
+          details: c.details,
+          hashPrefix: Buffer.from(before, 'utf8').toString('base64'),
+          hashSuffix: Buffer.from(after, 'utf8').toString('base64'),
+        })),
+      ),
+    ],
   );
-  const { rows: ids } = await client.query<{ id: string }>(
-    `INSERT INTO audit_trail (at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash)
-     VALUES ${placeholders.join(', ')}
-     RETURNING id`,
-    values,
-  );
-  // The chain is verified in id order: rows whose ids did not follow the order they link in would
-  // read as broken. Refused (the caller's transaction rolls back) rather than stored so.
-  for (let i = 1; i < ids.length; i++) {
-    if (BigInt(ids[i]!.id) <= BigInt(ids[i - 1]!.id)) throw new Error('audit rows were numbered out of their chain order');
-  }
-  return rows.map((r, i) => ({ id: ids[i]!.id, ...r }));
+  if (appended.length !== prepared.length) throw new Error('audit rows: the database appended a different number of rows');
+  return prepared.map(({ content, before, after }, i) => {
+    const { row_id: id, row_prev_hash: prevHash, row_hash: hash } = appended[i]!;
+    if (sha256Hex(before + prevHash + after) !== hash) throw new Error('audit rows: the database hashed a row differently');
+    // The chain is verified in id order: rows whose ids did not follow the order they link in would
+    // read as broken. Refused (the caller's transaction rolls back) rather than stored so.
+    if (i > 0 && (BigInt(id) <= BigInt(appended[i - 1]!.row_id) || prevHash !== appended[i - 1]!.row_hash)) {
+      throw new Error('audit rows were numbered out of their chain order');
+    }
+    return { id, ...content, prevHash, hash };
+  });
 }
 
 const SELECT_ROWS = `SELECT id::text, at, actor, action, entity_type, entity_id, deviation_id, before, after, reason, details, prev_hash, hash FROM audit_trail`;

@@ -1,14 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { appendAudit } from '../audit/trail';
+import { sha256Hex } from '../db/hash-chain';
 import { withTransaction, type Pool, type Queryable } from '../db/pool';
 import type { AuthenticatedUser } from './types';
 
 /** Tokens carry a recognisable prefix so secret scanners can find one pasted where it should not be. */
 const TOKEN_PREFIX = 'gxps_';
 
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
-}
+export { sha256Hex };
 
 export interface SessionLimits {
   idleMinutes: number;

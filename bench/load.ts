@@ -88,7 +88,10 @@ async function waitForAll(stack: ProductStack, what: string, ids: string[], sql:
   }
 }
 
-const HOLDS_PLACED = 'SELECT count(DISTINCT deviation_id)::int AS n FROM holds WHERE deviation_id = ANY($1)';
+/** Holds placed, and the read model's row that holds the detection time (its snapshot follows the holds). */
+const HOLDS_PLACED = `SELECT count(DISTINCT h.deviation_id)::int AS n
+  FROM holds h JOIN deviations d ON d.id = h.deviation_id
+ WHERE h.deviation_id = ANY($1)`;
 /** The containment task is opened after every containment action, so its row means the deviation has settled. */
 const CONTAINMENT_TASK_OPEN = `SELECT count(*)::int AS n FROM signoff_tasks WHERE deviation_id = ANY($1) AND gate = 'containment_verification'`;
 

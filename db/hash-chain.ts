@@ -15,14 +15,24 @@ import type { ClientBase } from './pool';
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
- * SHA-256 (lower-case hex) of the RFC 8785 canonical JSON of `content`: the same content hashes
- * the same whatever its key order. Dates are serialised through toJSON (ISO 8601 UTC); NaN,
- * Infinity, undefined and functions are refused.
+ * The RFC 8785 canonical JSON of `content`: the same content gives the same text whatever its key
+ * order. Dates are serialised through toJSON (ISO 8601 UTC); NaN, Infinity, undefined and functions
+ * are refused.
  */
-export function canonicalSha256(content: unknown): string {
+export function canonicalJson(content: unknown): string {
   const text = canonicalize(content);
   if (text === undefined) throw new TypeError('A record to hash must be JSON (not undefined or a function).');
+  return text;
+}
+
+/** SHA-256 (lower-case hex) of the text's UTF-8 bytes. */
+export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** SHA-256 (lower-case hex) of the RFC 8785 canonical JSON of `content`. */
+export function canonicalSha256(content: unknown): string {
+  return sha256Hex(canonicalJson(content));
 }
 
 export interface HashChain {

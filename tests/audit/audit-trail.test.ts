@@ -55,7 +55,7 @@ describe('appendAudit / verifyAuditTrail', () => {
     await stack.pool.query(
       `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.audit_trail (LIKE public.audit_trail INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`,
     );
-    const scratch = new Pool({ connectionString: process.env.DATABASE_URL, max: 2, options: `-c search_path=${schema}` });
+    const scratch = new Pool({ connectionString: process.env.DATABASE_URL, max: 2, options: `-c search_path=${schema},public` });
     try {
       for (let i = 0; i < 5; i++)
         await appendAudit(scratch, {

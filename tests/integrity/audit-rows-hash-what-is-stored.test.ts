@@ -31,3 +31,25 @@ it('stores and hashes the same storable text, so the chain verifies after unstor
   });
   expect(await verifyAuditTrail(stack.pool)).toMatchObject({ ok: true });
 });
+
+it('hashes in the database exactly what the application canonicalised: quotes, escapes, other scripts and a nested prevHash key', async () => {
+  const rows = await Promise.all(
+    ['"prevHash":"', '\\u0041 ✓ 漢字 😀 ﬀ', '\u2028\u2029\t\n'].map((text, i) =>
+      appendAudit(stack.pool, {
+        actor: 'qa.lead',
+        action: 'test.canonical-text',
+        entityType: 'test',
+        entityId: `canonical-${i}`,
+        before: null,
+        after: { prevHash: text, n: 1.5e-7, big: 12345678901234567890, list: [true, null, -0] },
+        reason: text,
+        details: { '€': text, '\u00e9': 'é' },
+      }),
+    ),
+  );
+  for (const row of rows) {
+    const { rows: stored } = await stack.pool.query('SELECT hash, prev_hash, before FROM audit_trail WHERE id = $1', [row.id]);
+    expect(stored[0]).toEqual({ hash: row.hash, prev_hash: row.prevHash, before: null });
+  }
+  expect(await verifyAuditTrail(stack.pool)).toMatchObject({ ok: true });
+});
