@@ -97,7 +97,7 @@ const MAY_IMPORT = {
   auth: [...BELOW_SERVICES, 'audit', 'notifications'],
   signatures: [...BELOW_SERVICES, 'audit', 'notifications', 'auth'],
   monitoring: [...BELOW_SERVICES, 'audit', 'notifications', 'auth', 'signatures'],
-  containment: [...BELOW_SERVICES, 'notifications'],
+  containment: [...BELOW_SERVICES, 'audit', 'notifications'],
   api: [...BELOW_SERVICES, ...SERVICES],
   worker: [...BELOW_SERVICES, ...SERVICES, 'activities', 'workflows'],
   scripts: TOP_FOLDERS.filter((f) => f !== 'bench'),

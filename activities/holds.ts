@@ -1,5 +1,6 @@
-import { appendAudit, appendAuditRows, type AuditEntry } from '../audit/trail';
-import { withTransaction, type Pool, type PoolClient } from '../db/pool';
+import { appendAudit, appendAuditRows } from '../audit/trail';
+import { placeDistributionHolds } from '../containment/distribution-holds';
+import { withTransaction, type Pool } from '../db/pool';
 import type { HoldActivities } from '../workflows/activity-contracts';
 import { queueNotification } from './notifications';
 
@@ -13,59 +14,22 @@ interface HoldRow {
 /**
  * Holds placed and lifted by containment and closure. Each side effect and its audit-trail row
  * commit together, and only the attempt that made the change writes either: a retry finds the
- * hold it placed (or disposed) before and returns it.
+ * hold it placed (or disposed) before and returns it, as it finds one the API placed when it opened
+ * the deviation.
  */
-/**
- * Places the hold in the caller's transaction, or finds the one placed before; with the audit-trail
- * row a new hold needs (null for one found).
- */
-async function insertHold(
-  client: PoolClient,
-  { deviationId, lot, reason, placedBy }: { deviationId: string; lot: string; reason: string; placedBy: string },
-): Promise<{ holdId: string; placedAt: string; audit: AuditEntry | null }> {
-  const inserted = await client.query<HoldRow>(
-    `INSERT INTO holds (deviation_id, lot, reason, placed_by) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (deviation_id, lot) DO NOTHING
-     RETURNING id, placed_at`,
-    [deviationId, lot, reason, placedBy],
-  );
-  const row =
-    inserted.rows[0] ??
-    (await client.query<HoldRow>('SELECT id, placed_at FROM holds WHERE deviation_id = $1 AND lot = $2', [deviationId, lot])).rows[0]!;
-  const audit: AuditEntry | null = inserted.rowCount
-    ? {
-        actor: placedBy,
-        action: 'hold.placed',
-        entityType: 'batch',
-        entityId: lot,
-        deviationId,
-        after: { holdId: `H${row.id}`, lot },
-        reason,
-        at: row.placed_at,
-      }
-    : null;
-  return { holdId: `H${row.id}`, placedAt: row.placed_at.toISOString(), audit };
-}
-
 export function createHoldActivities(pool: Pool): HoldActivities {
   return {
-    async placeHold(input) {
+    async placeHold({ lot, ...rest }) {
       return withTransaction(pool, async (client) => {
-        const { audit, ...hold } = await insertHold(client, input);
-        if (audit) await appendAudit(client, audit);
-        return hold;
+        const { holds, audits } = await placeDistributionHolds(client, { ...rest, lots: [lot] });
+        await appendAuditRows(client, audits);
+        return { holdId: holds[0]!.holdId, placedAt: holds[0]!.placedAt };
       });
     },
 
     async placeHoldsAndAlert({ deviationId, lots, reason, placedBy, alert }) {
       return withTransaction(pool, async (client) => {
-        const holds: Array<{ lot: string; holdId: string; placedAt: string }> = [];
-        const audits: AuditEntry[] = [];
-        for (const lot of lots) {
-          const { audit, ...hold } = await insertHold(client, { deviationId, lot, reason, placedBy });
-          holds.push({ lot, ...hold });
-          if (audit) audits.push(audit);
-        }
+        const { holds, audits } = await placeDistributionHolds(client, { deviationId, lots, reason, placedBy });
         const queued = await queueNotification(client, alert);
         if (queued) audits.push(queued);
         await appendAuditRows(client, audits);

@@ -14,6 +14,14 @@ import { parseOr400 } from '../validate';
 
 export const idempotencyKeySchema = lineText(200).optional();
 
+/** The answer to opening a deviation: 201 when this request opened it, 200 when its Idempotency-Key had. */
+export const openedDeviationSchema = z.object({
+  id: z.string(),
+  stage: z.enum(STAGES),
+  /** Distribution holds in place as the answer left: one per batch, placed before answering (empty if that failed: the workflow places them). */
+  holds: z.array(z.object({ lot: z.string(), holdId: z.string(), placedAt: z.string() })),
+});
+
 export const listDeviationsQuerySchema = z
   .object({
     stage: z.enum(STAGES).optional(),
@@ -40,6 +48,7 @@ export const DEVIATION_ROUTES = {
     summary: 'Open a deviation (Idempotency-Key header optional)',
     roles: ['qa_lead', 'integration'],
     body: openDeviationSchema,
+    response: openedDeviationSchema,
   },
   list: {
     method: 'get',
@@ -69,7 +78,7 @@ export function deviationRoutes(ctx: ApiContext): Router {
     res
       .status(result.created ? 201 : 200)
       .location(`/deviations/${result.id}`)
-      .json({ id: result.id, stage: result.stage });
+      .json({ id: result.id, stage: result.stage, holds: result.holds });
   });
 
   routes.add(DEVIATION_ROUTES.get, async (req, res) => {

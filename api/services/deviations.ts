@@ -3,6 +3,10 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import canonicalize from 'canonicalize';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { readArchivedRuns } from '../../audit/history';
+import { appendAuditRows } from '../../audit/trail';
+import { placeDistributionHolds, type PlacedHold } from '../../containment/distribution-holds';
+import { withTransaction } from '../../db/pool';
+import { distributionHoldReason } from '../../domain/holds';
 import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
 import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
 import type { DeviationWorkflow } from '../../workflows/deviation';
@@ -15,6 +19,8 @@ export interface OpenResult {
   id: string;
   created: boolean;
   stage: Stage;
+  /** The deviation's distribution holds as the answer leaves: every batch's, unless placing them here failed. */
+  holds: PlacedHold[];
 }
 
 function requestHash(request: OpenDeviationRequest): string {
@@ -102,13 +108,47 @@ export async function openDeviation(
     });
     ctx.log.info({ deviation: id, runId: handle.firstExecutionRunId }, 'deviation opened');
     // A just-started workflow is in detection; asking it would wait for a worker, which may be down.
-    return { id, created: true, stage: 'detection' };
+    return { id, created: true, stage: 'detection', holds: await placeHoldsAtOpening(ctx, input) };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { id, created: false, stage: await currentStage(ctx, id) };
+      return { id, created: false, stage: await currentStage(ctx, id), holds: await holdsOf(ctx, id) };
     }
     throw err;
   }
+}
+
+/**
+ * The distribution holds, placed before the answer leaves: product must not ship while a deviation
+ * waits for a worker, and under a burst the workers have the first tasks of every new deviation to
+ * run. Placed only once the workflow exists, so that no hold is ever left without the deviation that
+ * lifts or disposes of it. The workflow's containment places the same holds in any case (the first
+ * to come places each, the other finds it), so a failure here costs the answer nothing but the
+ * holds' early placement: it is logged, and the workflow places them.
+ */
+async function placeHoldsAtOpening(ctx: ApiContext, input: DeviationInput): Promise<PlacedHold[]> {
+  try {
+    return await withTransaction(ctx.pool, async (client) => {
+      const { holds, audits } = await placeDistributionHolds(client, {
+        deviationId: input.id,
+        lots: input.batches,
+        reason: distributionHoldReason(input.id, input.title),
+        placedBy: 'system',
+      });
+      await appendAuditRows(client, audits);
+      return holds;
+    });
+  } catch (err) {
+    ctx.log.warn({ deviation: input.id, err }, 'holds not placed at opening; the workflow places them');
+    return [];
+  }
+}
+
+async function holdsOf(ctx: ApiContext, id: string): Promise<PlacedHold[]> {
+  const { rows } = await ctx.pool.query<{ lot: string; id: string; placed_at: Date }>(
+    'SELECT lot, id::text, placed_at FROM holds WHERE deviation_id = $1 ORDER BY id',
+    [id],
+  );
+  return rows.map((r) => ({ lot: r.lot, holdId: `H${r.id}`, placedAt: r.placed_at.toISOString() }));
 }
 
 export async function queryState(ctx: ApiContext, id: string): Promise<DeviationState> {

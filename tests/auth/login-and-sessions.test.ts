@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { SESSION_TOUCH_INTERVAL_SECONDS } from '../../auth/sessions';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { bearer, createUser, loginAs } from '../helpers/users';
 
@@ -124,6 +125,29 @@ describe('sessions', () => {
     await stack.pool.query(`UPDATE sessions SET last_seen_at = now() - interval '31 minutes' WHERE user_id = $1`, [user.id]);
     await request(stack.app).get('/me').set(bearer(token)).expect(401);
     await request(stack.app).get('/me').set(bearer(token)).expect(401);
+  });
+
+  it('restarts the idle clock at most every few seconds: a session used just now is read, not written', async () => {
+    const user = await createUser(stack.pool, { roles: ['validation'] });
+    const token = await loginAs(stack.app, user.login, user.password);
+    const lastSeen = () =>
+      stack.pool
+        .query<{ at: Date }>(`SELECT last_seen_at AS at FROM sessions WHERE user_id = $1`, [user.id])
+        .then((r) => r.rows[0]!.at.getTime());
+    await stack.pool.query(`UPDATE sessions SET last_seen_at = now() - make_interval(secs => $2) WHERE user_id = $1`, [
+      user.id,
+      SESSION_TOUCH_INTERVAL_SECONDS / 2,
+    ]);
+    const recent = await lastSeen();
+    await request(stack.app).get('/me').set(bearer(token)).expect(200);
+    expect(await lastSeen()).toBe(recent);
+    await stack.pool.query(`UPDATE sessions SET last_seen_at = now() - make_interval(secs => $2) WHERE user_id = $1`, [
+      user.id,
+      SESSION_TOUCH_INTERVAL_SECONDS * 2,
+    ]);
+    const stale = await lastSeen();
+    await request(stack.app).get('/me').set(bearer(token)).expect(200);
+    expect(await lastSeen()).toBeGreaterThan(stale);
   });
 
   it('refuses a token past its absolute lifetime however recently it was used', async () => {

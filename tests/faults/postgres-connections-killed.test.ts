@@ -5,6 +5,8 @@ import path from 'node:path';
 import { Client as PgClient } from 'pg';
 import request from 'supertest';
 import { createPool, type Pool } from '../../db/pool';
+import { formatDeviationId, openDeviationSchema } from '../../domain/deviation';
+import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
 import { DEFAULT_CONFIG } from '../../lib/generator/plan';
 import { generateBatch } from '../../lib/generator/write';
 import { CAPTURE_KEY } from '../epcis/helpers';
@@ -82,13 +84,23 @@ async function waitingWorkerStatements(): Promise<Map<string, number>> {
 }
 
 it('connections killed during hold placement, the read-model write, the outbox write and reconciliation: each retried, each effect once', async () => {
-  const id = (
-    await request(stack.app)
-      .post('/deviations')
-      .set(lead)
-      .send(newDeviationRequest({ batches: [LOT] }))
-      .expect(201)
-  ).body.id as string;
+  // Started straight on Temporal, as the line monitor starts the deviations it opens: the API would
+  // place the hold itself before answering, and it is the worker's placement this test interrupts.
+  const request_ = openDeviationSchema.parse(newDeviationRequest({ batches: [LOT] }));
+  const id = formatDeviationId(new Date().getUTCFullYear(), 800_000 + (Date.now() % 100_000));
+  await stack.temporal.workflow.start('DeviationWorkflow', {
+    workflowId: id,
+    taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+    args: [
+      {
+        ...request_,
+        reportedBy: 'monitoring',
+        id,
+        detectedAt: new Date().toISOString(),
+        policy: resolvePolicy(PRODUCTION_POLICY, request_.severity),
+      },
+    ],
+  });
 
   for (const b of Object.values(blockers)) await b.query('BEGIN');
   await blockers.holds.query(`INSERT INTO holds (deviation_id, lot, reason, placed_by) VALUES ($1, $2, 'test blocker', 'test')`, [id, LOT]);

@@ -1,3 +1,4 @@
+import { distributionHoldReason } from '../../domain/holds';
 import { humanDuration, nowIso } from '../clocks';
 import type { HoldBreach, HoldBreachNotice } from '../types';
 import { act, reconciliation, slowActivities, type Deviation } from './runtime';
@@ -6,7 +7,7 @@ import { openHolds } from './state';
 /** How many hold breaches travel in the workflow's state; every one of them stays in hold_breaches. */
 const BREACHES_IN_STATE = 50;
 
-const holdReason = (d: Deviation) => `Distribution hold for deviation ${d.state.id}: ${d.state.title}`;
+const holdReason = (d: Deviation) => distributionHoldReason(d.state.id, d.state.title);
 
 function assignResponseRoles(d: Deviation): void {
   d.state.containment.responseRoles = {
