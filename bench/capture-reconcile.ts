@@ -14,14 +14,12 @@
  * BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_API_CPU_PROFILE (a directory for the API
  * process's CPU profile; profiling slows it, so such a run's figures are not results).
  */
-import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { Client } from 'pg';
-import { API_HEAP_FLAGS } from '../api/heap';
+import { startApiProcess } from './api-process-start';
 import { migrate } from '../db/migrate';
 import { createPool, type Pool } from '../db/pool';
 import { captureFile } from '../lib/capture-client';
@@ -43,43 +41,8 @@ const TARGETS = { serialsPerSecond: 50_000, reconciliationSeconds: 5, peakRssMB:
 const log = (msg: string) => process.stdout.write(`[bench] ${msg}\n`);
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 
-interface ApiProcess {
-  baseUrl: string;
-  rss(): Promise<{ maxRss: number; peakSampled: number }>;
-  stop(): Promise<void>;
-}
-
 /** BENCH_API_CPU_PROFILE=DIR: the API process writes a V8 CPU profile there when it stops (for where Node's time goes). */
 const profileDir = process.env.BENCH_API_CPU_PROFILE ? path.resolve(process.env.BENCH_API_CPU_PROFILE) : null;
-
-async function startApi(databaseUrl: string, apiKey: string, policyFile: string): Promise<ApiProcess> {
-  const child = fork(path.join(__dirname, 'api-process.ts'), [], {
-    execArgv: [...API_HEAP_FLAGS, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx'],
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      CAPTURE_API_KEY: apiKey,
-      POLICY_FILE: policyFile,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const [msg] = (await once(child, 'message')) as [{ type: string; port: number }];
-  const ask = async () => {
-    child.send({ type: 'rss' });
-    const [m] = (await once(child, 'message')) as [{ maxRss: number; peakSampled: number }];
-    return m;
-  };
-  return {
-    baseUrl: `http://127.0.0.1:${msg.port}`,
-    rss: ask,
-    async stop() {
-      child.send({ type: 'stop' });
-      await once(child, 'exit');
-    },
-  };
-}
 
 async function api(
   baseUrl: string,
@@ -167,7 +130,7 @@ async function main(): Promise<void> {
   );
 
   const apiKey = randomBytes(24).toString('hex');
-  const apiProcess = await startApi(databaseUrl, apiKey, unwatchedPolicyFile(workDir));
+  const apiProcess = await startApiProcess({ databaseUrl, apiKey, policyFile: unwatchedPolicyFile(workDir), cpuProfileDir: profileDir });
   const auth = captureAuthHeaders(apiKey);
   try {
     for (const p of manifest.products) expectOk('POST /products', await api(apiProcess.baseUrl, 'POST', '/products', auth, p));

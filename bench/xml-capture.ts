@@ -18,14 +18,12 @@
  * (2, as npm run bench), BENCH_ADMIN_URL (postgres://postgres@127.0.0.1:5432/postgres), BENCH_API_CPU_PROFILE
  * (a directory for the XML API process's CPU profile; a profiled run writes no results).
  */
-import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { API_HEAP_FLAGS } from '../api/heap';
+import { startApiProcess } from './api-process-start';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { captureFile } from '../lib/capture-client';
@@ -50,41 +48,6 @@ const log = (msg: string) => process.stdout.write(`[bench:xml] ${msg}\n`);
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 const loadAverage = () => os.loadavg().map((x) => round(x, 2));
-
-interface ApiProcess {
-  baseUrl: string;
-  maxRss(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-/** bench/api-process.ts: the API as api/main.ts builds it, in a process of its own so its peak RSS is its alone. */
-async function startApi(databaseUrl: string, apiKey: string, policyFile: string, profile: boolean): Promise<ApiProcess> {
-  const child = fork(path.join(__dirname, 'api-process.ts'), [], {
-    execArgv: [...API_HEAP_FLAGS, ...(profile && profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--import', 'tsx'],
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      CAPTURE_API_KEY: apiKey,
-      POLICY_FILE: policyFile,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const [msg] = (await once(child, 'message')) as [{ port: number }];
-  return {
-    baseUrl: `http://127.0.0.1:${msg.port}`,
-    async maxRss() {
-      child.send({ type: 'rss' });
-      const [m] = (await once(child, 'message')) as [{ maxRss: number }];
-      return m.maxRss;
-    },
-    async stop() {
-      child.send({ type: 'stop' });
-      await once(child, 'exit');
-    },
-  };
-}
 
 async function post(baseUrl: string, route: string, apiKey: string, body?: unknown): Promise<unknown> {
   const res = await fetch(new URL(route, baseUrl), {
@@ -135,7 +98,12 @@ interface CaptureRun {
 /** One format's capture into a database of its own, then its reconciliation; the database is kept for the COPY baseline. */
 async function captureRun(format: 'json' | 'xml', manifest: Manifest, dir: string, database: { url: string }): Promise<CaptureRun> {
   const apiKey = randomBytes(24).toString('hex');
-  const api = await startApi(database.url, apiKey, unwatchedPolicyFile(dir), format === 'xml');
+  const api = await startApiProcess({
+    databaseUrl: database.url,
+    apiKey,
+    policyFile: unwatchedPolicyFile(dir),
+    cpuProfileDir: format === 'xml' ? profileDir : null,
+  });
   const pool = createPool(database.url, 2);
   try {
     for (const p of manifest.products) await post(api.baseUrl, '/products', apiKey, p);
@@ -154,7 +122,7 @@ async function captureRun(format: 'json' | 'xml', manifest: Manifest, dir: strin
     };
     await Promise.all(Array.from({ length: captureClients }, client));
     const seconds = (performance.now() - started) / 1000;
-    const peakRssMB = mb(await api.maxRss());
+    const peakRssMB = mb((await api.rss()).maxRss);
     const after = await rowCounts(pool);
     const rows = Object.fromEntries(
       [...after].filter(([t, n]) => n > (before.get(t) ?? 0) && t !== 'schema_migrations').map(([t, n]) => [t, n - (before.get(t) ?? 0)]),

@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool';
 import type { Logger } from '../lib/logger';
+import { AT_ONCE, WHEN_ASKED, after, startRounds } from '../lib/background-rounds';
 import { enqueueNotification } from '../notifications/outbox';
 import { holdBreachesSignal } from '../workflows/messages';
 import type { HoldBreach } from '../workflows/types';
@@ -245,45 +246,17 @@ export function startHoldBreachDelivery(
   options: DeliveryOptions & { retryMs?: number } = {},
 ): HoldBreachDelivery {
   const retryMs = options.retryMs ?? 30_000;
-  let stopped = false;
-  let asked = true;
-  let wake: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
-
-  const loop = async () => {
-    while (!stopped && !pool.ending) {
-      asked = false;
-      let more = false;
-      let failed = true;
-      try {
-        const round = await deliverHoldBreaches(pool, temporal, log, options);
-        more = round.full && !round.failed;
-        failed = round.failed;
-      } catch (err) {
-        // The database was unreachable or similar: the breaches wait for the retry.
-        if (!pool.ending) log.error({ err: { message: (err as Error).message } }, 'hold breach delivery round failed');
-      }
-      if (more || asked || stopped) continue;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        // (unref'd: a retry never keeps a process alive that has nothing else to do)
-        if (failed) timer = setTimeout(resolve, retryMs).unref();
-      });
-      wake = undefined;
-      clearTimeout(timer);
-    }
-  };
-  const running = loop();
-
-  return {
-    now() {
-      asked = true;
-      wake?.();
+  return startRounds(
+    async () => {
+      const round = await deliverHoldBreaches(pool, temporal, log, options);
+      if (round.full && !round.failed) return AT_ONCE;
+      return round.failed ? after(retryMs) : WHEN_ASKED;
     },
-    async stop() {
-      stopped = true;
-      wake?.();
-      await running;
+    {
+      ending: () => pool.ending,
+      afterFailureMs: retryMs,
+      // The database was unreachable or similar: the breaches wait for the retry.
+      onFailure: (err) => log.error({ err: { message: (err as Error).message } }, 'hold breach delivery round failed'),
     },
-  };
+  );
 }

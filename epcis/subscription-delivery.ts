@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool';
 import type { EventFilter } from '../domain/epcis-query';
+import { AT_ONCE, after, startRounds } from '../lib/background-rounds';
 import { conditions, queryDocument, rebuildEvents } from './query';
 import { openToken } from './subscription-tokens';
 import { filterOfParams, WHOLE_DOCUMENT } from './subscriptions';
@@ -316,34 +317,15 @@ export async function deliverSubscriptionsOnce(pool: Pool, log: Log, options: De
  */
 export function startSubscriptionDelivery(pool: Pool, log: Log, options: DeliveryOptions): { stop(): Promise<void> } {
   const opts = { ...DEFAULTS, ...options };
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  const loop = async () => {
-    while (!stopped && !pool.ending) {
-      let busy = false;
-      try {
-        const round = await deliverSubscriptionsOnce(pool, log, opts);
-        busy = round.sent + round.advanced > 0;
-      } catch (err) {
-        if (!pool.ending) log.error({ err: { message: (err as Error).message } }, 'EPCIS subscription delivery round failed');
-      }
-      if (busy || stopped) continue;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        // (unref'd: a round never keeps a process alive that has nothing else to do)
-        timer = setTimeout(resolve, opts.pollIntervalMs).unref();
-      });
-      wake = undefined;
-      clearTimeout(timer);
-    }
-  };
-  const running = loop();
-  return {
-    async stop() {
-      stopped = true;
-      wake?.();
-      await running;
+  return startRounds(
+    async () => {
+      const round = await deliverSubscriptionsOnce(pool, log, opts);
+      return round.sent + round.advanced > 0 ? AT_ONCE : after(opts.pollIntervalMs);
     },
-  };
+    {
+      ending: () => pool.ending,
+      afterFailureMs: opts.pollIntervalMs,
+      onFailure: (err) => log.error({ err: { message: (err as Error).message } }, 'EPCIS subscription delivery round failed'),
+    },
+  );
 }

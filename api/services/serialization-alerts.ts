@@ -22,6 +22,7 @@ import {
 } from '../../domain/emvs';
 import { answerVerification, type RecordVerificationInput, type VerificationResponse } from '../../domain/dscsa';
 import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
+import { after, startRounds } from '../../lib/background-rounds';
 import { readOwnPackData, openAlertDeviation } from '../../monitoring/alert-cross-check';
 import {
   claimSignalIn,
@@ -895,37 +896,28 @@ export interface AlertDelivery {
 export function startAlertDelivery(ctx: ApiContext, options: { retryMs?: number; leftBehindMs?: number } = {}): AlertDelivery {
   const retryMs = options.retryMs ?? LEFT_BEHIND_MS;
   const leftBehindMs = options.leftBehindMs ?? LEFT_BEHIND_MS;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  const loop = async () => {
-    while (!stopped && !ctx.pool.ending) {
-      try {
-        for (const signal of await waitingClaims(ctx.pool, 20, leftBehindMs)) {
-          if (stopped || ctx.pool.ending) break;
-          await deliverAlertClaim(ctx, signal).catch((err: unknown) => {
-            if (!ctx.pool.ending)
-              ctx.log.error({ err: { message: (err as Error).message }, signal }, 'alert delivery failed; retrying later');
-          });
-        }
-      } catch (err) {
-        if (!ctx.pool.ending) ctx.log.error({ err: { message: (err as Error).message } }, 'alert delivery round failed');
+  let stopping = false;
+  const rounds = startRounds(
+    async () => {
+      for (const signal of await waitingClaims(ctx.pool, 20, leftBehindMs)) {
+        if (stopping || ctx.pool.ending) break;
+        await deliverAlertClaim(ctx, signal).catch((err: unknown) => {
+          if (!ctx.pool.ending)
+            ctx.log.error({ err: { message: (err as Error).message }, signal }, 'alert delivery failed; retrying later');
+        });
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        // (unref'd: a round never keeps a process alive that has nothing else to do)
-        timer = setTimeout(resolve, retryMs).unref();
-      });
-      wake = undefined;
-      clearTimeout(timer);
-    }
-  };
-  const running = loop();
+      return after(retryMs);
+    },
+    {
+      ending: () => ctx.pool.ending,
+      afterFailureMs: retryMs,
+      onFailure: (err) => ctx.log.error({ err: { message: (err as Error).message } }, 'alert delivery round failed'),
+    },
+  );
   return {
     async stop() {
-      stopped = true;
-      wake?.();
-      await running;
+      stopping = true;
+      await rounds.stop();
     },
   };
 }

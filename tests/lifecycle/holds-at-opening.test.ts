@@ -35,12 +35,7 @@ it('answers 201 with every batch on hold before any worker runs; the workflow th
   const batches = ['LOT-OPEN-A1', 'LOT-OPEN-B2'];
   const body = newDeviationRequest({ batches, title: 'Aggregation mismatch on line 4' });
   const key = `holds-at-opening-${Date.now()}`;
-  const opened = await request(stack.app)
-    .post('/deviations')
-    .set(lead)
-    .set('Idempotency-Key', key)
-    .send(body)
-    .expect(201);
+  const opened = await request(stack.app).post('/deviations').set(lead).set('Idempotency-Key', key).send(body).expect(201);
   const id = opened.body.id as string;
   expect(opened.body.holds.map((h: { lot: string }) => h.lot)).toEqual(batches);
   for (const h of opened.body.holds)
