@@ -33,6 +33,51 @@ const SEVERITY = (process.env.HISTORY_SIZE_SEVERITY ?? 'minor') as Severity;
 if (!SEVERITIES.includes(SEVERITY)) throw new Error(`HISTORY_SIZE_SEVERITY: one of ${SEVERITIES.join(', ')}`);
 
 const DAY_MS = 86_400_000;
+const WAIT_MS = 60_000;
+
+/** The handle, whose updates fail after WAIT_MS with where the run stood, rather than waiting for ever. */
+function bounded<H extends WorkflowHandle>(handle: H): H {
+  return new Proxy(handle, {
+    get(target, prop, receiver) {
+      if (prop !== 'executeUpdate') return Reflect.get(target, prop, receiver);
+      const executeUpdate = target.executeUpdate.bind(target) as (...args: unknown[]) => Promise<unknown>;
+      return async (...args: unknown[]) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`update not answered within ${WAIT_MS} ms`)), WAIT_MS);
+        });
+        try {
+          return await Promise.race([executeUpdate(...args), timedOut]);
+        } catch (err) {
+          throw new Error(`${String(err)}\n${await whereItStands(target)}`);
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+    },
+  });
+}
+
+/** The pending work and the last events of a run, for the message of a wait that timed out. */
+async function whereItStands(handle: WorkflowHandle): Promise<string> {
+  try {
+    const { raw } = await handle.describe();
+    const history = await handle.fetchHistory();
+    const last = (history.events ?? []).slice(-8).map((e) => {
+      const type = temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType);
+      const failure = e.workflowTaskFailedEventAttributes?.failure?.message;
+      return `  ${e.eventId} ${type}${failure ? `: ${failure}` : ''}`;
+    });
+    return [
+      `pending workflow task: ${raw.pendingWorkflowTask ? JSON.stringify(raw.pendingWorkflowTask.state) : 'none'}`,
+      `pending activities: ${(raw.pendingActivities ?? []).map((a) => `${a.activityType?.name} (attempt ${a.attempt})`).join(', ') || 'none'}`,
+      `last events:`,
+      ...last,
+    ].join('\n');
+  } catch (err) {
+    return `(the run could not be described: ${String(err)})`;
+  }
+}
 const SIX_MONTHS_DAYS = 182;
 const ACTIONS_CHASED = 10;
 
@@ -134,12 +179,19 @@ async function longestDeviation(
   const inDays = async (days: number) => serverNow(env, days * DAY_MS);
 
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] });
+    const handle = bounded(await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] }));
+    /** A stuck wait fails within a minute (the whole run takes seconds) and says where the run stood. */
+    const explained = async <T>(wait: Promise<T>): Promise<T> =>
+      wait.catch(async (err: unknown) => {
+        throw new Error(`${String(err)}\n${await whereItStands(handle)}`);
+      });
     const until = (done: (s: DeviationState) => boolean) =>
-      eventually(async () => {
-        const s = await handle.query(msg.getStateQuery);
-        return done(s) ? s : undefined;
-      }, 300_000);
+      explained(
+        eventually(async () => {
+          const s = await handle.query(msg.getStateQuery);
+          return done(s) ? s : undefined;
+        }, WAIT_MS),
+      );
     /**
      * The time-skipping test server strands a run whose workflow task cancels a timer that fired while
      * the task was with the worker (it refuses the completion, "invalid history builder state for
@@ -148,15 +200,24 @@ async function longestDeviation(
      * deviation settled: no workflow task or activity pending.
      */
     const settled = () =>
-      eventually(async () => {
-        const { raw } = await handle.describe();
-        return !raw.pendingWorkflowTask && !(raw.pendingActivities ?? []).length ? true : undefined;
-      }, 300_000);
-    const skip = async (duration: string) => {
+      explained(
+        eventually(async () => {
+          const { raw } = await handle.describe();
+          return !raw.pendingWorkflowTask && !(raw.pendingActivities ?? []).length ? true : undefined;
+        }, WAIT_MS),
+      );
+    const skip = async (duration: string | number) => {
       await settled();
       await env.sleep(duration);
       await settled();
     };
+    /**
+     * Whole days plus half a day. A reminder is re-armed from the time its workflow task ran, a few
+     * milliseconds after the timer fired, so after weeks of weekly (or daily) reminders a chain lands
+     * a second or so after a skip of whole days: it then fires in real time while the next update
+     * cancels it, which is the strand above. Half a day keeps every day-scale chain far from the end.
+     */
+    const skipDays = (days: number) => skip(days * DAY_MS + DAY_MS / 2);
     const openTask = async (gate: Gate) => {
       const s = await until((st) => st.tasks.some((t) => t.gate === gate && t.status === 'open'));
       return s.tasks.find((t) => t.gate === gate && t.status === 'open')!;
@@ -207,7 +268,7 @@ async function longestDeviation(
         await reject('capa_plan_approval', people.approver, 'Action owners must be named people, not functions; due dates too optimistic');
         await sign('capa_plan_approval', people.approver, 'approved');
         // Nobody does anything for six months after the last due date: every action, change control and clock is chased.
-        await skip(`${14 + 3 * (ACTIONS_CHASED - 1) + SIX_MONTHS_DAYS + 1} days`);
+        await skipDays(14 + 3 * (ACTIONS_CHASED - 1) + SIX_MONTHS_DAYS + 1);
         // (the test server's clock is there; the worker may still be working through the reminders it fired)
         const { overdueReminderIntervalMs, escalatedReminderIntervalMs } = input.policy;
         const remindersDue = overdueRemindersWithin(SIX_MONTHS_DAYS * DAY_MS, overdueReminderIntervalMs, escalatedReminderIntervalMs);
@@ -237,21 +298,21 @@ async function longestDeviation(
           ],
         });
         await sign('capa_plan_approval', people.approver2, 'approved');
-        await skip('10 days');
+        await skipDays(10);
         await handle.executeUpdate(msg.completeCapaAction, { args: [{ by: 'capa.owner', actionId: id, evidence: EVIDENCE_TEXT }] });
       }
 
       await until((s) => s.stage === 'effectiveness_check');
       if (round === 1) {
-        await skip(`${input.policy.effectivenessDelayMs / DAY_MS + 1} days`);
+        await skipDays(input.policy.effectivenessDelayMs / DAY_MS + 1);
         await until((s) => s.rounds.length === 2);
       } else if (round === 2) {
-        await skip(`${input.policy.effectivenessDelayMs / DAY_MS + 1} days`);
+        await skipDays(input.policy.effectivenessDelayMs / DAY_MS + 1);
         await reject('effectiveness_verification', people.qaHead, 'Four batches are too few to call it effective: one more round');
         await until((s) => s.rounds.length === 3);
       } else {
         const inconclusive = input.policy.effectivenessCriteria.maxInconclusiveRounds + 1;
-        await skip(`${(inconclusive * input.policy.effectivenessDelayMs) / DAY_MS + 1} days`);
+        await skipDays((inconclusive * input.policy.effectivenessDelayMs) / DAY_MS + 1);
         await until((s) => Boolean(s.rounds[2]!.effectiveness.decisionRequired));
         await handle.executeUpdate(msg.decideEffectiveness, {
           args: [{ by: people.qaHead.login, effective: true, rationale: 'No recurrence in twelve months of production on line 3' }],
@@ -332,7 +393,7 @@ async function longestDeviation(
         ],
       });
       // Round 1's report is written two weeks after its due date: the investigation clock is overdue and chased.
-      if (opts.late) await skip(`${input.policy.investigationDueMs / DAY_MS + 14} days`);
+      if (opts.late) await skipDays(input.policy.investigationDueMs / DAY_MS + 14);
       await h.executeUpdate(msg.submitInvestigationReport, { args: [{ by: 'inv.smith', summary: REPORT_TEXT, rootCause: 'SOP gap' }] });
       if (opts.rejectFirstReport) {
         await reject('investigation_approval', people.approver, 'The report does not say why the second printer is unaffected');
@@ -343,7 +404,7 @@ async function longestDeviation(
     }
 
     async function runChangeControl(workflowId: string) {
-      const cc = env.client.workflow.getHandle(workflowId);
+      const cc = bounded(env.client.workflow.getHandle(workflowId));
       await cc.executeUpdate(msg.recordImpactAssessment, {
         args: [
           {
