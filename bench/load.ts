@@ -44,6 +44,7 @@ import {
   type BenchUser,
   type ProductStack,
 } from './product-stack';
+import { cpuSpent, readCpu, type CpuReading } from './process-cpu';
 
 const TARGETS = { rateRatio: 0.7, startP99Ms: 250, holdsP99Ms: 2000, holdsToSingle: 5 };
 /** Raw starts take numbers far above the API's sequence, so the two never meet. */
@@ -161,6 +162,8 @@ interface Results {
   holds: { underLoadMs: Distribution; rawStartsMs: Distribution; singleMs: Distribution; singleValuesMs: number[]; toSingle: number };
   signoff: { roundTripMs: Distribution; recordedMs: Distribution; signRequestMs: Distribution; inboxMs: Distribution };
   memory: { workerPeakMB: number | null; apiPeakMB: number | null };
+  /** CPU seconds by process over each start phase's wall time (first call to last answer). */
+  cpu: { raw: CpuReading; api: CpuReading };
   targets: typeof TARGETS;
 }
 
@@ -198,6 +201,10 @@ async function main(): Promise<void> {
     const year = new Date().getUTCFullYear();
     const rawItems = Array.from({ length: opts.deviations }, (_, i) => ({ id: formatDeviationId(year, RAW_NUMBERS_FROM + i), n: n++ }));
     const rawLatencies: number[] = [];
+    const cpuSources = {
+      processes: { api: s.api.child.pid, worker: s.worker.child.pid, temporal: s.temporalPid, benchmark: process.pid },
+    };
+    let cpuBefore = readCpu(cpuSources);
     let started = performance.now();
     await withClients(rawItems, opts.clients, async ({ id, n: k }, client) => {
       const request = openDeviationSchema.parse(deviationRequest(k, runTag));
@@ -220,6 +227,7 @@ async function main(): Promise<void> {
       rawLatencies.push(performance.now() - t0);
     });
     const rawSeconds = (performance.now() - started) / 1000;
+    const rawCpu = cpuSpent(cpuBefore, readCpu(cpuSources));
     const rawIds = rawItems.map((r) => r.id);
     log(`baseline: ${(opts.deviations / rawSeconds).toFixed(1)} starts/s; waiting for them to settle`);
     await waitForAll(s, 'raw starts settled', rawIds, CONTAINMENT_TASK_OPEN, 600_000);
@@ -229,6 +237,7 @@ async function main(): Promise<void> {
     const apiItems = Array.from({ length: opts.deviations }, () => n++);
     const apiLatencies: number[] = [];
     const apiIds: string[] = [];
+    cpuBefore = readCpu(cpuSources);
     started = performance.now();
     await withClients(apiItems, opts.clients, async (k, client) => {
       const opened = await openThroughApi(s, leads[client]!, deviationRequest(k, runTag));
@@ -236,6 +245,7 @@ async function main(): Promise<void> {
       apiIds.push(opened.id);
     });
     const apiSeconds = (performance.now() - started) / 1000;
+    const apiCpu = cpuSpent(cpuBefore, readCpu(cpuSources));
     log(`load: ${(opts.deviations / apiSeconds).toFixed(1)} deviations/s; waiting for their holds`);
     await waitForAll(s, 'holds placed', apiIds, HOLDS_PLACED, 600_000);
     const loadHolds = await holdLatencies(s, apiIds);
@@ -307,6 +317,7 @@ async function main(): Promise<void> {
         inboxMs: distribution(inboxRequests),
       },
       memory: { workerPeakMB: mb(s.worker.memory()?.peakRss), apiPeakMB: mb(s.api.memory()?.peakRss) },
+      cpu: { raw: rawCpu, api: apiCpu },
       targets: TARGETS,
     };
     writeResults(results);
@@ -317,6 +328,25 @@ async function main(): Promise<void> {
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
+
+const CPU_LABELS: Record<string, string> = {
+  api: 'API process',
+  worker: 'worker process',
+  temporal: 'Temporal dev server',
+  postgres: 'PostgreSQL (all its processes)',
+  benchmark: 'this benchmark (the clients)',
+  machine: 'the whole machine (every core)',
+};
+
+function cpuRows(r: Results): string {
+  const cell = (seconds: number | null | undefined, wall: number) =>
+    seconds === null || seconds === undefined
+      ? '?'
+      : `${seconds.toFixed(2)} s (${((1000 * seconds) / r.settings.deviations).toFixed(1)} ms a start, ${((100 * seconds) / wall).toFixed(0)} % of a core)`;
+  return Object.entries(CPU_LABELS)
+    .map(([key, label]) => `| ${label} | ${cell(r.cpu.raw[key], r.start.raw.seconds)} | ${cell(r.cpu.api[key], r.start.api.seconds)} |`)
+    .join('\n');
+}
 
 function writeResults(r: Results): void {
   const dir = path.join(root, 'bench', 'results');
@@ -347,6 +377,13 @@ Also measured:
 - sign-off, until the move in the deviation's record (the read model's \`updated_at\`, the workflow's time of the transition): ${describe(r.signoff.recordedMs)};
 - the signing request alone (re-authentication, ledger, workflow Update): ${describe(r.signoff.signRequestMs)}; the inbox request: ${describe(r.signoff.inboxMs)};
 - peak RSS: worker ${r.memory.workerPeakMB ?? '?'} MB, API ${r.memory.apiPeakMB ?? '?'} MB.
+
+CPU seconds spent while the starts ran (from the first call to the last answer; the worker also runs the
+deviations already started, in both phases), and per start:
+
+| process | baseline: ${r.start.raw.seconds} s of wall time | through the API: ${r.start.api.seconds} s |
+| --- | --- | --- |
+${cpuRows(r)}
 
 How it is measured: the stack is the benchmark's own (database, Temporal dev server in memory, the product's
 worker and API processes, the production policy). Start rate is deviations over the wall time from the

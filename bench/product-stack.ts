@@ -40,6 +40,8 @@ export interface ProductStack {
   pool: Pool;
   api: ProductProcess;
   worker: ProductProcess;
+  /** The Temporal dev server's process ID, for its CPU time (bench/process-cpu.ts). */
+  temporalPid: number | undefined;
   /** Where the processes' output went (it is the first thing to read when a run fails). */
   logFile: string;
   stop(): Promise<void>;
@@ -179,6 +181,7 @@ export async function startProductStack(opts: StackOptions): Promise<ProductStac
       pool,
       api,
       worker,
+      temporalPid: devServer.process.pid,
       logFile,
       stop,
     };
