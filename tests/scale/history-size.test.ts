@@ -33,9 +33,21 @@ const SEVERITY = (process.env.HISTORY_SIZE_SEVERITY ?? 'minor') as Severity;
 if (!SEVERITIES.includes(SEVERITY)) throw new Error(`HISTORY_SIZE_SEVERITY: one of ${SEVERITIES.join(', ')}`);
 
 const DAY_MS = 86_400_000;
+const SIX_MONTHS_DAYS = 182;
+const ACTIONS_CHASED = 10;
+
+/** A wait that fails does so within a minute (the whole run takes seconds) and says where the run stood. */
 const WAIT_MS = 60_000;
 
-/** The handle, whose updates fail after WAIT_MS with where the run stood, rather than waiting for ever. */
+async function explained<T>(handle: WorkflowHandle, wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    throw new Error(`${String(err)}\n${await whereItStands(handle)}`);
+  }
+}
+
+/** The handle, whose updates fail after WAIT_MS, explained, rather than waiting for ever. */
 function bounded<H extends WorkflowHandle>(handle: H): H {
   return new Proxy(handle, {
     get(target, prop, receiver) {
@@ -47,9 +59,7 @@ function bounded<H extends WorkflowHandle>(handle: H): H {
           timer = setTimeout(() => reject(new Error(`update not answered within ${WAIT_MS} ms`)), WAIT_MS);
         });
         try {
-          return await Promise.race([executeUpdate(...args), timedOut]);
-        } catch (err) {
-          throw new Error(`${String(err)}\n${await whereItStands(target)}`);
+          return await explained(target, Promise.race([executeUpdate(...args), timedOut]));
         } finally {
           clearTimeout(timer);
         }
@@ -78,8 +88,6 @@ async function whereItStands(handle: WorkflowHandle): Promise<string> {
     return `(the run could not be described: ${String(err)})`;
   }
 }
-const SIX_MONTHS_DAYS = 182;
-const ACTIONS_CHASED = 10;
 
 let env: TestWorkflowEnvironment;
 let pool: Pool;
@@ -180,13 +188,9 @@ async function longestDeviation(
 
   return worker.runUntil(async () => {
     const handle = bounded(await env.client.workflow.start('DeviationWorkflow', { workflowId: input.id, taskQueue, args: [input] }));
-    /** A stuck wait fails within a minute (the whole run takes seconds) and says where the run stood. */
-    const explained = async <T>(wait: Promise<T>): Promise<T> =>
-      wait.catch(async (err: unknown) => {
-        throw new Error(`${String(err)}\n${await whereItStands(handle)}`);
-      });
     const until = (done: (s: DeviationState) => boolean) =>
       explained(
+        handle,
         eventually(async () => {
           const s = await handle.query(msg.getStateQuery);
           return done(s) ? s : undefined;
@@ -201,6 +205,7 @@ async function longestDeviation(
      */
     const settled = () =>
       explained(
+        handle,
         eventually(async () => {
           const { raw } = await handle.describe();
           return !raw.pendingWorkflowTask && !(raw.pendingActivities ?? []).length ? true : undefined;
