@@ -320,7 +320,7 @@ async function main(): Promise<void> {
       cpu: { raw: rawCpu, api: apiCpu },
       targets: TARGETS,
     };
-    writeResults(results);
+    writeResults(results, s.profiled);
   } finally {
     await connection.close();
     await stack.stop();
@@ -348,11 +348,14 @@ function cpuRows(r: Results): string {
     .join('\n');
 }
 
-function writeResults(r: Results): void {
+/** Prints the figures; a profiled run's (BENCH_CPU_PROFILE) are not written as results. */
+function writeResults(r: Results, profiled: boolean): void {
   const dir = path.join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
   const name = `load-${resultStamp(r.date)}`;
-  writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  if (!profiled) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  }
   const t = r.targets;
   const m = r.machine;
   const md = `# Load benchmark, ${r.date}
@@ -396,7 +399,8 @@ when the signer asks the inbox for the task and ends when the board's read model
 investigation (polled every 20 ms, one query for all, so up to about 20 ms late); the signers are the QA leads
 who opened the deviations.
 `;
-  writeFileSync(path.join(dir, `${name}.md`), md);
+  if (profiled) process.stdout.write('\n[bench] profiled run: no results file written\n');
+  else writeFileSync(path.join(dir, `${name}.md`), md);
   process.stdout.write(`\n${md}\n`);
 }
 

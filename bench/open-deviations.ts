@@ -322,18 +322,21 @@ async function main(): Promise<void> {
       totalSeconds: round((performance.now() - runStarted) / 1000),
       targets: TARGETS,
     };
-    writeResults(results);
+    writeResults(results, s.profiled);
   } finally {
     await stack.stop();
     rmSync(policyFile, { force: true });
   }
 }
 
-function writeResults(r: Results): void {
+/** Prints the figures; a profiled run's (BENCH_CPU_PROFILE) are not written as results. */
+function writeResults(r: Results, profiled: boolean): void {
   const dir = path.join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
   const name = `open-deviations-${resultStamp(r.date)}`;
-  writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  if (!profiled) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  }
   const t = r.targets;
   const m = r.machine;
   const size = r.settings.deviations + r.reading.baselineSize;
@@ -378,7 +381,8 @@ the activity's scheduling. Peak RSS is the kernel's high-water mark (VmHWM) of e
 requests of each URL above, one at a time, as a QA lead whose inbox holds every open containment task, once
 every clock has run out; the list's default page is 100.
 `;
-  writeFileSync(path.join(dir, `${name}.md`), md);
+  if (profiled) process.stdout.write('\n[bench] profiled run: no results file written\n');
+  else writeFileSync(path.join(dir, `${name}.md`), md);
   process.stdout.write(`\n${md}\n`);
 }
 

@@ -44,6 +44,8 @@ export interface ProductStack {
   temporalPid: number | undefined;
   /** Where the processes' output went (it is the first thing to read when a run fails). */
   logFile: string;
+  /** The worker and the API write CPU profiles (BENCH_CPU_PROFILE): the figures are not results. */
+  profiled: boolean;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,19 @@ function kernelMemory(pid: number | undefined): { peakRss: number; rss: number }
   } catch {
     return null;
   }
+}
+
+/**
+ * BENCH_CPU_PROFILE=<folder>: the worker and the API write V8 CPU profiles there when they stop
+ * (open them in Chrome's DevTools). Profiling slows both, so a profiled run's figures are for
+ * finding where time goes, never for the results.
+ */
+function profileFlags(): string[] {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  if (!dir) return [];
+  mkdirSync(dir, { recursive: true });
+  log(`CPU profiles of the worker and the API go to ${dir}: this run's figures are not results`);
+  return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`];
 }
 
 function launch(name: string, entry: string, nodeFlags: readonly string[], env: NodeJS.ProcessEnv, out: WriteStream): ProductProcess {
@@ -164,9 +179,10 @@ export async function startProductStack(opts: StackOptions): Promise<ProductStac
     if (opts.policyFile) env.POLICY_FILE = opts.policyFile;
 
     log('starting the worker and the API (worker/main.ts, api/main.ts)');
-    const worker = launch('worker', 'worker/main.ts', [], env, out);
+    const profiling = profileFlags();
+    const worker = launch('worker', 'worker/main.ts', profiling, env, out);
     cleanups.push(() => stopProcess(worker));
-    const api = launch('api', 'api/main.ts', API_HEAP_FLAGS, env, out);
+    const api = launch('api', 'api/main.ts', [...API_HEAP_FLAGS, ...profiling], env, out);
     cleanups.push(() => stopProcess(api));
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitForHealth(apiUrl, opts.readyTimeoutMs ?? 300_000, [worker, api]);
@@ -183,6 +199,7 @@ export async function startProductStack(opts: StackOptions): Promise<ProductStac
       worker,
       temporalPid: devServer.process.pid,
       logFile,
+      profiled: profiling.length > 0,
       stop,
     };
   } catch (err) {
