@@ -76,11 +76,11 @@ interface Before {
   bodyHmac: string | null;
 }
 
-function entryFor(req: Request, res: Response, before: Before): AuditEntry {
+/** The request's row, for the answer it is given (its status, and the Location it points to). */
+function entryFor(req: Request, before: Before, answer: { status: number; location?: unknown }): AuditEntry {
   const { path } = before;
-  const location = res.getHeader('location');
-  const deviationId =
-    DEVIATION_IN_PATH.exec(path)?.[1] ?? (typeof location === 'string' ? DEVIATION_IN_PATH.exec(location)?.[1] : undefined) ?? null;
+  const location = typeof answer.location === 'string' ? answer.location : undefined;
+  const deviationId = DEVIATION_IN_PATH.exec(path)?.[1] ?? (location ? DEVIATION_IN_PATH.exec(location)?.[1] : undefined) ?? null;
   return {
     actor: actorOf(req),
     action: `${req.method} ${req.route?.path ? String(req.baseUrl ?? '') + String(req.route.path) : path}`,
@@ -91,11 +91,35 @@ function entryFor(req: Request, res: Response, before: Before): AuditEntry {
     details: {
       method: req.method,
       path,
-      status: res.statusCode,
+      status: answer.status,
       bodyHmac: before.bodyHmac,
-      ...(typeof location === 'string' ? { location } : {}),
+      ...(location ? { location } : {}),
     },
   };
+}
+
+/** The audited requests in flight, and whether a handler's own transaction has written the row. */
+const auditedRequests = new WeakMap<Request, { before: Before; written: boolean }>();
+
+/** The request's row, for a handler to write in its own transaction (see requestRowFor). */
+export interface RequestRow {
+  entry: AuditEntry;
+  /** To be called once the transaction holding `entry` has committed: the row is then not appended again. */
+  written(): void;
+}
+
+/**
+ * The request's api_call row as it will read once the answer leaves with `answer`, for a handler
+ * that writes its change in one transaction to write the row in that same transaction: the change
+ * and its record commit together, and the request takes one turn of the chain's lock instead of two.
+ * Null when the request is not audited (a read, or a route outside the middleware); then nothing
+ * changes. Until `written()` is called the middleware appends the row itself as usual, so a
+ * transaction that rolls back leaves the request's record to it.
+ */
+export function requestRowFor(req: Request, answer: { status: number; location: string }): RequestRow | null {
+  const audited = auditedRequests.get(req);
+  if (!audited || audited.written) return null;
+  return { entry: entryFor(req, audited.before, answer), written: () => void (audited.written = true) };
 }
 
 /**
@@ -119,14 +143,16 @@ export function auditApiCalls(ctx: AuditMiddlewareContext): RequestHandler {
     } catch (err) {
       return next(err);
     }
+    const audited = { before, written: false };
+    auditedRequests.set(req, audited);
     const end = res.end.bind(res) as (...args: unknown[]) => Response;
     let ending = false;
     res.end = ((...args: unknown[]) => {
-      if (ending || res.statusCode >= 400) return end(...args);
+      if (ending || res.statusCode >= 400 || audited.written) return end(...args);
       ending = true;
       let entry: AuditEntry;
       try {
-        entry = entryFor(req, res, before);
+        entry = entryFor(req, before, { status: res.statusCode, location: res.getHeader('location') });
       } catch (err) {
         log.error({ err: String(err), method: req.method, path: before.path }, 'audit trail entry could not be built');
         return end(...args);

@@ -1,5 +1,6 @@
 import type { Router } from 'express';
 import { z } from 'zod';
+import { requestRowFor } from '../../audit/middleware';
 import { lineText } from '../../domain/text';
 import { DEVIATION_ID_PATTERN, SEVERITIES, deviationSearchSchema, openDeviationSchema, packagingLineSchema } from '../../domain/deviation';
 import { STAGES } from '../../workflows/types';
@@ -74,7 +75,8 @@ export function deviationRoutes(ctx: ApiContext): Router {
     if (user.kind === 'user') body.reportedBy = user.login;
     else if (!body.reportedBy) body.reportedBy = user.login;
     const key = parseOr400(idempotencyKeySchema, req.get('Idempotency-Key'), 'Idempotency-Key header');
-    const result = await openDeviation(ctx, body, key);
+    // A deviation opened here answers 201 at its own address; that request's audit row goes with its holds.
+    const result = await openDeviation(ctx, body, key, (id) => requestRowFor(req, { status: 201, location: `/deviations/${id}` }));
     res
       .status(result.created ? 201 : 200)
       .location(`/deviations/${result.id}`)

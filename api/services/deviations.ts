@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import canonicalize from 'canonicalize';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { readArchivedRuns } from '../../audit/history';
+import type { RequestRow } from '../../audit/middleware';
 import { appendAuditRows } from '../../audit/trail';
 import { placeDistributionHolds, type PlacedHold } from '../../containment/distribution-holds';
 import { withTransaction } from '../../db/pool';
@@ -69,10 +70,15 @@ async function bindKey(ctx: ApiContext, key: string, hash: string, now: Date): P
   return rows[0]!;
 }
 
+/**
+ * `requestRow` gives the request's own audit row once the number is known, to be written with the
+ * holds (null where the request is not audited here).
+ */
 export async function openDeviation(
   ctx: ApiContext,
   request: OpenDeviationRequest,
   idempotencyKey: string | undefined,
+  requestRow: (id: string) => RequestRow | null = () => null,
 ): Promise<OpenResult> {
   const now = new Date();
   let id: string;
@@ -108,7 +114,7 @@ export async function openDeviation(
     });
     ctx.log.info({ deviation: id, runId: handle.firstExecutionRunId }, 'deviation opened');
     // A just-started workflow is in detection; asking it would wait for a worker, which may be down.
-    return { id, created: true, stage: 'detection', holds: await placeHoldsAtOpening(ctx, input) };
+    return { id, created: true, stage: 'detection', holds: await placeHoldsAtOpening(ctx, input, requestRow(id)) };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       return { id, created: false, stage: await currentStage(ctx, id), holds: await holdsOf(ctx, id) };
@@ -124,19 +130,25 @@ export async function openDeviation(
  * lifts or disposes of it. The workflow's containment places the same holds in any case (the first
  * to come places each, the other finds it), so a failure here costs the answer nothing but the
  * holds' early placement: it is logged, and the workflow places them.
+ *
+ * The request's own audit row goes in the holds' transaction, after theirs: the holds and the record
+ * of the request that placed them commit together, in one turn of the audit chain's lock. Should the
+ * transaction fail, the audit middleware appends the request's row as for any other request.
  */
-async function placeHoldsAtOpening(ctx: ApiContext, input: DeviationInput): Promise<PlacedHold[]> {
+async function placeHoldsAtOpening(ctx: ApiContext, input: DeviationInput, requestRow: RequestRow | null): Promise<PlacedHold[]> {
   try {
-    return await withTransaction(ctx.pool, async (client) => {
+    const holds = await withTransaction(ctx.pool, async (client) => {
       const { holds, audits } = await placeDistributionHolds(client, {
         deviationId: input.id,
         lots: input.batches,
         reason: distributionHoldReason(input.id, input.title),
         placedBy: 'system',
       });
-      await appendAuditRows(client, audits);
+      await appendAuditRows(client, requestRow ? [...audits, requestRow.entry] : audits);
       return holds;
     });
+    requestRow?.written();
+    return holds;
   } catch (err) {
     ctx.log.warn({ deviation: input.id, err }, 'holds not placed at opening; the workflow places them');
     return [];

@@ -31,6 +31,47 @@ const holdAuditsOf = async (id: string) =>
     )
   ).rows;
 
+it("records the opening request in its holds' transaction, after their rows; when the holds fail, the request is recorded all the same", async () => {
+  const batches = ['LOT-TXN-A1', 'LOT-TXN-B2'];
+  const opened = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest({ batches })).expect(201);
+  const id = opened.body.id as string;
+  // Rows that share xmin were written by one transaction: the holds and their request commit together.
+  const auditsOf = async (deviation: string) =>
+    (
+      await stack.pool.query<{ action: string; tx: string; status: number | null }>(
+        `SELECT action, xmin::text AS tx, (details->>'status')::int AS status FROM audit_trail WHERE deviation_id = $1 ORDER BY id`,
+        [deviation],
+      )
+    ).rows;
+  const rows = await auditsOf(id);
+  expect(rows.map((r) => r.action)).toEqual(['hold.placed', 'hold.placed', 'POST /deviations']);
+  expect(new Set(rows.map((r) => r.tx)).size).toBe(1);
+  expect(rows[2]!.status).toBe(201);
+
+  // The database refuses this one lot's hold: the deviation opens (its workflow will place the hold),
+  // and the audit middleware records the request on its own, once.
+  const refusedLot = 'LOT-REFUSED-X9';
+  await stack.pool.query(`
+    CREATE FUNCTION holds_at_opening_test_refusal() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.lot = '${refusedLot}' THEN RAISE EXCEPTION 'hold refused by the test'; END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER holds_at_opening_test_refusal BEFORE INSERT ON holds FOR EACH ROW EXECUTE FUNCTION holds_at_opening_test_refusal();`);
+  try {
+    const refused = await request(stack.app)
+      .post('/deviations')
+      .set(lead)
+      .send(newDeviationRequest({ batches: [refusedLot] }))
+      .expect(201);
+    expect(refused.body.holds).toEqual([]);
+    expect((await auditsOf(refused.body.id as string)).map((r) => [r.action, r.status])).toEqual([['POST /deviations', 201]]);
+  } finally {
+    await stack.pool.query('DROP TRIGGER holds_at_opening_test_refusal ON holds; DROP FUNCTION holds_at_opening_test_refusal()');
+  }
+  expect((await verifyAuditTrail(stack.pool)).ok).toBe(true);
+});
+
 it('answers 201 with every batch on hold before any worker runs; the workflow then adopts the same holds', async () => {
   const batches = ['LOT-OPEN-A1', 'LOT-OPEN-B2'];
   const body = newDeviationRequest({ batches, title: 'Aggregation mismatch on line 4' });
