@@ -84,9 +84,91 @@ const F = UNIT_FACT;
 const PACKAGES = `CASE WHEN x.serial IS NOT NULL THEN x.packages WHEN u.n_add = 0 THEN 0 WHEN u.p_min = u.p_max THEN 1 ELSE 2 END`;
 
 export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: ReconcileOptions = {}): Promise<ReconciliationSummary> {
-  const step = opts.progress ?? (() => undefined);
   const lookup = await findBatch(pool, input.lot, input.gtin);
   if ('ambiguous' in lookup) throw new AmbiguousBatchError(input.lot, lookup.ambiguous);
+  if ('missing' in lookup && !input.gtin) return reportNothingToReconcile(pool, input);
+  return reconcileByTheSteps(pool, input, 'found' in lookup ? lookup.found : null, opts);
+}
+
+/**
+ * A lot no batch record names, reconciled without a GTIN (as a deviation's preliminary reconciliation
+ * of a lot it was told of), has nothing to reconcile: every step finds the batch's units by its GTIN,
+ * and there is none. Such a report is what the steps would store, without their connection of its own,
+ * their temporary tables and their seventy statements: under a burst of deviations on lots nobody
+ * captured, those cost the database more than the deviations themselves.
+ */
+async function reportNothingToReconcile(pool: Pool, input: ReconcileInput): Promise<ReconciliationSummary> {
+  const zero = { commissioned: 0, packed: 0, rejected: 0, sampled: 0, destroyed: 0, unaccounted: 0 };
+  const content: ReportContent = {
+    lot: input.lot,
+    gtin: null,
+    balance: zero,
+    discrepancies: EMPTY_COUNTS(),
+    rules: { aggregationRequired: false, unitsPerCase: null, hasRepositoryReport: false },
+    findingsSha256: NO_FINDINGS_SHA256,
+  };
+  return withTransaction(pool, (client) => storeReport(client, input, null, content));
+}
+
+/** The digest of no findings: SHA-256 of the empty text, as the report step computes it over none. */
+const NO_FINDINGS_SHA256 = createHash('sha256').update('').digest('hex');
+
+/** What a report says, hashed to its content hash: the same data gives the same hash, run after run. */
+interface ReportContent {
+  lot: string;
+  gtin: string | null;
+  balance: ReconciliationSummary['balance'];
+  discrepancies: ReconciliationSummary['discrepancies'];
+  rules: { aggregationRequired: boolean; unitsPerCase: number | null; hasRepositoryReport: boolean };
+  findingsSha256: string;
+}
+
+/** The report stored under the next report number, in the caller's transaction; answers its summary. */
+async function storeReport(
+  client: ClientBase,
+  input: ReconcileInput,
+  batch: { id: string } | null,
+  content: ReportContent,
+): Promise<ReconciliationSummary> {
+  const contentHash = createHash('sha256')
+    .update(canonicalize(content) ?? '')
+    .digest('hex');
+  const { rows: idRows } = await client.query<{ n: string; generated_at: Date }>(
+    `SELECT nextval('reconciliation_report_seq')::text AS n, now() AS generated_at`,
+  );
+  const reportId = `RR-${idRows[0]!.n.padStart(6, '0')}`;
+  const generatedAt = idRows[0]!.generated_at.toISOString();
+  const { lot, gtin, balance, discrepancies } = content;
+  const unknownBatch = batch === null && balance.commissioned === 0;
+  const summary: ReconciliationSummary = { reportId, contentHash, lot, gtin, generatedAt, balance, discrepancies, unknownBatch };
+  await client.query(
+    `INSERT INTO reconciliation_reports (id, batch_id, lot, gtin, content_hash, summary, deviation_id, generated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      reportId,
+      batch?.id ?? null,
+      lot,
+      gtin,
+      contentHash,
+      JSON.stringify({ ...summary, rules: content.rules, findingsSha256: content.findingsSha256 }),
+      input.deviationId ?? null,
+      generatedAt,
+    ],
+  );
+  return summary;
+}
+
+/**
+ * Every step of the reconciliation, whatever the batch (reconcileBatch skips them when there is
+ * nothing to reconcile; tests compare the two).
+ */
+export async function reconcileByTheSteps(
+  pool: Pool,
+  input: ReconcileInput,
+  batch: { id: string; gtin: string; lot: string } | null,
+  opts: ReconcileOptions = {},
+): Promise<ReconciliationSummary> {
+  const step = opts.progress ?? (() => undefined);
   await refreshStatistics(pool);
   // A connection of its own, not one from the pool: temp_buffers (memory for temporary tables, 8 MB
   // by default) can only be set before a session first touches a temporary table, and pooled
@@ -118,7 +200,7 @@ export async function reconcileBatch(pool: Pool, input: ReconcileInput, opts: Re
         await client.query('SET LOCAL jit = off');
         // Each worker of a parallel plan would build its own copy of the million-entry hashes: on two cores, slower.
         await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
-        return run(client, input, 'found' in lookup ? lookup.found : null, step);
+        return run(client, input, batch, step);
       },
       { isolation: 'REPEATABLE READ' },
     );
@@ -556,7 +638,7 @@ async function run(
     `SELECT encode(sha256(convert_to(COALESCE(string_agg(concat_ws('|', category, kind, gtin, serial, array_to_string(ssccs, ','), detail), E'\\n' ORDER BY ${order}), ''), 'UTF8')), 'hex') AS digest
        FROM r_disc`,
   );
-  const content = {
+  const content: ReportContent = {
     lot,
     gtin,
     balance,
@@ -564,30 +646,8 @@ async function run(
     rules: { aggregationRequired, unitsPerCase: product?.units_per_case ?? null, hasRepositoryReport: hasReport },
     findingsSha256: digestRows[0]?.digest ?? '',
   };
-  const contentHash = createHash('sha256')
-    .update(canonicalize(content) ?? '')
-    .digest('hex');
-  const { rows: idRows } = await client.query<{ n: string; generated_at: Date }>(
-    `SELECT nextval('reconciliation_report_seq')::text AS n, now() AS generated_at`,
-  );
-  const reportId = `RR-${idRows[0]!.n.padStart(6, '0')}`;
-  const generatedAt = idRows[0]!.generated_at.toISOString();
-  const unknownBatch = batch === null && balance.commissioned === 0;
-  const summary: ReconciliationSummary = { reportId, contentHash, lot, gtin, generatedAt, balance, discrepancies, unknownBatch };
-  await q(
-    `INSERT INTO reconciliation_reports (id, batch_id, lot, gtin, content_hash, summary, deviation_id, generated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [
-      reportId,
-      batch?.id ?? null,
-      lot,
-      gtin,
-      contentHash,
-      JSON.stringify({ ...summary, rules: content.rules, findingsSha256: content.findingsSha256 }),
-      input.deviationId ?? null,
-      generatedAt,
-    ],
-  );
+  const summary = await storeReport(client, input, batch, content);
+  const { reportId } = summary;
   await q(
     `INSERT INTO reconciliation_discrepancies (report_id, seq, category, kind, sgtin, gtin, serial, ssccs, detail)
      SELECT $1, row_number() OVER (ORDER BY ${order}), category, kind, sgtin, gtin, serial, ssccs, detail FROM r_disc`,

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { formatSgtinUrn, formatSsccUrn, withCheckDigit } from '../../domain/gs1';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { CAPTURE_KEY, epcisDocument } from '../epcis/helpers';
+import { reconcileBatch, reconcileByTheSteps } from '../../reconciliation/reconcile';
 
 /**
  * The cases reconciliation cannot read off a unit's summary and works out event by event: a child
@@ -80,7 +81,7 @@ async function scenario(name: string) {
       .sort();
     return { balance: res.body.balance, findings };
   };
-  return { events, capture, report, reconcile, serial, ssccOf };
+  return { gtin, events, capture, report, reconcile, serial, ssccOf };
 }
 
 describe('reconciliation, worked out event by event', () => {
@@ -142,5 +143,39 @@ describe('reconciliation, worked out event by event', () => {
         `case_count  ${s.ssccOf(3)}`,
       ].sort(),
     );
+  });
+});
+
+describe('a lot nobody captured', () => {
+  it('is reported as the steps would report it, without running them; given a GTIN, the steps run', async () => {
+    // Captured data of every kind the steps read (emptied and re-packed cases, a retracted event) is
+    // in the database from the tests above, or from this scenario when it runs alone.
+    const s = await scenario('NONE');
+    await s.capture([s.events.commission([1, 2]), s.events.pack(1, 1, [1, 2])]);
+    const lot = `N${tag}UNSEEN`;
+    const deviationId = 'DEV-2026-990001';
+
+    const quick = await reconcileBatch(stack.pool, { lot, deviationId });
+    const steps = await reconcileByTheSteps(stack.pool, { lot, deviationId }, null);
+    const { reportId: quickId, generatedAt: quickAt, ...quickContent } = quick;
+    const { reportId: stepsId, generatedAt: stepsAt, ...stepsContent } = steps;
+    expect(quickContent).toEqual(stepsContent);
+    expect(quickContent).toMatchObject({ lot, gtin: null, unknownBatch: true, balance: { commissioned: 0 } });
+    expect(quickId).not.toBe(stepsId);
+    expect(Date.parse(quickAt)).toBeLessThanOrEqual(Date.parse(stepsAt));
+
+    // Both stored, with the same content hash and the same summary but for the report's number and time.
+    const { rows } = await stack.pool.query<{ id: string; content_hash: string; summary: Record<string, unknown>; deviation_id: string }>(
+      'SELECT id, content_hash, summary, deviation_id FROM reconciliation_reports WHERE id = ANY($1) ORDER BY id',
+      [[quickId, stepsId]],
+    );
+    expect(rows.map((r) => r.deviation_id)).toEqual([deviationId, deviationId]);
+    expect(rows[0]!.content_hash).toBe(rows[1]!.content_hash);
+    const stored = rows.map(({ summary: { reportId: _id, generatedAt: _at, ...rest } }) => rest);
+    expect(stored[0]).toEqual(stored[1]);
+
+    // With a GTIN the lookup is by the GTIN's units, which the steps do: the report names it.
+    const withGtin = await reconcileBatch(stack.pool, { lot, gtin: s.gtin, deviationId });
+    expect(withGtin).toMatchObject({ lot, gtin: s.gtin, unknownBatch: true, balance: { commissioned: 0 } });
   });
 });
