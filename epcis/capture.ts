@@ -647,25 +647,29 @@ async function updateProjections(client: PoolClient, retractedEventIds: string[]
        last_parent = GREATEST(si.last_parent, EXCLUDED.last_parent)`,
   );
   await client.query(
+    // Per package of the document: its level from the newest event that knows it, its parent from the
+    // newest that names one, its status from its newest event of all (a pallet packed and then shipped
+    // in one document is shipped; of two events at the same time, the later in the document).
     `INSERT INTO packages AS p (sscc, level, parent_sscc, status, status_at)
-     SELECT DISTINCT ON (k.sscc) k.sscc, k.level,
+     SELECT DISTINCT ON (k.sscc) k.sscc,
+            first_value(k.level) OVER (PARTITION BY k.sscc ORDER BY (k.level = 'unknown'), k.event_time DESC),
             first_value(k.parent_sscc) OVER (PARTITION BY k.sscc ORDER BY (k.parent_sscc IS NULL), k.event_time DESC),
             k.status, k.event_time
        FROM (
          -- a package named as a parent: a case when it holds units, a pallet when it holds packages
          SELECT s.sscc, CASE WHEN x.idx IN (SELECT c.idx FROM capture_stage c WHERE c.rt = 'G' AND c.role = 'child' AND c.kind = 'sscc')
                              THEN 'pallet' ELSE 'case' END AS level,
-                NULL::char(18) AS parent_sscc, CASE WHEN x.action = 'DELETE' THEN 'unpacked' ELSE 'packed' END AS status, x.event_time
+                NULL::char(18) AS parent_sscc, CASE WHEN x.action = 'DELETE' THEN 'unpacked' ELSE 'packed' END AS status, x.event_time, x.idx
            FROM (${STAGED_LISTS}) x CROSS JOIN LATERAL unnest(x.keys) AS s(sscc)
           WHERE x.kind = 'sscc' AND x.role = 'parent' AND x.event_type = 'AggregationEvent'
          UNION ALL
          -- a package named as a child or in an epcList: its parent, or what happened to it
          SELECT s.sscc, 'unknown', CASE WHEN x.role = 'child' AND x.action = 'ADD' AND x.parent ~ '^[0-9]{18}$' THEN x.parent::char(18) END,
-                CASE WHEN x.biz_step = 'shipping' THEN 'shipped' WHEN x.role = 'child' THEN 'packed' ELSE 'observed' END, x.event_time
+                CASE WHEN x.biz_step = 'shipping' THEN 'shipped' WHEN x.role = 'child' THEN 'packed' ELSE 'observed' END, x.event_time, x.idx
            FROM (${STAGED_LISTS}) x CROSS JOIN LATERAL unnest(x.keys) AS s(sscc)
           WHERE x.kind = 'sscc' AND x.role IN ('child', 'epc')
        ) k
-      ORDER BY k.sscc, (k.level = 'unknown'), k.event_time DESC
+      ORDER BY k.sscc, k.event_time DESC, k.idx DESC
      ON CONFLICT (sscc) DO UPDATE SET
        level = CASE WHEN p.level = 'unknown' THEN EXCLUDED.level ELSE p.level END,
        parent_sscc = COALESCE(EXCLUDED.parent_sscc, p.parent_sscc),

@@ -272,7 +272,8 @@ async function lotsOf(
 async function holdsOf(db: Queryable, lots: string[]): Promise<HoldFact[]> {
   if (lots.length === 0) return [];
   const { rows } = await db.query<HoldFact>(
-    `SELECT id::text AS "holdId", deviation_id AS "deviationId", lot, reason, ${UTC('placed_at')} AS "placedAt", placed_by AS "placedBy",
+    // Named as everywhere else a hold is shown (the deviation's record, the answer to opening it): H<number>.
+    `SELECT 'H' || id AS "holdId", deviation_id AS "deviationId", lot, reason, ${UTC('placed_at')} AS "placedAt", placed_by AS "placedBy",
             disposition, CASE WHEN disposed_at IS NOT NULL THEN ${UTC('disposed_at')} END AS "disposedAt", disposed_by AS "disposedBy"
        FROM holds WHERE lot = ANY ($1::text[]) ORDER BY placed_at, id`,
     [lots],
@@ -394,7 +395,7 @@ export async function traceIdentifier(db: Queryable, input: string, subject: Ide
   const [holdBreaches, containmentFlags, heldBy] = await Promise.all([
     holdBreachesOf(
       db,
-      holds.map((h) => h.holdId),
+      holds.map((h) => h.holdId.slice(1)),
       eventPks,
     ),
     containmentFlagsOf(db, holdDeviations, [...new Set(flagged)]),

@@ -160,7 +160,9 @@ describe('GET /trace/{epc}', () => {
     ]);
     expect(t.status).toMatchObject({ status: 'packed', currentParent: C1, onHold: true });
     expect(t.lots).toEqual([expect.objectContaining({ gtin, lot: LOT })]);
-    expect(t.holds).toEqual([expect.objectContaining({ deviationId: DEVIATION, lot: LOT, open: true, disposition: null })]);
+    expect(t.holds).toEqual([
+      expect.objectContaining({ holdId: expect.stringMatching(/^H\d+$/), deviationId: DEVIATION, lot: LOT, open: true, disposition: null }),
+    ]);
     // The pallet's return and the case's reshipment happened under the hold: capture recorded them as breaches.
     expect((t.holdBreaches as Json[]).map((b) => short(b.eventId))).toEqual(['return', 'returned', 'reship']);
     expect((t.containmentFlags as Json[]).map((f) => f.identifier).sort()).toEqual([C1, P].sort());
@@ -185,7 +187,7 @@ describe('GET /trace/{epc}', () => {
   it('a pallet: what it held, case by case and unit by unit, at each time, and its own movements', async () => {
     const t = await trace(formatSsccUrn(P));
     expect(t.subject).toMatchObject({ kind: 'sscc', sscc: P });
-    expect(t.status).toMatchObject({ level: 'pallet', onHold: true });
+    expect(t.status).toMatchObject({ level: 'pallet', status: 'unpacked', onHold: true });
     const contents = t.contents as Json[];
     expect(contents.map((c) => [c.identifier, c.from, c.until])).toEqual([
       [formatSsccUrn(C1), at(3), at(8)],
@@ -219,7 +221,11 @@ describe('GET /trace/{epc}', () => {
       ['returned', formatSsccUrn(P), true],
       ['reship', formatSsccDigitalLink(C1), false],
     ]);
-    expect(t.status).toMatchObject({ level: 'case', lastEvent: { eventId: id('reship'), bizStep: 'shipping', disposition: 'in_transit' } });
+    expect(t.status).toMatchObject({
+      level: 'case',
+      status: 'shipped',
+      lastEvent: { eventId: id('reship'), bizStep: 'shipping', disposition: 'in_transit' },
+    });
   });
 
   it('shows the hold released once QA disposes the batch', async () => {
