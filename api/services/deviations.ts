@@ -124,8 +124,9 @@ export async function openDeviation(
 }
 
 /**
- * The distribution holds, placed before the answer leaves: product must not ship while a deviation
- * waits for a worker, and under a burst the workers have the first tasks of every new deviation to
+ * The distribution holds, placed before the answer leaves (of POST /deviations, and of an EMVS alert
+ * or DSCSA verification that opens a deviation): product must not ship while a deviation waits for a
+ * worker, and under a burst the workers have the first tasks of every new deviation to
  * run. Placed only once the workflow exists, so that no hold is ever left without the deviation that
  * lifts or disposes of it. The workflow's containment places the same holds in any case (the first
  * to come places each, the other finds it), so a failure here costs the answer nothing but the
@@ -135,7 +136,11 @@ export async function openDeviation(
  * of the request that placed them commit together, in one turn of the audit chain's lock. Should the
  * transaction fail, the audit middleware appends the request's row as for any other request.
  */
-async function placeHoldsAtOpening(ctx: ApiContext, input: DeviationInput, requestRow: RequestRow | null): Promise<PlacedHold[]> {
+export async function placeHoldsAtOpening(
+  ctx: ApiContext,
+  input: DeviationInput,
+  requestRow: RequestRow | null = null,
+): Promise<PlacedHold[]> {
   try {
     const holds = await withTransaction(ctx.pool, async (client) => {
       const { holds, audits } = await placeDistributionHolds(client, {

@@ -38,6 +38,7 @@ import { getStateQuery, monitoringSignal, REFUSAL, reportSuspectProduct } from '
 import type { DeviationInput, MonitoringSignalRecord, SerializationAlertRecord } from '../../workflows/types';
 import type { ApiContext } from '../context';
 import { conflict, notFound } from '../problem';
+import { placeHoldsAtOpening } from './deviations';
 
 /**
  * EMVS alerts and DSCSA verifications into deviations, by the mechanism the line monitors use
@@ -739,6 +740,8 @@ async function deliverLink(ctx: ApiContext, row: ClaimToDeliver): Promise<string
   if (row.delivered_at) return row.deviation_id;
   if (row.disposition === 'opened') {
     await startDeviation(ctx, row.deviation_input!);
+    // As for a deviation opened through POST /deviations: held at once, whether or not a worker runs.
+    await placeHoldsAtOpening(ctx, row.deviation_input!);
     await markDelivered(ctx.pool, row.batch_id, row.signal);
     return row.deviation_id;
   }
