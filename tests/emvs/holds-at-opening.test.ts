@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { verifyAuditTrail } from '../../audit/trail';
 import { CAPTURE_KEY } from '../epcis/helpers';
+import { ownDatabase } from '../faults/helpers';
 import { startStack, testConfig, type TestStack } from '../helpers/stack';
 import { captureBatch, uniqueLine, type CapturedBatch } from '../monitoring/helpers';
 
@@ -9,17 +10,21 @@ import { captureBatch, uniqueLine, type CapturedBatch } from '../monitoring/help
  * A deviation an EMVS alert opens holds its batch before the alert is answered, as one opened
  * through POST /deviations does: with no worker running, the hold and its audit row are there.
  * (The workflow's containment finds that hold when a worker takes the deviation up:
- * tests/lifecycle/holds-at-opening.test.ts.)
+ * tests/lifecycle/holds-at-opening.test.ts.) A database of its own: the suites that count the
+ * alerts of the shared one, to show a refused request wrote none, run beside this one.
  */
+let db: Awaited<ReturnType<typeof ownDatabase>>;
 let stack: TestStack;
 let batch: CapturedBatch;
 
 beforeAll(async () => {
-  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY }) });
+  db = await ownDatabase('emvs_holds', 940_000);
+  stack = await startStack({ worker: false, config: testConfig({ CAPTURE_API_KEY: CAPTURE_KEY, DATABASE_URL: db.url }) });
   batch = await captureBatch(stack.app, stack.pool, CAPTURE_KEY, uniqueLine('EHO'), { units: 20 });
 });
 afterAll(async () => {
-  await stack.stop();
+  await stack?.stop();
+  await db?.drop();
 });
 
 it('an alert that opens a deviation is answered with the batch already on hold, no worker running', async () => {
