@@ -109,6 +109,32 @@ async function holdLatencies(stack: ProductStack, ids: string[]): Promise<number
   return rows.map((r) => Number(r.ms));
 }
 
+/**
+ * Where detection → holds went, per deviation: detection to the workflow's start as Temporal recorded
+ * it (the API's number and its start call), and that start to the last hold placed (the API places
+ * the holds only once the workflow exists). Clocks: the API's, the dev server's and PostgreSQL's, all
+ * this machine's.
+ */
+async function holdPhases(
+  stack: ProductStack,
+  temporal: Client,
+  ids: string[],
+): Promise<{ toStartMs: number[]; startToHoldsMs: number[] }> {
+  const { rows } = await stack.pool.query<{ id: string; detected: Date; held: Date }>(
+    `SELECT d.id, d.detected_at AS detected, max(h.placed_at) AS held
+       FROM deviations d JOIN holds h ON h.deviation_id = d.id WHERE d.id = ANY($1) GROUP BY d.id, d.detected_at`,
+    [ids],
+  );
+  const toStartMs: number[] = [];
+  const startToHoldsMs: number[] = [];
+  for (const r of rows) {
+    const started = (await temporal.workflow.getHandle(r.id).describe()).startTime.getTime();
+    toStartMs.push(started - r.detected.getTime());
+    startToHoldsMs.push(r.held.getTime() - started);
+  }
+  return { toStartMs, startToHoldsMs };
+}
+
 async function openThroughApi(stack: ProductStack, user: BenchUser, body: Record<string, unknown>): Promise<{ id: string; ms: number }> {
   const answer = await call(stack.apiUrl, 'POST', '/deviations', { token: user.token, body });
   expectStatus('POST /deviations', answer, 201);
@@ -159,7 +185,15 @@ interface Results {
     raw: { seconds: number; perSecond: number; latencyMs: Distribution };
     ratio: number;
   };
-  holds: { underLoadMs: Distribution; rawStartsMs: Distribution; singleMs: Distribution; singleValuesMs: number[]; toSingle: number };
+  holds: {
+    underLoadMs: Distribution;
+    rawStartsMs: Distribution;
+    singleMs: Distribution;
+    singleValuesMs: number[];
+    toSingle: number;
+    /** Detection → holds under load, split at the workflow's start (see holdPhases). */
+    underLoadPhases: { detectionToStartMs: Distribution; startToHoldsMs: Distribution };
+  };
   signoff: { roundTripMs: Distribution; recordedMs: Distribution; signRequestMs: Distribution; inboxMs: Distribution };
   memory: { workerPeakMB: number | null; apiPeakMB: number | null };
   /** CPU seconds by process over each start phase's wall time (first call to last answer). */
@@ -249,6 +283,7 @@ async function main(): Promise<void> {
     log(`load: ${(opts.deviations / apiSeconds).toFixed(1)} deviations/s; waiting for their holds`);
     await waitForAll(s, 'holds placed', apiIds, HOLDS_PLACED, 600_000);
     const loadHolds = await holdLatencies(s, apiIds);
+    const phases = await holdPhases(s, temporal, apiIds);
     await waitForAll(s, 'load settled', apiIds, CONTAINMENT_TASK_OPEN, 600_000);
 
     log(`sign-off: containment verification of the ${opts.deviations}, ${opts.clients} signers at once`);
@@ -309,6 +344,7 @@ async function main(): Promise<void> {
         singleMs: single,
         singleValuesMs: singleValues.map((v) => Math.round(v)),
         toSingle: round(underLoad.p99 / single.p50),
+        underLoadPhases: { detectionToStartMs: distribution(phases.toStartMs), startToHoldsMs: distribution(phases.startToHoldsMs) },
       },
       signoff: {
         roundTripMs: distribution(roundTrips),
@@ -375,6 +411,7 @@ Settings: ${r.settings.deviations} deviations, ${r.settings.clients} clients at 
 | sign-off round trip (inbox → signed → stage moved, on the board) | ${describe(r.signoff.roundTripMs)} | — | — | — | |
 
 Also measured:
+- detection → holds under load, split at the workflow's start as Temporal recorded it: detection → started ${describe(r.holds.underLoadPhases.detectionToStartMs)}; started → holds placed ${describe(r.holds.underLoadPhases.startToHoldsMs)};
 - detection → holds of the workflows started straight to Temporal (the baseline's deviations): ${describe(r.holds.rawStartsMs)};
 - single deviations, each value (ms): ${r.holds.singleValuesMs.join(', ')};
 - sign-off, until the move in the deviation's record (the read model's \`updated_at\`, the workflow's time of the transition): ${describe(r.signoff.recordedMs)};
