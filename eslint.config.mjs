@@ -43,7 +43,8 @@ const forbiddenInDeterministicCode = [
  *   auth/             domain/, lib/, db/, audit/, notifications/                  │  data only)
  *   signatures/       domain/, lib/, db/, audit/, notifications/, auth/           │
  *   containment/      domain/, lib/, db/, notifications/; of workflows/ what the  ┘
- *                     API may import (it signals deviations of hold breaches)
+ *                     API may import (it signals deviations of hold breaches, and starts
+ *                     the workflows of deviations the API opened)
  *   monitoring/       domain/, lib/, db/, audit/, notifications/, auth/, signatures/: the control
  *                     charts and their signed changes
  *   api/              domain/, lib/, db/, the services; of workflows/ only the messages and state the

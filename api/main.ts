@@ -7,6 +7,7 @@ import { loadPolicy } from '../lib/policy';
 import { createApp } from './app';
 import { createApiServer } from './server';
 import { startAlertDelivery } from './services/serialization-alerts';
+import { deviationStarts } from './services/deviation-starts';
 import { startSubscriptionDelivery } from '../epcis/subscription-delivery';
 import { tokenKey } from '../epcis/subscription-tokens';
 
@@ -20,6 +21,10 @@ async function main(): Promise<void> {
   const app = createApp(ctx);
   // The process's own rounds, not the app's: an app built for a test starts no timer of its own.
   const alertDelivery = startAlertDelivery(ctx);
+  // Workflow starts recorded with their holds and left behind (by a process that stopped, or while
+  // Temporal was unreachable): every API process sweeps them.
+  const starts = deviationStarts(ctx);
+  starts.startSweep();
   // EPCIS query subscriptions: every API process delivers (they take turns per subscription).
   const subscriptionDelivery = startSubscriptionDelivery(pool, log, {
     tokenKey: config.EPCIS_SUBSCRIPTION_KEY ? tokenKey(config.EPCIS_SUBSCRIPTION_KEY) : null,
@@ -40,7 +45,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'API shutting down');
     server.close(async () => {
-      await Promise.all([alertDelivery.stop(), subscriptionDelivery.stop()]);
+      await Promise.all([alertDelivery.stop(), subscriptionDelivery.stop(), starts.stop()]);
       await Promise.allSettled([pool.end(), temporal.connection.close()]);
       log.info('API stopped');
       process.exit(0);

@@ -4,6 +4,7 @@ import type { Logger } from '../lib/logger';
 import { AT_ONCE, WHEN_ASKED, after, startRounds } from '../lib/background-rounds';
 import { enqueueNotification } from '../notifications/outbox';
 import { holdBreachesSignal } from '../workflows/messages';
+import { startWaiting } from './deviation-starts';
 import type { HoldBreach } from '../workflows/types';
 
 /**
@@ -203,7 +204,8 @@ export async function deliverHoldBreaches(
         round.signalled += ids.length;
       } catch (err) {
         const error = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-        if (err instanceof WorkflowNotFoundError) {
+        // A deviation opened a moment ago whose workflow is not started yet: the signal waits for it.
+        if (err instanceof WorkflowNotFoundError && !(await startWaiting(client, deviationId))) {
           // Closed or terminated: no signal will ever reach it. The breach and its alert stay.
           await client.query('UPDATE hold_breaches SET undeliverable = $2 WHERE id = ANY ($1::bigint[])', [
             ids,

@@ -1,20 +1,21 @@
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import canonicalize from 'canonicalize';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { readArchivedRuns } from '../../audit/history';
 import type { RequestRow } from '../../audit/middleware';
 import { appendAuditRows } from '../../audit/trail';
 import { placeDistributionHolds, type PlacedHold } from '../../containment/distribution-holds';
-import { withTransaction } from '../../db/pool';
+import { withTransaction, type PoolClient } from '../../db/pool';
+import { recordDeviationStart } from '../../containment/deviation-starts';
 import { distributionHoldReason } from '../../domain/holds';
 import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
 import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
-import type { DeviationWorkflow } from '../../workflows/deviation';
 import { getStateQuery } from '../../workflows/messages';
 import type { DeviationInput, DeviationState, Stage } from '../../workflows/types';
 import type { ApiContext } from '../context';
 import { notFound, unprocessable } from '../problem';
+import { deviationStarts } from './deviation-starts';
 
 export interface OpenResult {
   id: string;
@@ -71,6 +72,14 @@ async function bindKey(ctx: ApiContext, key: string, hash: string, now: Date): P
 }
 
 /**
+ * Opens a deviation: its distribution holds, the record of the request and the start of its workflow
+ * commit in one transaction, and the answer leaves; the workflow is started from that record right
+ * after (containment/deviation-starts.ts). Containment so waits neither for Temporal nor for other
+ * deviations' starts under a burst, and a deviation opened while Temporal is unreachable is held at
+ * once and started when it is back. The number is the workflow ID, so a start carried out twice is
+ * one workflow; with an Idempotency-Key the number is bound to the key first, and the start is
+ * recorded once per number, so repeated or concurrent requests all land on the one deviation.
+ *
  * `requestRow` gives the request's own audit row once the number is known, to be written with the
  * holds (null where the request is not audited here).
  */
@@ -102,58 +111,64 @@ export async function openDeviation(
     detectedAt,
     policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity),
   };
-  try {
-    // By the workflow's type (never its code, which runs only in the worker): its input is type-checked.
-    const handle = await ctx.temporal.workflow.start<typeof DeviationWorkflow>('DeviationWorkflow', {
-      workflowId: id,
-      taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-      args: [input],
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      workflowIdConflictPolicy: 'FAIL',
-      memo: { title: request.title },
-    });
-    ctx.log.info({ deviation: id, runId: handle.firstExecutionRunId }, 'deviation opened');
-    // A just-started workflow is in detection; asking it would wait for a worker, which may be down.
-    return { id, created: true, stage: 'detection', holds: await placeHoldsAtOpening(ctx, input, requestRow(id)) };
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      return { id, created: false, stage: await currentStage(ctx, id), holds: await holdsOf(ctx, id) };
-    }
-    throw err;
-  }
+  const opened = await recordOpening(ctx, input, requestRow(id));
+  if (!opened) return { id, created: false, stage: await currentStage(ctx, id), holds: await holdsOf(ctx, id) };
+  ctx.log.info({ deviation: id }, 'deviation opened');
+  deviationStarts(ctx).kick(input);
+  return { id, created: true, stage: 'detection', holds: opened.holds };
 }
 
 /**
- * The distribution holds, placed before the answer leaves (of POST /deviations, and of an EMVS alert
- * or DSCSA verification that opens a deviation): product must not ship while a deviation waits for a
- * worker, and under a burst the workers have the first tasks of every new deviation to
- * run. Placed only once the workflow exists, so that no hold is ever left without the deviation that
- * lifts or disposes of it. The workflow's containment places the same holds in any case (the first
- * to come places each, the other finds it), so a failure here costs the answer nothing but the
- * holds' early placement: it is logged, and the workflow places them.
- *
- * The request's own audit row goes in the holds' transaction, after theirs: the holds and the record
- * of the request that placed them commit together, in one turn of the audit chain's lock. Should the
- * transaction fail, the audit middleware appends the request's row as for any other request.
+ * The opening's transaction: the workflow's start recorded, the holds placed, their audit rows and
+ * the request's after them (one turn of the audit chain's lock). Null when this number's start was
+ * recorded before (the same Idempotency-Key again): nothing is written then. Should the holds fail
+ * (the database refusing one), the deviation opens all the same with its start alone, its workflow
+ * places the holds, and the audit middleware records the request as for any other.
  */
-export async function placeHoldsAtOpening(
+async function recordOpening(
   ctx: ApiContext,
   input: DeviationInput,
-  requestRow: RequestRow | null = null,
-): Promise<PlacedHold[]> {
+  requestRow: RequestRow | null,
+): Promise<{ holds: PlacedHold[] } | null> {
   try {
-    const holds = await withTransaction(ctx.pool, async (client) => {
-      const { holds, audits } = await placeDistributionHolds(client, {
-        deviationId: input.id,
-        lots: input.batches,
-        reason: distributionHoldReason(input.id, input.title),
-        placedBy: 'system',
-      });
-      await appendAuditRows(client, requestRow ? [...audits, requestRow.entry] : audits);
-      return holds;
+    const opened = await withTransaction(ctx.pool, async (client, tx) => {
+      if (!(await recordDeviationStart(client, input))) {
+        tx.rollBackOnReturn();
+        return null;
+      }
+      const holds = await holdsInTransaction(client, input, requestRow);
+      return { holds };
     });
-    requestRow?.written();
-    return holds;
+    if (opened) requestRow?.written();
+    return opened;
+  } catch (err) {
+    ctx.log.warn({ deviation: input.id, err }, 'holds not placed at opening; the workflow places them');
+    const recorded = await withTransaction(ctx.pool, (client) => recordDeviationStart(client, input));
+    return recorded ? { holds: [] } : null;
+  }
+}
+
+async function holdsInTransaction(client: PoolClient, input: DeviationInput, requestRow: RequestRow | null): Promise<PlacedHold[]> {
+  const { holds, audits } = await placeDistributionHolds(client, {
+    deviationId: input.id,
+    lots: input.batches,
+    reason: distributionHoldReason(input.id, input.title),
+    placedBy: 'system',
+  });
+  await appendAuditRows(client, requestRow ? [...audits, requestRow.entry] : audits);
+  return holds;
+}
+
+/**
+ * The distribution holds of a deviation opened by an EMVS alert or a DSCSA verification, placed once
+ * its workflow exists and before the answer leaves: product must not ship while a deviation waits
+ * for a worker. The workflow's containment places the same holds in any case (the first to come
+ * places each, the other finds it), so a failure here costs the answer nothing but the holds' early
+ * placement: it is logged, and the workflow places them.
+ */
+export async function placeHoldsAtOpening(ctx: ApiContext, input: DeviationInput): Promise<PlacedHold[]> {
+  try {
+    return await withTransaction(ctx.pool, (client) => holdsInTransaction(client, input, null));
   } catch (err) {
     ctx.log.warn({ deviation: input.id, err }, 'holds not placed at opening; the workflow places them');
     return [];
@@ -169,10 +184,13 @@ async function holdsOf(ctx: ApiContext, id: string): Promise<PlacedHold[]> {
 }
 
 export async function queryState(ctx: ApiContext, id: string): Promise<DeviationState> {
+  const query = () => ctx.temporal.workflow.getHandle(id).query(getStateQuery);
   try {
-    return await ctx.temporal.workflow.getHandle(id).query(getStateQuery);
+    return await query();
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
+    // Opened a moment ago (or while Temporal was away): its workflow is started, then asked.
+    if (await deviationStarts(ctx).ensureStarted(id)) return query();
     const archived = await archivedFinalState(ctx, id);
     if (archived) return archived;
     throw notFound(`No deviation ${id}.`);

@@ -39,6 +39,7 @@ import type { DeviationInput, MonitoringSignalRecord, SerializationAlertRecord }
 import type { ApiContext } from '../context';
 import { conflict, notFound } from '../problem';
 import { placeHoldsAtOpening } from './deviations';
+import { deviationStarts } from './deviation-starts';
 
 /**
  * EMVS alerts and DSCSA verifications into deviations, by the mechanism the line monitors use
@@ -726,6 +727,8 @@ async function startDeviation(ctx: ApiContext, input: DeviationInput): Promise<v
 
 /** True when the deviation's workflow is gone or closed: a link can no longer reach it. */
 async function unreachable(ctx: ApiContext, deviationId: string, err: unknown): Promise<boolean> {
+  // Opened through the API a moment ago: its workflow is started now, and the link retried.
+  if (err instanceof WorkflowNotFoundError && (await deviationStarts(ctx).ensureStarted(deviationId))) return false;
   if (err instanceof WorkflowNotFoundError) return true;
   try {
     const description = await within(ctx, 5_000, () => ctx.temporal.workflow.getHandle(deviationId).describe());

@@ -5,6 +5,7 @@ import { getChangeControlQuery, REFUSAL } from '../../workflows/messages';
 import type { ChangeControlRecord } from '../../workflows/types';
 import type { ApiContext } from '../context';
 import { HttpProblem, badRequest, conflict, notFound } from '../problem';
+import { deviationStarts } from './deviation-starts';
 
 const STATUS_BY_REFUSAL: Record<string, { status: number; title: string }> = {
   [REFUSAL.stage]: { status: 409, title: 'Conflict' },
@@ -28,6 +29,9 @@ export async function executeStep<Ret, Arg>(
   try {
     return await handle.executeUpdate(update, { args: [arg] });
   } catch (err) {
+    // A deviation opened a moment ago may not have its workflow yet: it is started, and asked again.
+    if (err instanceof WorkflowNotFoundError && (await deviationStarts(ctx).ensureStarted(workflowId)))
+      return executeStep(ctx, workflowId, update, arg);
     if (err instanceof WorkflowNotFoundError && (await isClosed(handle))) throw conflict(`${workflowId} is closed; nothing can change it.`);
     throw toProblem(err, workflowId);
   }

@@ -29,13 +29,14 @@ describe('POST /deviations', () => {
     for (const body of refused) expect(openedBatches).not.toContain((body.batches as string[])[0]);
   });
 
-  it('starts a workflow whose ID is the deviation number and answers 201 with its stage and Location', async () => {
+  it('answers 201 with its stage and Location, then starts a workflow whose ID is the deviation number', async () => {
     const res = await request(stack.app).post('/deviations').set(lead).send(newDeviationRequest()).expect(201);
     expect(res.body.id).toMatch(/^DEV-\d{4}-\d{6}$/);
     expect(typeof res.body.stage).toBe('string');
     expect(res.headers.location).toBe(`/deviations/${res.body.id}`);
 
-    const description = await stack.temporal.workflow.getHandle(res.body.id).describe();
+    // The start is recorded with the holds and carried out right after the answer.
+    const description = await eventually(() => stack.temporal.workflow.getHandle(res.body.id).describe(), 10_000);
     expect(description.type).toBe('DeviationWorkflow');
     expect(description.status.name).toBe('RUNNING');
   });
