@@ -1,9 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { AuditEntry } from '../audit/trail';
 import type { Pool, PoolClient, Queryable } from '../db/pool';
 import { AT_ONCE, after, startRounds, type BackgroundRounds } from '../lib/background-rounds';
 import type { Logger } from '../lib/logger';
 import type { DeviationWorkflow } from '../workflows/deviation';
 import type { DeviationInput } from '../workflows/types';
+import { holdPlacedAudit, placeDistributionHolds, type PlacedHold } from './distribution-holds';
 
 /**
  * The workflow starts of deviations opened through the API: an outbox. Opening a deviation commits
@@ -21,6 +23,45 @@ export async function recordDeviationStart(client: PoolClient, input: DeviationI
     [input.id, JSON.stringify(input)],
   );
   return rowCount === 1;
+}
+
+/**
+ * The opening of a deviation, in the caller's transaction and one statement: its start recorded and a
+ * distribution hold placed on each of its batches (by `system`, for `reason`). Answers the holds, in
+ * the order of the batches, with the audit-trail rows for the caller to append in the same
+ * transaction; null when the deviation's start was recorded before (nothing is written then).
+ */
+export async function recordOpening(
+  client: PoolClient,
+  input: DeviationInput,
+  reason: string,
+): Promise<{ holds: PlacedHold[]; audits: AuditEntry[] } | null> {
+  const { rows } = await client.query<{ id: string | null; lot: string | null; placed_at: Date | null }>(
+    `WITH started AS (
+       INSERT INTO deviation_starts (deviation_id, input) VALUES ($1, $2)
+       ON CONFLICT (deviation_id) DO NOTHING
+       RETURNING deviation_id
+     ), held AS (
+       INSERT INTO holds (deviation_id, lot, reason, placed_by)
+       SELECT started.deviation_id, w.lot, $4, 'system' FROM started, unnest($3::text[]) WITH ORDINALITY AS w(lot, n) ORDER BY w.n
+       ON CONFLICT (deviation_id, lot) DO NOTHING
+       RETURNING id::text, lot, placed_at
+     )
+     SELECT NULL AS id, NULL AS lot, NULL::timestamptz AS placed_at FROM started
+     UNION ALL
+     SELECT id, lot, placed_at FROM held`,
+    [input.id, JSON.stringify(input), input.batches, reason],
+  );
+  if (rows.length === 0) return null;
+  const placed = new Map(rows.filter((r) => r.id !== null).map((r) => [r.lot!, { id: r.id!, lot: r.lot!, placed_at: r.placed_at! }]));
+  // A hold already there (placed for this number before its start was recorded): found, not placed again.
+  if (input.batches.some((lot) => !placed.has(lot)))
+    return placeDistributionHolds(client, { deviationId: input.id, lots: input.batches, reason, placedBy: 'system' });
+  const held = input.batches.map((lot) => placed.get(lot)!);
+  return {
+    holds: held.map((r) => ({ lot: r.lot, holdId: `H${r.id}`, placedAt: r.placed_at.toISOString() })),
+    audits: held.map((r) => holdPlacedAudit(r, { deviationId: input.id, reason, placedBy: 'system' })),
+  };
 }
 
 /** True while the deviation's start is recorded and its workflow not yet known to be started. */
@@ -42,6 +83,8 @@ export interface DeviationStartsOptions {
 }
 
 export const DEFAULT_START_CONCURRENCY = 8;
+/** How long a start waits for the openings in progress before it goes anyway (one at a time). */
+export const OPENINGS_FIRST_MS = 1_000;
 /** How long one start may take before it counts as failed (the row waits for the sweep): Temporal away is not retried forever here. */
 const START_TIMEOUT_MS = 10_000;
 /** How old a waiting start must be before a sweep takes it (the process that recorded it starts it at once). */
@@ -52,6 +95,7 @@ export class DeviationStarts {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly waitingForSlot: Array<() => void> = [];
   private running = 0;
+  private openings = 0;
   private marks: string[] = [];
   private marking: Promise<void> | null = null;
   private sweep: BackgroundRounds | null = null;
@@ -175,14 +219,48 @@ export class DeviationStarts {
     return this.marking;
   }
 
+  /**
+   * Runs the opening of a deviation (its holds and its recorded start). While openings are in
+   * progress, starts wait, up to OPENINGS_FIRST_MS each and then one at a time: under a burst the
+   * openings, which place the holds, have the machine first, and the workflows (the paperwork, whose
+   * clocks run from detection, not from their start) follow.
+   */
+  async opening<T>(work: () => Promise<T>): Promise<T> {
+    this.openings++;
+    try {
+      return await work();
+    } finally {
+      this.openings--;
+      if (this.openings === 0) this.wakeAll();
+    }
+  }
+
+  private slots(queuedAt: number): number {
+    if (this.openings === 0) return this.concurrency;
+    return Date.now() - queuedAt >= OPENINGS_FIRST_MS ? 1 : 0;
+  }
+
   private async inTurn<T>(work: () => Promise<T>): Promise<T> {
-    while (this.running >= this.concurrency) await new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
+    const queuedAt = Date.now();
+    while (this.running >= this.slots(queuedAt)) {
+      await new Promise<void>((resolve) => {
+        this.waitingForSlot.push(resolve);
+        // Openings go first only for so long: the wait ends then, and the slots are counted again.
+        const untilDue = queuedAt + OPENINGS_FIRST_MS - Date.now();
+        if (this.openings > 0 && untilDue > 0) setTimeout(resolve, untilDue).unref();
+      });
+    }
     this.running++;
     try {
       return await work();
     } finally {
       this.running--;
-      this.waitingForSlot.shift()?.();
+      this.wakeAll();
     }
+  }
+
+  /** Every waiting start counts the slots again (a handful at most get one). */
+  private wakeAll(): void {
+    for (const wake of this.waitingForSlot.splice(0)) wake();
   }
 }

@@ -45,17 +45,23 @@ export async function placeDistributionHolds(
     return { ...row, placed_now: placedNow.has(lot) };
   });
   const holds = rows.map((r) => ({ lot: r.lot, holdId: `H${r.id}`, placedAt: r.placed_at.toISOString() }));
-  const audits = rows
-    .filter((r) => r.placed_now)
-    .map((r): AuditEntry => ({
-      actor: placedBy,
-      action: 'hold.placed',
-      entityType: 'batch',
-      entityId: r.lot,
-      deviationId,
-      after: { holdId: `H${r.id}`, lot: r.lot },
-      reason,
-      at: r.placed_at,
-    }));
+  const audits = rows.filter((r) => r.placed_now).map((r) => holdPlacedAudit(r, { deviationId, reason, placedBy }));
   return { holds, audits };
+}
+
+/** The audit-trail row of a hold just placed. */
+export function holdPlacedAudit(
+  hold: { id: string; lot: string; placed_at: Date },
+  { deviationId, reason, placedBy }: { deviationId: string; reason: string; placedBy: string },
+): AuditEntry {
+  return {
+    actor: placedBy,
+    action: 'hold.placed',
+    entityType: 'batch',
+    entityId: hold.lot,
+    deviationId,
+    after: { holdId: `H${hold.id}`, lot: hold.lot },
+    reason,
+    at: hold.placed_at,
+  };
 }

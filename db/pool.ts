@@ -53,11 +53,18 @@ export interface TransactionControl {
    * so a failure discards the connection (which ends the transaction on the server) instead.
    */
   copyInProgress: boolean;
+  /** The rows of `withBegin`'s statement (none without it). */
+  begunRows: unknown[];
 }
 
 export interface TransactionOptions {
   /** How the transaction begins, when not with the defaults. */
   isolation?: 'REPEATABLE READ' | 'SERIALIZABLE';
+  /**
+   * A statement without parameters sent together with BEGIN, in the same round trip (for a request
+   * that counts its round trips, e.g. a number taken from a sequence); its rows are `begunRows`.
+   */
+  withBegin?: string;
 }
 
 /**
@@ -98,8 +105,21 @@ async function inTransaction<T>(
   discard?: (err: Error) => void,
 ): Promise<T> {
   let rollBack = false;
-  const tx: TransactionControl = { rollBackOnReturn: () => void (rollBack = true), copyInProgress: false };
-  await client.query(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN');
+  const tx: TransactionControl = { rollBackOnReturn: () => void (rollBack = true), copyInProgress: false, begunRows: [] };
+  const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation}` : 'BEGIN';
+  if (options.withBegin) {
+    // A simple query of two statements answers one result each.
+    try {
+      const results = (await client.query(`${begin}; ${options.withBegin}`)) as unknown as Array<{ rows: unknown[] }>;
+      tx.begunRows = results[1]?.rows ?? [];
+    } catch (err) {
+      // BEGIN may have taken effect before the statement failed: the connection leaves no transaction open.
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } else {
+    await client.query(begin);
+  }
   try {
     const result = await work(client, tx);
     await client.query(rollBack ? 'ROLLBACK' : 'COMMIT');

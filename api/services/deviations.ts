@@ -7,7 +7,7 @@ import type { RequestRow } from '../../audit/middleware';
 import { appendAuditRows } from '../../audit/trail';
 import { placeDistributionHolds, type PlacedHold } from '../../containment/distribution-holds';
 import { withTransaction, type PoolClient } from '../../db/pool';
-import { recordDeviationStart } from '../../containment/deviation-starts';
+import { recordDeviationStart, recordOpening } from '../../containment/deviation-starts';
 import { distributionHoldReason } from '../../domain/holds';
 import { formatDeviationId, type OpenDeviationRequest } from '../../domain/deviation';
 import { PRODUCTION_POLICY, resolvePolicy } from '../../domain/policy';
@@ -29,11 +29,6 @@ function requestHash(request: OpenDeviationRequest): string {
   return createHash('sha256')
     .update(canonicalize(request) ?? '')
     .digest('hex');
-}
-
-async function allocateId(ctx: ApiContext, now: Date): Promise<string> {
-  const { rows } = await ctx.pool.query<{ n: string }>(`SELECT nextval('deviation_number_seq') AS n`);
-  return formatDeviationId(now.getUTCFullYear(), Number(rows[0]!.n));
 }
 
 /**
@@ -90,62 +85,66 @@ export async function openDeviation(
   requestRow: (id: string) => RequestRow | null = () => null,
 ): Promise<OpenResult> {
   const now = new Date();
-  let id: string;
-  let detectedAt = now.toISOString();
+  let bound: { id: string; detectedAt: string } | null = null;
   if (idempotencyKey) {
     const hash = requestHash(request);
-    const bound = await bindKey(ctx, idempotencyKey, hash, now);
-    if (bound.request_hash !== hash) {
+    const binding = await bindKey(ctx, idempotencyKey, hash, now);
+    if (binding.request_hash !== hash) {
       throw unprocessable('This Idempotency-Key was already used with a different request body.');
     }
-    id = bound.deviation_id;
-    detectedAt = bound.created_at.toISOString();
-  } else {
-    id = await allocateId(ctx, now);
+    bound = { id: binding.deviation_id, detectedAt: binding.created_at.toISOString() };
   }
-
-  const input: DeviationInput = {
+  const inputFor = (id: string, detectedAt: string): DeviationInput => ({
     ...request,
     reportedBy: request.reportedBy ?? 'monitoring',
     id,
     detectedAt,
     policy: resolvePolicy(ctx.policy ?? PRODUCTION_POLICY, request.severity),
-  };
-  const opened = await recordOpening(ctx, input, requestRow(id));
-  if (!opened) return { id, created: false, stage: await currentStage(ctx, id), holds: await holdsOf(ctx, id) };
+  });
+
+  const starts = deviationStarts(ctx);
+  let input: DeviationInput | undefined;
+  const holds = await starts.opening(async () => {
+    try {
+      let row: RequestRow | null = null;
+      const placed = await withTransaction(
+        ctx.pool,
+        async (client, tx) => {
+          // Without a key the number comes from the sequence, in BEGIN's round trip.
+          input = bound ? inputFor(bound.id, bound.detectedAt) : inputFor(numberTaken(tx.begunRows, now), now.toISOString());
+          const recorded = await recordOpening(client, input, distributionHoldReason(input.id, input.title));
+          if (!recorded) {
+            tx.rollBackOnReturn();
+            return null;
+          }
+          row = requestRow(input.id);
+          await appendAuditRows(client, row ? [...recorded.audits, row.entry] : recorded.audits);
+          return recorded.holds;
+        },
+        bound ? {} : { withBegin: `SELECT nextval('deviation_number_seq') AS n` },
+      );
+      if (placed) (row as RequestRow | null)?.written();
+      return placed;
+    } catch (err) {
+      if (!input) throw err;
+      // The holds refused (the database refusing one): the deviation opens with its start alone, its
+      // workflow places the holds, and the audit middleware records the request as for any other.
+      ctx.log.warn({ deviation: input.id, err }, 'holds not placed at opening; the workflow places them');
+      const opening = input;
+      return (await withTransaction(ctx.pool, (client) => recordDeviationStart(client, opening))) ? [] : null;
+    }
+  });
+  const id = input?.id ?? bound!.id;
+  if (!holds || !input) return { id, created: false, stage: await currentStage(ctx, id), holds: await holdsOf(ctx, id) };
   ctx.log.info({ deviation: id }, 'deviation opened');
-  deviationStarts(ctx).kick(input);
-  return { id, created: true, stage: 'detection', holds: opened.holds };
+  starts.kick(input);
+  return { id, created: true, stage: 'detection', holds };
 }
 
-/**
- * The opening's transaction: the workflow's start recorded, the holds placed, their audit rows and
- * the request's after them (one turn of the audit chain's lock). Null when this number's start was
- * recorded before (the same Idempotency-Key again): nothing is written then. Should the holds fail
- * (the database refusing one), the deviation opens all the same with its start alone, its workflow
- * places the holds, and the audit middleware records the request as for any other.
- */
-async function recordOpening(
-  ctx: ApiContext,
-  input: DeviationInput,
-  requestRow: RequestRow | null,
-): Promise<{ holds: PlacedHold[] } | null> {
-  try {
-    const opened = await withTransaction(ctx.pool, async (client, tx) => {
-      if (!(await recordDeviationStart(client, input))) {
-        tx.rollBackOnReturn();
-        return null;
-      }
-      const holds = await holdsInTransaction(client, input, requestRow);
-      return { holds };
-    });
-    if (opened) requestRow?.written();
-    return opened;
-  } catch (err) {
-    ctx.log.warn({ deviation: input.id, err }, 'holds not placed at opening; the workflow places them');
-    const recorded = await withTransaction(ctx.pool, (client) => recordDeviationStart(client, input));
-    return recorded ? { holds: [] } : null;
-  }
+function numberTaken(rows: unknown[], now: Date): string {
+  const n = (rows[0] as { n?: string } | undefined)?.n;
+  if (!n) throw new Error('no deviation number taken');
+  return formatDeviationId(now.getUTCFullYear(), Number(n));
 }
 
 async function holdsInTransaction(client: PoolClient, input: DeviationInput, requestRow: RequestRow | null): Promise<PlacedHold[]> {
