@@ -70,6 +70,35 @@ export async function startWaiting(db: Queryable, deviationId: string): Promise<
   return rowCount === 1;
 }
 
+/**
+ * Starts the deviation's workflow, its number as the workflow ID: its run ID, or null when it had
+ * been started already (the same deviation). Gives up after `timeoutMs`.
+ */
+export async function startDeviationWorkflow(
+  temporal: Client,
+  taskQueue: string,
+  input: DeviationInput,
+  timeoutMs: number,
+): Promise<string | null> {
+  try {
+    // By the workflow's type (never its code, which runs only in the worker): its input is type-checked.
+    const handle = await temporal.withDeadline(Date.now() + timeoutMs, () =>
+      temporal.workflow.start<typeof DeviationWorkflow>('DeviationWorkflow', {
+        workflowId: input.id,
+        taskQueue,
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'FAIL',
+        memo: { title: input.title },
+      }),
+    );
+    return handle.firstExecutionRunId;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return null;
+    throw err;
+  }
+}
+
 export interface DeviationStartsOptions {
   pool: Pool;
   temporal: Client;
@@ -179,26 +208,14 @@ export class DeviationStarts {
   private async startNow(input: DeviationInput): Promise<void> {
     const { temporal, taskQueue, pool, log } = this.options;
     try {
-      // By the workflow's type (never its code, which runs only in the worker): its input is type-checked.
-      const handle = await temporal.withDeadline(Date.now() + START_TIMEOUT_MS, () =>
-        temporal.workflow.start<typeof DeviationWorkflow>('DeviationWorkflow', {
-          workflowId: input.id,
-          taskQueue,
-          args: [input],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-          memo: { title: input.title },
-        }),
-      );
-      log.info({ deviation: input.id, runId: handle.firstExecutionRunId }, 'deviation workflow started');
+      const runId = await startDeviationWorkflow(temporal, taskQueue, input, START_TIMEOUT_MS);
+      if (runId) log.info({ deviation: input.id, runId }, 'deviation workflow started');
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-        await pool
-          .query('UPDATE deviation_starts SET attempts = attempts + 1, last_error = $2 WHERE deviation_id = $1', [input.id, message])
-          .catch(() => undefined);
-        throw err;
-      }
+      const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
+      await pool
+        .query('UPDATE deviation_starts SET attempts = attempts + 1, last_error = $2 WHERE deviation_id = $1', [input.id, message])
+        .catch(() => undefined);
+      throw err;
     }
     await this.markStarted(input.id);
   }

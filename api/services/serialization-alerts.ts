@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import canonicalize from 'canonicalize';
 import { appendAudit } from '../../audit/trail';
@@ -33,13 +33,13 @@ import {
   type ClaimedSignal,
 } from '../../monitoring/signals';
 import { enqueueNotification } from '../../notifications/outbox';
-import type { DeviationWorkflow } from '../../workflows/deviation';
 import { getStateQuery, monitoringSignal, REFUSAL, reportSuspectProduct } from '../../workflows/messages';
 import type { DeviationInput, MonitoringSignalRecord, SerializationAlertRecord } from '../../workflows/types';
 import type { ApiContext } from '../context';
 import { conflict, notFound } from '../problem';
 import { placeHoldsAtOpening } from './deviations';
 import { deviationStarts } from './deviation-starts';
+import { startDeviationWorkflow } from '../../containment/deviation-starts';
 
 /**
  * EMVS alerts and DSCSA verifications into deviations, by the mechanism the line monitors use
@@ -709,20 +709,7 @@ const within = <T>(ctx: ApiContext, ms: number, fn: () => Promise<T>) => ctx.tem
 
 /** Starts the deviation the claim opened; "already started" is the same deviation (its number is its workflow ID). */
 async function startDeviation(ctx: ApiContext, input: DeviationInput): Promise<void> {
-  try {
-    await within(ctx, 10_000, () =>
-      ctx.temporal.workflow.start<typeof DeviationWorkflow>('DeviationWorkflow', {
-        workflowId: input.id,
-        taskQueue: ctx.config.TEMPORAL_TASK_QUEUE,
-        args: [input],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        workflowIdConflictPolicy: 'FAIL',
-        memo: { title: input.title },
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-  }
+  await startDeviationWorkflow(ctx.temporal, ctx.config.TEMPORAL_TASK_QUEUE, input, 10_000);
 }
 
 /** True when the deviation's workflow is gone or closed: a link can no longer reach it. */
